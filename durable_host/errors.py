@@ -1,0 +1,65 @@
+"""One exception tree for durable_host. Messages say what happened, to which id, and the fix."""
+
+from __future__ import annotations
+
+
+class DurableHostError(Exception):
+    """Base of every error raised by durable_host."""
+
+
+class ConfigurationError(DurableHostError):
+    """Bad host.json, local.settings.json, hub name or command-line option."""
+
+
+class StorageError(DurableHostError):
+    """A storage request failed. Translated at the storage edge from the Azure SDK error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        lease_lost: bool = False,
+        pop_receipt_mismatch: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.lease_lost = lease_lost
+        self.pop_receipt_mismatch = pop_receipt_mismatch
+
+
+class CheckpointConflictError(StorageError):
+    """The history sentinel ETag did not match: another worker wrote this instance's history.
+
+    The episode is abandoned and its messages are retried; nothing is lost.
+    """
+
+
+class MessageFormatError(DurableHostError):
+    """A queue message or table row could not be decoded (bad JSON, unknown $type, ...)."""
+
+
+class FunctionNotFoundError(DurableHostError, LookupError):
+    """No orchestrator/activity/entity with that name is registered in the app."""
+
+
+class AppLoadError(DurableHostError):
+    """function_app.py could not be imported or indexed."""
+
+
+class InstanceNotFoundError(DurableHostError, LookupError):
+    """No orchestration instance with that id exists in the task hub."""
+
+
+class InstanceFinishedError(DurableHostError):
+    """The operation needs a running instance but it already finished (HTTP 410)."""
+
+
+class InvalidOperationError(DurableHostError):
+    """The operation is not valid for the instance's current state (e.g. rewind of a running one)."""
+
+
+class NonDeterminismError(DurableHostError):
+    """A replayed orchestrator action does not match the stored history."""

@@ -1,0 +1,103 @@
+"""The engine's management API as seen by the HTTP layer and tests.
+
+`EngineClient` (engine/client.py) implements `ManagementApi`. The HTTP layer
+(http/durable_api.py) and the pytest plugin code against this protocol only.
+
+Payloads (`input`, `output`, `custom_status`, event data) are JSON *text*, as
+stored in the task hub; the HTTP layer parses them for response bodies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from durable_host.taskhub.events import HistoryEvent, OrchestrationStatus
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    """One orchestration (or entity) instance, from the Instances row (+ history if asked)."""
+
+    instance_id: str
+    name: str
+    runtime_status: OrchestrationStatus
+    created_time: datetime
+    last_updated_time: datetime
+    input: str | None = None
+    output: str | None = None
+    custom_status: str | None = None
+    execution_id: str | None = None
+    completed_time: datetime | None = None
+    history: list[HistoryEvent] | None = None
+
+
+@dataclass(frozen=True)
+class InstanceQuery:
+    """Filter for listing and purging instances. Empty fields do not filter."""
+
+    runtime_status: frozenset[OrchestrationStatus] = field(default_factory=frozenset)
+    created_time_from: datetime | None = None
+    created_time_to: datetime | None = None
+    instance_id_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class InstancePage:
+    instances: list[InstanceStatus]
+    continuation_token: str | None
+
+
+class ManagementApi(Protocol):
+    """Errors: InstanceNotFoundError (404), InstanceFinishedError (410),
+    FunctionNotFoundError (400), InvalidOperationError (per route), all in durable_host.errors."""
+
+    async def start_new(
+        self,
+        orchestrator_name: str,
+        instance_id: str | None = None,
+        input_json: str | None = None,
+        *,
+        scheduled_start_time: datetime | None = None,
+    ) -> str:
+        """Start an orchestration; returns its instance id. Unknown orchestrator → FunctionNotFoundError."""
+        ...
+
+    async def get_status(
+        self,
+        instance_id: str,
+        *,
+        show_history: bool = False,
+        show_history_output: bool = False,
+        show_input: bool = True,
+    ) -> InstanceStatus | None: ...
+
+    async def list_instances(
+        self, query: InstanceQuery, *, top: int = 100, continuation_token: str | None = None
+    ) -> InstancePage: ...
+
+    async def raise_event(self, instance_id: str, event_name: str, data_json: str | None) -> None: ...
+
+    async def terminate(self, instance_id: str, reason: str | None) -> None: ...
+
+    async def suspend(self, instance_id: str, reason: str | None) -> None: ...
+
+    async def resume(self, instance_id: str, reason: str | None) -> None: ...
+
+    async def rewind(self, instance_id: str, reason: str | None) -> None: ...
+
+    async def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
+        """Restart with the original input; returns the (new or same) instance id."""
+        ...
+
+    async def purge(self, instance_id: str) -> int: ...
+
+    async def purge_by(self, query: InstanceQuery) -> int: ...
+
+    async def wait_for_completion(
+        self, instance_id: str, *, timeout: float, poll_interval: float = 0.05
+    ) -> InstanceStatus | None:
+        """Wait until the instance reaches a terminal status or the timeout passes; returns the
+        last status seen (None if the instance does not exist)."""
+        ...

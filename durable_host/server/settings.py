@@ -29,6 +29,7 @@ from durable_host.taskhub.names import (
     MAX_PARTITION_COUNT,
     sanitize_hub_name,
 )
+from durable_host.taskhub.timestamps import parse_timespan
 
 __all__ = [
     "DEFAULT_CONNECTION_NAME",
@@ -39,7 +40,6 @@ __all__ = [
     "export_values",
     "load_host_settings",
     "load_local_settings",
-    "parse_timespan",
     "resolve_connection_string",
 ]
 
@@ -54,10 +54,6 @@ DEFAULT_CONNECTION_NAME = "Storage"
 _ENV_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
 _HUB_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
 _APP_SETTING_REF = re.compile(r"%([^%]+)%")
-_TIMESPAN_RE = re.compile(
-    r"(?P<sign>-)?(?:(?P<days>\d+)\.)?(?P<hours>\d{1,2}):(?P<minutes>\d{1,2})"
-    r"(?::(?P<seconds>\d{1,2})(?:\.(?P<fraction>\d{1,7}))?)?"
-)
 
 
 def _cores() -> int:
@@ -99,25 +95,6 @@ class LocalSettings:
     source: Path | None
     local_http_port: int | None = None
     warnings: tuple[str, ...] = ()
-
-
-# --------------------------------------------------------------------------- TimeSpan
-
-
-def parse_timespan(text: str) -> timedelta:
-    """Parse a .NET TimeSpan in `c` format: `[-][d.]hh:mm[:ss[.fffffff]]`."""
-    match = _TIMESPAN_RE.fullmatch(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise ValueError(f"{text!r} is not a TimeSpan like '00:00:30' or '1.02:03:04'")
-    fraction = (match["fraction"] or "").ljust(7, "0")
-    value = timedelta(
-        days=int(match["days"] or 0),
-        hours=int(match["hours"]),
-        minutes=int(match["minutes"]),
-        seconds=int(match["seconds"] or 0),
-        microseconds=int(fraction) / 10,
-    )
-    return -value if match["sign"] else value
 
 
 # --------------------------------------------------------------------------- host.json

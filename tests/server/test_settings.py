@@ -12,7 +12,6 @@ from durable_host.server.settings import (
     export_values,
     load_host_settings,
     load_local_settings,
-    parse_timespan,
     resolve_connection_string,
 )
 
@@ -152,15 +151,6 @@ def test_environment_overrides_host_json(tmp_path: Path) -> None:
     }
     dt = load_host_settings(app, env).durable_task
     assert (dt.hub_name, dt.partition_count) == ("EnvHub", 3)
-
-
-def test_parse_timespan() -> None:
-    assert parse_timespan("00:00:30") == timedelta(seconds=30)
-    assert parse_timespan("3.00:00:00") == timedelta(days=3)
-    assert parse_timespan("00:00:00.1234567") == timedelta(microseconds=123456.7)
-    assert parse_timespan("-00:01") == timedelta(minutes=-1)
-    with pytest.raises(ValueError, match="is not a TimeSpan"):
-        parse_timespan("30s")
 
 
 # --------------------------------------------------------------------------- local settings

@@ -1,0 +1,341 @@
+"""Import an app's `function_app.py` and index its functions, as the Python worker does.
+
+The worker imports the script as a top-level module (`function_app`) with the app
+folder on `sys.path`, takes the one `FunctionRegister` (`FunctionApp`/`DFApp`)
+instance defined at module level and calls `get_functions()`; it then checks each
+function's parameters against its bindings (`Registry.add_indexed_function`).
+
+Differences from the worker, on purpose:
+- The worker also `chdir`s into the app folder. A library must not change the
+  process-wide cwd behind its caller's back, so `load_app` only sets
+  `AzureWebJobsScriptRoot`; relative paths in user code resolve against the
+  process cwd (the CLI starts the host from the app folder, which gives the same
+  result as the worker).
+- A function the worker would refuse to load (parameter/binding mismatch) makes
+  the whole load fail here, with the worker's message, instead of being skipped.
+
+Loading another app folder in the same process replaces the previous one: the
+previous app's modules (those imported from its folder while it loaded) are
+removed from `sys.modules`, and modules of the same top-level name imported from
+elsewhere are dropped so the new folder's copies are imported. Objects created
+from the previous app's modules keep working but are no longer reachable by
+import; two apps cannot be loaded side by side.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import logging
+import os
+import sys
+import traceback
+import typing
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from durable_host.errors import AppLoadError
+from durable_host.functions.index import (
+    DurableFunction,
+    DurableKind,
+    FunctionIndex,
+    HttpFunction,
+    UnsupportedFunction,
+)
+
+logger = logging.getLogger("durable_host.functions")
+
+SCRIPT_FILE_SETTING = "PYTHON_SCRIPT_FILE_NAME"
+DEFAULT_SCRIPT_FILE = "function_app.py"
+SCRIPT_ROOT_SETTING = "AzureWebJobsScriptRoot"
+
+_DURABLE_TRIGGERS = {
+    "orchestrationTrigger": (DurableKind.ORCHESTRATOR, "orchestration"),
+    "activityTrigger": (DurableKind.ACTIVITY, "activity"),
+    "entityTrigger": (DurableKind.ENTITY, "entityName"),
+}
+# Never evicted from sys.modules even if an app folder has an entry of that name.
+_PROTECTED_MODULES = frozenset({"azure", "durable_host", "google", "aiohttp"})
+
+
+@dataclass
+class _LoadedApp:
+    app_dir: Path
+    module_names: set[str]
+
+
+_current: _LoadedApp | None = None
+
+
+def load_app(app_dir: Path | str, *, script_file: str | None = None) -> FunctionIndex:
+    """Import `<app_dir>/function_app.py` and index its functions.
+
+    `script_file` defaults to the `PYTHON_SCRIPT_FILE_NAME` setting, then
+    `function_app.py`, like the worker. Raises `AppLoadError` with the fix in
+    the message when the file is missing, fails to import, defines no app (or
+    several), or defines functions the worker would refuse.
+    """
+    root = Path(app_dir).resolve()
+    script = script_file or os.environ.get(SCRIPT_FILE_SETTING) or DEFAULT_SCRIPT_FILE
+    script_path = root / script
+    if not script_path.is_file():
+        raise AppLoadError(
+            f"No {script} in {root}. durable_host runs apps on the Python v2 programming "
+            f"model, whose functions are declared in {script} with a df.DFApp; run it from "
+            "(or pass) the folder that contains that file."
+        )
+    module = _import_fresh(root, Path(script).stem)
+    functions = _get_functions(_find_app(module, script), script)
+    return _build_index(root, functions)
+
+
+def _import_fresh(root: Path, module_name: str) -> Any:
+    global _current
+    _forget_previous_app(root, module_name)
+    os.environ[SCRIPT_ROOT_SETTING] = str(root)
+    if str(root) in sys.path:
+        sys.path.remove(str(root))
+    sys.path.insert(0, str(root))
+    importlib.invalidate_caches()
+
+    before = set(sys.modules)
+    try:
+        module = importlib.import_module(module_name)
+    except (Exception, SystemExit) as exc:
+        _evict(name for name in set(sys.modules) - before if _is_under(sys.modules[name], root))
+        sys.modules.pop(module_name, None)
+        raise AppLoadError(
+            f"Importing {root / (module_name + '.py')} failed; fix the error below "
+            f"and start again.\n{_user_traceback(exc)}"
+        ) from exc
+    loaded = {name for name in set(sys.modules) - before if _is_under(sys.modules[name], root)}
+    _current = _LoadedApp(root, loaded | {module_name})
+    return module
+
+
+def _forget_previous_app(root: Path, module_name: str) -> None:
+    if _current is not None:
+        _evict(_current.module_names)
+        if _current.app_dir != root and str(_current.app_dir) in sys.path:
+            sys.path.remove(str(_current.app_dir))
+    sys.modules.pop(module_name, None)
+    # A module of the same name imported from elsewhere (e.g. another app's
+    # `activities` package) would shadow this folder's copy.
+    for name in _top_level_names(root):
+        existing = sys.modules.get(name)
+        if existing is not None and not _is_under(existing, root):
+            _evict([name])
+
+
+def _top_level_names(root: Path) -> set[str]:
+    names = set()
+    for entry in root.iterdir():
+        if entry.suffix == ".py":
+            names.add(entry.stem)
+        elif entry.is_dir() and entry.name.isidentifier():
+            names.add(entry.name)
+    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    return {n for n in names if n not in stdlib and n not in _PROTECTED_MODULES}
+
+
+def _evict(names: Iterable[str]) -> None:
+    doomed = set(names)
+    prefixes = tuple(f"{name}." for name in doomed)
+    doomed.update(m for m in list(sys.modules) if prefixes and m.startswith(prefixes))
+    for name in doomed:
+        sys.modules.pop(name, None)
+
+
+def _is_under(module: Any, root: Path) -> bool:
+    locations = [getattr(module, "__file__", None), *list(getattr(module, "__path__", []) or [])]
+    for location in locations:
+        if location and Path(location).resolve().is_relative_to(root):
+            return True
+    return False
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback without importlib's and this module's frames."""
+    tb = traceback.TracebackException.from_exception(exc)
+    tb.stack = traceback.StackSummary.from_list(
+        [f for f in tb.stack if not f.filename.startswith("<frozen") and f.filename != __file__]
+    )
+    return "".join(tb.format()).rstrip()
+
+
+def _find_app(module: Any, script: str) -> Any:
+    from azure.functions import FunctionRegister
+
+    apps: list[Any] = []
+    for attr in module.__dir__():
+        value = getattr(module, attr, None)
+        # The worker also rejects two names bound to one app; an alias is harmless here.
+        if isinstance(value, FunctionRegister) and not any(value is a for a in apps):
+            apps.append(value)
+    if not apps:
+        raise AppLoadError(
+            f"Could not find top level function app instances in {script}. Define one at "
+            "module level, e.g. `app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)`, "
+            "and register blueprints on it with `app.register_functions(bp)`."
+        )
+    if len(apps) > 1:
+        raise AppLoadError(
+            f"More than one {type(apps[0]).__name__} or other top level function app instances "
+            f"are defined in {script}. Keep one app and turn the others into df.Blueprint "
+            "objects registered with `app.register_functions(bp)`."
+        )
+    return apps[0]
+
+
+def _get_functions(app: Any, script: str) -> list[Any]:
+    try:
+        return list(app.get_functions())
+    except ValueError as exc:
+        raise AppLoadError(f"Indexing the functions of {script} failed: {exc}") from exc
+
+
+def _build_index(root: Path, functions: list[Any]) -> FunctionIndex:
+    tables: dict[DurableKind, dict[str, DurableFunction]] = {k: {} for k in DurableKind}
+    http: list[HttpFunction] = []
+    unsupported: list[UnsupportedFunction] = []
+    seen: dict[str, str] = {}
+
+    for fn in functions:
+        name: str = fn.get_function_name()
+        if name.lower() in seen:
+            raise AppLoadError(
+                f"Two functions are named '{seen[name.lower()]}' and '{name}'; function names "
+                "are case-insensitive. Rename one (the Python name or @app.function_name)."
+            )
+        seen[name.lower()] = name
+        bindings = [json.loads(raw) for raw in fn.get_raw_bindings()]
+        trigger = _trigger_binding(fn, bindings)
+        user_function: Callable[..., Any] = fn.get_user_function()
+        requires_context = _check_parameters(name, user_function, bindings)
+        common = {
+            "user_function": user_function,
+            "trigger_param": trigger["name"],
+            "requires_context": requires_context,
+            "is_async": inspect.iscoroutinefunction(user_function),
+            "function_id": str(uuid.uuid5(uuid.NAMESPACE_OID, name)),
+            "function_directory": _function_directory(user_function),
+        }
+        trigger_type = trigger["type"]
+        if trigger_type in _DURABLE_TRIGGERS:
+            kind, override_key = _DURABLE_TRIGGERS[trigger_type]
+            durable_name = trigger.get(override_key) or name
+            table = tables[kind]
+            clash = next((n for n in table if n.lower() == durable_name.lower()), None)
+            if clash is not None:
+                raise AppLoadError(
+                    f"Two {kind.value} functions are registered as '{durable_name}' "
+                    f"({table[clash].function_name} and {name}); give them distinct names."
+                )
+            table[durable_name] = DurableFunction(
+                name=durable_name, function_name=name, kind=kind, **common
+            )
+        elif trigger_type == "httpTrigger":
+            http.append(_http_function(name, trigger, bindings, common))
+        else:
+            logger.warning(
+                "Function '%s' has a %s, which durable_host does not run; it is skipped.",
+                name,
+                trigger_type,
+            )
+            unsupported.append(UnsupportedFunction(name, trigger_type))
+
+    return FunctionIndex(
+        app_dir=str(root),
+        orchestrators=tables[DurableKind.ORCHESTRATOR],
+        activities=tables[DurableKind.ACTIVITY],
+        entities=tables[DurableKind.ENTITY],
+        http=tuple(http),
+        unsupported=tuple(unsupported),
+    )
+
+
+def _trigger_binding(fn: Any, bindings: list[dict[str, Any]]) -> dict[str, Any]:
+    trigger = fn.get_trigger()
+    for binding in bindings:
+        if binding.get("name") == trigger.name and binding.get("type") == trigger.type:
+            return binding
+    raise AppLoadError(f"Function '{fn.get_function_name()}' has no trigger binding.")
+
+
+def _http_function(
+    name: str, trigger: dict[str, Any], bindings: list[dict[str, Any]], common: dict[str, Any]
+) -> HttpFunction:
+    client = next((b for b in bindings if b.get("type") == "durableClient"), None)
+    return HttpFunction(
+        name=name,
+        route=trigger.get("route") or name,
+        methods=tuple(str(m).upper() for m in trigger.get("methods") or ()),
+        auth_level=str(trigger.get("authLevel") or "FUNCTION").upper(),
+        client_param=client["name"] if client else None,
+        client_task_hub=client.get("taskHub") if client else None,
+        client_connection=client.get("connectionName") if client else None,
+        has_return=any(b.get("name") == "$return" for b in bindings),
+        **common,
+    )
+
+
+def _check_parameters(
+    name: str, user_function: Callable[..., Any], bindings: list[dict[str, Any]]
+) -> bool:
+    """The worker's load-time checks; returns whether a `context` parameter gets func.Context.
+
+    The worker recognises the invocation context by the parameter *name* `context`
+    (not by its annotation), when no binding has that name.
+    """
+    params = dict(inspect.signature(user_function).parameters)
+    try:
+        annotations = typing.get_type_hints(user_function)
+    except Exception:
+        annotations = {}
+    bound = {b["name"] for b in bindings if b.get("name") != "$return"}
+
+    requires_context = "context" in params and "context" not in bound
+    if requires_context:
+        params.pop("context")
+        annotation = annotations.get("context")
+        if annotation is not None and (
+            not isinstance(annotation, type) or annotation.__name__ != "Context"
+        ):
+            raise AppLoadError(
+                f"cannot load the {name} function: the \"context\" parameter is expected to "
+                f"be of type azure.functions.Context, got {annotation!r}"
+            )
+    if set(params) - bound:
+        raise AppLoadError(
+            f"cannot load the {name} function: the following parameters are declared in "
+            f"Python but not in function.json: {set(params) - bound!r}"
+        )
+    if bound - set(params):
+        raise AppLoadError(
+            f"cannot load the {name} function: the following parameters are declared in "
+            f"function.json but not in Python: {bound - set(params)!r}"
+            + _context_name_hint(bindings)
+        )
+    return requires_context
+
+
+def _context_name_hint(bindings: list[dict[str, Any]]) -> str:
+    if any(b.get("type") in ("orchestrationTrigger", "entityTrigger") for b in bindings):
+        return (
+            ". DFApp passes the orchestration/entity context as a parameter named "
+            "'context': use context_name=\"context\"."
+        )
+    return ""
+
+
+def _function_directory(user_function: Callable[..., Any]) -> str:
+    # Like the worker: the folder of the file defining the callable it invokes
+    # (for DFApp-wrapped functions that is inside azure-functions-durable).
+    try:
+        return str(Path(inspect.getfile(user_function)).parent)
+    except TypeError:
+        return ""

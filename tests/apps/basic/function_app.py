@@ -1,0 +1,119 @@
+"""A small DFApp exercising every kind of function durable_host invokes (tests only)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from activities.shout import bp as shout_bp
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+app.register_functions(shout_bp)
+
+log = logging.getLogger("basic_app")
+
+# Set by tests to prove that sync activities run concurrently in the thread pool.
+barrier: threading.Barrier | None = None
+
+
+@app.route(route="orchestrators/{name}/{instance_id?}", methods=["POST", "GET"])
+@app.durable_client_input(client_name="client")
+async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    payload = client.create_http_management_payload(req.route_params.get("instance_id") or "x")
+    return func.HttpResponse(
+        body=f"{client.task_hub_name}|{req.route_params['name']}|{payload['statusQueryGetUri']}",
+        status_code=202,
+        headers={"X-Seen": req.headers.get("x-test", "")},
+        mimetype="text/plain",
+    )
+
+
+@app.orchestration_trigger(context_name="context")
+def hello_orchestrator(context: df.DurableOrchestrationContext):
+    log.info("orchestrating %s", context.instance_id)
+    name = context.get_input()
+    first = yield context.call_activity("say_hello", name)
+    return [first]
+
+
+@app.orchestration_trigger(context_name="context", orchestration="RenamedOrchestrator")
+def failing_orchestrator(context: df.DurableOrchestrationContext):
+    context.set_custom_status({"stage": "before"})
+    raise ValueError("orchestrator exploded")
+    yield context.call_activity("say_hello", "never")  # makes this a generator
+
+
+@app.activity_trigger(input_name="name")
+def say_hello(name: str) -> str:
+    log.info("saying hello to %s", name)
+    return f"Hello {name}!"
+
+
+@app.activity_trigger(input_name="value")
+async def async_echo(value):
+    await asyncio.sleep(0)
+    log.info("echoing %r", value)
+    return value
+
+
+@app.activity_trigger(input_name="value", activity="Renamed_Activity")
+def renamed(value):
+    return value
+
+
+@app.activity_trigger(input_name="value")
+def failing_activity(value):
+    raise RuntimeError(f"activity failed for {value}")
+
+
+@app.activity_trigger(input_name="value")
+def returns_none(value):
+    return None
+
+
+@app.activity_trigger(input_name="payload")
+def with_context(payload, context: func.Context):
+    return {"function": context.function_name, "invocation": context.invocation_id}
+
+
+@app.activity_trigger(input_name="value")
+def wait_at_barrier(value):
+    assert barrier is not None
+    barrier.wait()
+    return threading.get_ident()
+
+
+@app.entity_trigger(context_name="context", entity_name="Counter")
+def counter_entity(context: df.DurableEntityContext):
+    current = context.get_state(lambda: 0)
+    operation = context.operation_name
+    if operation == "add":
+        current += context.get_input()
+        context.set_state(current)
+    elif operation == "get":
+        context.set_result(current)
+    elif operation == "fail":
+        raise ValueError("no such luck")
+
+
+@app.route(route="hello/{name?}", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.FUNCTION)
+def hello_http(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    log.info("http hello")
+    name = req.route_params.get("name") or req.params.get("name", "world")
+    return func.HttpResponse(f"Hello {name} from {context.function_name}")
+
+
+@app.function_name("AsyncText")
+@app.route(route="text")
+async def async_text(req: func.HttpRequest) -> str:
+    await asyncio.sleep(0)
+    return "plain " + req.method
+
+
+@app.schedule(schedule="0 */5 * * * *", arg_name="timer")
+def every_five_minutes(timer: func.TimerRequest) -> None:
+    pass

@@ -111,7 +111,9 @@ class FunctionIndex:
         for fn in self.http:
             if fn.name.lower() == name.lower():
                 return fn
-        raise FunctionNotFoundError(f"The function '{name}' doesn't exist or is not HTTP-triggered.")
+        raise FunctionNotFoundError(
+            f"The function '{name}' doesn't exist or is not HTTP-triggered."
+        )
 
     def _get(self, kind: DurableKind, name: str) -> DurableFunction:
         found = self._by_lower[kind].get(name.lower())

@@ -138,7 +138,7 @@ def _top_level_names(root: Path) -> set[str]:
             names.add(entry.stem)
         elif entry.is_dir() and entry.name.isidentifier():
             names.add(entry.name)
-    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    stdlib: frozenset[str] = getattr(sys, "stdlib_module_names", frozenset())
     return {n for n in names if n not in stdlib and n not in _PROTECTED_MODULES}
 
 
@@ -152,10 +152,7 @@ def _evict(names: Iterable[str]) -> None:
 
 def _is_under(module: Any, root: Path) -> bool:
     locations = [getattr(module, "__file__", None), *list(getattr(module, "__path__", []) or [])]
-    for location in locations:
-        if location and Path(location).resolve().is_relative_to(root):
-            return True
-    return False
+    return any(loc and Path(loc).resolve().is_relative_to(root) for loc in locations)
 
 
 def _user_traceback(exc: BaseException) -> str:
@@ -306,7 +303,7 @@ def _check_parameters(
             not isinstance(annotation, type) or annotation.__name__ != "Context"
         ):
             raise AppLoadError(
-                f"cannot load the {name} function: the \"context\" parameter is expected to "
+                f'cannot load the {name} function: the "context" parameter is expected to '
                 f"be of type azure.functions.Context, got {annotation!r}"
             )
     if set(params) - bound:

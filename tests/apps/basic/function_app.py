@@ -8,7 +8,6 @@ import threading
 
 import azure.durable_functions as df
 import azure.functions as func
-
 from activities.shout import bp as shout_bp
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)

@@ -1,0 +1,708 @@
+"""Pure orchestration replay: the host side of one episode, with no I/O.
+
+The SDK returns its actions (out-of-proc protocol V2/V3: one append-only list)
+but not their DTFx sequence ids. The real extension assigns those by replaying
+the actions through a DTFx context: it schedules each action, awaits it, and
+stops at the first pending one; retries (DTFx RetryInterceptor) schedule a timer
+after each failed attempt and a new attempt when that timer fires. `replay`
+does the same walk over the history, so it can
+
+* give every action the sequence id the SDK gave its task,
+* check each stored scheduling event against the action now at that id
+  (the determinism check of DTFx `TaskOrchestrationContext`), and
+* return the scheduling events and outbound messages for what is new.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from durable_host.errors import NonDeterminismError
+from durable_host.taskhub.events import (
+    EventRaised,
+    EventSent,
+    ExecutionStarted,
+    FailureDetails,
+    HistoryEvent,
+    OrchestrationInstance,
+    OrchestrationStatus,
+    OrchestratorStarted,
+    ParentInstance,
+    SubOrchestrationInstanceCompleted,
+    SubOrchestrationInstanceCreated,
+    SubOrchestrationInstanceFailed,
+    TaskCompleted,
+    TaskFailed,
+    TaskScheduled,
+    TimerCreated,
+    TimerFired,
+)
+
+# SDK ActionType numbers (out-of-proc-protocol.md §1.4)
+CALL_ACTIVITY = 0
+CALL_ACTIVITY_WITH_RETRY = 1
+CALL_SUB_ORCHESTRATOR = 2
+CALL_SUB_ORCHESTRATOR_WITH_RETRY = 3
+CONTINUE_AS_NEW = 4
+CREATE_TIMER = 5
+WAIT_FOR_EXTERNAL_EVENT = 6
+CALL_ENTITY = 7
+CALL_HTTP = 8
+SIGNAL_ENTITY = 9
+SCHEDULED_SIGNAL_ENTITY = 10
+WHEN_ANY = 11
+WHEN_ALL = 12
+
+_ACTION_NAMES = {
+    "CallActivity": CALL_ACTIVITY,
+    "CallActivityWithRetry": CALL_ACTIVITY_WITH_RETRY,
+    "CallSubOrchestrator": CALL_SUB_ORCHESTRATOR,
+    "CallSubOrchestratorWithRetry": CALL_SUB_ORCHESTRATOR_WITH_RETRY,
+    "ContinueAsNew": CONTINUE_AS_NEW,
+    "CreateTimer": CREATE_TIMER,
+    "WaitForExternalEvent": WAIT_FOR_EXTERNAL_EVENT,
+    "CallEntity": CALL_ENTITY,
+    "CallHttp": CALL_HTTP,
+    "SignalEntity": SIGNAL_ENTITY,
+    "ScheduledSignalEntity": SCHEDULED_SIGNAL_ENTITY,
+    "WhenAny": WHEN_ANY,
+    "WhenAll": WHEN_ALL,
+}
+
+# Deterministic ids (sub-orchestration instance ids, entity request ids) are name-based UUIDs.
+_ID_NAMESPACE = uuid.UUID("9e952958-5e33-4daf-827f-2fa12937b875")
+
+# Queue messages can be invisible for at most 7 days; the SDK already splits longer timers.
+MAX_RETRY_INTERVAL = timedelta(days=6)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """A message the checkpoint must send before it writes history."""
+
+    target: OrchestrationInstance
+    event: HistoryEvent
+    to_work_items: bool = False
+    visible_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    status: OrchestrationStatus
+    result: str | None = None
+    failure_details: FailureDetails | None = None
+
+
+@dataclass
+class Decision:
+    """What one episode produced, to be checkpointed in the provider's order."""
+
+    new_events: list[HistoryEvent] = field(default_factory=list)
+    outbound: list[Outbound] = field(default_factory=list)
+    completion: Completion | None = None
+    continue_as_new_input: str | None = None
+    custom_status: str | None = None
+    unconsumed_events: list[EventRaised] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EpisodeContext:
+    """What `replay` needs to know about the instance besides its history."""
+
+    instance_id: str
+    execution_id: str
+    orchestrator_name: str
+    now: datetime
+
+
+# --------------------------------------------------------------------------- host-side tasks
+
+
+class _Task:
+    done = False
+    failed = False
+
+    def on_child_done(self, child: _Task) -> None:  # pragma: no cover - overridden
+        pass
+
+
+@dataclass(eq=False)
+class _Leaf(_Task):
+    """One scheduled unit: an activity, timer, sub-orchestration or entity call."""
+
+    kind: type[HistoryEvent]
+    name: str | None
+    seq: int
+    parent: _Task | None = None
+    request_id: str | None = None
+
+    def finish(self, failed: bool) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.failed = failed
+        if self.parent is not None:
+            self.parent.on_child_done(self)
+
+
+@dataclass(eq=False)
+class _Instant(_Task):
+    """Fire-and-forget actions (signals, continue-as-new): done when scheduled."""
+
+    def __post_init__(self) -> None:
+        self.done = True
+
+
+@dataclass(eq=False)
+class _Wait(_Task):
+    name: str
+    parent: _Task | None = None
+
+    def finish(self) -> None:
+        self.done = True
+        if self.parent is not None:
+            self.parent.on_child_done(self)
+
+
+@dataclass(eq=False)
+class _Compound(_Task):
+    any_of: bool
+    children: list[_Task] = field(default_factory=list)
+    parent: _Task | None = None
+
+    def settle(self) -> None:
+        if self.done:
+            return
+        if self.any_of:
+            finished = any(c.done for c in self.children)
+        else:
+            finished = all(c.done for c in self.children) or any(
+                c.done and c.failed for c in self.children
+            )
+        if finished or not self.children:
+            self.done = True
+            if self.parent is not None:
+                self.parent.on_child_done(self)
+
+    def on_child_done(self, child: _Task) -> None:
+        self.settle()
+
+
+@dataclass(eq=False)
+class _Retry(_Task):
+    """DTFx RetryInterceptor: attempt, timer after each failure, next attempt when it fires."""
+
+    action: dict[str, Any]
+    options: dict[str, Any]
+    first_attempt: datetime
+    parent: _Task | None = None
+    attempts: int = 0
+    current: _Leaf | None = None
+    waiting_timer: _Leaf | None = None
+
+    def on_child_done(self, child: _Task) -> None:
+        # Handled by the replayer, which needs to allocate ids.
+        pass
+
+    def finish(self, failed: bool) -> None:
+        self.done = True
+        self.failed = failed
+        if self.parent is not None:
+            self.parent.on_child_done(self)
+
+
+# --------------------------------------------------------------------------- the replayer
+
+
+_SCHEDULING = (TaskScheduled, TimerCreated, SubOrchestrationInstanceCreated, EventSent)
+_KIND_TEXT = {
+    TaskScheduled: "an activity task",
+    TimerCreated: "a durable timer",
+    SubOrchestrationInstanceCreated: "a sub-orchestration",
+    EventSent: "an event or entity operation",
+}
+
+
+def action_type(action: dict[str, Any]) -> int:
+    raw = action.get("actionType")
+    if isinstance(raw, str):
+        if raw in _ACTION_NAMES:
+            return _ACTION_NAMES[raw]
+        raise ValueError(f"unknown actionType {raw!r}")
+    return int(raw)  # type: ignore[arg-type]
+
+
+def flatten_actions(actions: Any) -> list[dict[str, Any]]:
+    """The SDK's V2/V3 `actions` is `[[a1, a2, ...]]`; V1 is one inner list per yield."""
+    flat: list[dict[str, Any]] = []
+    for group in actions or []:
+        if isinstance(group, list):
+            flat.extend(group)
+        else:
+            flat.append(group)
+    return flat
+
+
+def parse_sdk_datetime(text: str) -> datetime:
+    """The SDK writes `%Y-%m-%dT%H:%M:%S.%fZ`; accept a few neighbouring forms too."""
+    value = text.rstrip("Z")
+    if "+" in value[10:]:
+        value = value[: value.rindex("+")]
+    if "." in value:
+        head, frac = value.split(".", 1)
+        value = f"{head}.{frac[:6].ljust(6, '0')}"
+        parsed = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f")
+    else:
+        parsed = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S")
+    return parsed.replace(tzinfo=timezone.utc)
+
+
+def deterministic_id(execution_id: str, seq: int, salt: str) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{execution_id}:{seq}:{salt}"))
+
+
+def encode_string(text: str | None) -> str | None:
+    """A JSON text from the SDK is a .NET string to the host; Newtonsoft writes it as a JSON string."""
+    if text is None:
+        return None
+    return json.dumps(text, ensure_ascii=False)
+
+
+class _Replayer:
+    def __init__(self, ctx: EpisodeContext, history: Sequence[HistoryEvent], actions: list[dict]):
+        self.ctx = ctx
+        self.history = history
+        self.actions = actions
+        self.cursor = 0
+        self.seq = 0
+        self.current: _Task | None = None
+        self.now: datetime = ctx.now
+        self.by_seq: dict[int, _Task] = {}
+        self.expected: dict[int, tuple[type[HistoryEvent], str | None]] = {}
+        self.stored: dict[int, HistoryEvent] = {
+            e.event_id: e for e in history if isinstance(e, _SCHEDULING)
+        }
+        self.entity_waits: dict[str, _Leaf] = {}
+        self.event_waits: dict[str, deque[_Wait]] = defaultdict(deque)
+        self.event_buffer: dict[str, deque[EventRaised]] = defaultdict(deque)
+        self.decision = Decision()
+        self.continued_as_new = False
+
+    # -- the walk ---------------------------------------------------------------------------
+
+    def run(self) -> Decision:
+        started = False
+        for event in self.history:
+            if isinstance(event, OrchestratorStarted):
+                self.now = event.timestamp
+            elif isinstance(event, ExecutionStarted):
+                started = True
+                self.advance()
+            elif isinstance(event, _SCHEDULING):
+                self.check_stored(event)
+            elif isinstance(event, (TaskCompleted, SubOrchestrationInstanceCompleted)):
+                self.complete(event.task_scheduled_id, failed=False)
+            elif isinstance(event, (TaskFailed, SubOrchestrationInstanceFailed)):
+                self.complete(event.task_scheduled_id, failed=True)
+            elif isinstance(event, TimerFired):
+                self.complete(event.timer_id, failed=False)
+            elif isinstance(event, EventRaised):
+                self.raise_event(event)
+        if started:
+            self.advance()
+        self.now = self.ctx.now
+        self.decision.unconsumed_events = [e for q in self.event_buffer.values() for e in q]
+        return self.decision
+
+    def advance(self) -> None:
+        while self.current is None or self.current.done:
+            if self.cursor >= len(self.actions) or self.continued_as_new:
+                return
+            action = self.actions[self.cursor]
+            self.cursor += 1
+            self.current = self.build(action, parent=None)
+
+    # -- building tasks from actions --------------------------------------------------------
+
+    def build(self, action: dict[str, Any], parent: _Task | None) -> _Task:
+        kind = action_type(action)
+        if kind in (WHEN_ALL, WHEN_ANY):
+            compound = _Compound(any_of=kind == WHEN_ANY, parent=parent)
+            for child in action.get("compoundActions") or []:
+                compound.children.append(self.build(child, parent=compound))
+            compound.settle()
+            return compound
+        if kind == CALL_ACTIVITY:
+            return self.schedule_activity(action, parent)
+        if kind == CALL_SUB_ORCHESTRATOR:
+            return self.schedule_sub_orchestration(action, parent)
+        if kind in (CALL_ACTIVITY_WITH_RETRY, CALL_SUB_ORCHESTRATOR_WITH_RETRY):
+            retry = _Retry(
+                action=action,
+                options=action.get("retryOptions") or {},
+                first_attempt=self.now,
+                parent=parent,
+            )
+            self.start_attempt(retry)
+            return retry
+        if kind == CREATE_TIMER:
+            return self.schedule_timer(parse_sdk_datetime(action["fireAt"]), parent)
+        if kind == WAIT_FOR_EXTERNAL_EVENT:
+            wait = _Wait(name=action["externalEventName"], parent=parent)
+            buffered = self.event_buffer.get(wait.name)
+            if buffered:
+                buffered.popleft()
+                wait.done = True
+            else:
+                self.event_waits[wait.name].append(wait)
+            return wait
+        if kind == CALL_ENTITY:
+            return self.send_entity_operation(action, parent, signal=False)
+        if kind in (SIGNAL_ENTITY, SCHEDULED_SIGNAL_ENTITY):
+            self.send_entity_operation(action, parent, signal=True)
+            return _Instant()
+        if kind == CONTINUE_AS_NEW:
+            self.continued_as_new = True
+            self.decision.continue_as_new_input = encode_string(action.get("input"))
+            return _Instant()
+        if kind == CALL_HTTP:
+            raise UnsupportedActionError(
+                "context.call_http is not supported by durable_host yet: call the HTTP endpoint "
+                "from an activity function instead."
+            )
+        raise UnsupportedActionError(f"Unknown orchestrator action type {kind}.")
+
+    def next_seq(self) -> int:
+        seq = self.seq
+        self.seq += 1
+        return seq
+
+    def register(self, leaf: _Leaf, kind: type[HistoryEvent], name: str | None) -> bool:
+        """Record the expectation for this id; returns True when the event is new."""
+        self.by_seq[leaf.seq] = leaf
+        self.expected[leaf.seq] = (kind, name)
+        stored = self.stored.get(leaf.seq)
+        if stored is None:
+            return True
+        self.verify(leaf.seq, stored)
+        return False
+
+    def schedule_activity(self, action: dict[str, Any], parent: _Task | None) -> _Leaf:
+        name = action["functionName"]
+        leaf = _Leaf(kind=TaskScheduled, name=name, seq=self.next_seq(), parent=parent)
+        if self.register(leaf, TaskScheduled, name):
+            event = TaskScheduled(
+                event_id=leaf.seq,
+                timestamp=self.now,
+                name=name,
+                version="",
+                input=json.dumps([action.get("input")], ensure_ascii=False),
+            )
+            self.emit(event)
+            self.decision.outbound.append(
+                Outbound(
+                    target=OrchestrationInstance(self.ctx.instance_id, self.ctx.execution_id),
+                    event=event,
+                    to_work_items=True,
+                )
+            )
+        return leaf
+
+    def schedule_sub_orchestration(self, action: dict[str, Any], parent: _Task | None) -> _Leaf:
+        name = action["functionName"]
+        seq = self.next_seq()
+        stored = self.stored.get(seq)
+        if action.get("instanceId"):
+            child_id = str(action["instanceId"])
+        elif isinstance(stored, SubOrchestrationInstanceCreated):
+            child_id = stored.instance_id
+        else:
+            child_id = f"{self.ctx.execution_id}:{seq}"
+        leaf = _Leaf(kind=SubOrchestrationInstanceCreated, name=name, seq=seq, parent=parent)
+        if self.register(leaf, SubOrchestrationInstanceCreated, name):
+            child_input = encode_string(action.get("input"))
+            self.emit(
+                SubOrchestrationInstanceCreated(
+                    event_id=seq,
+                    timestamp=self.now,
+                    name=name,
+                    version="",
+                    instance_id=child_id,
+                    input=child_input,
+                )
+            )
+            child = OrchestrationInstance(child_id, uuid.uuid4().hex)
+            start = ExecutionStarted(
+                timestamp=self.now,
+                orchestration_instance=child,
+                name=name,
+                version="",
+                input=child_input,
+                parent_instance=ParentInstance(
+                    name=self.ctx.orchestrator_name,
+                    version="",
+                    orchestration_instance=OrchestrationInstance(
+                        self.ctx.instance_id, self.ctx.execution_id
+                    ),
+                    task_schedule_id=seq,
+                ),
+            )
+            self.decision.outbound.append(Outbound(target=child, event=start))
+        return leaf
+
+    def schedule_timer(self, fire_at: datetime, parent: _Task | None) -> _Leaf:
+        leaf = _Leaf(kind=TimerCreated, name=None, seq=self.next_seq(), parent=parent)
+        if self.register(leaf, TimerCreated, None):
+            self.emit(TimerCreated(event_id=leaf.seq, timestamp=self.now, fire_at=fire_at))
+            self.decision.outbound.append(
+                Outbound(
+                    target=OrchestrationInstance(self.ctx.instance_id, self.ctx.execution_id),
+                    event=TimerFired(timestamp=self.now, timer_id=leaf.seq, fire_at=fire_at),
+                    visible_at=fire_at,
+                )
+            )
+        return leaf
+
+    def send_entity_operation(
+        self, action: dict[str, Any], parent: _Task | None, *, signal: bool
+    ) -> _Leaf:
+        target = str(action["instanceId"])
+        seq = self.next_seq()
+        stored = self.stored.get(seq)
+        fire_at = action.get("fireAt")
+        event_name = "op" if not fire_at else f"op@{fire_at}"
+        leaf = _Leaf(kind=EventSent, name=event_name, seq=seq, parent=None if signal else parent)
+        if isinstance(stored, EventSent) and stored.input:
+            try:
+                leaf.request_id = str(json.loads(stored.input)["id"])
+            except (ValueError, KeyError, TypeError):
+                leaf.request_id = None
+        if leaf.request_id is None:
+            leaf.request_id = deterministic_id(self.ctx.execution_id, seq, target)
+        if not signal:
+            self.entity_waits[leaf.request_id] = leaf
+        if self.register(leaf, EventSent, event_name):
+            request = {
+                "op": action.get("operation"),
+                "signal": signal,
+                "input": action.get("input"),
+                "id": leaf.request_id,
+                "parent": None if signal else self.ctx.instance_id,
+                "parentExecution": None if signal else self.ctx.execution_id,
+                "Timestamp": _dotnet_time(self.now),
+            }
+            payload = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
+            self.emit(
+                EventSent(
+                    event_id=seq,
+                    timestamp=self.now,
+                    instance_id=target,
+                    name=event_name,
+                    input=payload,
+                )
+            )
+            self.decision.outbound.append(
+                Outbound(
+                    target=OrchestrationInstance(target, None),
+                    event=EventRaised(timestamp=self.now, name=event_name, input=payload),
+                    visible_at=parse_sdk_datetime(fire_at) if fire_at else None,
+                )
+            )
+        return leaf
+
+    # -- retries --------------------------------------------------------------------------------
+
+    def start_attempt(self, retry: _Retry) -> None:
+        retry.attempts += 1
+        kind = action_type(retry.action)
+        if kind == CALL_ACTIVITY_WITH_RETRY:
+            leaf = self.schedule_activity(retry.action, parent=None)
+        else:
+            leaf = self.schedule_sub_orchestration(retry.action, parent=None)
+        leaf.parent = _RetryLink(self, retry)
+        retry.current = leaf
+
+    def on_attempt_done(self, retry: _Retry, leaf: _Leaf) -> None:
+        if leaf is retry.waiting_timer:
+            retry.waiting_timer = None
+            if retry.attempts >= int(retry.options.get("maxNumberOfAttempts", 1)):
+                retry.finish(failed=True)
+            else:
+                self.start_attempt(retry)
+            return
+        if not leaf.failed:
+            retry.finish(failed=False)
+            return
+        delay = self.retry_delay(retry)
+        if delay is None:
+            retry.finish(failed=True)
+            return
+        timer = self.schedule_timer(self.now + delay, parent=None)
+        timer.parent = _RetryLink(self, retry)
+        retry.waiting_timer = timer
+
+    def retry_delay(self, retry: _Retry) -> timedelta | None:
+        options = retry.options
+        timeout_ms = options.get("retryTimeoutInMilliseconds")
+        if timeout_ms and self.now >= retry.first_attempt + timedelta(milliseconds=timeout_ms):
+            return None
+        first = float(options.get("firstRetryIntervalInMilliseconds", 0))
+        backoff = float(options.get("backoffCoefficient", 1) or 1)
+        delay_ms = first * backoff ** (retry.attempts - 1)
+        cap = options.get("maxRetryIntervalInMilliseconds")
+        delay = timedelta(milliseconds=min(delay_ms, float(cap) if cap else delay_ms))
+        if delay <= timedelta(0):
+            return None
+        return min(delay, MAX_RETRY_INTERVAL)
+
+    # -- history events ---------------------------------------------------------------------------
+
+    def complete(self, seq: int, *, failed: bool) -> None:
+        task = self.by_seq.get(seq)
+        if isinstance(task, _Leaf) and not task.done:
+            task.finish(failed)
+            self.advance()
+
+    def raise_event(self, event: EventRaised) -> None:
+        entity_leaf = self.entity_waits.pop(event.name, None)
+        if entity_leaf is not None:
+            entity_leaf.finish(failed=_is_entity_error(event.input))
+            self.advance()
+            return
+        waiters = self.event_waits.get(event.name)
+        if waiters:
+            waiters.popleft().finish()
+            self.advance()
+        else:
+            self.event_buffer[event.name].append(event)
+
+    def check_stored(self, event: HistoryEvent) -> None:
+        if event.event_id not in self.expected:
+            kind_text = _KIND_TEXT.get(type(event), "a task")
+            name = getattr(event, "name", None)
+            raise NonDeterminismError(
+                f"A previous execution of orchestration '{self.ctx.orchestrator_name}' "
+                f"(instance '{self.ctx.instance_id}') scheduled {kind_text} with sequence ID "
+                f"{event.event_id}{_name_text(name)}, but the current replay execution hasn't "
+                "(yet?) scheduled this task. Was a change made to the orchestrator code after "
+                "this instance had already started running?"
+            )
+
+    def verify(self, seq: int, stored: HistoryEvent) -> None:
+        kind, name = self.expected[seq]
+        stored_name = getattr(stored, "name", None)
+        same_kind = isinstance(stored, kind)
+        same_name = name is None or (stored_name or "").lower() == name.lower()
+        if same_kind and same_name:
+            return
+        raise NonDeterminismError(
+            f"Non-deterministic workflow detected in orchestration "
+            f"'{self.ctx.orchestrator_name}' (instance '{self.ctx.instance_id}'): "
+            f"history has {_KIND_TEXT.get(type(stored), 'a task')}{_name_text(stored_name)} "
+            f"with sequence ID {seq}, but the orchestrator code now schedules "
+            f"{_KIND_TEXT.get(kind, 'a task')}{_name_text(name)} at that point. "
+            "Orchestrator code must be deterministic; deploy code changes under a new "
+            "orchestrator name or wait for running instances to finish."
+        )
+
+    def emit(self, event: HistoryEvent) -> None:
+        self.decision.new_events.append(event)
+
+
+class UnsupportedActionError(Exception):
+    """The SDK asked for something durable_host cannot do (fails the orchestration)."""
+
+
+@dataclass(eq=False)
+class _RetryLink(_Task):
+    """Parent of a retry's attempts and timers: routes their completion to the replayer."""
+
+    replayer: _Replayer
+    retry: _Retry
+
+    def on_child_done(self, child: _Task) -> None:
+        assert isinstance(child, _Leaf)
+        self.replayer.on_attempt_done(self.retry, child)
+
+
+def _is_entity_error(payload: str | None) -> bool:
+    if not payload:
+        return False
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "exceptionType" in body
+
+
+def _name_text(name: str | None) -> str:
+    return f" and name '{name}'" if name else ""
+
+
+def _dotnet_time(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def replay(
+    ctx: EpisodeContext,
+    history: Sequence[HistoryEvent],
+    state: dict[str, Any] | None,
+    error: str | None,
+) -> Decision:
+    """Decide what one episode produced.
+
+    `history` is the whole execution including this episode's OrchestratorStarted and new
+    events; `state` is the SDK's OrchestratorState (None if the SDK produced none) and
+    `error` the orchestrator's failure message, if it raised.
+    """
+    actions = flatten_actions((state or {}).get("actions"))
+    try:
+        decision = _Replayer(ctx, history, actions).run()
+    except (NonDeterminismError, UnsupportedActionError) as exc:
+        return _failed(ctx, str(exc), type(exc).__name__)
+    if state is not None and "customStatus" in state:
+        decision.custom_status = json.dumps(state["customStatus"], ensure_ascii=False)
+    if error is not None:
+        failed = _failed(ctx, error, "Exception")
+        failed.custom_status = decision.custom_status
+        return failed
+    if decision.continue_as_new_input is not None or (
+        state is not None and state.get("isDone") and _has_continue_as_new(actions)
+    ):
+        decision.completion = Completion(
+            OrchestrationStatus.ContinuedAsNew, result=decision.continue_as_new_input
+        )
+    elif state is not None and state.get("isDone"):
+        output = state.get("output")
+        decision.completion = Completion(
+            OrchestrationStatus.Completed,
+            result=json.dumps(output, ensure_ascii=False, separators=(",", ":")),
+        )
+    return decision
+
+
+def _has_continue_as_new(actions: list[dict[str, Any]]) -> bool:
+    return any(action_type(a) == CONTINUE_AS_NEW for a in actions)
+
+
+def _failed(ctx: EpisodeContext, message: str, error_type: str) -> Decision:
+    text = f"Orchestrator function '{ctx.orchestrator_name}' failed: {message}"
+    return Decision(
+        completion=Completion(
+            OrchestrationStatus.Failed,
+            result=text,
+            failure_details=FailureDetails(error_type=error_type, error_message=message),
+        )
+    )

@@ -63,3 +63,16 @@ class InvalidOperationError(DurableHostError):
 
 class NonDeterminismError(DurableHostError):
     """A replayed orchestrator action does not match the stored history."""
+
+
+class FunctionInvocationError(DurableHostError):
+    """User code of a function failed (or returned something its output binding can't encode).
+
+    `message` is what the Python worker reports: "<ExceptionType>: <message>".
+    """
+
+    def __init__(self, message: str, *, error_type: str, stack_trace: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type
+        self.stack_trace = stack_trace

@@ -58,6 +58,7 @@ _DURABLE_TRIGGERS = {
     "activityTrigger": (DurableKind.ACTIVITY, "activity"),
     "entityTrigger": (DurableKind.ENTITY, "entityName"),
 }
+_CONTEXT_TRIGGERS = ("orchestrationTrigger", "entityTrigger")
 # Never evicted from sys.modules even if an app folder has an entry of that name.
 _PROTECTED_MODULES = frozenset({"azure", "durable_host", "google", "aiohttp"})
 
@@ -157,9 +158,10 @@ def _is_under(module: Any, root: Path) -> bool:
 
 def _user_traceback(exc: BaseException) -> str:
     """The traceback without importlib's and this module's frames."""
+    plumbing = {__file__, importlib.__file__}
     tb = traceback.TracebackException.from_exception(exc)
     tb.stack = traceback.StackSummary.from_list(
-        [f for f in tb.stack if not f.filename.startswith("<frozen") and f.filename != __file__]
+        [f for f in tb.stack if not f.filename.startswith("<frozen") and f.filename not in plumbing]
     )
     return "".join(tb.format()).rstrip()
 
@@ -288,6 +290,21 @@ def _check_parameters(
     The worker recognises the invocation context by the parameter *name* `context`
     (not by its annotation), when no binding has that name.
     """
+    try:
+        return _check_worker_rules(name, user_function, bindings)
+    except AppLoadError as exc:
+        trigger = next((b for b in bindings if b.get("type") in _CONTEXT_TRIGGERS), None)
+        if trigger is None or trigger.get("name") == "context":
+            raise
+        raise AppLoadError(
+            f"{exc}. DFApp passes the orchestration/entity context as a parameter named "
+            "'context': use context_name=\"context\" and name the parameter `context`."
+        ) from exc
+
+
+def _check_worker_rules(
+    name: str, user_function: Callable[..., Any], bindings: list[dict[str, Any]]
+) -> bool:
     params = dict(inspect.signature(user_function).parameters)
     try:
         annotations = typing.get_type_hints(user_function)
@@ -315,18 +332,8 @@ def _check_parameters(
         raise AppLoadError(
             f"cannot load the {name} function: the following parameters are declared in "
             f"function.json but not in Python: {bound - set(params)!r}"
-            + _context_name_hint(bindings)
         )
     return requires_context
-
-
-def _context_name_hint(bindings: list[dict[str, Any]]) -> str:
-    if any(b.get("type") in ("orchestrationTrigger", "entityTrigger") for b in bindings):
-        return (
-            ". DFApp passes the orchestration/entity context as a parameter named "
-            "'context': use context_name=\"context\"."
-        )
-    return ""
 
 
 def _function_directory(user_function: Callable[..., Any]) -> str:

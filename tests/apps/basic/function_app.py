@@ -23,8 +23,9 @@ barrier: threading.Barrier | None = None
 @app.durable_client_input(client_name="client")
 async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient):
     payload = client.create_http_management_payload(req.route_params.get("instance_id") or "x")
+    parts = [type(client).__name__, client.task_hub_name, req.route_params["name"]]
     return func.HttpResponse(
-        body=f"{client.task_hub_name}|{req.route_params['name']}|{payload['statusQueryGetUri']}",
+        body="|".join([*parts, payload["statusQueryGetUri"]]),
         status_code=202,
         headers={"X-Seen": req.headers.get("x-test", "")},
         mimetype="text/plain",
@@ -111,6 +112,16 @@ def hello_http(req: func.HttpRequest, context: func.Context) -> func.HttpRespons
 async def async_text(req: func.HttpRequest) -> str:
     await asyncio.sleep(0)
     return "plain " + req.method
+
+
+@app.route(route="dict")
+def returns_dict(req: func.HttpRequest):
+    return {"not": "an HttpResponse"}
+
+
+@app.route(route="boom")
+async def http_boom(req: func.HttpRequest) -> func.HttpResponse:
+    raise KeyError("missing thing")
 
 
 @app.schedule(schedule="0 */5 * * * *", arg_name="timer")

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from durable_host.server.azurite import AzuriteProcess
+
+if TYPE_CHECKING:
+    from durable_host.taskhub.storage import TaskHubStorage
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STORAGE_ENV = "DURABLE_HOST_TEST_STORAGE"
@@ -34,3 +38,18 @@ def azurite() -> Iterator[str]:
 def hub_name() -> str:
     """A task hub name no other test uses (a letter, then alphanumerics)."""
     return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+async def hub_storage(azurite: str, hub_name: str) -> AsyncIterator[TaskHubStorage]:
+    """A created task hub (4 partitions) on the session storage; deleted after the test."""
+    from durable_host.taskhub.names import TaskHubNames
+    from durable_host.taskhub.storage import TaskHubStorage
+
+    storage = TaskHubStorage(azurite, TaskHubNames(hub_name, partition_count=4))
+    await storage.create_if_not_exists()
+    try:
+        yield storage
+    finally:
+        await storage.delete_task_hub()
+        await storage.close()

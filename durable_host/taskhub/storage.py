@@ -1,0 +1,273 @@
+"""`TaskHubStorage`: the thin async I/O client of one task hub over the three Azure SDKs.
+
+One shared service client per service (one connection pool each); queue and
+table clients are cached per name, so no call builds a client or creates a
+resource on the hot path. Every SDK failure surfaces as StorageError
+(`storage_errors.py`); history write conflicts as CheckpointConflictError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables.aio import TableServiceClient
+from azure.storage.blob.aio import BlobServiceClient
+from azure.storage.queue.aio import QueueServiceClient
+
+from durable_host.taskhub.events import HistoryEvent, MessageData
+from durable_host.taskhub.instances import InstanceRecord
+from durable_host.taskhub.large_payloads import LargePayloads
+from durable_host.taskhub.names import TaskHubNames
+from durable_host.taskhub.storage_errors import storage_errors
+from durable_host.taskhub.storage_history import HistoryLoad, HistoryStore
+from durable_host.taskhub.storage_instances import InstanceStore
+from durable_host.taskhub.storage_queues import (
+    MAX_QUEUE_DELAY,
+    QueueStore,
+    ReceivedMessage,
+    SentMessage,
+)
+
+__all__ = [
+    "MAX_QUEUE_DELAY",
+    "HistoryLoad",
+    "ReceivedMessage",
+    "SentMessage",
+    "TaskHubStorage",
+]
+
+
+class TaskHubStorage:
+    """Queues, tables and blobs of one task hub. Use `async with`, or call `close()`."""
+
+    def __init__(self, connection_string: str, names: TaskHubNames) -> None:
+        self.names = names
+        self._queue_service = QueueServiceClient.from_connection_string(connection_string)
+        self._table_service = TableServiceClient.from_connection_string(connection_string)
+        self._blob_service = BlobServiceClient.from_connection_string(connection_string)
+        self._payloads = LargePayloads(self._blob_service, names.large_messages_container)
+        self._queues = QueueStore(self._queue_service, self._payloads, names.poison_queue)
+        self._history = HistoryStore(
+            self._table_service.get_table_client(names.history_table), self._payloads
+        )
+        self._instances = InstanceStore(
+            self._table_service.get_table_client(names.instances_table), self._payloads
+        )
+
+    def __repr__(self) -> str:
+        # Never the connection string: it carries the account key.
+        return f"TaskHubStorage(hub={self.names.hub!r})"
+
+    async def __aenter__(self) -> TaskHubStorage:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await asyncio.gather(
+            self._queue_service.close(), self._table_service.close(), self._blob_service.close()
+        )
+
+    # ------------------------------------------------------------------ task hub lifecycle
+
+    @property
+    def _queue_names(self) -> list[str]:
+        names = self.names
+        return [*names.control_queues, names.work_item_queue, names.poison_queue]
+
+    @property
+    def _table_names(self) -> list[str]:
+        return [self.names.history_table, self.names.instances_table]
+
+    @property
+    def _container_names(self) -> list[str]:
+        return [self.names.large_messages_container, self.names.app_lease_container]
+
+    async def create_if_not_exists(self) -> None:
+        """Create every queue, table and container (idempotent; safe when hosts race)."""
+        await asyncio.gather(
+            *(self._create_queue(name) for name in self._queue_names),
+            *(self._create_table(name) for name in self._table_names),
+            *(self._create_container(name) for name in self._container_names),
+        )
+        await self._create_app_lease_info()
+
+    async def _create_queue(self, name: str) -> None:
+        with storage_errors(f"create queue {name}"):
+            try:
+                await self._queue_service.create_queue(name)
+            except ResourceExistsError:
+                pass
+
+    async def _create_table(self, name: str) -> None:
+        with storage_errors(f"create table {name}"):
+            await self._table_service.create_table_if_not_exists(name)
+
+    async def _create_container(self, name: str) -> None:
+        with storage_errors(f"create blob container {name}"):
+            try:
+                await self._blob_service.create_container(name)
+            except ResourceExistsError:
+                pass
+
+    async def _create_app_lease_info(self) -> None:
+        # The provider always writes this blob, leased or not (spec §1); Storage Explorer and
+        # the real host expect to find it.
+        container = self._blob_service.get_container_client(self.names.app_lease_container)
+        blob = self.names.app_lease_info_blob
+        with storage_errors(f"create blob {blob} in {self.names.app_lease_container}"):
+            try:
+                await container.upload_blob(blob, b"{}", overwrite=False)
+            except ResourceExistsError:
+                pass
+
+    async def delete_task_hub(self) -> None:
+        """Delete every queue, table and container of the hub (missing ones are ignored)."""
+
+        async def delete(what: str, call: Awaitable[object]) -> None:
+            with storage_errors(f"delete {what}"):
+                try:
+                    await call
+                except ResourceNotFoundError:
+                    pass
+
+        await asyncio.gather(
+            *(delete(f"queue {n}", self._queue_service.delete_queue(n)) for n in self._queue_names),
+            *(delete(f"table {n}", self._table_service.delete_table(n)) for n in self._table_names),
+            *(
+                delete(f"blob container {n}", self._blob_service.delete_container(n))
+                for n in self._container_names
+            ),
+        )
+
+    # ------------------------------------------------------------------ queues
+
+    async def send_control(
+        self, partition: int, msg: MessageData, *, delay: float = 0.0
+    ) -> SentMessage:
+        """Send to `<hub>-control-NN`. `delay` (seconds) is capped at MAX_QUEUE_DELAY."""
+        return await self._queues.send(self.names.control_queue(partition), msg, delay=delay)
+
+    async def send_work_item(self, msg: MessageData, *, delay: float = 0.0) -> SentMessage:
+        return await self._queues.send(self.names.work_item_queue, msg, delay=delay)
+
+    async def receive_control(
+        self, partition: int, *, max_messages: int = 32, visibility_timeout: float = 300
+    ) -> list[ReceivedMessage]:
+        return await self._queues.receive(
+            self.names.control_queue(partition),
+            max_messages=max_messages,
+            visibility_timeout=visibility_timeout,
+        )
+
+    async def receive_work_items(
+        self, *, max_messages: int = 1, visibility_timeout: float = 300
+    ) -> list[ReceivedMessage]:
+        return await self._queues.receive(
+            self.names.work_item_queue,
+            max_messages=max_messages,
+            visibility_timeout=visibility_timeout,
+        )
+
+    async def delete_message(self, msg: ReceivedMessage | SentMessage) -> None:
+        await self._queues.delete(msg.queue, msg.message_id, msg.pop_receipt)
+
+    async def abandon_message(self, msg: ReceivedMessage | SentMessage, *, delay: float) -> str:
+        """Make the message visible again after `delay` seconds; returns the new pop receipt."""
+        return await self._queues.update_visibility(
+            msg.queue, msg.message_id, msg.pop_receipt, delay
+        )
+
+    async def renew_message(
+        self, msg: ReceivedMessage | SentMessage, *, visibility_timeout: float
+    ) -> str:
+        """Keep the message invisible for `visibility_timeout` more seconds; returns the receipt."""
+        return await self._queues.update_visibility(
+            msg.queue, msg.message_id, msg.pop_receipt, visibility_timeout
+        )
+
+    async def move_to_poison(self, msg: ReceivedMessage, reason: str) -> None:
+        """Park the message's raw body with `reason` in `<hub>-poison`, then delete it."""
+        await self._queues.move_to_poison(msg, reason)
+
+    async def peek_count(self, queue_name: str) -> int:
+        """Approximate number of messages in `queue_name` (visible or not)."""
+        return await self._queues.approximate_count(queue_name)
+
+    async def queue_lengths(self) -> dict[str, int]:
+        names = self._queue_names
+        counts = await asyncio.gather(*(self.peek_count(n) for n in names))
+        return dict(zip(names, counts, strict=True))
+
+    # ------------------------------------------------------------------ history
+
+    async def load_history(self, instance_id: str, execution_id: str | None = None) -> HistoryLoad:
+        return await self._history.load(instance_id, execution_id)
+
+    async def append_history(
+        self,
+        instance_id: str,
+        execution_id: str,
+        *,
+        start_index: int,
+        events: Sequence[HistoryEvent],
+        etag: str | None,
+        checkpoint_complete: bool = True,
+    ) -> str:
+        """Write rows `start_index..` and the sentinel; returns its new ETag.
+
+        Raises CheckpointConflictError if another writer moved the sentinel.
+        """
+        return await self._history.append(
+            instance_id,
+            execution_id,
+            start_index=start_index,
+            events=events,
+            etag=etag,
+            checkpoint_complete=checkpoint_complete,
+        )
+
+    async def delete_history(self, instance_id: str) -> int:
+        """Delete all history rows and large-payload blobs of the instance; returns the rows."""
+        rows = await self._history.delete(instance_id)
+        await self._payloads.delete_instance_blobs(instance_id)
+        return rows
+
+    # ------------------------------------------------------------------ instances
+
+    async def get_instance(self, instance_id: str) -> InstanceRecord | None:
+        found = await self._instances.get(instance_id)
+        return found[0] if found is not None else None
+
+    async def get_instance_with_etag(self, instance_id: str) -> tuple[InstanceRecord, str] | None:
+        return await self._instances.get(instance_id)
+
+    async def insert_or_replace_instance(
+        self, record: InstanceRecord, *, etag: str | None = None
+    ) -> str:
+        """Upsert the row; with `etag`, replace only if unchanged (CheckpointConflictError)."""
+        return await self._instances.insert_or_replace(record, etag=etag)
+
+    async def merge_instance(self, instance_id: str, fields: dict[str, Any]) -> str:
+        """InsertOrMerge `fields` (table columns, e.g. {"RuntimeStatus": "Running"})."""
+        return await self._instances.merge(instance_id, fields)
+
+    async def query_instances(
+        self,
+        filter_text: str | None = None,
+        *,
+        top: int = 100,
+        continuation_token: str | None = None,
+    ) -> tuple[list[InstanceRecord], str | None]:
+        """One page of instances matching an OData filter; the token fetches the next page."""
+        return await self._instances.query(
+            filter_text, top=top, continuation_token=continuation_token
+        )
+
+    async def delete_instance(self, instance_id: str) -> None:
+        """Delete the Instances row (no error if there is none)."""
+        await self._instances.delete(instance_id)

@@ -1,0 +1,137 @@
+"""Instances table I/O: one row per orchestration instance (spec/task-hub-layout.md §4)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient
+
+from durable_host.errors import StorageError
+from durable_host.taskhub.instances import InstanceRecord
+from durable_host.taskhub.keys import escape_partition_key
+from durable_host.taskhub.large_payloads import LargePayloads
+from durable_host.taskhub.storage_errors import storage_errors
+from durable_host.taskhub.storage_history import (
+    offload_large_properties,
+    restore_large_properties,
+)
+
+__all__ = ["INSTANCE_LARGE_PROPERTIES", "InstanceStore", "decode_token", "encode_token"]
+
+INSTANCE_LARGE_PROPERTIES = ("Input", "Output", "CustomStatus")
+_ROW_KEY = ""
+
+
+def encode_token(token: Mapping[str, Any] | None) -> str | None:
+    """The SDK's next-page keys as an opaque, URL-safe string (None when no more pages)."""
+    if not token:
+        return None
+    text = json.dumps(dict(token), separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def decode_token(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError) as error:
+        raise StorageError(
+            f"Continuation token {token[:40]!r} is not one this host returned; "
+            "start the query again without a continuation token."
+        ) from error
+    if not isinstance(value, dict):
+        raise StorageError("Continuation token is malformed; restart the query without it.")
+    return value
+
+
+class InstanceStore:
+    """Reads and writes `<hub>Instances` for one task hub."""
+
+    def __init__(self, table: TableClient, payloads: LargePayloads) -> None:
+        self._table = table
+        self._payloads = payloads
+
+    async def _to_entity(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        entity = dict(row)
+        await offload_large_properties(
+            entity,
+            self._payloads,
+            escaped_id=str(entity["PartitionKey"]),
+            event_type=None,
+            names=INSTANCE_LARGE_PROPERTIES,
+        )
+        return entity
+
+    async def _from_entity(self, entity: Mapping[str, Any]) -> InstanceRecord:
+        row = dict(entity)
+        await restore_large_properties(row, self._payloads, names=INSTANCE_LARGE_PROPERTIES)
+        return InstanceRecord.from_row(row)
+
+    async def get(self, instance_id: str) -> tuple[InstanceRecord, str] | None:
+        key = escape_partition_key(instance_id)
+        rows = []
+        with storage_errors(f"read the status of instance {instance_id!r}"):
+            # A query, not get_entity: a missing row is an empty page, not an exception.
+            async for entity in self._table.query_entities(
+                "PartitionKey eq @pk and RowKey eq ''", parameters={"pk": key}
+            ):
+                rows.append(entity)
+        if not rows:
+            return None
+        return await self._from_entity(rows[0]), str(rows[0].metadata.get("etag") or "")
+
+    async def insert_or_replace(self, record: InstanceRecord, *, etag: str | None) -> str:
+        entity = await self._to_entity(record.to_row())
+        what = f"write the status of instance {record.instance_id!r}"
+        if etag is None:
+            with storage_errors(what):
+                result = await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        else:
+            with storage_errors(what, conflict=True):
+                result = await self._table.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+        return str(result.get("etag") or "")
+
+    async def merge(self, instance_id: str, fields: Mapping[str, Any]) -> str:
+        entity = await self._to_entity(
+            {**fields, "PartitionKey": escape_partition_key(instance_id), "RowKey": _ROW_KEY}
+        )
+        with storage_errors(f"update the status of instance {instance_id!r}"):
+            result = await self._table.upsert_entity(entity, mode=UpdateMode.MERGE)
+        return str(result.get("etag") or "")
+
+    async def query(
+        self, filter_text: str | None, *, top: int, continuation_token: str | None
+    ) -> tuple[list[InstanceRecord], str | None]:
+        # The tables SDK's continuation token is a dict of next keys, typed as str.
+        token: Any = decode_token(continuation_token)
+        page_size = max(1, min(1000, top))
+        entities: list[Any] = []
+        next_token: Any = None
+        with storage_errors("query the Instances table"):
+            if filter_text:
+                pager = self._table.query_entities(filter_text, results_per_page=page_size)
+            else:
+                pager = self._table.list_entities(results_per_page=page_size)
+            pages = pager.by_page(continuation_token=token)
+            async for page in pages:
+                entities = [entity async for entity in page]
+                break
+            next_token = getattr(pages, "continuation_token", None)
+        records = [await self._from_entity(entity) for entity in entities]
+        return records, encode_token(next_token)
+
+    async def delete(self, instance_id: str) -> None:
+        with storage_errors(f"delete the status of instance {instance_id!r}"):
+            await self._table.delete_entity(escape_partition_key(instance_id), _ROW_KEY)

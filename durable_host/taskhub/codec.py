@@ -284,13 +284,15 @@ def _fields_from(
     for f in dataclasses.fields(cls):
         column = (column_names or {}).get(f.name, _pascal(f.name))
         raw = lowered.get(column.lower(), _MISSING)
-        if raw is _MISSING:
-            has_default = (
-                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
-            )
+        optional = _strip_optional(hints[f.name])[1]
+        has_default = (
+            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        )
+        # .NET may write null where we keep a non-null default (e.g. Version): take the default.
+        if raw is _MISSING or (raw is None and has_default and not optional):
             if has_default:
                 continue
-            if _strip_optional(hints[f.name])[1]:
+            if optional:
                 kwargs[f.name] = None
                 continue
             raise MessageFormatError(f"{where} is missing required member {column}")

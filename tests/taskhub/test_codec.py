@@ -888,3 +888,24 @@ def test_sentinel_rows() -> None:
         "IsCheckpointComplete": True,
         "CheckpointCompletedTimestamp": T,
     }
+
+
+def test_null_for_a_member_with_a_default_takes_the_default() -> None:
+    event = event_from_json(
+        {
+            "EventType": 0,
+            "OrchestrationInstance": {"InstanceId": "i", "ExecutionId": "e"},
+            "Name": "Hello",
+            "Version": None,
+            "Generation": None,
+            "Timestamp": TS,
+        }
+    )
+    assert isinstance(event, ev.ExecutionStarted)
+    assert event.version == ""
+    assert event.generation == 0
+
+
+def test_null_for_a_required_member_is_an_error() -> None:
+    with pytest.raises(MessageFormatError, match="Name is null"):
+        event_from_json({"EventType": 15, "Name": None, "Timestamp": TS})

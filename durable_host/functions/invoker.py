@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 import azure.functions as func
 from azure.functions import meta
@@ -45,7 +45,6 @@ logger = logging.getLogger("durable_host.functions")
 THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
 OUT_OF_PROC_DATA_LABEL = "\n\n$OutOfProcData$:"
 
-T = TypeVar("T")
 # Frames of these files are left out of stack traces shown to the user.
 _PLUMBING_FILES = frozenset({__file__, concurrent.futures.thread.__file__})
 
@@ -417,7 +416,7 @@ def _http_response(fn: HttpFunction, result: Any) -> func.HttpResponse:
             )
         return func.HttpResponse(status_code=204)
     if isinstance(result, str):
-        return func.HttpResponse(result, status_code=200, mimetype="text/plain", charset="utf-8")
+        result = func.HttpResponse(result, status_code=200, mimetype="text/plain", charset="utf-8")
     if isinstance(result, func.HttpResponse):
         if "content-type" not in result.headers:
             mimetype = result.mimetype

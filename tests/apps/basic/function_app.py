@@ -23,7 +23,9 @@ barrier: threading.Barrier | None = None
 @app.durable_client_input(client_name="client")
 async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient):
     payload = client.create_http_management_payload(req.route_params.get("instance_id") or "x")
-    parts = [type(client).__name__, client.task_hub_name, req.route_params["name"]]
+    # SDK 1.7.0 declares but never sets `client.task_hub_name`; the bindings hold it.
+    hub = client._orchestration_bindings.task_hub_name
+    parts = [type(client).__name__, hub, req.route_params["name"]]
     return func.HttpResponse(
         body="|".join([*parts, payload["statusQueryGetUri"]]),
         status_code=202,
@@ -73,6 +75,11 @@ def failing_activity(value):
 @app.activity_trigger(input_name="value")
 def returns_none(value):
     return None
+
+
+@app.activity_trigger(input_name="value")
+def returns_object(value):
+    return threading.Lock()  # not JSON-serializable
 
 
 @app.activity_trigger(input_name="payload")

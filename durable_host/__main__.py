@@ -1,0 +1,5 @@
+"""`python -m durable_host start ...`"""
+
+from durable_host.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""`durable-host start`: the `func start` of durable_host."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from durable_host import __version__
+from durable_host.errors import DurableHostError
+from durable_host.functions.logs import ConsoleFormatter, InvocationLogFilter
+from durable_host.server.host import DurableHost, HostOptions
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="durable-host",
+        description="Run an Azure Durable Functions Python app locally on the real task hub "
+        "layout (Azurite or a storage account).",
+    )
+    parser.add_argument("--version", action="version", version=f"durable_host {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("start", help="start the host (like `func start`)")
+    start.add_argument(
+        "--app-dir", type=Path, default=Path("."), help="folder with function_app.py and host.json"
+    )
+    start.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="HTTP port (default: Host.LocalHttpPort of local.settings.json, else 7071)",
+    )
+    start.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; a non-loopback address turns on function keys",
+    )
+    start.add_argument(
+        "--in-memory-azurite",
+        action="store_true",
+        help="keep the auto-started Azurite's data in memory instead of <app-dir>/.azurite",
+    )
+    start.add_argument("--verbose", action="store_true", help="show durable_host's debug logs")
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(ConsoleFormatter())
+    handler.addFilter(InvocationLogFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.getLogger("durable_host").setLevel(logging.DEBUG if verbose else logging.INFO)
+    # The Azure SDKs log every request at INFO; keep the console readable.
+    logging.getLogger("azure").setLevel(logging.WARNING)
+
+
+async def _run(options: HostOptions) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    host = DurableHost(options, echo=lambda line: print(line, flush=True))
+    await host.start()
+    try:
+        await stop.wait()
+        print("Stopping the host (finishing in-flight work)...", flush=True)
+    finally:
+        await host.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    options = HostOptions(
+        app_dir=args.app_dir,
+        host=args.host,
+        port=args.port,
+        in_memory_azurite=args.in_memory_azurite,
+    )
+    try:
+        asyncio.run(_run(options))
+    except (DurableHostError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,307 @@
+"""Wiring and lifecycle of one durable_host process: settings → Azurite → app → engine → HTTP.
+
+`DurableHost.start()` brings everything up in that order and `stop()` takes it
+down in reverse (stop accepting HTTP, drain the engine, stop Azurite), so a
+Ctrl-C never leaves work half-acknowledged: storage stays the source of truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import azure.functions as func
+from aiohttp import web
+from azure.durable_functions.models.utils import http_utils
+
+from durable_host.engine.host import Engine, EngineSettings
+from durable_host.functions import FunctionIndex, FunctionInvoker, HttpFunction, load_app
+from durable_host.functions.logs import InvocationEvent, format_event
+from durable_host.http.app import create_app
+from durable_host.http.binding import ClientEndpoints, client_binding_json
+from durable_host.http.durable_api import DurableApi
+from durable_host.http.keys import FUNCTIONS_KEY_SETTING, AccessKeys, generate_key, is_loopback
+from durable_host.http.triggers import HttpTriggers, function_route
+from durable_host.server.azurite import (
+    AzuriteProcess,
+    development_storage_connection_string,
+    is_listening,
+)
+from durable_host.server.settings import (
+    DEVELOPMENT_STORAGE,
+    HostSettings,
+    export_values,
+    load_host_settings,
+    load_local_settings,
+    resolve_connection_string,
+)
+
+__all__ = ["DurableHost", "HostOptions"]
+
+log = logging.getLogger("durable_host")
+
+_DEFAULT_PORT = 7071
+_AZURITE_PORTS = (10000, 10001, 10002)
+_WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
+_ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    app_dir: Path
+    host: str = "127.0.0.1"
+    port: int | None = None  # None: Host.LocalHttpPort of local.settings.json, else 7071
+    in_memory_azurite: bool = False
+
+
+def _is_development_storage(connection: str) -> bool:
+    parts = [p.strip().lower() for p in connection.split(";") if p.strip()]
+    return DEVELOPMENT_STORAGE.lower() in parts
+
+
+def _engine_settings(settings: HostSettings) -> EngineSettings:
+    dt = settings.durable_task
+
+    def seconds(value: timedelta) -> float:
+        return value.total_seconds()
+
+    return EngineSettings(
+        hub_name=dt.hub_name,
+        partition_count=dt.partition_count,
+        max_queue_polling_interval=seconds(dt.max_queue_polling_interval),
+        control_queue_batch_size=dt.control_queue_batch_size,
+        control_queue_visibility_timeout=seconds(dt.control_queue_visibility_timeout),
+        work_item_queue_visibility_timeout=seconds(dt.work_item_queue_visibility_timeout),
+        max_concurrent_activity_functions=dt.max_concurrent_activity_functions,
+        max_concurrent_orchestrator_functions=dt.max_concurrent_orchestrator_functions,
+        # The engine always keeps histories between episodes (our speed comes from it);
+        # extendedSessionsEnabled only matters to the real extension.
+        extended_session_idle_timeout=seconds(dt.extended_session_idle_timeout),
+    )
+
+
+def _azurite_project_dir(app_dir: Path) -> Path:
+    """Where node_modules/.bin/azurite is: the app folder, else the durable_host checkout."""
+    if (app_dir / "node_modules" / ".bin" / "azurite").exists():
+        return app_dir
+    return Path(__file__).resolve().parents[2]
+
+
+class DurableHost:
+    """One running host. Use `await start()` / `await stop()` or `async with`."""
+
+    def __init__(
+        self,
+        options: HostOptions,
+        *,
+        environ: MutableMapping[str, str] | None = None,
+        echo: Callable[[str], None] = print,
+    ) -> None:
+        self.options = options
+        self.app_dir = Path(options.app_dir).resolve()
+        self.environ = os.environ if environ is None else environ
+        self.echo = echo
+        self.settings: HostSettings | None = None
+        self.index: FunctionIndex | None = None
+        self.engine: Engine | None = None
+        self.endpoints: ClientEndpoints | None = None
+        self.port: int | None = None
+        self._azurite: AzuriteProcess | None = None
+        self._invoker: FunctionInvoker | None = None
+        self._runner: web.AppRunner | None = None
+
+    # ----------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        local = load_local_settings(self.app_dir)
+        for warning in local.warnings:
+            log.warning(warning)
+        export_values(local.values, self.environ)
+        self.settings = settings = load_host_settings(self.app_dir, self.environ)
+        connection = self._storage_connection(settings)
+
+        self.index = index = load_app(self.app_dir)
+        self._invoker = FunctionInvoker(index, hook=self._log_invocation)
+        self.engine = Engine(connection, _engine_settings(settings), index, self._invoker)
+        await self.engine.start()
+
+        sock = self._bind(local.local_http_port)
+        self.port = port = sock.getsockname()[1]
+        keys = self._access_keys()
+        self.endpoints = self._client_endpoints(settings, port, keys)
+        triggers = HttpTriggers(
+            index.http,
+            route_prefix=settings.route_prefix,
+            invoke=self._invoke_http,
+            binding_for=self._binding_for,
+            keys=keys,
+        )
+        api = DurableApi(self.engine.client, self.endpoints)
+        app = create_app(durable_api=api, triggers=triggers.handle, keys=keys)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock, shutdown_timeout=10.0).start()
+        self._print_banner(index, settings, keys)
+
+    async def stop(self) -> None:
+        """Stop accepting HTTP, let the engine finish in-flight work, then stop Azurite."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.engine is not None:
+            await self.engine.stop()
+            self.engine = None
+        if self._invoker is not None:
+            self._invoker.close(wait=True)
+            self._invoker = None
+        # The SDK keeps one module-level aiohttp session for its RPC calls; close it while the
+        # loop that created it still runs, or aiohttp warns about an unclosed connector at exit.
+        await http_utils._close_session()
+        if self._azurite is not None:
+            self._azurite.stop()
+            self._azurite = None
+
+    async def __aenter__(self) -> DurableHost:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._display_host()}:{self.port}"
+
+    # ----------------------------------------------------------------------- pieces
+
+    def _storage_connection(self, settings: HostSettings) -> str:
+        connection = resolve_connection_string(settings.durable_task.connection_name, self.environ)
+        if not _is_development_storage(connection):
+            return connection
+        busy = [is_listening("127.0.0.1", port) for port in _AZURITE_PORTS]
+        if all(busy):
+            log.info("Using the storage emulator already listening on 127.0.0.1:10000-10002")
+            return development_storage_connection_string()
+        location = None if self.options.in_memory_azurite else self.app_dir / ".azurite"
+        if any(busy):
+            log.warning(
+                "Some of the ports 10000-10002 are in use by something other than a complete "
+                "storage emulator; starting Azurite on free ports instead."
+            )
+            self._azurite = AzuriteProcess(
+                _azurite_project_dir(self.app_dir), location=location
+            ).start()
+        else:
+            blob, queue, table = _AZURITE_PORTS
+            self._azurite = AzuriteProcess(
+                _azurite_project_dir(self.app_dir),
+                blob_port=blob,
+                queue_port=queue,
+                table_port=table,
+                location=location,
+            ).start()
+        where = "in memory" if location is None else f"data in {location}"
+        log.info("Started Azurite on ports %s (%s)", self._azurite.ports, where)
+        return self._azurite.connection_string
+
+    def _bind(self, settings_port: int | None) -> socket.socket:
+        port = self.options.port
+        if port is None:
+            port = settings_port if settings_port is not None else _DEFAULT_PORT
+        host = self.options.host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(
+                f"Cannot listen on {host}:{port} ({exc.strerror}). Is another host running? "
+                "Pass a free port with --port."
+            ) from exc
+        sock.listen(128)
+        return sock
+
+    def _access_keys(self) -> AccessKeys:
+        if is_loopback(self.options.host):
+            return AccessKeys()
+        return AccessKeys(self.environ.get(FUNCTIONS_KEY_SETTING) or generate_key())
+
+    def _display_host(self) -> str:
+        host = self.options.host
+        return "localhost" if is_loopback(host) or host in _WILDCARD_HOSTS else host
+
+    def _client_endpoints(
+        self, settings: HostSettings, port: int, keys: AccessKeys
+    ) -> ClientEndpoints:
+        host = self.options.host
+        website = self.environ.get("WEBSITE_HOSTNAME")
+        origin = f"http://{website}" if website else f"http://{self._display_host()}:{port}"
+        rpc_host = "127.0.0.1" if is_loopback(host) or host in _WILDCARD_HOSTS else host
+        return ClientEndpoints(
+            origin=origin,
+            rpc_origin=f"http://{rpc_host}:{port}",
+            hub_name=settings.durable_task.hub_name,
+            connection_name=settings.durable_task.connection_name,
+            system_key=keys.key,
+            local_rpc_enabled=settings.durable_task.local_rpc_endpoint_enabled,
+        )
+
+    def _binding_for(self, fn: HttpFunction) -> str:
+        assert self.endpoints is not None
+        return client_binding_json(
+            self.endpoints, task_hub=fn.client_task_hub, connection_name=fn.client_connection
+        )
+
+    async def _invoke_http(
+        self, fn: HttpFunction, request: func.HttpRequest, binding: str | None
+    ) -> func.HttpResponse:
+        assert self._invoker is not None
+        return await self._invoker.invoke_http(fn, request, client_binding_json=binding)
+
+    def _log_invocation(self, event: InvocationEvent) -> None:
+        line = format_event(event)
+        if event.phase == "end" and not event.success and event.error:
+            line += f"\n  {event.error}"
+        self.echo(line)
+
+    def _print_banner(self, index: FunctionIndex, settings: HostSettings, keys: AccessKeys) -> None:
+        lines = ["", "Functions:", ""]
+        for fn in index.http:
+            methods = ",".join(fn.methods) if fn.methods else ",".join(_ALL_METHODS)
+            url = f"{self.base_url}/{function_route(fn, settings.route_prefix)}"
+            lines.append(f"        {fn.name}: [{methods}] {url}")
+        for kind, table in (
+            ("orchestrationTrigger", index.orchestrators),
+            ("activityTrigger", index.activities),
+            ("entityTrigger", index.entities),
+        ):
+            for name in table:
+                lines.append(f"        {name}: {kind}")
+        for unsupported in index.unsupported:
+            lines.append(
+                f"        {unsupported.name}: {unsupported.trigger_type} "
+                "(not supported by durable_host; it will not run)"
+            )
+        lines.append("")
+        lines.append(f"Task hub: {settings.durable_task.hub_name}")
+        if keys.key is not None:
+            lines.append(
+                f"Host key (pass as ?code= or x-functions-key; set {FUNCTIONS_KEY_SETTING} "
+                f"in local.settings.json to choose it): {keys.key}"
+            )
+        lines.append(f"Host started; listening on {self.base_url}. Press Ctrl+C to stop.")
+        self.echo("\n".join(lines))

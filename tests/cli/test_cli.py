@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from durable_host.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_start_without_host_json_fails_with_a_clear_message(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "durable_host", "start", "--app-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "host.json not found" in result.stderr
+    assert "--app-dir" in result.stderr
+
+
+def test_invalid_host_json_is_reported_with_the_field(tmp_path: Path) -> None:
+    (tmp_path / "host.json").write_text(
+        '{"version": "2.0", "extensions": {"durableTask": '
+        '{"storageProvider": {"partitionCount": "x"}}}}'
+    )
+    (tmp_path / "local.settings.json").write_text('{"Values": {}}')
+    result = subprocess.run(
+        [sys.executable, "-m", "durable_host", "start", "--app-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert (
+        "host.json: extensions.durableTask.storageProvider.partitionCount must be an integer "
+        "from 1 to 16, got 'x'"
+    ) in result.stderr
+
+
+def test_start_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    assert "start" in capsys.readouterr().err

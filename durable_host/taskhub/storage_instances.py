@@ -13,7 +13,8 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from durable_host.errors import StorageError
-from durable_host.taskhub.instances import InstanceRecord
+from durable_host.taskhub.codec import decode_message
+from durable_host.taskhub.instances import InstanceRecord, instance_merge_row
 from durable_host.taskhub.keys import escape_partition_key
 from durable_host.taskhub.large_payloads import LargePayloads
 from durable_host.taskhub.storage_errors import storage_errors
@@ -72,7 +73,28 @@ class InstanceStore:
     async def _from_entity(self, entity: Mapping[str, Any]) -> InstanceRecord:
         row = dict(entity)
         await restore_large_properties(row, self._payloads, names=INSTANCE_LARGE_PROPERTIES)
+        for prop in ("Input", "Output"):
+            value = row.get(prop)
+            if isinstance(value, str) and self._is_provider_blob_url(value):
+                row[prop] = await self._read_provider_blob(value)
         return InstanceRecord.from_row(row)
+
+    def _is_provider_blob_url(self, value: str) -> bool:
+        # DurableTask.AzureStorage writes the blob URL into an oversized Input/Output.
+        return (
+            value.startswith(("http://", "https://"))
+            and value.endswith(".json.gz")
+            and f"/{self._payloads.container_name}/" in value
+        )
+
+    async def _read_provider_blob(self, url: str) -> str:
+        text = await self._payloads.download(url)
+        if not url.endswith("ExecutionStarted.json.gz"):
+            return text
+        # A whole start message: the input is the event's.
+        message = decode_message(text)
+        event = message.task_message.event if message.task_message else None
+        return str(getattr(event, "input", None) or "")
 
     async def get(self, instance_id: str) -> tuple[InstanceRecord, str] | None:
         key = escape_partition_key(instance_id)
@@ -104,9 +126,7 @@ class InstanceStore:
         return str(result.get("etag") or "")
 
     async def merge(self, instance_id: str, fields: Mapping[str, Any]) -> str:
-        entity = await self._to_entity(
-            {**fields, "PartitionKey": escape_partition_key(instance_id), "RowKey": _ROW_KEY}
-        )
+        entity = await self._to_entity(instance_merge_row(instance_id, **fields))
         with storage_errors(f"update the status of instance {instance_id!r}"):
             result = await self._table.upsert_entity(entity, mode=UpdateMode.MERGE)
         return str(result.get("etag") or "")

@@ -8,6 +8,7 @@ Azurite's startup lines and then checked to accept connections.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -72,13 +73,23 @@ def is_listening(host: str, port: int, *, timeout: float = 0.5) -> bool:
 def find_azurite(project_dir: str | os.PathLike[str]) -> Path:
     """The Azurite script under `project_dir/node_modules`, or ConfigurationError saying the fix."""
     project = Path(project_dir)
+    package = project / "node_modules" / "azurite"
     launcher = project / "node_modules" / ".bin" / "azurite"
-    if not launcher.exists():
-        raise ConfigurationError(
-            f"Azurite is not installed: {launcher} does not exist. "
-            f"Run `npm ci` in {project.resolve()} (Azurite is pinned in package.json)."
-        )
-    return launcher.resolve()
+    # The script named by the package's "bin" is run with `node` directly: on Windows
+    # .bin/azurite is a shell shim, not a symlink to it.
+    try:
+        meta = json.loads((package / "package.json").read_text(encoding="utf-8"))
+        script = package / str(meta["bin"]["azurite"])
+        if script.is_file():
+            return script.resolve()
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    if launcher.is_symlink() and launcher.resolve().is_file():
+        return launcher.resolve()
+    raise ConfigurationError(
+        f"Azurite is not installed: {launcher} does not exist. "
+        f"Run `npm ci` in {project.resolve()} (Azurite is pinned in package.json)."
+    )
 
 
 class AzuriteProcess:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -33,11 +34,20 @@ from durable_host.taskhub.storage_queues import (
 
 __all__ = [
     "MAX_QUEUE_DELAY",
+    "Delay",
     "HistoryLoad",
     "ReceivedMessage",
     "SentMessage",
     "TaskHubStorage",
 ]
+
+
+# Seconds, or a timedelta.
+Delay = float | timedelta
+
+
+def _seconds(delay: Delay) -> float:
+    return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
 
 
 class TaskHubStorage:
@@ -164,47 +174,48 @@ class TaskHubStorage:
     # ------------------------------------------------------------------ queues
 
     async def send_control(
-        self, partition: int, msg: MessageData, *, delay: float = 0.0
+        self, partition: int, msg: MessageData, *, delay: Delay = 0.0
     ) -> SentMessage:
-        """Send to `<hub>-control-NN`. `delay` (seconds) is capped at MAX_QUEUE_DELAY."""
-        return await self._queues.send(self.names.control_queue(partition), msg, delay=delay)
+        """Send to `<hub>-control-NN`, invisible for `delay` (capped at MAX_QUEUE_DELAY)."""
+        queue = self.names.control_queue(partition)
+        return await self._queues.send(queue, msg, delay=_seconds(delay))
 
-    async def send_work_item(self, msg: MessageData, *, delay: float = 0.0) -> SentMessage:
-        return await self._queues.send(self.names.work_item_queue, msg, delay=delay)
+    async def send_work_item(self, msg: MessageData, *, delay: Delay = 0.0) -> SentMessage:
+        return await self._queues.send(self.names.work_item_queue, msg, delay=_seconds(delay))
 
     async def receive_control(
-        self, partition: int, *, max_messages: int = 32, visibility_timeout: float = 300
+        self, partition: int, *, max_messages: int = 32, visibility_timeout: Delay = 300
     ) -> list[ReceivedMessage]:
         return await self._queues.receive(
             self.names.control_queue(partition),
             max_messages=max_messages,
-            visibility_timeout=visibility_timeout,
+            visibility_timeout=_seconds(visibility_timeout),
         )
 
     async def receive_work_items(
-        self, *, max_messages: int = 1, visibility_timeout: float = 300
+        self, *, max_messages: int = 1, visibility_timeout: Delay = 300
     ) -> list[ReceivedMessage]:
         return await self._queues.receive(
             self.names.work_item_queue,
             max_messages=max_messages,
-            visibility_timeout=visibility_timeout,
+            visibility_timeout=_seconds(visibility_timeout),
         )
 
     async def delete_message(self, msg: ReceivedMessage | SentMessage) -> None:
         await self._queues.delete(msg.queue, msg.message_id, msg.pop_receipt)
 
-    async def abandon_message(self, msg: ReceivedMessage | SentMessage, *, delay: float) -> str:
-        """Make the message visible again after `delay` seconds; returns the new pop receipt."""
+    async def abandon_message(self, msg: ReceivedMessage | SentMessage, *, delay: Delay) -> str:
+        """Make the message visible again after `delay`; returns the new pop receipt."""
         return await self._queues.update_visibility(
-            msg.queue, msg.message_id, msg.pop_receipt, delay
+            msg.queue, msg.message_id, msg.pop_receipt, _seconds(delay)
         )
 
     async def renew_message(
-        self, msg: ReceivedMessage | SentMessage, *, visibility_timeout: float
+        self, msg: ReceivedMessage | SentMessage, *, visibility_timeout: Delay
     ) -> str:
-        """Keep the message invisible for `visibility_timeout` more seconds; returns the receipt."""
+        """Keep the message invisible for `visibility_timeout` more; returns the new receipt."""
         return await self._queues.update_visibility(
-            msg.queue, msg.message_id, msg.pop_receipt, visibility_timeout
+            msg.queue, msg.message_id, msg.pop_receipt, _seconds(visibility_timeout)
         )
 
     async def move_to_poison(self, msg: ReceivedMessage, reason: str) -> None:

@@ -5,7 +5,7 @@ import base64
 import gzip
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from azure.storage.blob import BlobServiceClient
@@ -96,7 +96,7 @@ async def test_abandon_makes_the_message_visible_again(hub_storage: TaskHubStora
     await hub_storage.send_control(2, start_message())
     [first] = await hub_storage.receive_control(2, visibility_timeout=300)
     assert await hub_storage.receive_control(2) == []
-    new_receipt = await hub_storage.abandon_message(first, delay=0)
+    new_receipt = await hub_storage.abandon_message(first, delay=timedelta(0))
     assert new_receipt and new_receipt != first.pop_receipt
     [second] = await hub_storage.receive_control(2)
     assert second.message_id == first.message_id

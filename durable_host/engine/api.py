@@ -61,7 +61,7 @@ class ManagementApi(Protocol):
         *,
         scheduled_start_time: datetime | None = None,
     ) -> str:
-        """Start an orchestration; returns its instance id. Unknown orchestrator → FunctionNotFoundError."""
+        """Start an orchestration; returns its id. Unknown orchestrator: FunctionNotFoundError."""
         ...
 
     async def get_status(
@@ -77,7 +77,9 @@ class ManagementApi(Protocol):
         self, query: InstanceQuery, *, top: int = 100, continuation_token: str | None = None
     ) -> InstancePage: ...
 
-    async def raise_event(self, instance_id: str, event_name: str, data_json: str | None) -> None: ...
+    async def raise_event(
+        self, instance_id: str, event_name: str, data_json: str | None
+    ) -> None: ...
 
     async def terminate(self, instance_id: str, reason: str | None) -> None: ...
 

@@ -1,4 +1,4 @@
-"""Every 'now' and every wait of the engine goes through a Clock, so tests can run on virtual time."""
+"""Every 'now' of the engine comes from a Clock, so tests can run on virtual time."""
 
 from __future__ import annotations
 

@@ -271,7 +271,7 @@ def deterministic_id(execution_id: str, seq: int, salt: str) -> str:
 
 
 def encode_string(text: str | None) -> str | None:
-    """A JSON text from the SDK is a .NET string to the host; Newtonsoft writes it as a JSON string."""
+    """The SDK's JSON text is a .NET string to the host: Newtonsoft writes it as a string."""
     if text is None:
         return None
     return json.dumps(text, ensure_ascii=False)

@@ -1,0 +1,195 @@
+"""The activity dispatcher: work items in, TaskCompleted/TaskFailed to the instance's control queue.
+
+Any host may take any work item. A work item is deleted only after its result is
+sent, so a crash re-runs the activity (at-least-once, as in Durable Functions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from durable_host.engine.clock import Clock, sleep_or_wake
+from durable_host.engine.router import MessageRouter
+from durable_host.taskhub.events import (
+    FailureDetails,
+    HistoryEvent,
+    TaskCompleted,
+    TaskFailed,
+    TaskScheduled,
+)
+from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
+
+log = logging.getLogger("durable_host.activities")
+
+
+@dataclass(frozen=True)
+class ActivityResult:
+    """What running one activity produced: a JSON result, or an error."""
+
+    result_json: str | None = None
+    error_message: str | None = None
+    error_type: str | None = None
+    stack_trace: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error_message is not None
+
+
+ActivityRunner = Callable[[str, "str | None"], Awaitable[ActivityResult]]
+"""(activity name, raw input JSON text) -> ActivityResult."""
+
+
+class ActivityDispatcher:
+    def __init__(
+        self,
+        *,
+        storage: TaskHubStorage,
+        router: MessageRouter,
+        run_activity: ActivityRunner,
+        clock: Clock,
+        max_concurrent: int = 10,
+        visibility_timeout: float = 300.0,
+        max_poll_interval: float = 30.0,
+    ) -> None:
+        self._storage = storage
+        self._router = router
+        self._run = run_activity
+        self._clock = clock
+        self._max = max_concurrent
+        self._visibility = visibility_timeout
+        self._max_poll = max_poll_interval
+        self._running: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.activities_run = 0
+        # Renewing a message's visibility changes its pop receipt; the latest one deletes it.
+        self._renewed: dict[str, ReceivedMessage] = {}
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        """Stop taking work; running activities finish and report (or reappear if the host dies)."""
+        self._stopping.set()
+        self._router.work_item_wakeup.set()
+        if self._loop_task is not None:
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        wake = self._router.work_item_wakeup
+        idle_wait = 0.05
+        while not self._stopping.is_set():
+            free = self._max - len(self._running)
+            if free <= 0:
+                await sleep_or_wake(self._slot_freed, 1.0)
+                continue
+            try:
+                messages = await self._storage.receive_work_items(
+                    max_messages=min(32, free), visibility_timeout=self._visibility
+                )
+            except Exception:
+                log.exception("Receiving work items failed; retrying")
+                await sleep_or_wake(wake, min(idle_wait * 4, self._max_poll))
+                continue
+            if not messages:
+                await sleep_or_wake(wake, idle_wait)
+                idle_wait = min(idle_wait * 2, self._max_poll)
+                continue
+            idle_wait = 0.05
+            for msg in messages:
+                task = asyncio.create_task(self._execute(msg))
+                self._running.add(task)
+                task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._slot_freed.set()
+
+    async def _execute(self, msg: ReceivedMessage) -> None:
+        data = msg.data
+        if data is None or data.task_message is None:
+            log.error("Poison work item %s: %s", msg.message_id, msg.decode_error)
+            await self._storage.move_to_poison(msg, msg.decode_error or "no TaskMessage")
+            return
+        event = data.task_message.event
+        instance = data.task_message.orchestration_instance
+        if not isinstance(event, TaskScheduled):
+            await self._storage.move_to_poison(
+                msg, f"work item holds {event.event_type.dotnet_name}, not TaskScheduled"
+            )
+            return
+        renewer = asyncio.create_task(self._keep_invisible(msg))
+        try:
+            outcome = await self._run(event.name, _first_input(event.input))
+        finally:
+            renewer.cancel()
+        self.activities_run += 1
+        result: HistoryEvent
+        now = self._clock.now()
+        if outcome.failed:
+            reason = f"Activity function '{event.name}' failed: {outcome.error_message}"
+            result = TaskFailed(
+                timestamp=now,
+                task_scheduled_id=event.event_id,
+                reason=reason,
+                details=outcome.stack_trace,
+                failure_details=FailureDetails(
+                    error_type=outcome.error_type or "Exception",
+                    error_message=outcome.error_message or "",
+                    stack_trace=outcome.stack_trace,
+                ),
+            )
+        else:
+            result = TaskCompleted(
+                timestamp=now, task_scheduled_id=event.event_id, result=outcome.result_json
+            )
+        try:
+            await self._router.send_to_instance(instance, result)
+            await self._storage.delete_message(self._latest(msg))
+        except Exception:
+            log.exception(
+                "Reporting activity %s for instance %s failed; it will run again",
+                event.name,
+                instance.instance_id,
+            )
+
+    async def _keep_invisible(self, msg: ReceivedMessage) -> None:
+        """Renew the work item's visibility while a long activity runs."""
+        current = msg
+        try:
+            while True:
+                await asyncio.sleep(self._visibility / 2)
+                receipt = await self._storage.renew_message(
+                    current, visibility_timeout=self._visibility
+                )
+                current = replace(current, pop_receipt=receipt)
+                self._renewed[msg.message_id] = current
+        except asyncio.CancelledError:
+            pass
+
+    def _latest(self, msg: ReceivedMessage) -> ReceivedMessage:
+        return self._renewed.pop(msg.message_id, msg)
+
+
+def _first_input(text: str | None) -> str | None:
+    """TaskScheduled.Input is a one-element JSON array holding the activity's input JSON text."""
+    if text is None:
+        return None
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(values, list):
+        if not values:
+            return None
+        first = values[0]
+        return first if isinstance(first, str) or first is None else json.dumps(first)
+    return text

@@ -1,0 +1,328 @@
+"""EngineClient: start, query, raise events to, terminate, suspend, resume, rewind, restart, purge.
+
+Every operation is a message to the instance's control queue or a read of the
+Instances/History tables, as the real durable client does; nothing bypasses storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from durable_host.engine.api import InstancePage, InstanceQuery, InstanceStatus
+from durable_host.engine.clock import Clock
+from durable_host.engine.orchestrations import InstanceNotifier
+from durable_host.engine.router import MessageRouter
+from durable_host.errors import (
+    InstanceFinishedError,
+    InstanceNotFoundError,
+    InvalidOperationError,
+)
+from durable_host.taskhub.events import (
+    EventRaised,
+    ExecutionResumed,
+    ExecutionRewound,
+    ExecutionStarted,
+    ExecutionSuspended,
+    ExecutionTerminated,
+    HistoryEvent,
+    OrchestrationInstance,
+    OrchestrationStatus,
+)
+from durable_host.taskhub.instances import InstanceRecord
+from durable_host.taskhub.storage import TaskHubStorage
+
+_RUNNING_STATES = {
+    OrchestrationStatus.Running,
+    OrchestrationStatus.Pending,
+    OrchestrationStatus.ContinuedAsNew,
+    OrchestrationStatus.Suspended,
+}
+
+
+class EngineClient:
+    """Implements durable_host.engine.api.ManagementApi over the task hub."""
+
+    def __init__(
+        self,
+        *,
+        storage: TaskHubStorage,
+        router: MessageRouter,
+        clock: Clock,
+        hub_name: str,
+        resolve_orchestrator: Callable[[str], str],
+        notifier: InstanceNotifier | None = None,
+    ) -> None:
+        self._storage = storage
+        self._router = router
+        self._clock = clock
+        self._hub_name = hub_name
+        self._resolve_orchestrator = resolve_orchestrator
+        self._notifier = notifier
+
+    # -- start ----------------------------------------------------------------------------------
+
+    async def start_new(
+        self,
+        orchestrator_name: str,
+        instance_id: str | None = None,
+        input_json: str | None = None,
+        *,
+        scheduled_start_time: datetime | None = None,
+    ) -> str:
+        name = self._resolve_orchestrator(orchestrator_name)
+        instance_id = instance_id or uuid.uuid4().hex
+        _check_instance_id(instance_id)
+        existing = await self._storage.get_instance_with_etag(instance_id)
+        etag: str | None = None
+        generation = 0
+        if existing is not None:
+            record, etag = existing
+            if record.runtime_status in _RUNNING_STATES:
+                raise InvalidOperationError(
+                    f"An orchestration with instance id '{instance_id}' already exists and is "
+                    f"{record.runtime_status.name}. Use another id, or terminate it first."
+                )
+            generation = record.generation + 1
+        now = self._clock.now()
+        execution = OrchestrationInstance(instance_id, uuid.uuid4().hex)
+        started = ExecutionStarted(
+            timestamp=now,
+            orchestration_instance=execution,
+            name=name,
+            version="",
+            input=input_json,
+            scheduled_start_time=scheduled_start_time,
+            generation=generation,
+        )
+        # The provider enqueues first, then writes the row: a crash in between leaves a message
+        # that starts the instance, never a Pending row that nothing will run.
+        await self._router.send_to_instance(execution, started, visible_at=scheduled_start_time)
+        await self._storage.insert_or_replace_instance(
+            InstanceRecord(
+                instance_id=instance_id,
+                name=name,
+                runtime_status=OrchestrationStatus.Pending,
+                version="",
+                execution_id=execution.execution_id,
+                input=input_json,
+                created_time=now,
+                last_updated_time=now,
+                scheduled_start_time=scheduled_start_time,
+                generation=generation,
+                task_hub_name=self._hub_name,
+            ),
+            etag=etag,
+        )
+        return instance_id
+
+    # -- queries --------------------------------------------------------------------------------
+
+    async def get_status(
+        self,
+        instance_id: str,
+        *,
+        show_history: bool = False,
+        show_history_output: bool = False,
+        show_input: bool = True,
+    ) -> InstanceStatus | None:
+        record = await self._storage.get_instance(instance_id)
+        if record is None:
+            return None
+        history: list[HistoryEvent] | None = None
+        if show_history:
+            loaded = await self._storage.load_history(instance_id)
+            history = loaded.events
+        return _status(record, show_input=show_input, history=history)
+
+    async def list_instances(
+        self, query: InstanceQuery, *, top: int = 100, continuation_token: str | None = None
+    ) -> InstancePage:
+        records, token = await self._storage.query_instances(
+            instance_filter(query), top=top, continuation_token=continuation_token
+        )
+        return InstancePage(
+            instances=[_status(r, show_input=True, history=None) for r in records],
+            continuation_token=token,
+        )
+
+    async def wait_for_completion(
+        self, instance_id: str, *, timeout: float, poll_interval: float = 0.05
+    ) -> InstanceStatus | None:
+        deadline = time.monotonic() + timeout
+        status = await self.get_status(instance_id)
+        while status is not None and status.runtime_status in _RUNNING_STATES:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            wait = min(remaining, max(poll_interval, 0.01), 1.0)
+            if self._notifier is not None:
+                await self._notifier.wait(wait)
+            else:
+                await asyncio.sleep(wait)
+            status = await self.get_status(instance_id)
+        return status
+
+    # -- operations -----------------------------------------------------------------------------
+
+    async def raise_event(self, instance_id: str, event_name: str, data_json: str | None) -> None:
+        await self._running(instance_id, "raise an event to")
+        now = self._clock.now()
+        await self._router.send_to_instance(
+            OrchestrationInstance(instance_id, None),
+            EventRaised(timestamp=now, name=event_name, input=data_json),
+        )
+
+    async def terminate(self, instance_id: str, reason: str | None) -> None:
+        await self._running(instance_id, "terminate")
+        await self._router.send_to_instance(
+            OrchestrationInstance(instance_id, None),
+            ExecutionTerminated(timestamp=self._clock.now(), input=reason),
+        )
+
+    async def suspend(self, instance_id: str, reason: str | None) -> None:
+        await self._running(instance_id, "suspend")
+        await self._router.send_to_instance(
+            OrchestrationInstance(instance_id, None),
+            ExecutionSuspended(timestamp=self._clock.now(), reason=reason),
+        )
+
+    async def resume(self, instance_id: str, reason: str | None) -> None:
+        await self._running(instance_id, "resume")
+        await self._router.send_to_instance(
+            OrchestrationInstance(instance_id, None),
+            ExecutionResumed(timestamp=self._clock.now(), reason=reason),
+        )
+
+    async def rewind(self, instance_id: str, reason: str | None) -> None:
+        record = await self._storage.get_instance(instance_id)
+        if record is None:
+            raise InstanceNotFoundError(f"No instance with ID '{instance_id}' was found.")
+        if record.runtime_status in _RUNNING_STATES:
+            raise InvalidOperationError(
+                f"Instance '{instance_id}' is {record.runtime_status.name}; only a Failed "
+                "orchestration can be rewound."
+            )
+        if record.runtime_status != OrchestrationStatus.Failed:
+            raise InstanceFinishedError(
+                f"Instance '{instance_id}' is {record.runtime_status.name}; only a Failed "
+                "orchestration can be rewound."
+            )
+        await self._router.send_to_instance(
+            OrchestrationInstance(instance_id, None),
+            ExecutionRewound(timestamp=self._clock.now(), reason=reason),
+        )
+        await self._storage.merge_instance(
+            instance_id, {"runtime_status": OrchestrationStatus.Pending}
+        )
+
+    async def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
+        record = await self._storage.get_instance(instance_id)
+        if record is None:
+            raise InstanceNotFoundError(f"No instance with ID '{instance_id}' was found.")
+        if not new_instance_id and record.runtime_status in _RUNNING_STATES:
+            raise InvalidOperationError(
+                f"Instance '{instance_id}' is {record.runtime_status.name}; restart it with a "
+                "new instance id, or wait until it finishes."
+            )
+        loaded = await self._storage.load_history(instance_id)
+        original_input = record.input
+        for event in loaded.events:
+            if isinstance(event, ExecutionStarted):
+                original_input = event.input
+                break
+        return await self.start_new(
+            record.name,
+            None if new_instance_id else instance_id,
+            original_input,
+        )
+
+    async def purge(self, instance_id: str) -> int:
+        record = await self._storage.get_instance(instance_id)
+        if record is None:
+            return 0
+        await self._storage.delete_history(instance_id)
+        await self._storage.delete_instance(instance_id)
+        return 1
+
+    async def purge_by(self, query: InstanceQuery) -> int:
+        deleted = 0
+        token: str | None = None
+        while True:
+            records, token = await self._storage.query_instances(
+                instance_filter(query), top=100, continuation_token=token
+            )
+            for record in records:
+                deleted += await self.purge(record.instance_id)
+            if not token:
+                return deleted
+
+    async def _running(self, instance_id: str, what: str) -> InstanceRecord:
+        record = await self._storage.get_instance(instance_id)
+        if record is None:
+            raise InstanceNotFoundError(f"No instance with ID '{instance_id}' was found.")
+        if record.runtime_status not in _RUNNING_STATES:
+            raise InstanceFinishedError(
+                f"Cannot {what} instance '{instance_id}': it is already "
+                f"{record.runtime_status.name}."
+            )
+        return record
+
+
+def _check_instance_id(instance_id: str) -> None:
+    if not instance_id.strip():
+        raise ValueError("An instance id must not be empty or whitespace.")
+    if len(instance_id) > 256:
+        raise ValueError("An instance id must be at most 256 characters long.")
+
+
+def _status(
+    record: InstanceRecord, *, show_input: bool, history: list[HistoryEvent] | None
+) -> InstanceStatus:
+    created = record.created_time or record.last_updated_time
+    assert created is not None
+    return InstanceStatus(
+        instance_id=record.instance_id,
+        name=record.name,
+        runtime_status=record.runtime_status,
+        created_time=created,
+        last_updated_time=record.last_updated_time or created,
+        input=record.input if show_input else None,
+        output=record.output,
+        custom_status=record.custom_status,
+        execution_id=record.execution_id,
+        completed_time=record.completed_time,
+        history=history,
+    )
+
+
+def _odata(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _odata_time(value: datetime) -> str:
+    return "datetime'" + value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "'"
+
+
+def instance_filter(query: InstanceQuery) -> str | None:
+    """The OData filter for the Instances table."""
+    from durable_host.taskhub.keys import escape_partition_key
+
+    clauses: list[str] = []
+    if query.runtime_status:
+        statuses = " or ".join(
+            f"RuntimeStatus eq {_odata(s.name)}" for s in sorted(query.runtime_status, key=str)
+        )
+        clauses.append(f"({statuses})")
+    if query.created_time_from is not None:
+        clauses.append(f"CreatedTime ge {_odata_time(query.created_time_from)}")
+    if query.created_time_to is not None:
+        clauses.append(f"CreatedTime le {_odata_time(query.created_time_to)}")
+    if query.instance_id_prefix:
+        prefix = escape_partition_key(query.instance_id_prefix)
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        clauses.append(f"PartitionKey ge {_odata(prefix)} and PartitionKey lt {_odata(upper)}")
+    return " and ".join(clauses) or None

@@ -1,0 +1,161 @@
+"""Engine: wires storage, the app's functions and the dispatchers; start() and stop()."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from durable_host.engine.activities import ActivityDispatcher, ActivityResult
+from durable_host.engine.client import EngineClient
+from durable_host.engine.clock import Clock, RealClock
+from durable_host.engine.orchestrations import InstanceNotifier, OrchestrationDispatcher
+from durable_host.engine.router import MessageRouter
+from durable_host.errors import FunctionNotFoundError
+from durable_host.functions import FunctionIndex, FunctionInvoker
+from durable_host.taskhub.names import TaskHubNames
+from durable_host.taskhub.storage import TaskHubStorage
+
+log = logging.getLogger("durable_host.engine")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """The durableTask options of host.json that the engine uses (defaults as the extension)."""
+
+    hub_name: str = "TestHubName"
+    partition_count: int = 4
+    max_queue_polling_interval: float = 30.0
+    control_queue_batch_size: int = 32
+    control_queue_visibility_timeout: float = 300.0
+    work_item_queue_visibility_timeout: float = 300.0
+    max_concurrent_activity_functions: int = 10 * (os.cpu_count() or 1)
+    max_concurrent_orchestrator_functions: int = 10 * (os.cpu_count() or 1)
+    extended_session_idle_timeout: float = 30.0
+
+
+class Engine:
+    """One durable_host worker on one task hub.
+
+    Usage::
+
+        engine = Engine(connection_string, EngineSettings(hub_name="MyHub"), index, invoker)
+        await engine.start()
+        instance_id = await engine.client.start_new("hello_chain", input_json='"x"')
+        ...
+        await engine.stop()
+    """
+
+    def __init__(
+        self,
+        connection_string: str,
+        settings: EngineSettings,
+        index: FunctionIndex,
+        invoker: FunctionInvoker,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.names = TaskHubNames(settings.hub_name, settings.partition_count)
+        self.storage = TaskHubStorage(connection_string, self.names)
+        self.clock: Clock = clock or RealClock()
+        self.index = index
+        self.invoker = invoker
+        self.router = MessageRouter(self.storage, settings.partition_count, self.clock)
+        self.notifier = InstanceNotifier()
+        self.orchestrations = OrchestrationDispatcher(
+            storage=self.storage,
+            router=self.router,
+            run_orchestrator=self._run_orchestrator,
+            clock=self.clock,
+            hub_name=settings.hub_name,
+            partitions=list(range(settings.partition_count)),
+            batch_size=settings.control_queue_batch_size,
+            visibility_timeout=settings.control_queue_visibility_timeout,
+            max_poll_interval=settings.max_queue_polling_interval,
+            max_concurrent=settings.max_concurrent_orchestrator_functions,
+            session_idle_timeout=settings.extended_session_idle_timeout,
+            known_activity=self._is_activity,
+            notifier=self.notifier,
+        )
+        self.activities = ActivityDispatcher(
+            storage=self.storage,
+            router=self.router,
+            run_activity=self._run_activity,
+            clock=self.clock,
+            max_concurrent=settings.max_concurrent_activity_functions,
+            visibility_timeout=settings.work_item_queue_visibility_timeout,
+            max_poll_interval=settings.max_queue_polling_interval,
+        )
+        self.client = EngineClient(
+            storage=self.storage,
+            router=self.router,
+            clock=self.clock,
+            hub_name=settings.hub_name,
+            resolve_orchestrator=self._resolve_orchestrator,
+            notifier=self.notifier,
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        await self.storage.create_if_not_exists()
+        self.orchestrations.start()
+        self.activities.start()
+        self._started = True
+        log.info(
+            "Task hub %s: %d partitions, dispatchers running",
+            self.settings.hub_name,
+            self.settings.partition_count,
+        )
+
+    async def stop(self) -> None:
+        """Graceful: stop taking work, finish what runs, release everything."""
+        if self._started:
+            await self.orchestrations.stop()
+            await self.activities.stop()
+        self.router.close()
+        await self.storage.close()
+        self._started = False
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- adapters between the engine and the app's functions ------------------------------------
+
+    def _resolve_orchestrator(self, name: str) -> str:
+        try:
+            return self.index.get_orchestrator(name).name
+        except FunctionNotFoundError:
+            raise
+        except LookupError as exc:  # pragma: no cover - defensive
+            raise FunctionNotFoundError(str(exc)) from exc
+
+    def _is_activity(self, name: str) -> bool:
+        try:
+            self.index.get_activity(name)
+        except LookupError:
+            return False
+        return True
+
+    async def _run_orchestrator(
+        self, name: str, context_json: str
+    ) -> tuple[dict | None, str | None]:
+        outcome = await self.invoker.invoke_orchestrator(name, context_json)
+        return outcome.state, outcome.error
+
+    async def _run_activity(self, name: str, raw_input: str | None) -> ActivityResult:
+        try:
+            outcome = await self.invoker.invoke_activity(name, raw_input)
+        except Exception as exc:
+            return ActivityResult(error_message=str(exc), error_type=type(exc).__name__)
+        if outcome.error is not None:
+            return ActivityResult(
+                error_message=outcome.error.message,
+                error_type=outcome.error.error_type,
+                stack_trace=outcome.error.stack_trace,
+            )
+        return ActivityResult(result_json=outcome.result_json)

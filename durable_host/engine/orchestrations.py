@@ -1,0 +1,835 @@
+"""The orchestration dispatcher: control-queue messages in, episodes run, checkpoints out.
+
+Per control-queue partition one loop receives up to `batch_size` messages, groups
+them per instance and hands each group to that instance's worker. An instance is
+processed by one worker at a time; its history stays in memory between episodes
+(an extended session) until it has been idle for `session_idle_timeout`.
+
+Checkpoint order (task-hub-layout.md §0.3): outbound messages, then history
+rows + sentinel (ETag-guarded), then the Instances row, then the consumed
+messages are deleted. A crash between any two steps replays the episode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from durable_host.engine.clock import Clock, sleep_or_wake
+from durable_host.engine.replay import Completion, Decision, EpisodeContext, Outbound, replay
+from durable_host.engine.router import MessageRouter
+from durable_host.errors import CheckpointConflictError
+from durable_host.taskhub.codec import event_to_json
+from durable_host.taskhub.events import (
+    ExecutionCompleted,
+    ExecutionResumed,
+    ExecutionRewound,
+    ExecutionStarted,
+    ExecutionSuspended,
+    ExecutionTerminated,
+    HistoryEvent,
+    OrchestrationInstance,
+    OrchestrationStatus,
+    OrchestratorCompleted,
+    OrchestratorStarted,
+    SubOrchestrationInstanceCompleted,
+    SubOrchestrationInstanceCreated,
+    SubOrchestrationInstanceFailed,
+    TaskCompleted,
+    TaskFailed,
+    TaskScheduled,
+    TimerCreated,
+    TimerFired,
+)
+from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
+
+log = logging.getLogger("durable_host.orchestrations")
+
+_RESULT_EVENTS = (
+    TaskCompleted,
+    TaskFailed,
+    SubOrchestrationInstanceCompleted,
+    SubOrchestrationInstanceFailed,
+    TimerFired,
+)
+_MANAGEMENT_EVENTS = (ExecutionTerminated, ExecutionSuspended, ExecutionResumed, ExecutionRewound)
+# How long to hide a message that cannot be processed yet (suspended instance, result ahead of
+# its scheduling event): 2^dequeue_count seconds, capped, as the provider abandons messages.
+_MAX_ABANDON_SECONDS = 600.0
+_POISON_DEQUEUE_COUNT = 20
+_SUSPENDED_RECHECK_SECONDS = 5.0
+
+OrchestratorRunner = Callable[[str, str], Awaitable[tuple[dict[str, Any] | None, str | None]]]
+"""(orchestrator name, context JSON) -> (SDK OrchestratorState or None, error text or None)."""
+
+
+@dataclass
+class Session:
+    """An instance's current execution, as stored (plus the sentinel ETag)."""
+
+    instance_id: str
+    execution_id: str | None = None
+    history: list[HistoryEvent] = field(default_factory=list)
+    etag: str | None = None
+    last_used: float = field(default_factory=time.monotonic)
+
+    @property
+    def started(self) -> ExecutionStarted | None:
+        for event in self.history[:3]:
+            if isinstance(event, ExecutionStarted):
+                return event
+        return None
+
+    @property
+    def status(self) -> OrchestrationStatus | None:
+        if not self.history:
+            return None
+        status = OrchestrationStatus.Running
+        for event in self.history:
+            if isinstance(event, ExecutionCompleted):
+                return event.orchestration_status
+            if isinstance(event, ExecutionSuspended):
+                status = OrchestrationStatus.Suspended
+            elif isinstance(event, ExecutionResumed):
+                status = OrchestrationStatus.Running
+        return status
+
+    def episode_count(self) -> int:
+        return sum(1 for e in self.history if isinstance(e, OrchestratorStarted))
+
+
+@dataclass
+class _Triage:
+    accept: list[tuple[ReceivedMessage, HistoryEvent]] = field(default_factory=list)
+    discard: list[ReceivedMessage] = field(default_factory=list)
+    defer: list[ReceivedMessage] = field(default_factory=list)
+    hold: list[ReceivedMessage] = field(default_factory=list)
+    restart: ExecutionStarted | None = None
+
+
+class InstanceNotifier:
+    """Lets waiters (the client's wait_for_completion) hear about checkpoints made by this host."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Condition()
+
+    async def notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait(self, timeout: float) -> None:
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+
+class OrchestrationDispatcher:
+    def __init__(
+        self,
+        *,
+        storage: TaskHubStorage,
+        router: MessageRouter,
+        run_orchestrator: OrchestratorRunner,
+        clock: Clock,
+        hub_name: str,
+        partitions: list[int],
+        batch_size: int = 32,
+        visibility_timeout: float = 300.0,
+        max_poll_interval: float = 30.0,
+        max_concurrent: int = 100,
+        session_idle_timeout: float = 30.0,
+        known_activity: Callable[[str], bool] | None = None,
+        notifier: InstanceNotifier | None = None,
+    ) -> None:
+        self._storage = storage
+        self._router = router
+        self._run = run_orchestrator
+        self._clock = clock
+        self._hub_name = hub_name
+        self._partitions = partitions
+        self._batch_size = batch_size
+        self._visibility = visibility_timeout
+        self._max_poll = max_poll_interval
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._session_idle = session_idle_timeout
+        self._known_activity = known_activity
+        self.notifier = notifier or InstanceNotifier()
+        self._sessions: dict[str, Session] = {}
+        self._pending: dict[str, list[ReceivedMessage]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self.episodes_run = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for partition in self._partitions:
+            self._loops.append(asyncio.create_task(self._partition_loop(partition)))
+
+    async def stop(self) -> None:
+        """Stop receiving; let running episodes finish; unprocessed messages reappear later."""
+        self._stopping.set()
+        for wake in self._router.control_wakeups:
+            wake.set()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        workers = list(self._workers.values())
+        if workers:
+            await asyncio.gather(*workers, return_exceptions=True)
+        for messages in self._pending.values():
+            for msg in messages:
+                await self._abandon_quietly(msg, 0)
+        self._pending.clear()
+
+    # -- receiving --------------------------------------------------------------------------------
+
+    async def _partition_loop(self, partition: int) -> None:
+        wake = self._router.control_wakeups[partition]
+        idle_wait = 0.05
+        while not self._stopping.is_set():
+            try:
+                if self._buffered() > 20 * self._batch_size:
+                    # Back-pressure: let the workers drain before taking more.
+                    await sleep_or_wake(wake, 0.05)
+                    continue
+                messages = await self._storage.receive_control(
+                    partition,
+                    max_messages=self._batch_size,
+                    visibility_timeout=self._visibility,
+                )
+            except Exception:
+                log.exception("Receiving from control queue %02d failed; retrying", partition)
+                await sleep_or_wake(wake, min(idle_wait * 4, self._max_poll))
+                continue
+            if not messages:
+                self._evict_idle_sessions()
+                await sleep_or_wake(wake, idle_wait)
+                idle_wait = min(idle_wait * 2, self._max_poll)
+                continue
+            idle_wait = 0.05
+            for msg in messages:
+                await self._route(msg)
+
+    def _buffered(self) -> int:
+        return sum(len(m) for m in self._pending.values())
+
+    async def _route(self, msg: ReceivedMessage) -> None:
+        if msg.data is None or msg.data.task_message is None:
+            reason = msg.decode_error or "message has no TaskMessage"
+            log.error("Poison message %s in %s: %s", msg.message_id, msg.queue, reason)
+            await self._storage.move_to_poison(msg, reason)
+            return
+        instance_id = msg.data.task_message.orchestration_instance.instance_id
+        self._pending.setdefault(instance_id, []).append(msg)
+        if instance_id not in self._workers:
+            self._workers[instance_id] = asyncio.create_task(self._instance_worker(instance_id))
+
+    async def _instance_worker(self, instance_id: str) -> None:
+        try:
+            while True:
+                batch = self._pending.pop(instance_id, None)
+                if not batch:
+                    return
+                async with self._slots:
+                    await self._process_safely(instance_id, batch)
+        finally:
+            self._workers.pop(instance_id, None)
+            if self._pending.get(instance_id) and not self._stopping.is_set():
+                self._workers[instance_id] = asyncio.create_task(self._instance_worker(instance_id))
+
+    def _evict_idle_sessions(self) -> None:
+        cutoff = time.monotonic() - self._session_idle
+        for instance_id in [k for k, s in self._sessions.items() if s.last_used < cutoff]:
+            if instance_id not in self._workers:
+                del self._sessions[instance_id]
+
+    # -- one work item ---------------------------------------------------------------------------
+
+    async def _process_safely(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+        try:
+            await self._process(instance_id, batch)
+        except CheckpointConflictError:
+            log.warning(
+                "Instance %s was checkpointed by another worker; its messages will be retried",
+                instance_id,
+            )
+            self._sessions.pop(instance_id, None)
+            for msg in batch:
+                await self._abandon_quietly(msg, 0)
+        except Exception:
+            log.exception(
+                "Processing instance %s failed; its messages will be retried", instance_id
+            )
+            self._sessions.pop(instance_id, None)
+            for msg in batch:
+                if msg.dequeue_count >= _POISON_DEQUEUE_COUNT:
+                    await self._storage.move_to_poison(msg, "processing failed repeatedly")
+                else:
+                    await self._abandon_quietly(msg, _abandon_delay(msg))
+
+    async def _session(self, instance_id: str) -> Session:
+        session = self._sessions.get(instance_id)
+        if session is None:
+            loaded = await self._storage.load_history(instance_id)
+            session = Session(
+                instance_id=instance_id,
+                execution_id=loaded.execution_id,
+                history=list(loaded.events),
+                etag=loaded.etag,
+            )
+            self._sessions[instance_id] = session
+        session.last_used = time.monotonic()
+        return session
+
+    async def _process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+        session = await self._session(instance_id)
+        batch.sort(key=_arrival_order)
+        triage = await self._triage(session, batch)
+        for msg in triage.defer:
+            await self._abandon_quietly(msg, _abandon_delay(msg))
+        for msg in triage.hold:
+            # Suspended: look again soon, so a resume is not followed by a long wait.
+            await self._abandon_quietly(msg, min(_abandon_delay(msg), _SUSPENDED_RECHECK_SECONDS))
+        if not triage.accept:
+            await self._delete_all(triage.discard)
+            return
+        consumed = [m for m, _ in triage.accept] + triage.discard
+        events = [e for _, e in triage.accept]
+        await self._run_work_item(session, events, triage.restart)
+        await self._delete_all(consumed)
+        await self.notifier.notify()
+
+    async def _triage(self, session: Session, batch: list[ReceivedMessage]) -> _Triage:
+        triage = _Triage()
+        status = session.status
+        starting = False
+        for msg in batch:
+            assert msg.data is not None and msg.data.task_message is not None
+            task_message = msg.data.task_message
+            event = task_message.event
+            target_execution = task_message.orchestration_instance.execution_id
+            if isinstance(event, ExecutionStarted):
+                if await self._accept_start(session, event, status):
+                    triage.accept.append((msg, event))
+                    triage.restart = event if session.history else None
+                    starting = True
+                else:
+                    triage.discard.append(msg)
+                continue
+            if status is None and not starting:
+                log.info(
+                    "Dropping %s for instance %s, which has not started",
+                    event.event_type.dotnet_name,
+                    session.instance_id,
+                )
+                triage.discard.append(msg)
+                continue
+            if status is not None and status.is_terminal and not starting:
+                if isinstance(event, ExecutionRewound) and status == OrchestrationStatus.Failed:
+                    triage.accept.append((msg, event))
+                else:
+                    triage.discard.append(msg)
+                continue
+            if (
+                target_execution
+                and session.execution_id
+                and target_execution != session.execution_id
+                and not starting
+            ):
+                triage.discard.append(msg)
+                continue
+            if status == OrchestrationStatus.Suspended and not isinstance(
+                event, _MANAGEMENT_EVENTS
+            ):
+                triage.hold.append(msg)
+                continue
+            if isinstance(event, _RESULT_EVENTS) and not starting:
+                verdict = _result_verdict(session.history, event)
+                if verdict == "duplicate":
+                    triage.discard.append(msg)
+                    continue
+                if verdict == "unknown":
+                    triage.defer.append(msg)
+                    continue
+            if isinstance(event, TimerFired) and self._clock.seconds_until(event.fire_at) > 1.0:
+                # A timer longer than the queue's visibility limit arrives early: hide it again.
+                await self._abandon_quietly(msg, self._clock.seconds_until(event.fire_at))
+                continue
+            triage.accept.append((msg, event))
+            if isinstance(event, ExecutionSuspended):
+                status = OrchestrationStatus.Suspended
+            elif isinstance(event, ExecutionResumed):
+                status = OrchestrationStatus.Running
+        return triage
+
+    async def _accept_start(
+        self, session: Session, event: ExecutionStarted, status: OrchestrationStatus | None
+    ) -> bool:
+        new_execution = event.orchestration_instance.execution_id
+        if status is None:
+            return True
+        if new_execution == session.execution_id:
+            return False  # a duplicate delivery of the start we already ran
+        if not status.is_terminal:
+            log.warning("Ignoring a second start of running instance %s", session.instance_id)
+            return False
+        # A restart (or start_new with an id that finished before): the Instances row names it.
+        record = await self._storage.get_instance(session.instance_id)
+        return record is not None and record.execution_id == new_execution
+
+    # -- episodes ---------------------------------------------------------------------------------
+
+    async def _run_work_item(
+        self, session: Session, events: list[HistoryEvent], restart: ExecutionStarted | None
+    ) -> None:
+        if restart is not None:
+            session.history = []
+            session.execution_id = None
+        start_index = len(session.history)
+        now = self._clock.now()
+        new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now)]
+        outbound: list[Outbound] = []
+        completion: Completion | None = None
+        custom_status: str | None = None
+        for event in events:
+            if isinstance(event, ExecutionStarted):
+                session.execution_id = event.orchestration_instance.execution_id
+            new_events.append(event)
+        terminated = next((e for e in events if isinstance(e, ExecutionTerminated)), None)
+        rewound = next((e for e in events if isinstance(e, ExecutionRewound)), None)
+        suspended_now = _suspended_after(session.history + new_events)
+        started = _find_started(session.history + new_events)
+        if started is None:
+            log.warning("Instance %s has no ExecutionStarted; dropping", session.instance_id)
+            return
+        if rewound is not None:
+            await self._rewind(session, rewound, now)
+            return
+        if terminated is not None:
+            completion = Completion(OrchestrationStatus.Terminated, result=terminated.input)
+        elif not suspended_now:
+            decision = await self._episode(session, started, new_events, now)
+            completion = decision.completion
+            custom_status = decision.custom_status
+            outbound = decision.outbound
+            new_events.extend(decision.new_events)
+            if completion is not None and completion.status == OrchestrationStatus.ContinuedAsNew:
+                await self._continue_as_new(
+                    session, started, new_events, decision, start_index, now
+                )
+                return
+        episode = session.episode_count() + 1
+        if completion is not None:
+            new_events.append(
+                ExecutionCompleted(
+                    timestamp=now,
+                    orchestration_status=completion.status,
+                    result=completion.result,
+                    failure_details=completion.failure_details,
+                )
+            )
+            outbound.extend(self._parent_notification(session, started, completion, now))
+        new_events.append(OrchestratorCompleted(timestamp=now))
+        await self._checkpoint(
+            session,
+            started,
+            outbound,
+            new_events,
+            start_index,
+            completion,
+            custom_status,
+            now,
+            episode,
+            suspended=suspended_now and completion is None,
+        )
+
+    async def _episode(
+        self,
+        session: Session,
+        started: ExecutionStarted,
+        new_events: list[HistoryEvent],
+        now: datetime,
+    ) -> Decision:
+        history = [_played(e) for e in session.history] + new_events
+        context_json = build_context_json(session.instance_id, history, started)
+        state, error = await self._run(started.name, context_json)
+        self.episodes_run += 1
+        assert session.execution_id is not None
+        ctx = EpisodeContext(
+            instance_id=session.instance_id,
+            execution_id=session.execution_id,
+            orchestrator_name=started.name,
+            now=now,
+        )
+        decision = replay(ctx, history, state, error)
+        unknown = self._unknown_activities(decision)
+        if unknown and decision.completion is None:
+            message = (
+                f"The function '{unknown}' doesn't exist, is disabled, or is not an activity "
+                "function. Additional info: check the name passed to context.call_activity "
+                "against the app's @app.activity_trigger functions."
+            )
+            failed = replay(ctx, history, None, message)
+            failed.custom_status = decision.custom_status
+            return failed
+        return decision
+
+    def _unknown_activities(self, decision: Decision) -> str | None:
+        if self._known_activity is None:
+            return None
+        for event in decision.new_events:
+            if isinstance(event, TaskScheduled) and not self._known_activity(event.name):
+                return event.name
+        return None
+
+    async def _continue_as_new(
+        self,
+        session: Session,
+        started: ExecutionStarted,
+        old_new_events: list[HistoryEvent],
+        decision: Decision,
+        start_index: int,
+        now: datetime,
+    ) -> None:
+        """Send the old generation's messages, then run the next generation in this work item
+        (as DTFx does); only the newest generation's history is written, from row 0."""
+        while True:
+            sender = OrchestrationInstance(session.instance_id, session.execution_id)
+            await self._send_all(decision.outbound, sender, session.episode_count() + 1)
+            new_execution = uuid.uuid4().hex
+            started = ExecutionStarted(
+                timestamp=now,
+                orchestration_instance=OrchestrationInstance(session.instance_id, new_execution),
+                name=started.name,
+                version=started.version,
+                input=decision.continue_as_new_input,
+                parent_instance=started.parent_instance,
+                tags=started.tags,
+                generation=started.generation + 1,
+            )
+            carried: list[HistoryEvent] = list(decision.unconsumed_events)
+            session.history = []
+            session.execution_id = new_execution
+            new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now), started, *carried]
+            decision = await self._episode(session, started, new_events, now)
+            new_events.extend(decision.new_events)
+            completion = decision.completion
+            if completion is None or completion.status != OrchestrationStatus.ContinuedAsNew:
+                break
+            await asyncio.sleep(0)
+        outbound = list(decision.outbound)
+        if completion is not None:
+            new_events.append(
+                ExecutionCompleted(
+                    timestamp=now,
+                    orchestration_status=completion.status,
+                    result=completion.result,
+                    failure_details=completion.failure_details,
+                )
+            )
+            outbound.extend(self._parent_notification(session, started, completion, now))
+        new_events.append(OrchestratorCompleted(timestamp=now))
+        await self._checkpoint(
+            session,
+            started,
+            outbound,
+            new_events,
+            0,
+            completion,
+            decision.custom_status,
+            now,
+            1,
+            suspended=False,
+            new_generation=True,
+        )
+
+    def _parent_notification(
+        self,
+        session: Session,
+        started: ExecutionStarted,
+        completion: Completion,
+        now: datetime,
+    ) -> list[Outbound]:
+        parent = started.parent_instance
+        if parent is None:
+            return []
+        event: HistoryEvent
+        if completion.status == OrchestrationStatus.Completed:
+            event = SubOrchestrationInstanceCompleted(
+                timestamp=now, task_scheduled_id=parent.task_schedule_id, result=completion.result
+            )
+        elif completion.status in (OrchestrationStatus.Failed, OrchestrationStatus.Terminated):
+            details = completion.failure_details
+            event = SubOrchestrationInstanceFailed(
+                timestamp=now,
+                task_scheduled_id=parent.task_schedule_id,
+                reason=completion.result,
+                details=details.error_message if details else None,
+                failure_details=details,
+            )
+        else:
+            return []
+        return [Outbound(target=parent.orchestration_instance, event=event)]
+
+    async def _rewind(self, session: Session, rewound: ExecutionRewound, now: datetime) -> None:
+        """Drop the failures from the history so the failed tasks run again, then resume."""
+        failed_ids = {
+            e.task_scheduled_id
+            for e in session.history
+            if isinstance(e, (TaskFailed, SubOrchestrationInstanceFailed))
+        }
+        kept = [
+            e
+            for e in session.history
+            if not isinstance(e, (TaskFailed, SubOrchestrationInstanceFailed, ExecutionCompleted))
+            and not (
+                isinstance(e, (TaskScheduled, SubOrchestrationInstanceCreated))
+                and e.event_id in failed_ids
+            )
+        ]
+        started = _find_started(kept)
+        assert started is not None and session.execution_id is not None
+        session.history = kept
+        new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now), rewound]
+        decision = await self._episode(session, started, new_events, now)
+        new_events.extend(decision.new_events)
+        outbound = list(decision.outbound)
+        if decision.completion is not None:
+            new_events.append(
+                ExecutionCompleted(
+                    timestamp=now,
+                    orchestration_status=decision.completion.status,
+                    result=decision.completion.result,
+                    failure_details=decision.completion.failure_details,
+                )
+            )
+            outbound.extend(self._parent_notification(session, started, decision.completion, now))
+        new_events.append(OrchestratorCompleted(timestamp=now))
+        # The rewritten history replaces the old rows from index 0.
+        await self._checkpoint(
+            session,
+            started,
+            outbound,
+            kept + new_events,
+            0,
+            decision.completion,
+            decision.custom_status,
+            now,
+            session.episode_count() + 1,
+            suspended=False,
+            replace_history=True,
+        )
+
+    # -- checkpoint -------------------------------------------------------------------------------
+
+    async def _send_all(
+        self, outbound: list[Outbound], sender: OrchestrationInstance, episode: int
+    ) -> None:
+        sends = []
+        for item in outbound:
+            if item.to_work_items:
+                sends.append(
+                    self._router.send_work_item(
+                        item.target, item.event, sender=sender, episode=episode
+                    )
+                )
+            else:
+                sends.append(
+                    self._router.send_to_instance(
+                        item.target,
+                        item.event,
+                        visible_at=item.visible_at,
+                        sender=sender,
+                        episode=episode,
+                    )
+                )
+        if sends:
+            await asyncio.gather(*sends)
+
+    async def _checkpoint(
+        self,
+        session: Session,
+        started: ExecutionStarted,
+        outbound: list[Outbound],
+        new_events: list[HistoryEvent],
+        start_index: int,
+        completion: Completion | None,
+        custom_status: str | None,
+        now: datetime,
+        episode: int,
+        *,
+        suspended: bool,
+        new_generation: bool = False,
+        replace_history: bool = False,
+    ) -> None:
+        assert session.execution_id is not None
+        sender = OrchestrationInstance(session.instance_id, session.execution_id)
+        await self._send_all(outbound, sender, episode)
+        session.etag = await self._storage.append_history(
+            session.instance_id,
+            session.execution_id,
+            start_index=start_index,
+            events=new_events,
+            etag=session.etag,
+        )
+        if new_generation or replace_history:
+            session.history = list(new_events)
+        else:
+            session.history.extend(new_events)
+        fields = self._instance_fields(
+            session, started, new_events, completion, custom_status, now, suspended
+        )
+        await self._storage.merge_instance(session.instance_id, fields)
+
+    def _instance_fields(
+        self,
+        session: Session,
+        started: ExecutionStarted,
+        new_events: list[HistoryEvent],
+        completion: Completion | None,
+        custom_status: str | None,
+        now: datetime,
+        suspended: bool,
+    ) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "custom_status": custom_status,
+            "execution_id": session.execution_id,
+            "last_updated_time": now,
+            "task_hub_name": self._hub_name,
+        }
+        if any(isinstance(e, ExecutionStarted) for e in new_events):
+            fields.update(
+                name=started.name,
+                version=started.version or "",
+                input=started.input if started.input is not None else "null",
+                created_time=started.timestamp,
+                generation=started.generation,
+            )
+        if completion is not None:
+            fields.update(
+                runtime_status=completion.status,
+                completed_time=now,
+                output=completion.result if completion.result is not None else "null",
+            )
+        elif suspended:
+            fields["runtime_status"] = OrchestrationStatus.Suspended
+        else:
+            fields["runtime_status"] = OrchestrationStatus.Running
+        return fields
+
+    # -- queue housekeeping ------------------------------------------------------------------
+
+    async def _delete_all(self, messages: list[ReceivedMessage]) -> None:
+        if messages:
+            await asyncio.gather(*(self._storage.delete_message(m) for m in messages))
+
+    async def _abandon_quietly(self, msg: ReceivedMessage, delay: float) -> None:
+        try:
+            await self._storage.abandon_message(msg, delay=delay)
+        except Exception as exc:  # the message reappears after its visibility timeout anyway
+            log.debug("Abandoning message %s failed: %s", msg.message_id, exc)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def build_context_json(
+    instance_id: str, history: list[HistoryEvent], started: ExecutionStarted
+) -> str:
+    """The orchestration trigger payload (out-of-proc-protocol.md §1.1)."""
+    parent = started.parent_instance
+    payload = {
+        "history": [event_to_json(e, with_type=False) for e in history],
+        "input": _parse_json_or_none(started.input),
+        "instanceId": instance_id,
+        "isReplaying": started.is_played,
+        "parentInstanceId": parent.orchestration_instance.instance_id if parent else None,
+        "upperSchemaVersion": 1,
+        "upperSchemaVersionNew": 2,
+        "longRunningTimerIntervalDuration": "3.00:00:00",
+        "maximumShortTimerDuration": "6.00:00:00",
+        "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
+    }
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def _parse_json_or_none(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _played(event: HistoryEvent) -> HistoryEvent:
+    if event.is_played or isinstance(event, OrchestratorStarted):
+        return event
+    from dataclasses import replace
+
+    return replace(event, is_played=True)
+
+
+def _find_started(history: list[HistoryEvent]) -> ExecutionStarted | None:
+    for event in history:
+        if isinstance(event, ExecutionStarted):
+            return event
+    return None
+
+
+def _suspended_after(history: list[HistoryEvent]) -> bool:
+    suspended = False
+    for event in history:
+        if isinstance(event, ExecutionSuspended):
+            suspended = True
+        elif isinstance(event, ExecutionResumed):
+            suspended = False
+    return suspended
+
+
+def _result_verdict(history: list[HistoryEvent], event: HistoryEvent) -> str:
+    """'ok', 'duplicate' (already applied) or 'unknown' (its scheduling event is not in history)."""
+    key = _result_key(event)
+    scheduled_kind = {
+        "timer": TimerCreated,
+        "task": TaskScheduled,
+        "sub": SubOrchestrationInstanceCreated,
+    }[key[0]]
+    if not any(isinstance(e, scheduled_kind) and e.event_id == key[1] for e in history):
+        return "unknown"
+    if any(_result_key(e) == key for e in history if isinstance(e, _RESULT_EVENTS)):
+        return "duplicate"
+    return "ok"
+
+
+def _result_key(event: HistoryEvent) -> tuple[str, int]:
+    if isinstance(event, TimerFired):
+        return ("timer", event.timer_id)
+    if isinstance(event, (TaskCompleted, TaskFailed)):
+        return ("task", event.task_scheduled_id)
+    assert isinstance(event, (SubOrchestrationInstanceCompleted, SubOrchestrationInstanceFailed))
+    return ("sub", event.task_scheduled_id)
+
+
+def _arrival_order(msg: ReceivedMessage) -> tuple[datetime, int]:
+    inserted = msg.insertion_time or datetime.min.replace(tzinfo=None)
+    if inserted.tzinfo is not None:
+        inserted = inserted.replace(tzinfo=None)
+    seq = msg.data.sequence_number if msg.data is not None else 0
+    return inserted, seq
+
+
+def _abandon_delay(msg: ReceivedMessage) -> float:
+    return float(min(2 ** max(msg.dequeue_count, 0), _MAX_ABANDON_SECONDS))
+
+
+__all__ = ["InstanceNotifier", "OrchestrationDispatcher", "Session", "build_context_json"]

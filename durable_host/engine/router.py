@@ -1,0 +1,107 @@
+"""Sending messages to the right queue, and waking this host's loops when it sends to itself."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from datetime import datetime
+
+from durable_host.engine.clock import Clock
+from durable_host.taskhub.events import (
+    HistoryEvent,
+    MessageData,
+    OrchestrationInstance,
+    TaskMessage,
+)
+from durable_host.taskhub.names import partition_index
+from durable_host.taskhub.storage import TaskHubStorage
+
+# The provider caps nothing, but Azure Storage rejects visibility over 7 days; a timer due later
+# is received early and re-hidden (see OrchestrationDispatcher).
+MAX_DELAY_SECONDS = 6 * 24 * 3600.0
+
+_NO_SENDER = OrchestrationInstance("", "")
+
+
+class MessageRouter:
+    def __init__(self, storage: TaskHubStorage, partition_count: int, clock: Clock) -> None:
+        self._storage = storage
+        self._partition_count = partition_count
+        self._clock = clock
+        self._sequence = itertools.count(1)
+        self.control_wakeups = [asyncio.Event() for _ in range(partition_count)]
+        self.work_item_wakeup = asyncio.Event()
+        self._timer_handles: set[asyncio.TimerHandle] = set()
+
+    def partition_of(self, instance_id: str) -> int:
+        return partition_index(instance_id, self._partition_count)
+
+    def envelope(
+        self,
+        target: OrchestrationInstance,
+        event: HistoryEvent,
+        *,
+        sender: OrchestrationInstance | None = None,
+        episode: int | None = None,
+    ) -> MessageData:
+        return MessageData(
+            activity_id=str(uuid.uuid4()),
+            task_message=TaskMessage(event=event, orchestration_instance=target),
+            sequence_number=next(self._sequence),
+            episode=episode,
+            sender=sender or _NO_SENDER,
+        )
+
+    async def send_to_instance(
+        self,
+        target: OrchestrationInstance,
+        event: HistoryEvent,
+        *,
+        visible_at: datetime | None = None,
+        sender: OrchestrationInstance | None = None,
+        episode: int | None = None,
+    ) -> None:
+        partition = self.partition_of(target.instance_id)
+        delay = self._delay(visible_at)
+        msg = self.envelope(target, event, sender=sender, episode=episode)
+        await self._storage.send_control(partition, msg, delay=delay)
+        self._wake_later(self.control_wakeups[partition], delay)
+
+    async def send_work_item(
+        self,
+        target: OrchestrationInstance,
+        event: HistoryEvent,
+        *,
+        sender: OrchestrationInstance | None = None,
+        episode: int | None = None,
+    ) -> None:
+        msg = self.envelope(target, event, sender=sender, episode=episode)
+        await self._storage.send_work_item(msg)
+        self.work_item_wakeup.set()
+
+    def _delay(self, visible_at: datetime | None) -> float:
+        if visible_at is None:
+            return 0.0
+        return min(self._clock.seconds_until(visible_at), MAX_DELAY_SECONDS)
+
+    def _wake_later(self, event: asyncio.Event, delay: float) -> None:
+        if delay <= 0:
+            event.set()
+            return
+        loop = asyncio.get_running_loop()
+        handle = loop.call_later(delay, self._fire, event)
+        self._timer_handles.add(handle)
+
+    def _fire(self, event: asyncio.Event) -> None:
+        event.set()
+        self._timer_handles = {
+            h
+            for h in self._timer_handles
+            if not h.cancelled() and h.when() > asyncio.get_running_loop().time()
+        }
+
+    def close(self) -> None:
+        for handle in self._timer_handles:
+            handle.cancel()
+        self._timer_handles.clear()

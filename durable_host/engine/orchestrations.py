@@ -66,6 +66,9 @@ _MAX_ABANDON_SECONDS = 600.0
 _POISON_DEQUEUE_COUNT = 20
 _SUSPENDED_RECHECK_SECONDS = 5.0
 
+EntityProcessor = Callable[[str, list[ReceivedMessage]], Awaitable[None]]
+"""(entity instance id "@name@key", its received messages) -> processes and checkpoints them."""
+
 OrchestratorRunner = Callable[[str, str], Awaitable[tuple[dict[str, Any] | None, str | None]]]
 """(orchestrator name, context JSON) -> (SDK OrchestratorState or None, error text or None)."""
 
@@ -149,8 +152,10 @@ class OrchestrationDispatcher:
         session_idle_timeout: float = 30.0,
         known_activity: Callable[[str], bool] | None = None,
         notifier: InstanceNotifier | None = None,
+        entity_processor: EntityProcessor | None = None,
     ) -> None:
         self._storage = storage
+        self._entity_processor = entity_processor
         self._router = router
         self._run = run_orchestrator
         self._clock = clock
@@ -291,6 +296,11 @@ class OrchestrationDispatcher:
         return session
 
     async def _process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+        if instance_id.startswith("@") and self._entity_processor is not None:
+            # Entities share the control queues and this per-instance serialisation.
+            await self._entity_processor(instance_id, batch)
+            await self.notifier.notify()
+            return
         session = await self._session(instance_id)
         batch.sort(key=_arrival_order)
         triage = await self._triage(session, batch)

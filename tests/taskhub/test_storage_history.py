@@ -103,6 +103,8 @@ async def test_more_than_99_events_span_several_batches(hub_storage: TaskHubStor
     etag2 = await hub_storage.append_history("many", "e1", start_index=250, events=more, etag=etag)
     assert (await hub_storage.load_history("many")).events == events + more
     assert etag2 != etag
+    assert await hub_storage.delete_history("many") == 254  # 253 rows + sentinel, 3 batches
+    assert (await hub_storage.load_history("many")).etag is None
 
 
 async def test_large_property_goes_to_a_blob_with_a_blob_name_column(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from datetime import timedelta
 
 import azure.durable_functions as df
@@ -14,9 +15,35 @@ app = df.DFApp()
 _ATTEMPTS: dict[str, int] = {}
 
 
+# Gates let a test hold an activity in flight: `gated` blocks until its key's gate opens.
+_GATES: dict[str, threading.Event] = {}
+_GATES_LOCK = threading.Lock()
+# Keys of gated activities that have started running (a test waits for "in flight").
+ENTERED: set[str] = set()
+
+
+def gate(key: str) -> threading.Event:
+    with _GATES_LOCK:
+        return _GATES.setdefault(key, threading.Event())
+
+
+def release_all_gates() -> None:
+    with _GATES_LOCK:
+        for event in _GATES.values():
+            event.set()
+
+
 @app.activity_trigger(input_name="value")
 def echo(value):
     return value
+
+
+@app.activity_trigger(input_name="key")
+def gated(key: str) -> str:
+    ENTERED.add(key)
+    if not gate(key).wait(timeout=60):
+        raise TimeoutError(f"gate {key!r} was never opened")
+    return f"passed {key}"
 
 
 @app.activity_trigger(input_name="value")
@@ -156,3 +183,57 @@ def nondeterministic(context: df.DurableOrchestrationContext):
     yield context.call_activity(os.environ.get("DURABLE_HOST_TEST_FIRST", "echo"), 1)
     yield context.wait_for_external_event("Continue")
     return "done"
+
+
+@app.orchestration_trigger(context_name="context")
+def echo_then_wait(context: df.DurableOrchestrationContext):
+    first = yield context.call_activity("echo", context.get_input())
+    second = yield context.wait_for_external_event("Go")
+    return [first, second]
+
+
+@app.orchestration_trigger(context_name="context")
+def big_roundtrip(context: df.DurableOrchestrationContext):
+    payload = context.get_input()
+    return (yield context.call_activity("echo", payload))
+
+
+@app.orchestration_trigger(context_name="context")
+def calls_unknown(context: df.DurableOrchestrationContext):
+    yield context.call_activity("no_such_activity", 1)
+    return "not reached"
+
+
+@app.orchestration_trigger(context_name="context")
+def flaky_once(context: df.DurableOrchestrationContext):
+    # No retry: the first failure fails the orchestration (a rewind runs it again).
+    first = yield context.call_activity("echo", "before")
+    second = yield context.call_activity("flaky", context.get_input())
+    return [first, second]
+
+
+@app.orchestration_trigger(context_name="context")
+def parent_uncaught(context: df.DurableOrchestrationContext):
+    yield context.call_sub_orchestrator("fails", None, f"{context.instance_id}:child")
+    return "not reached"
+
+
+@app.orchestration_trigger(context_name="context")
+def gated_chain(context: df.DurableOrchestrationContext):
+    key = context.get_input()
+    first = yield context.call_activity("gated", key)
+    second = yield context.call_activity("double", 21)
+    return [first, second]
+
+
+@app.orchestration_trigger(context_name="context")
+def carry_event(context: df.DurableOrchestrationContext):
+    # Generation 0 runs a gated activity then continues as new; an event raised meanwhile must
+    # reach generation 1's wait.
+    state = context.get_input()
+    if state["generation"] == 0:
+        yield context.call_activity("gated", state["key"])
+        context.continue_as_new({"generation": 1, "key": state["key"]})
+        return None
+    value = yield context.wait_for_external_event("Carried")
+    return {"generation": 1, "event": value}

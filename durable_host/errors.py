@@ -58,7 +58,7 @@ class InstanceFinishedError(DurableHostError):
 
 
 class InvalidOperationError(DurableHostError):
-    """The operation is not valid for the instance's current state (e.g. rewind of a running one)."""
+    """The operation is not valid for the instance's current state (e.g. rewind while running)."""
 
 
 class NonDeterminismError(DurableHostError):

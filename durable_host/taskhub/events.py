@@ -74,7 +74,7 @@ _TERMINAL = {
 
 @dataclass(frozen=True)
 class OrchestrationInstance:
-    """`{InstanceId, ExecutionId}`. ExecutionId is None for messages that target 'the current one'."""
+    """`{InstanceId, ExecutionId}`; ExecutionId None targets the instance's current execution."""
 
     instance_id: str
     execution_id: str | None = None

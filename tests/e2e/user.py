@@ -46,7 +46,7 @@ async def wait_for_status(
     *,
     timeout: float = DEFAULT_DEADLINE,
 ) -> dict[str, Any]:
-    """Poll `url` until `condition(status, body)` holds; fail with the last answer at the deadline."""
+    """Poll `url` until `condition(status, body)` holds, or fail at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
         status, body = await poll_status(http, url)

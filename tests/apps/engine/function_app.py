@@ -237,3 +237,11 @@ def carry_event(context: df.DurableOrchestrationContext):
         return None
     value = yield context.wait_for_external_event("Carried")
     return {"generation": 1, "event": value}
+
+
+@app.orchestration_trigger(context_name="context")
+def gated_then_wait(context: df.DurableOrchestrationContext):
+    # While `gated` is in flight a test raises "Go": the event must be kept until the wait.
+    first = yield context.call_activity("gated", context.get_input())
+    second = yield context.wait_for_external_event("Go")
+    return [first, second]

@@ -49,6 +49,30 @@ class InstancePage:
     continuation_token: str | None
 
 
+@dataclass(frozen=True)
+class EntityState:
+    """An existing entity's state: JSON text (None when the entity has no state)."""
+
+    state: str | None
+    last_operation_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EntityStatus:
+    """One entity in a listing; `state` is JSON text, and None unless the state was fetched."""
+
+    name: str
+    key: str
+    last_operation_time: datetime
+    state: str | None = None
+
+
+@dataclass(frozen=True)
+class EntityPage:
+    entities: list[EntityStatus]
+    continuation_token: str | None
+
+
 class ManagementApi(Protocol):
     """Errors: InstanceNotFoundError (404), InstanceFinishedError (410),
     FunctionNotFoundError (400), InvalidOperationError (per route), all in durable_host.errors."""
@@ -102,4 +126,34 @@ class ManagementApi(Protocol):
     ) -> InstanceStatus | None:
         """Wait until the instance reaches a terminal status or the timeout passes; returns the
         last status seen (None if the instance does not exist)."""
+        ...
+
+    async def signal_entity(
+        self,
+        name: str,
+        key: str,
+        operation: str,
+        input_json: str | None = None,
+        *,
+        scheduled_time: datetime | None = None,
+    ) -> None:
+        """Send operation `operation` to entity `@name@key` (fire and forget). `input_json` is
+        the operation input as JSON text. Unknown entity function: FunctionNotFoundError."""
+        ...
+
+    async def read_entity(self, name: str, key: str) -> EntityState | None:
+        """The entity's state, or None if it does not exist."""
+        ...
+
+    async def list_entities(
+        self,
+        name: str | None = None,
+        *,
+        fetch_state: bool = False,
+        top: int = 100,
+        continuation_token: str | None = None,
+        last_operation_from: datetime | None = None,
+        last_operation_to: datetime | None = None,
+    ) -> EntityPage:
+        """Existing entities (of entity function `name`, if given), one page at a time."""
         ...

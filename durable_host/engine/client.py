@@ -12,8 +12,23 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from durable_host.engine.api import InstancePage, InstanceQuery, InstanceStatus
+from durable_host.engine.api import (
+    EntityPage,
+    EntityState,
+    EntityStatus,
+    InstancePage,
+    InstanceQuery,
+    InstanceStatus,
+)
 from durable_host.engine.clock import Clock
+from durable_host.engine.entity_state import (
+    OPERATION_EVENT,
+    SchedulerState,
+    entity_instance_id,
+    request_json,
+    scheduled_operation_name,
+    split_entity_id,
+)
 from durable_host.engine.orchestrations import InstanceNotifier
 from durable_host.engine.router import MessageRouter
 from durable_host.errors import (
@@ -55,7 +70,9 @@ class EngineClient:
         hub_name: str,
         resolve_orchestrator: Callable[[str], str],
         notifier: InstanceNotifier | None = None,
+        resolve_entity: Callable[[str], str] | None = None,
     ) -> None:
+        self._resolve_entity = resolve_entity
         self._storage = storage
         self._router = router
         self._clock = clock
@@ -259,6 +276,87 @@ class EngineClient:
                 deleted += await self.purge(record.instance_id)
             if not token:
                 return deleted
+
+    # -- entities -------------------------------------------------------------------------------
+
+    async def signal_entity(
+        self,
+        name: str,
+        key: str,
+        operation: str,
+        input_json: str | None = None,
+        *,
+        scheduled_time: datetime | None = None,
+    ) -> None:
+        """`input_json` is the JSON text of the operation input, as the extension stores it
+        (for the SDK's `get_input`, a JSON string holding JSON: `json.dumps(json.dumps(v))`)."""
+        instance_id = entity_instance_id(name, key)
+        if self._resolve_entity is not None:
+            self._resolve_entity(name)
+        now = self._clock.now()
+        payload = request_json(
+            request_id=str(uuid.uuid4()),
+            operation=operation,
+            input_json=input_json,
+            signal=True,
+            now=now,
+        )
+        event_name = scheduled_operation_name(scheduled_time) if scheduled_time else OPERATION_EVENT
+        await self._router.send_to_instance(
+            OrchestrationInstance(instance_id, None),
+            EventRaised(timestamp=now, name=event_name, input=payload),
+            visible_at=scheduled_time,
+        )
+
+    async def read_entity(self, name: str, key: str) -> EntityState | None:
+        record = await self._storage.get_instance(entity_instance_id(name, key))
+        if record is None:
+            return None
+        state = SchedulerState.from_json(record.input)
+        if not state.exists:
+            return None
+        return EntityState(state=state.state, last_operation_time=record.last_updated_time)
+
+    async def list_entities(
+        self,
+        name: str | None = None,
+        *,
+        fetch_state: bool = False,
+        top: int = 100,
+        continuation_token: str | None = None,
+        last_operation_from: datetime | None = None,
+        last_operation_to: datetime | None = None,
+    ) -> EntityPage:
+        from durable_host.taskhub.keys import escape_partition_key
+
+        # Entity ids sort between '@' and 'A'; one entity function's between '@name@' and '@name`'.
+        prefix = escape_partition_key(f"@{name.lower()}@" if name else "@")
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        clauses = [f"PartitionKey ge {_odata(prefix)} and PartitionKey lt {_odata(upper)}"]
+        if last_operation_from is not None:
+            clauses.append(f"LastUpdatedTime ge {_odata_time(last_operation_from)}")
+        if last_operation_to is not None:
+            clauses.append(f"LastUpdatedTime le {_odata_time(last_operation_to)}")
+        records, token = await self._storage.query_instances(
+            " and ".join(clauses), top=top, continuation_token=continuation_token
+        )
+        entities: list[EntityStatus] = []
+        for record in records:
+            state = SchedulerState.from_json(record.input)
+            if not state.exists:
+                continue
+            entity_name, key = split_entity_id(record.instance_id)
+            updated = record.last_updated_time or record.created_time
+            assert updated is not None
+            entities.append(
+                EntityStatus(
+                    name=entity_name,
+                    key=key,
+                    last_operation_time=updated,
+                    state=state.state if fetch_state else None,
+                )
+            )
+        return EntityPage(entities=entities, continuation_token=token)
 
     async def _running(self, instance_id: str, what: str) -> InstanceRecord:
         record = await self._storage.get_instance(instance_id)

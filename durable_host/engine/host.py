@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from durable_host.engine.activities import ActivityDispatcher, ActivityResult
 from durable_host.engine.client import EngineClient
 from durable_host.engine.clock import Clock, RealClock
+from durable_host.engine.entities import EntityProcessor
 from durable_host.engine.orchestrations import InstanceNotifier, OrchestrationDispatcher
 from durable_host.engine.router import MessageRouter
 from durable_host.errors import FunctionNotFoundError
@@ -63,6 +64,14 @@ class Engine:
         self.invoker = invoker
         self.router = MessageRouter(self.storage, settings.partition_count, self.clock)
         self.notifier = InstanceNotifier()
+        self.entities = EntityProcessor(
+            storage=self.storage,
+            router=self.router,
+            run_entity=self._run_entity,
+            clock=self.clock,
+            hub_name=settings.hub_name,
+            session_idle_timeout=settings.extended_session_idle_timeout,
+        )
         self.orchestrations = OrchestrationDispatcher(
             storage=self.storage,
             router=self.router,
@@ -77,6 +86,7 @@ class Engine:
             session_idle_timeout=settings.extended_session_idle_timeout,
             known_activity=self._is_activity,
             notifier=self.notifier,
+            entity_processor=self.entities.process,
         )
         self.activities = ActivityDispatcher(
             storage=self.storage,
@@ -94,6 +104,7 @@ class Engine:
             hub_name=settings.hub_name,
             resolve_orchestrator=self._resolve_orchestrator,
             notifier=self.notifier,
+            resolve_entity=self._resolve_entity,
         )
         self._started = False
 
@@ -133,6 +144,12 @@ class Engine:
             raise
         except LookupError as exc:  # pragma: no cover - defensive
             raise FunctionNotFoundError(str(exc)) from exc
+
+    def _resolve_entity(self, name: str) -> str:
+        return self.index.get_entity(name).name
+
+    async def _run_entity(self, name: str, batch_json: str) -> str:
+        return await self.invoker.invoke_entity(name, batch_json)
 
     def _is_activity(self, name: str) -> bool:
         try:

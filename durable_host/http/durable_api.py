@@ -32,7 +32,12 @@ from durable_host.http.binding import (
     ClientEndpoints,
     check_status_payload,
 )
-from durable_host.http.payloads import http_error, parse_payload, status_payload
+from durable_host.http.payloads import (
+    entity_status_payload,
+    http_error,
+    parse_payload,
+    status_payload,
+)
 from durable_host.http.routes import split_path
 from durable_host.taskhub.events import OrchestrationStatus
 from durable_host.taskhub.timestamps import parse_timestamp
@@ -189,6 +194,8 @@ class DurableApi:
             if method != "POST":
                 return _empty(404)
             return await self._raise_event(request, seg[1], seg[3])
+        if head == "entities" and len(seg) <= 3:
+            return await self._entities(request, method, seg[1:])
         if head == "makeprimary" and len(seg) == 1:
             return _empty(200)
         return _empty(404)
@@ -451,3 +458,60 @@ class DurableApi:
                 return _json_response(400, http_error("Invalid JSON content", exc))
         await self._client.raise_event(instance_id, event_name, data_json)
         return _empty(202)
+
+    # ----------------------------------------------------------------------- entities
+
+    async def _entities(
+        self, request: web.Request, method: str, rest: list[str]
+    ) -> web.StreamResponse:
+        if len(rest) < 2:
+            if method != "GET":
+                return _empty(404)
+            return await self._list_entities(request, rest[0] if rest else None)
+        # The extension's route spells the empty key as '$'.
+        name, key = rest[0], "" if rest[1] == "$" else rest[1]
+        if method == "GET":
+            entity = await self._client.read_entity(name, key)
+            if entity is None:
+                return _empty(404)
+            return web.Response(
+                status=200,
+                text=entity.state if entity.state is not None else "null",
+                content_type="application/json",
+                charset="utf-8",
+            )
+        if method not in ("POST", "DELETE"):
+            return _empty(404)
+        operation = "delete" if method == "DELETE" else _query(request).get("op", "")
+        text = await request.text() if request.can_read_body else ""
+        input_json: str | None = None
+        if text:
+            if request.content_type.lower() == "application/json":
+                try:
+                    input_json = _compact_json(text)
+                except ValueError as exc:
+                    return _json_response(400, http_error("Invalid JSON content", exc))
+            else:
+                input_json = json.dumps(text, ensure_ascii=False)
+        try:
+            await self._client.signal_entity(name, key, operation, input_json)
+        except ValueError as exc:
+            raise _BadArgument(str(exc)) from exc
+        return _empty(202)
+
+    async def _list_entities(self, request: web.Request, name: str | None) -> web.StreamResponse:
+        query = _query(request)
+        top = _int(query, "top")
+        page = await self._client.list_entities(
+            name,
+            fetch_state=_bool(query, "fetchState") or False,
+            top=top if top is not None and top > 0 else 100,
+            continuation_token=request.headers.get("x-ms-continuation-token") or None,
+            last_operation_from=_datetime(query, "lastOperationTimeFrom"),
+            last_operation_to=_datetime(query, "lastOperationTimeTo"),
+        )
+        headers = {}
+        if page.continuation_token:
+            headers["x-ms-continuation-token"] = page.continuation_token
+        body = [entity_status_payload(e) for e in page.entities]
+        return _json_response(200, body, headers)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from durable_host.engine.api import InstanceStatus
+from durable_host.engine.api import EntityStatus, InstanceStatus
 from durable_host.taskhub.events import (
     EventType,
     HistoryEvent,
@@ -23,6 +23,7 @@ from durable_host.taskhub.events import (
 from durable_host.taskhub.timestamps import format_status_time
 
 __all__ = [
+    "entity_status_payload",
     "http_error",
     "newtonsoft_datetime",
     "parse_payload",
@@ -167,6 +168,15 @@ def status_payload(status: InstanceStatus, *, show_history_output: bool = False)
     if status.history is not None:
         body["historyEvents"] = history_events(status.history, show_output=show_history_output)
     return body
+
+
+def entity_status_payload(entity: EntityStatus) -> dict[str, Any]:
+    """One item of `GET entities/` (the extension's DurableEntityStatus)."""
+    return {
+        "entityId": {"name": entity.name, "key": entity.key},
+        "lastOperationTime": newtonsoft_datetime(entity.last_operation_time),
+        "state": parse_payload(entity.state),
+    }
 
 
 def http_error(message: str, exc: BaseException | None = None) -> dict[str, Any]:

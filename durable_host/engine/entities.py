@@ -1,0 +1,330 @@
+"""The entity processor: runs a batch of operations on one `@name@key` entity and checkpoints it.
+
+The orchestration dispatcher hands every message for an entity instance here,
+one batch at a time per entity. A batch is processed as the extension's entity
+scheduler does (task-hub-layout.md §6):
+
+1. the operations (`op` EventRaised messages) are taken in arrival order; a
+   scheduled one (`op@<time>`) that is not due yet is hidden again until it is;
+2. the app's entity function runs them all in one invocation through the SDK;
+3. checkpoint, as a continue-as-new under a new ExecutionId, in the provider's
+   order: responses to callers, then history rows 0-2 (OrchestratorStarted,
+   ExecutionStarted whose Input is the SchedulerState, OrchestratorCompleted)
+   + sentinel with the ETag guard, then the Instances row, then the consumed
+   messages are deleted.
+
+The state stays in memory between batches (like an orchestration session) until
+the entity has been idle for `session_idle_timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from durable_host.engine.clock import Clock
+from durable_host.engine.entity_state import (
+    EntityResult,
+    OperationRequest,
+    SchedulerState,
+    build_batch_json,
+    error_outcome,
+    is_operation_event,
+    parse_entity_result,
+    parse_operation_time,
+    response_json,
+    split_entity_id,
+)
+from durable_host.engine.router import MAX_DELAY_SECONDS, MessageRouter
+from durable_host.taskhub.events import (
+    EventRaised,
+    ExecutionStarted,
+    HistoryEvent,
+    OrchestrationInstance,
+    OrchestrationStatus,
+    OrchestratorCompleted,
+    OrchestratorStarted,
+)
+from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
+
+__all__ = ["EntityProcessor", "EntityRunner"]
+
+log = logging.getLogger("durable_host.entities")
+
+EntityRunner = Callable[[str, str], Awaitable[str]]
+"""(entity name, batch JSON) -> the SDK's result JSON; raises if the function cannot run."""
+
+# Request ids remembered per entity, so a message redelivered after its batch was
+# checkpointed (a lost delete, an abandoned retry) is not applied a second time.
+_REMEMBERED_REQUESTS = 4096
+
+
+@dataclass
+class _EntitySession:
+    instance_id: str
+    execution_id: str | None = None
+    etag: str | None = None
+    generation: int = 0
+    state: SchedulerState = field(default_factory=SchedulerState)
+    last_used: float = field(default_factory=time.monotonic)
+    seen: deque[str] = field(default_factory=lambda: deque(maxlen=_REMEMBERED_REQUESTS))
+    seen_set: set[str] = field(default_factory=set)
+
+    def remember(self, request_id: str) -> None:
+        if len(self.seen) == self.seen.maxlen:
+            self.seen_set.discard(self.seen[0])
+        self.seen.append(request_id)
+        self.seen_set.add(request_id)
+
+
+@dataclass
+class _Sorted:
+    operations: list[tuple[ReceivedMessage, OperationRequest]] = field(default_factory=list)
+    consumed: list[ReceivedMessage] = field(default_factory=list)
+    later: list[tuple[ReceivedMessage, float]] = field(default_factory=list)
+
+
+class EntityProcessor:
+    """Pass an instance's `process` as the OrchestrationDispatcher's `entity_processor`."""
+
+    def __init__(
+        self,
+        *,
+        storage: TaskHubStorage,
+        router: MessageRouter,
+        run_entity: EntityRunner,
+        clock: Clock,
+        hub_name: str,
+        session_idle_timeout: float = 30.0,
+    ) -> None:
+        self._storage = storage
+        self._router = router
+        self._run = run_entity
+        self._clock = clock
+        self._hub_name = hub_name
+        self._session_idle = session_idle_timeout
+        self._sessions: dict[str, _EntitySession] = {}
+        self._active: set[str] = set()
+        self.batches_run = 0
+        self.operations_run = 0
+
+    async def process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+        """Process and checkpoint one batch; raising leaves the messages to the dispatcher."""
+        self._evict_idle()
+        self._active.add(instance_id)
+        try:
+            await self._process(instance_id, batch)
+        except BaseException:
+            # Whatever was stored wins: reload it next time.
+            self._sessions.pop(instance_id, None)
+            raise
+        finally:
+            self._active.discard(instance_id)
+
+    async def _process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
+        session = await self._session(instance_id)
+        sorted_batch = self._sort(session, batch)
+        for msg, delay in sorted_batch.later:
+            await self._storage.abandon_message(msg, delay=delay)
+        if sorted_batch.operations:
+            await self._run_batch(session, sorted_batch.operations)
+            consumed = sorted_batch.consumed + [m for m, _ in sorted_batch.operations]
+        else:
+            consumed = sorted_batch.consumed
+        if consumed:
+            await asyncio.gather(*(self._storage.delete_message(m) for m in consumed))
+
+    # -- loading and sorting ------------------------------------------------------------------
+
+    async def _session(self, instance_id: str) -> _EntitySession:
+        session = self._sessions.get(instance_id)
+        if session is None:
+            loaded = await self._storage.load_history(instance_id)
+            session = _EntitySession(
+                instance_id=instance_id, execution_id=loaded.execution_id, etag=loaded.etag
+            )
+            started = next((e for e in loaded.events if isinstance(e, ExecutionStarted)), None)
+            if started is not None:
+                session.state = SchedulerState.from_json(started.input)
+                session.generation = started.generation
+            self._sessions[instance_id] = session
+        session.last_used = time.monotonic()
+        return session
+
+    def _sort(self, session: _EntitySession, batch: list[ReceivedMessage]) -> _Sorted:
+        out = _Sorted()
+        now = self._clock.now()
+        batch_ids: set[str] = set()
+        for msg in sorted(batch, key=_arrival_order):
+            event = msg.data.task_message.event if msg.data and msg.data.task_message else None
+            if not isinstance(event, EventRaised) or not is_operation_event(event.name):
+                self._log_ignored(session.instance_id, event)
+                out.consumed.append(msg)
+                continue
+            due = _due_time(event.name)
+            if due is not None and due > now:
+                wait = min(self._clock.seconds_until(due), MAX_DELAY_SECONDS)
+                if wait > 0:
+                    out.later.append((msg, wait))
+                    continue
+            try:
+                request = OperationRequest.from_json(event.input)
+            except ValueError as exc:
+                log.error(
+                    "Entity %s: dropping a malformed operation message %s: %s",
+                    session.instance_id,
+                    msg.message_id,
+                    exc,
+                )
+                out.consumed.append(msg)
+                continue
+            if request.operation is None:
+                # Locks come from critical sections, which the Python SDK cannot open.
+                log.warning(
+                    "Entity %s: ignoring lock request %s (durable_host does not support "
+                    "entity locks; the Python SDK has no API for them)",
+                    session.instance_id,
+                    request.request_id,
+                )
+                out.consumed.append(msg)
+                continue
+            if request.request_id in session.seen_set or request.request_id in batch_ids:
+                log.info(
+                    "Entity %s: operation %s was already applied; dropping the duplicate",
+                    session.instance_id,
+                    request.request_id,
+                )
+                out.consumed.append(msg)
+                continue
+            batch_ids.add(request.request_id)
+            out.operations.append((msg, request))
+        return out
+
+    def _log_ignored(self, instance_id: str, event: HistoryEvent | None) -> None:
+        what = event.event_type.dotnet_name if event is not None else "an undecodable message"
+        name = getattr(event, "name", None)
+        log.info(
+            "Entity %s: ignoring %s%s (only entity operations are processed)",
+            instance_id,
+            what,
+            f" '{name}'" if name else "",
+        )
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def _run_batch(
+        self, session: _EntitySession, operations: list[tuple[ReceivedMessage, OperationRequest]]
+    ) -> None:
+        name, key = split_entity_id(session.instance_id)
+        requests = [r for _, r in operations]
+        result = await self._invoke(session, name, key, requests)
+        self.batches_run += 1
+        self.operations_run += len(requests)
+        now = self._clock.now()
+        sends = [
+            self._router.send_to_instance(
+                OrchestrationInstance(request.parent or "", request.parent_execution),
+                EventRaised(timestamp=now, name=request.request_id, input=response_json(outcome)),
+                sender=OrchestrationInstance(session.instance_id, session.execution_id or ""),
+            )
+            for request, outcome in zip(requests, result.outcomes, strict=True)
+            if request.expects_response
+        ]
+        if sends:
+            await asyncio.gather(*sends)
+        await self._checkpoint(session, result.state, now)
+        for request in requests:
+            session.remember(request.request_id)
+
+    async def _invoke(
+        self,
+        session: _EntitySession,
+        name: str,
+        key: str,
+        requests: list[OperationRequest],
+    ) -> EntityResult:
+        batch_json = build_batch_json(name, key, session.state, requests)
+        try:
+            result_json = await self._run(name, batch_json)
+            return parse_entity_result(result_json, len(requests))
+        except Exception as exc:
+            # The operations fail, the state stays as it was, and every caller hears why.
+            message = f"Entity '{session.instance_id}' failed to run its batch: {exc}"
+            log.error("%s", message)
+            return EntityResult(
+                state=session.state, outcomes=[error_outcome(message) for _ in requests]
+            )
+
+    # -- checkpoint -----------------------------------------------------------------------------
+
+    async def _checkpoint(
+        self, session: _EntitySession, state: SchedulerState, now: datetime
+    ) -> None:
+        execution_id = uuid.uuid4().hex
+        generation = session.generation + 1 if session.execution_id else 0
+        input_json = state.to_json()
+        started = ExecutionStarted(
+            timestamp=now,
+            orchestration_instance=OrchestrationInstance(session.instance_id, execution_id),
+            name=session.instance_id,
+            version="",
+            input=input_json,
+            generation=generation,
+        )
+        events: list[HistoryEvent] = [
+            OrchestratorStarted(timestamp=now),
+            started,
+            OrchestratorCompleted(timestamp=now),
+        ]
+        session.etag = await self._storage.append_history(
+            session.instance_id,
+            execution_id,
+            start_index=0,
+            events=events,
+            etag=session.etag,
+        )
+        session.execution_id = execution_id
+        session.generation = generation
+        session.state = state
+        fields: dict[str, Any] = {
+            "name": session.instance_id,
+            "version": "",
+            "runtime_status": OrchestrationStatus.Running,
+            "execution_id": execution_id,
+            "input": input_json,
+            "custom_status": state.custom_status(),
+            "created_time": now,
+            "last_updated_time": now,
+            "generation": generation,
+            "task_hub_name": self._hub_name,
+        }
+        await self._storage.merge_instance(session.instance_id, fields)
+
+    def _evict_idle(self) -> None:
+        cutoff = time.monotonic() - self._session_idle
+        for instance_id in [k for k, s in self._sessions.items() if s.last_used < cutoff]:
+            if instance_id not in self._active:
+                del self._sessions[instance_id]
+
+
+def _due_time(event_name: str) -> datetime | None:
+    try:
+        return parse_operation_time(event_name)
+    except ValueError:
+        log.warning("Entity operation name %r has an unreadable time; running it now", event_name)
+        return None
+
+
+def _arrival_order(msg: ReceivedMessage) -> tuple[datetime, int]:
+    inserted = msg.insertion_time or datetime.min
+    if inserted.tzinfo is not None:
+        inserted = inserted.replace(tzinfo=None)
+    seq = msg.data.sequence_number if msg.data is not None else 0
+    return inserted, seq

@@ -1,0 +1,235 @@
+"""Pure entity formats: ids, the stored SchedulerState, request messages, SDK batches.
+
+No I/O here; `entities.py` does the receiving, invoking and checkpointing.
+Formats: task-hub-layout.md §6 (SchedulerState, RequestMessage) and
+out-of-proc-protocol.md §2 (the batch the SDK's entity function reads and the
+result it returns).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from durable_host.taskhub.timestamps import parse_timestamp
+
+__all__ = [
+    "EntityResult",
+    "OperationOutcome",
+    "OperationRequest",
+    "SchedulerState",
+    "build_batch_json",
+    "entity_instance_id",
+    "parse_entity_result",
+    "parse_operation_time",
+    "response_json",
+    "split_entity_id",
+]
+
+OPERATION_EVENT = "op"
+# Custom status the extension keeps on an entity's Instances row (its EntityStatus).
+_QUEUE_SIZE = 0
+
+
+def entity_instance_id(name: str, key: str) -> str:
+    """`@<lower-cased name>@<key>`: the instance id the extension gives an entity."""
+    if not name or "@" in name:
+        raise ValueError(
+            f"Entity name {name!r} is not valid: it must be non-empty and must not contain '@'."
+        )
+    return f"@{name.lower()}@{key}"
+
+
+def split_entity_id(instance_id: str) -> tuple[str, str]:
+    """`@name@key` -> (name, key); the key may itself contain '@'."""
+    if not instance_id.startswith("@") or "@" not in instance_id[1:]:
+        raise ValueError(f"{instance_id!r} is not an entity instance id ('@name@key').")
+    name, key = instance_id[1:].split("@", 1)
+    return name, key
+
+
+@dataclass(frozen=True)
+class SchedulerState:
+    """ExecutionStarted.Input of an entity: whether it exists and its state (JSON text).
+
+    Written as the extension does, `{"exists":true,"state":"<json>","sorter":{}}`; the
+    queue and lock fields are never needed here (no locks, and every received operation
+    is processed in its batch), so they are left out, as the extension omits empty ones.
+    """
+
+    exists: bool = False
+    state: str | None = None
+
+    def to_json(self) -> str:
+        body: dict[str, Any] = {}
+        if self.exists:
+            body["exists"] = True
+        if self.exists and self.state is not None:
+            body["state"] = self.state
+        body["sorter"] = {}
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> SchedulerState:
+        if not text:
+            return cls()
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return cls()
+        if not isinstance(body, dict):
+            return cls()
+        state = body.get("state")
+        exists = bool(body.get("exists", False))
+        return cls(exists=exists, state=state if exists and isinstance(state, str) else None)
+
+    def custom_status(self) -> str:
+        return json.dumps(
+            {"entityExists": self.exists, "queueSize": _QUEUE_SIZE}, separators=(",", ":")
+        )
+
+
+@dataclass(frozen=True)
+class OperationRequest:
+    """One RequestMessage (an `op` EventRaised's Input)."""
+
+    request_id: str
+    operation: str | None
+    signal: bool
+    input: str | None
+    parent: str | None
+    parent_execution: str | None
+    is_lock_request: bool = False
+
+    @classmethod
+    def from_json(cls, text: str | None) -> OperationRequest:
+        body = json.loads(text or "")
+        if not isinstance(body, dict) or "id" not in body:
+            raise ValueError("an entity request message must be a JSON object with an 'id'")
+        operation = body.get("op")
+        return cls(
+            request_id=str(body["id"]),
+            operation=operation,
+            signal=bool(body.get("signal", False)),
+            input=body.get("input"),
+            parent=body.get("parent"),
+            parent_execution=body.get("parentExecution"),
+            is_lock_request=operation is None
+            and (bool(body.get("lockset")) or bool(body.get("IsLockRequest"))),
+        )
+
+    @property
+    def expects_response(self) -> bool:
+        return not self.signal and bool(self.parent)
+
+
+def request_json(
+    *,
+    request_id: str,
+    operation: str,
+    input_json: str | None,
+    signal: bool,
+    now: datetime,
+    parent: str | None = None,
+    parent_execution: str | None = None,
+) -> str:
+    """A RequestMessage as the extension writes it (`input` is JSON text, itself a string)."""
+    body = {
+        "op": operation,
+        "signal": signal,
+        "input": input_json,
+        "id": request_id,
+        "parent": parent,
+        "parentExecution": parent_execution,
+        "Timestamp": _dotnet_o(now),
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_operation_time(event_name: str) -> datetime | None:
+    """The due time of a scheduled operation `op@<time>`; None for a plain `op`."""
+    if not event_name.startswith(OPERATION_EVENT + "@"):
+        return None
+    text = event_name[len(OPERATION_EVENT) + 1 :]
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def scheduled_operation_name(due: datetime) -> str:
+    return f"{OPERATION_EVENT}@{_dotnet_o(due)}"
+
+
+def is_operation_event(event_name: str) -> bool:
+    return event_name == OPERATION_EVENT or event_name.startswith(OPERATION_EVENT + "@")
+
+
+def build_batch_json(
+    name: str, key: str, state: SchedulerState, operations: list[OperationRequest]
+) -> str:
+    """The entity trigger payload (protocol §2.1)."""
+    payload = {
+        "self": {"name": name, "key": key},
+        "exists": state.exists,
+        "state": state.state if state.exists else None,
+        "batch": [
+            {"name": op.operation, "input": op.input, "isSignal": op.signal} for op in operations
+        ],
+    }
+    return json.dumps(payload, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class OperationOutcome:
+    result: str | None
+    is_error: bool
+
+
+@dataclass(frozen=True)
+class EntityResult:
+    state: SchedulerState
+    outcomes: list[OperationOutcome]
+
+
+def parse_entity_result(text: str, operation_count: int) -> EntityResult:
+    """The SDK's batch result (protocol §2.2); ValueError if it is not one."""
+    body = json.loads(text)
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise ValueError("the entity function returned no 'results' list")
+    results = body["results"]
+    if len(results) != operation_count:
+        raise ValueError(
+            f"the entity function returned {len(results)} results for {operation_count} operations"
+        )
+    exists = bool(body.get("entityExists", False))
+    raw_state = body.get("entityState")
+    state = SchedulerState(
+        exists=exists, state=raw_state if exists and isinstance(raw_state, str) else None
+    )
+    outcomes = [
+        OperationOutcome(result=r.get("result"), is_error=bool(r.get("isError", False)))
+        for r in results
+    ]
+    return EntityResult(state=state, outcomes=outcomes)
+
+
+def response_json(outcome: OperationOutcome) -> str:
+    """The Input of the EventRaised that answers a call (an extension ResponseMessage)."""
+    body: dict[str, Any] = {"result": outcome.result}
+    if outcome.is_error:
+        body["exceptionType"] = "Error"
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def error_outcome(message: str) -> OperationOutcome:
+    """An operation that could not run at all: the caller gets `message` as its error."""
+    return OperationOutcome(result=json.dumps(message, ensure_ascii=False), is_error=True)
+
+
+def _dotnet_o(value: datetime) -> str:
+    """.NET "o" format in UTC: 7 fractional digits and `Z`."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"

@@ -494,7 +494,9 @@ class _Replayer:
             request = {
                 "op": action.get("operation"),
                 "signal": signal,
-                "input": action.get("input"),
+                # The extension serializes the action's input text again (a JSON string
+                # holding JSON), which is what the SDK's entity get_input decodes.
+                "input": _json_text(action.get("input")),
                 "id": leaf.request_id,
                 "parent": None if signal else self.ctx.instance_id,
                 "parentExecution": None if signal else self.ctx.execution_id,
@@ -632,6 +634,10 @@ class _RetryLink(_Task):
     def on_child_done(self, child: _Task) -> None:
         assert isinstance(child, _Leaf)
         self.replayer.on_attempt_done(self.retry, child)
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def _is_entity_error(payload: str | None) -> bool:

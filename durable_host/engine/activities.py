@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -70,25 +71,49 @@ class ActivityDispatcher:
         self.activities_run = 0
         # Renewing a message's visibility changes its pop receipt; the latest one deletes it.
         self._renewed: dict[str, ReceivedMessage] = {}
+        self._backlog: deque[ReceivedMessage] = deque()
 
     def start(self) -> None:
+        self._router.deliver_work_items_locally(self._deliver_local)
         self._loop_task = asyncio.create_task(self._loop())
+
+    def _deliver_local(self, msg: ReceivedMessage) -> None:
+        """A work item this host just sent (already invisible): run it without receiving it."""
+        if len(self._running) < self._max and not self._backlog:
+            self._spawn(msg)
+        else:
+            self._backlog.append(msg)
+            self._slot_freed.set()
+
+    def _spawn(self, msg: ReceivedMessage) -> None:
+        task = asyncio.create_task(self._execute(msg))
+        self._running.add(task)
+        task.add_done_callback(self._finished)
 
     async def stop(self) -> None:
         """Stop taking work; running activities finish and report (or reappear if the host dies)."""
         self._stopping.set()
+        self._router.deliver_work_items_locally(None)
         self._router.work_item_wakeup.set()
         if self._loop_task is not None:
             await asyncio.gather(self._loop_task, return_exceptions=True)
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+        while self._backlog:
+            msg = self._backlog.popleft()
+            try:
+                await self._storage.abandon_message(msg, delay=0)
+            except Exception as exc:  # it reappears after its visibility timeout anyway
+                log.debug("Abandoning work item %s failed: %s", msg.message_id, exc)
 
     async def _loop(self) -> None:
         wake = self._router.work_item_wakeup
         idle_wait = 0.05
         while not self._stopping.is_set():
+            while self._backlog and len(self._running) < self._max:
+                self._spawn(self._backlog.popleft())
             free = self._max - len(self._running)
-            if free <= 0:
+            if free <= 0 or self._backlog:
                 await sleep_or_wake(self._slot_freed, 1.0)
                 continue
             try:
@@ -105,9 +130,7 @@ class ActivityDispatcher:
                 continue
             idle_wait = 0.05
             for msg in messages:
-                task = asyncio.create_task(self._execute(msg))
-                self._running.add(task)
-                task.add_done_callback(self._finished)
+                self._spawn(msg)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

@@ -170,17 +170,20 @@ class EngineClient:
         self, instance_id: str, *, timeout: float, poll_interval: float = 0.05
     ) -> InstanceStatus | None:
         deadline = time.monotonic() + timeout
-        status = await self.get_status(instance_id)
-        while status is not None and status.runtime_status in _RUNNING_STATES:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            wait = min(remaining, max(poll_interval, 0.01), 1.0)
-            if self._notifier is not None:
-                await self._notifier.wait(wait)
-            else:
-                await asyncio.sleep(wait)
+        while True:
+            # Register before reading, so a checkpoint between the two is not missed.
+            waiter = self._notifier.register(instance_id) if self._notifier else None
             status = await self.get_status(instance_id)
+            remaining = deadline - time.monotonic()
+            if status is None or status.runtime_status not in _RUNNING_STATES or remaining <= 0:
+                if waiter is not None:
+                    await self._notifier.wait(instance_id, waiter, 0)  # type: ignore[union-attr]
+                break
+            if waiter is not None and self._notifier is not None:
+                # Checkpoints by this host wake us at once; poll slowly for other hosts' work.
+                await self._notifier.wait(instance_id, waiter, min(remaining, 1.0))
+            else:
+                await asyncio.sleep(min(remaining, max(poll_interval, 0.01)))
         return status
 
     # -- operations -----------------------------------------------------------------------------

@@ -82,6 +82,7 @@ class Session:
     history: list[HistoryEvent] = field(default_factory=list)
     etag: str | None = None
     last_used: float = field(default_factory=time.monotonic)
+    consumed: list[ReceivedMessage] = field(default_factory=list)
 
     @property
     def started(self) -> ExecutionStarted | None:
@@ -118,21 +119,33 @@ class _Triage:
 
 
 class InstanceNotifier:
-    """Lets waiters (the client's wait_for_completion) hear about checkpoints made by this host."""
+    """Wakes waiters (the client's wait_for_completion) when this host checkpoints an instance."""
 
     def __init__(self) -> None:
-        self._changed = asyncio.Condition()
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
 
-    async def notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+    def notify(self, instance_id: str) -> None:
+        for waiter in self._waiters.pop(instance_id, []):
+            if not waiter.done():
+                waiter.set_result(None)
 
-    async def wait(self, timeout: float) -> None:
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
+    def register(self, instance_id: str) -> asyncio.Future[None]:
+        """A future resolved at this instance's next checkpoint (register before reading)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(instance_id, []).append(waiter)
+        return waiter
+
+    async def wait(self, instance_id: str, waiter: asyncio.Future[None], timeout: float) -> None:
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            waiters = self._waiters.get(instance_id)
+            if waiters and waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._waiters[instance_id]
 
 
 class OrchestrationDispatcher:
@@ -179,11 +192,14 @@ class OrchestrationDispatcher:
 
     def start(self) -> None:
         for partition in self._partitions:
+            self._router.deliver_control_locally(partition, self._deliver_local)
             self._loops.append(asyncio.create_task(self._partition_loop(partition)))
 
     async def stop(self) -> None:
         """Stop receiving; let running episodes finish; unprocessed messages reappear later."""
         self._stopping.set()
+        for partition in self._partitions:
+            self._router.deliver_control_locally(partition, None)
         for wake in self._router.control_wakeups:
             wake.set()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -227,16 +243,23 @@ class OrchestrationDispatcher:
     def _buffered(self) -> int:
         return sum(len(m) for m in self._pending.values())
 
+    def _deliver_local(self, msg: ReceivedMessage) -> None:
+        """A message this host just sent to one of its own partitions (already invisible)."""
+        assert msg.data is not None and msg.data.task_message is not None
+        self._enqueue(msg.data.task_message.orchestration_instance.instance_id, msg)
+
+    def _enqueue(self, instance_id: str, msg: ReceivedMessage) -> None:
+        self._pending.setdefault(instance_id, []).append(msg)
+        if instance_id not in self._workers:
+            self._workers[instance_id] = asyncio.create_task(self._instance_worker(instance_id))
+
     async def _route(self, msg: ReceivedMessage) -> None:
         if msg.data is None or msg.data.task_message is None:
             reason = msg.decode_error or "message has no TaskMessage"
             log.error("Poison message %s in %s: %s", msg.message_id, msg.queue, reason)
             await self._storage.move_to_poison(msg, reason)
             return
-        instance_id = msg.data.task_message.orchestration_instance.instance_id
-        self._pending.setdefault(instance_id, []).append(msg)
-        if instance_id not in self._workers:
-            self._workers[instance_id] = asyncio.create_task(self._instance_worker(instance_id))
+        self._enqueue(msg.data.task_message.orchestration_instance.instance_id, msg)
 
     async def _instance_worker(self, instance_id: str) -> None:
         try:
@@ -299,7 +322,7 @@ class OrchestrationDispatcher:
         if instance_id.startswith("@") and self._entity_processor is not None:
             # Entities share the control queues and this per-instance serialisation.
             await self._entity_processor(instance_id, batch)
-            await self.notifier.notify()
+            self.notifier.notify(instance_id)
             return
         session = await self._session(instance_id)
         batch.sort(key=_arrival_order)
@@ -314,9 +337,11 @@ class OrchestrationDispatcher:
             return
         consumed = [m for m, _ in triage.accept] + triage.discard
         events = [e for _, e in triage.accept]
+        session.consumed = consumed
         await self._run_work_item(session, events, triage.restart)
-        await self._delete_all(consumed)
-        await self.notifier.notify()
+        await self._delete_all(session.consumed)
+        session.consumed = []
+        self.notifier.notify(instance_id)
 
     async def _triage(self, session: Session, batch: list[ReceivedMessage]) -> _Triage:
         triage = _Triage()
@@ -698,7 +723,12 @@ class OrchestrationDispatcher:
         fields = self._instance_fields(
             session, started, new_events, completion, custom_status, now, suspended
         )
-        await self._storage.merge_instance(session.instance_id, fields)
+        # Both follow the history write and are independent of each other.
+        consumed, session.consumed = session.consumed, []
+        await asyncio.gather(
+            self._storage.merge_instance(session.instance_id, fields),
+            self._delete_all(consumed),
+        )
 
     def _instance_fields(
         self,

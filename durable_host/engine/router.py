@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timezone
 
 from durable_host.engine.clock import Clock
 from durable_host.taskhub.events import (
@@ -15,13 +16,15 @@ from durable_host.taskhub.events import (
     TaskMessage,
 )
 from durable_host.taskhub.names import partition_index
-from durable_host.taskhub.storage import TaskHubStorage
+from durable_host.taskhub.storage import ReceivedMessage, SentMessage, TaskHubStorage
 
 # The provider caps nothing, but Azure Storage rejects visibility over 7 days; a timer due later
 # is received early and re-hidden (see OrchestrationDispatcher).
 MAX_DELAY_SECONDS = 6 * 24 * 3600.0
 
 _NO_SENDER = OrchestrationInstance("", "")
+
+LocalDelivery = Callable[[ReceivedMessage], None]
 
 
 class MessageRouter:
@@ -33,6 +36,21 @@ class MessageRouter:
         self.control_wakeups = [asyncio.Event() for _ in range(partition_count)]
         self.work_item_wakeup = asyncio.Event()
         self._timer_handles: set[asyncio.TimerHandle] = set()
+        # Messages this host sends to queues it processes itself are sent invisible and handed
+        # straight to the local dispatcher with their receipt: no receive round trip, and a
+        # crash still lets them reappear once the visibility timeout passes.
+        self._local_control: dict[int, LocalDelivery] = {}
+        self._local_work_items: LocalDelivery | None = None
+        self.local_visibility_timeout = 300.0
+
+    def deliver_control_locally(self, partition: int, deliver: LocalDelivery | None) -> None:
+        if deliver is None:
+            self._local_control.pop(partition, None)
+        else:
+            self._local_control[partition] = deliver
+
+    def deliver_work_items_locally(self, deliver: LocalDelivery | None) -> None:
+        self._local_work_items = deliver
 
     def partition_of(self, instance_id: str) -> int:
         return partition_index(instance_id, self._partition_count)
@@ -65,6 +83,13 @@ class MessageRouter:
         partition = self.partition_of(target.instance_id)
         delay = self._delay(visible_at)
         msg = self.envelope(target, event, sender=sender, episode=episode)
+        local = self._local_control.get(partition)
+        if local is not None and delay <= 0:
+            sent = await self._storage.send_control(
+                partition, msg, delay=self.local_visibility_timeout
+            )
+            local(_as_received(sent))
+            return
         await self._storage.send_control(partition, msg, delay=delay)
         self._wake_later(self.control_wakeups[partition], delay)
 
@@ -77,6 +102,11 @@ class MessageRouter:
         episode: int | None = None,
     ) -> None:
         msg = self.envelope(target, event, sender=sender, episode=episode)
+        local = self._local_work_items
+        if local is not None:
+            sent = await self._storage.send_work_item(msg, delay=self.local_visibility_timeout)
+            local(_as_received(sent))
+            return
         await self._storage.send_work_item(msg)
         self.work_item_wakeup.set()
 
@@ -105,3 +135,15 @@ class MessageRouter:
         for handle in self._timer_handles:
             handle.cancel()
         self._timer_handles.clear()
+
+
+def _as_received(sent: SentMessage) -> ReceivedMessage:
+    return ReceivedMessage(
+        queue=sent.queue,
+        message_id=sent.message_id,
+        pop_receipt=sent.pop_receipt,
+        dequeue_count=1,
+        insertion_time=datetime.now(timezone.utc),
+        data=sent.data,
+        body="",
+    )

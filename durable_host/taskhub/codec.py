@@ -26,6 +26,7 @@ import base64
 import binascii
 import dataclasses
 import enum
+import functools
 import json
 import types
 import typing
@@ -128,12 +129,17 @@ _EVENT_TYPES_BY_NAME = {t.dotnet_name.lower(): t for t in EventType}
 _EVENT_TYPES_BY_VALUE = {int(t): t for t in EventType}
 
 
+@functools.cache
 def _pascal(field_name: str) -> str:
     return "".join(part.capitalize() for part in field_name.split("_"))
 
 
 def _hints(cls: type) -> dict[str, Any]:
-    return _HINT_CACHE.setdefault(cls, typing.get_type_hints(cls, vars(ev)))
+    # get_type_hints is slow and this runs for every event of every episode: cache per class.
+    hints = _HINT_CACHE.get(cls)
+    if hints is None:
+        hints = _HINT_CACHE[cls] = typing.get_type_hints(cls, vars(ev))
+    return hints
 
 
 _HINT_CACHE: dict[type, dict[str, Any]] = {}

@@ -64,3 +64,186 @@ async def test_signal_creates_the_entity_and_adds(engine: Engine) -> None:
     await wait_state(engine, "k1", 7)
     listed = await engine.client.list_entities("counter", fetch_state=True)
     assert [(e.name, e.key, e.state) for e in listed.entities] == [("counter", "k1", "7")]
+
+
+async def test_thousand_signals_from_ten_senders_apply_exactly_once(engine: Engine) -> None:
+    async def sender(first: int) -> None:
+        for i in range(first, first + 100):
+            await engine.client.signal_entity("counter", "hot", "add", op_input(i))
+
+    await asyncio.gather(*(sender(n * 100) for n in range(10)))
+    expected = sum(range(1000))  # distinct amounts: a lost or doubled op changes the sum
+    await wait_state(engine, "hot", expected, timeout=60)
+    assert engine.entities.operations_run == 1000
+    # Batches, not one invocation per operation.
+    assert engine.entities.batches_run < 1000
+
+
+async def test_twenty_concurrent_callers_each_get_a_distinct_result(engine: Engine) -> None:
+    ids = await asyncio.gather(
+        *(
+            start(engine, "call_counter", {"key": "shared", "op": "add", "value": 1})
+            for _ in range(20)
+        )
+    )
+    outputs = [json.loads((await finish(engine, i)).output or "null") for i in ids]
+    assert sorted(o["result"] for o in outputs) == list(range(1, 21))
+    assert await state_of(engine, "shared") == 20
+
+
+async def test_calls_from_one_orchestration_are_answered_in_order(engine: Engine) -> None:
+    await engine.client.signal_entity("counter", "seq", "add", op_input(10))
+    instance = await start(engine, "call_twice", "seq")
+    status = await finish(engine, instance)
+    assert status.runtime_status == OrchestrationStatus.Completed
+    assert json.loads(status.output or "null") == [11, 11]
+
+
+async def test_failing_operation_reports_to_the_caller_and_the_entity_goes_on(
+    engine: Engine,
+) -> None:
+    await engine.client.signal_entity("counter", "err", "add", op_input(3))
+    await wait_state(engine, "err", 3)
+    refused = await start(engine, "call_counter", {"key": "err", "op": "raise", "value": "no"})
+    status = await finish(engine, refused)
+    assert status.runtime_status == OrchestrationStatus.Completed
+    assert json.loads(status.output or "null") == {"error": "counter refused: no"}
+    assert await state_of(engine, "err") == 3  # raised before changing anything
+
+    # A change made before the exception is kept, as in the SDK and the extension.
+    partial = await start(
+        engine, "call_counter", {"key": "err", "op": "add_then_raise", "value": 4}
+    )
+    status = await finish(engine, partial)
+    assert json.loads(status.output or "null") == {"error": "added, then failed"}
+    assert await state_of(engine, "err") == 7
+
+    # A failing signal has no caller; later operations still run.
+    await engine.client.signal_entity("counter", "err", "raise", op_input("signal"))
+    await engine.client.signal_entity("counter", "err", "add", op_input(1))
+    await wait_state(engine, "err", 8)
+
+
+async def test_delete_then_recreate(engine: Engine) -> None:
+    await engine.client.signal_entity("counter", "gone", "add", op_input(5))
+    await engine.client.signal_entity("counter", "stays", "add", op_input(1))
+    await wait_state(engine, "gone", 5)
+    await wait_state(engine, "stays", 1)
+    await engine.client.signal_entity("counter", "gone", "delete")
+
+    async def deleted() -> bool:
+        return await engine.client.read_entity("counter", "gone") is None
+
+    await eventually(deleted, what="entity deleted")
+    listed = await engine.client.list_entities(fetch_state=True)
+    assert [(e.key, e.state) for e in listed.entities] == [("stays", "1")]
+    row = await engine.storage.get_instance("@counter@gone")
+    assert row is not None and row.custom_status == '{"entityExists":false,"queueSize":0}'
+
+    await engine.client.signal_entity("counter", "gone", "add", op_input(2))
+    await wait_state(engine, "gone", 2)  # starts again from the initializer, not from 5
+
+
+async def test_reads_while_operations_queue_up_see_only_committed_states(engine: Engine) -> None:
+    await asyncio.gather(
+        *(engine.client.signal_entity("counter", "busy", "add", op_input(1)) for _ in range(200))
+    )
+    seen: list[int] = []
+    while True:
+        value = await state_of(engine, "busy")
+        seen.append(value or 0)
+        if value == 200:
+            break
+        assert len(seen) < 5000, f"state stuck at {value}"
+    assert seen == sorted(seen) and all(0 <= v <= 200 for v in seen)
+
+
+async def test_scheduled_signal_runs_at_its_time(engine: Engine) -> None:
+    due = engine.clock.now() + timedelta(seconds=3)
+    await engine.client.signal_entity("counter", "later", "add", op_input(100), scheduled_time=due)
+    await engine.client.signal_entity("counter", "later", "add", op_input(1))
+    await wait_state(engine, "later", 1)
+    assert engine.clock.now() < due, "the test machine is too slow to observe the delay"
+    await wait_state(engine, "later", 101, timeout=30)
+    assert engine.clock.now() >= due
+
+
+async def test_unknown_entity_function_is_refused(engine: Engine) -> None:
+    from durable_host.errors import FunctionNotFoundError
+
+    with pytest.raises(FunctionNotFoundError, match="'nope' doesn't exist"):
+        await engine.client.signal_entity("nope", "k", "add", op_input(1))
+
+
+async def test_storage_rows_match_the_provider_format(engine: Engine, azurite: str) -> None:
+    from azure.data.tables.aio import TableServiceClient
+
+    await engine.client.signal_entity("counter", "rows", "add", op_input(4))
+    await wait_state(engine, "rows", 4)
+    await engine.client.signal_entity("counter", "rows", "add", op_input(3))
+    await wait_state(engine, "rows", 7)
+
+    instance_id = "@counter@rows"
+    key = escape_partition_key(instance_id)
+    async with TableServiceClient.from_connection_string(azurite) as service:
+        history = service.get_table_client(engine.names.history_table)
+        rows = [r async for r in history.query_entities(f"PartitionKey eq '{key}'")]
+        instances = service.get_table_client(engine.names.instances_table)
+        row = await instances.get_entity(key, "")
+    by_key = {r["RowKey"]: r for r in rows}
+    assert sorted(by_key) == [f"{i:016X}" for i in range(3)] + ["sentinel"]
+    assert [by_key[f"{i:016X}"]["EventType"] for i in range(3)] == [
+        "OrchestratorStarted",
+        "ExecutionStarted",
+        "OrchestratorCompleted",
+    ]
+    execution_id = by_key["sentinel"]["ExecutionId"]
+    assert all(r["ExecutionId"] == execution_id for r in rows)
+    started = by_key["0000000000000001"]
+    assert started["Name"] == instance_id
+    assert json.loads(started["Input"]) == {"exists": True, "state": "7", "sorter": {}}
+    assert json.loads(started["OrchestrationInstance"]) == {
+        "InstanceId": instance_id,
+        "ExecutionId": execution_id,
+    }
+    assert row["Name"] == instance_id
+    assert row["RuntimeStatus"] == "Running"
+    assert row["ExecutionId"] == execution_id
+    assert row["Input"] == started["Input"]
+    assert row["CustomStatus"] == '{"entityExists":true,"queueSize":0}'
+    assert row["TaskHubName"] == engine.settings.hub_name
+    assert row["LastUpdatedTime"] is not None
+
+    # The typed view agrees: a continue-as-new generation whose state is the SchedulerState.
+    loaded = await engine.storage.load_history(instance_id)
+    assert [type(e) for e in loaded.events] == [
+        OrchestratorStarted,
+        ExecutionStarted,
+        OrchestratorCompleted,
+    ]
+    started_event = loaded.events[1]
+    assert isinstance(started_event, ExecutionStarted)
+    assert SchedulerState.from_json(started_event.input) == SchedulerState(True, "7")
+    assert started_event.generation >= 1
+
+
+async def test_non_operation_messages_are_dropped_without_harm(engine: Engine) -> None:
+    from durable_host.taskhub.events import EventRaised, OrchestrationInstance
+
+    await engine.client.signal_entity("counter", "odd", "add", op_input(1))
+    await wait_state(engine, "odd", 1)
+    target = OrchestrationInstance("@counter@odd", None)
+    now = engine.clock.now()
+    await engine.router.send_to_instance(
+        target, EventRaised(timestamp=now, name="release", input='{"id":"x","parent":"o"}')
+    )
+    lock = '{"id":"l1","lockset":[{"name":"counter","key":"odd"}],"pos":0,"parent":"o"}'
+    await engine.router.send_to_instance(target, EventRaised(timestamp=now, name="op", input=lock))
+    await engine.client.signal_entity("counter", "odd", "add", op_input(1))
+    await wait_state(engine, "odd", 2)
+
+    async def drained() -> bool:
+        lengths = await engine.storage.queue_lengths()
+        return not any(lengths.values())
+
+    await eventually(drained, what="the ignored messages to be deleted")

@@ -18,12 +18,13 @@ import aiohttp
 import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
-from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
+from azure.durable_functions.models.OrchestrationRuntimeStatus import (
+    OrchestrationRuntimeStatus as Status,
+)
 
 from tests.e2e.host_process import HostProcess
 from tests.e2e.test_patterns import EXPENSE, ORDER
 
-Status = OrchestrationRuntimeStatus
 DEADLINE = 30.0
 
 

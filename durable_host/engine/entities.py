@@ -225,8 +225,6 @@ class EntityProcessor:
         name, key = split_entity_id(session.instance_id)
         requests = [r for _, r in operations]
         result = await self._invoke(session, name, key, requests)
-        self.batches_run += 1
-        self.operations_run += len(requests)
         now = self._clock.now()
         sends = [
             self._router.send_to_instance(
@@ -242,6 +240,9 @@ class EntityProcessor:
         await self._checkpoint(session, result.state, now)
         for request in requests:
             session.remember(request.request_id)
+        # Counted once stored, so a reader that sees the count also sees the state.
+        self.batches_run += 1
+        self.operations_run += len(requests)
 
     async def _invoke(
         self,

@@ -114,6 +114,7 @@ class DurableHost:
         self._azurite: AzuriteProcess | None = None
         self._invoker: FunctionInvoker | None = None
         self._runner: web.AppRunner | None = None
+        self._sock: socket.socket | None = None
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -130,6 +131,9 @@ class DurableHost:
             log.warning(warning)
         export_values(local.values, self.environ)
         self.settings = settings = load_host_settings(self.app_dir, self.environ)
+        # The port first: a busy port fails at once, before Azurite or the task hub are touched.
+        self._sock = sock = self._bind(local.local_http_port)
+        self.port = port = sock.getsockname()[1]
         connection = self._storage_connection(settings)
 
         self.index = index = load_app(self.app_dir)
@@ -137,8 +141,6 @@ class DurableHost:
         self.engine = Engine(connection, _engine_settings(settings), index, self._invoker)
         await self.engine.start()
 
-        sock = self._bind(local.local_http_port)
-        self.port = port = sock.getsockname()[1]
         keys = self._access_keys()
         self.endpoints = self._client_endpoints(settings, port, keys)
         triggers = HttpTriggers(
@@ -153,6 +155,7 @@ class DurableHost:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         await web.SockSite(self._runner, sock, shutdown_timeout=10.0).start()
+        self._sock = None  # the site owns it now
         self._print_banner(index, settings, keys)
 
     async def stop(self) -> None:
@@ -160,6 +163,9 @@ class DurableHost:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
         if self.engine is not None:
             await self.engine.stop()
             self.engine = None

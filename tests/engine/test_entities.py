@@ -247,3 +247,18 @@ async def test_non_operation_messages_are_dropped_without_harm(engine: Engine) -
         return not any(lengths.values())
 
     await eventually(drained, what="the ignored messages to be deleted")
+
+
+async def test_state_survives_a_host_restart(engine: Engine, azurite: str, hub_name: str) -> None:
+    await engine.client.signal_entity("counter", "durable", "add", op_input(40))
+    await wait_state(engine, "durable", 40)
+    await engine.stop()
+    index = load_app(APP_DIR)
+    invoker = FunctionInvoker(index)
+    async with Engine(azurite, settings(hub_name), index, invoker) as second:
+        # Nothing in memory: the next batch starts from the stored SchedulerState.
+        await second.client.signal_entity("counter", "durable", "add", op_input(2))
+        await wait_state(second, "durable", 42)
+        caller = await start(second, "call_counter", {"key": "durable", "op": "get"})
+        assert json.loads((await finish(second, caller)).output or "null") == {"result": 42}
+    invoker.close(wait=False)

@@ -1,0 +1,91 @@
+"""Pure entity formats (engine/entity_state.py) against the spec's examples."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from durable_host.engine.entity_state import (
+    OperationOutcome,
+    OperationRequest,
+    SchedulerState,
+    build_batch_json,
+    entity_instance_id,
+    parse_entity_result,
+    parse_operation_time,
+    response_json,
+    scheduled_operation_name,
+    split_entity_id,
+)
+
+
+def test_instance_ids_lower_case_the_name_and_keep_the_key() -> None:
+    assert entity_instance_id("Counter", "MyKey") == "@counter@MyKey"
+    assert split_entity_id("@counter@a@b") == ("counter", "a@b")
+    assert split_entity_id("@counter@") == ("counter", "")
+    with pytest.raises(ValueError, match="not an entity instance id"):
+        split_entity_id("counter")
+    with pytest.raises(ValueError, match="must not contain '@'"):
+        entity_instance_id("a@b", "k")
+
+
+def test_scheduler_state_is_written_like_the_extension() -> None:
+    text = SchedulerState(exists=True, state='{"a":1}').to_json()
+    assert text == '{"exists":true,"state":"{\\"a\\":1}","sorter":{}}'
+    assert SchedulerState.from_json(text) == SchedulerState(True, '{"a":1}')
+    assert SchedulerState().to_json() == '{"sorter":{}}'
+    # A stored state of a deleted entity reads as not existing; garbage reads as empty.
+    assert SchedulerState.from_json('{"state":"5","sorter":{}}') == SchedulerState()
+    assert SchedulerState.from_json("not json") == SchedulerState()
+    assert SchedulerState(True, "1").custom_status() == '{"entityExists":true,"queueSize":0}'
+
+
+def test_batch_payload_matches_protocol_2_1() -> None:
+    request = OperationRequest.from_json(
+        '{"op":"add","signal":true,"input":"\\"5\\"","id":"r1","parent":null}'
+    )
+    payload = json.loads(build_batch_json("counter", "k1", SchedulerState(True, "5"), [request]))
+    assert payload == {
+        "self": {"name": "counter", "key": "k1"},
+        "exists": True,
+        "state": "5",
+        "batch": [{"name": "add", "input": '"5"', "isSignal": True}],
+    }
+    assert not request.expects_response
+
+
+def test_lock_requests_are_recognised() -> None:
+    lock = OperationRequest.from_json('{"id":"l","lockset":[{"name":"c","key":"k"}],"pos":0}')
+    assert lock.operation is None and lock.is_lock_request
+    with pytest.raises(ValueError, match="'id'"):
+        OperationRequest.from_json('{"op":"add"}')
+
+
+def test_result_parsing_and_responses() -> None:
+    result = parse_entity_result(
+        '{"entityExists":true,"entityState":"6","signals":[],"results":['
+        '{"isError":false,"duration":0,"startTime":1,"result":"6"},'
+        '{"isError":true,"duration":0,"startTime":1,"result":"\\"boom\\""}]}',
+        2,
+    )
+    assert result.state == SchedulerState(True, "6")
+    assert response_json(result.outcomes[0]) == '{"result":"6"}'
+    assert json.loads(response_json(result.outcomes[1])) == {
+        "result": '"boom"',
+        "exceptionType": "Error",
+    }
+    with pytest.raises(ValueError, match="1 results for 2 operations"):
+        parse_entity_result('{"entityExists":false,"results":[{}]}', 2)
+    assert response_json(OperationOutcome(result=None, is_error=False)) == '{"result":null}'
+
+
+def test_scheduled_operation_names_round_trip() -> None:
+    due = datetime(2025, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc)
+    name = scheduled_operation_name(due)
+    assert name == "op@2025-01-02T03:04:05.1234560Z"
+    assert parse_operation_time(name) == due
+    assert parse_operation_time("op") is None
+    # The SDK's own time format (what an orchestration's fireAt carries).
+    assert parse_operation_time("op@2025-01-02T03:04:05.123456Z") == due

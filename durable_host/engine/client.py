@@ -117,7 +117,37 @@ class EngineClient:
         )
         # The provider enqueues first, then writes the row: a crash in between leaves a message
         # that starts the instance, never a Pending row that nothing will run.
-        await self._router.send_to_instance(execution, started, visible_at=scheduled_start_time)
+        hand_over = await self._router.send_to_instance(
+            execution, started, visible_at=scheduled_start_time, defer_local=True
+        )
+        try:
+            await self._write_pending_row(
+                instance_id,
+                name,
+                execution,
+                input_json,
+                now,
+                scheduled_start_time,
+                generation,
+                etag,
+            )
+        finally:
+            # The local dispatcher checks a restart against this row, so it gets the message
+            # only after the row is written.
+            hand_over()
+        return instance_id
+
+    async def _write_pending_row(
+        self,
+        instance_id: str,
+        name: str,
+        execution: OrchestrationInstance,
+        input_json: str | None,
+        now: datetime,
+        scheduled_start_time: datetime | None,
+        generation: int,
+        etag: str | None,
+    ) -> None:
         await self._storage.insert_or_replace_instance(
             InstanceRecord(
                 instance_id=instance_id,
@@ -134,7 +164,6 @@ class EngineClient:
             ),
             etag=etag,
         )
-        return instance_id
 
     # -- queries --------------------------------------------------------------------------------
 

@@ -23,7 +23,14 @@ from datetime import datetime
 from typing import Any
 
 from durable_host.engine.clock import Clock, sleep_or_wake
-from durable_host.engine.replay import Completion, Decision, EpisodeContext, Outbound, replay
+from durable_host.engine.replay import (
+    Completion,
+    Decision,
+    EpisodeContext,
+    Outbound,
+    replay,
+    replay_while_blocked,
+)
 from durable_host.engine.router import MessageRouter
 from durable_host.errors import CheckpointConflictError
 from durable_host.taskhub.codec import event_to_json
@@ -83,6 +90,38 @@ class Session:
     etag: str | None = None
     last_used: float = field(default_factory=time.monotonic)
     consumed: list[ReceivedMessage] = field(default_factory=list)
+    # The SDK-form JSON of `history`, built once per event rather than once per episode.
+    # The orchestrator's last OrchestratorState for this execution (see replay_while_blocked).
+    last_state: dict[str, Any] | None = field(default=None, repr=False)
+    _json: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _json_of: list[HistoryEvent] | None = field(default=None, repr=False)
+
+    def played_json(self) -> list[dict[str, Any]]:
+        """`history` as the SDK receives it on replay: every event IsPlayed except
+        OrchestratorStarted (DTFx leaves that one false)."""
+        if self._json_of is not self.history:
+            self._json, self._json_of = [], self.history
+        for event in self.history[len(self._json) :]:
+            data = event_to_json(event, with_type=False)
+            if not isinstance(event, OrchestratorStarted):
+                data["IsPlayed"] = True
+            self._json.append(data)
+        return list(self._json)
+
+    def result_index(self) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
+        """(scheduled tasks, applied results) as keys like ("task", 3)."""
+        scheduled: set[tuple[str, int]] = set()
+        applied: set[tuple[str, int]] = set()
+        for event in self.history:
+            if isinstance(event, TaskScheduled):
+                scheduled.add(("task", event.event_id))
+            elif isinstance(event, TimerCreated):
+                scheduled.add(("timer", event.event_id))
+            elif isinstance(event, SubOrchestrationInstanceCreated):
+                scheduled.add(("sub", event.event_id))
+            elif isinstance(event, _RESULT_EVENTS):
+                applied.add(_result_key(event))
+        return scheduled, applied
 
     @property
     def started(self) -> ExecutionStarted | None:
@@ -187,6 +226,7 @@ class OrchestrationDispatcher:
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
         self.episodes_run = 0
+        self.episodes_skipped = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -345,6 +385,7 @@ class OrchestrationDispatcher:
 
     async def _triage(self, session: Session, batch: list[ReceivedMessage]) -> _Triage:
         triage = _Triage()
+        index: tuple[set[tuple[str, int]], set[tuple[str, int]]] | None = None
         status = session.status
         starting = False
         for msg in batch:
@@ -353,10 +394,13 @@ class OrchestrationDispatcher:
             event = task_message.event
             target_execution = task_message.orchestration_instance.execution_id
             if isinstance(event, ExecutionStarted):
-                if await self._accept_start(session, event, status):
+                verdict = await self._start_verdict(session, event, status, msg)
+                if verdict == "accept":
                     triage.accept.append((msg, event))
                     triage.restart = event if session.history else None
                     starting = True
+                elif verdict == "defer":
+                    triage.defer.append(msg)
                 else:
                     triage.discard.append(msg)
                 continue
@@ -388,7 +432,9 @@ class OrchestrationDispatcher:
                 triage.hold.append(msg)
                 continue
             if isinstance(event, _RESULT_EVENTS) and not starting:
-                verdict = _result_verdict(session.history, event)
+                if index is None:
+                    index = session.result_index()
+                verdict = _result_verdict(index, event)
                 if verdict == "duplicate":
                     triage.discard.append(msg)
                     continue
@@ -406,20 +452,28 @@ class OrchestrationDispatcher:
                 status = OrchestrationStatus.Running
         return triage
 
-    async def _accept_start(
-        self, session: Session, event: ExecutionStarted, status: OrchestrationStatus | None
-    ) -> bool:
+    async def _start_verdict(
+        self,
+        session: Session,
+        event: ExecutionStarted,
+        status: OrchestrationStatus | None,
+        msg: ReceivedMessage,
+    ) -> str:
+        """'accept', 'discard' or 'defer' an ExecutionStarted (task-hub-layout.md §5.2)."""
         new_execution = event.orchestration_instance.execution_id
         if status is None:
-            return True
+            return "accept"
         if new_execution == session.execution_id:
-            return False  # a duplicate delivery of the start we already ran
+            return "discard"  # a duplicate delivery of the start we already ran
         if not status.is_terminal:
             log.warning("Ignoring a second start of running instance %s", session.instance_id)
-            return False
+            return "discard"
         # A restart (or start_new with an id that finished before): the Instances row names it.
         record = await self._storage.get_instance(session.instance_id)
-        return record is not None and record.execution_id == new_execution
+        if record is not None and record.execution_id == new_execution:
+            return "accept"
+        # The client writes the row after sending the message; give it time, then give up.
+        return "defer" if msg.dequeue_count < 10 else "discard"
 
     # -- episodes ---------------------------------------------------------------------------------
 
@@ -429,6 +483,7 @@ class OrchestrationDispatcher:
         if restart is not None:
             session.history = []
             session.execution_id = None
+            session.last_state = None
         start_index = len(session.history)
         now = self._clock.now()
         new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now)]
@@ -494,10 +549,7 @@ class OrchestrationDispatcher:
         new_events: list[HistoryEvent],
         now: datetime,
     ) -> Decision:
-        history = [_played(e) for e in session.history] + new_events
-        context_json = build_context_json(session.instance_id, history, started)
-        state, error = await self._run(started.name, context_json)
-        self.episodes_run += 1
+        history = session.history + new_events
         assert session.execution_id is not None
         ctx = EpisodeContext(
             instance_id=session.instance_id,
@@ -505,6 +557,20 @@ class OrchestrationDispatcher:
             orchestrator_name=started.name,
             now=now,
         )
+        if session.last_state is not None and session.history:
+            unchanged = replay_while_blocked(ctx, history, session.last_state)
+            if unchanged is not None:
+                self.episodes_skipped += 1
+                return unchanged
+        history_json = session.played_json() + [
+            event_to_json(e, with_type=False) for e in new_events
+        ]
+        context_json = build_context_json(
+            session.instance_id, history_json, started, is_replaying=bool(session.history)
+        )
+        state, error = await self._run(started.name, context_json)
+        self.episodes_run += 1
+        session.last_state = state if error is None else None
         decision = replay(ctx, history, state, error)
         unknown = self._unknown_activities(decision)
         if unknown and decision.completion is None:
@@ -634,6 +700,7 @@ class OrchestrationDispatcher:
         started = _find_started(kept)
         assert started is not None and session.execution_id is not None
         session.history = kept
+        session.last_state = None
         new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now), rewound]
         decision = await self._episode(session, started, new_events, now)
         new_events.extend(decision.new_events)
@@ -783,15 +850,19 @@ class OrchestrationDispatcher:
 
 
 def build_context_json(
-    instance_id: str, history: list[HistoryEvent], started: ExecutionStarted
+    instance_id: str,
+    history_json: list[dict[str, Any]],
+    started: ExecutionStarted,
+    *,
+    is_replaying: bool,
 ) -> str:
     """The orchestration trigger payload (out-of-proc-protocol.md §1.1)."""
     parent = started.parent_instance
     payload = {
-        "history": [event_to_json(e, with_type=False) for e in history],
+        "history": history_json,
         "input": _parse_json_or_none(started.input),
         "instanceId": instance_id,
-        "isReplaying": started.is_played,
+        "isReplaying": is_replaying,
         "parentInstanceId": parent.orchestration_instance.instance_id if parent else None,
         "upperSchemaVersion": 1,
         "upperSchemaVersionNew": 2,
@@ -811,14 +882,6 @@ def _parse_json_or_none(text: str | None) -> Any:
         return text
 
 
-def _played(event: HistoryEvent) -> HistoryEvent:
-    if event.is_played or isinstance(event, OrchestratorStarted):
-        return event
-    from dataclasses import replace
-
-    return replace(event, is_played=True)
-
-
 def _find_started(history: list[HistoryEvent]) -> ExecutionStarted | None:
     for event in history:
         if isinstance(event, ExecutionStarted):
@@ -836,18 +899,20 @@ def _suspended_after(history: list[HistoryEvent]) -> bool:
     return suspended
 
 
-def _result_verdict(history: list[HistoryEvent], event: HistoryEvent) -> str:
-    """'ok', 'duplicate' (already applied) or 'unknown' (its scheduling event is not in history)."""
+def _result_verdict(
+    index: tuple[set[tuple[str, int]], set[tuple[str, int]]], event: HistoryEvent
+) -> str:
+    """'ok', 'duplicate' (already applied) or 'unknown' (its scheduling event is not in history).
+
+    An accepted result is added to the index, so a copy later in the same batch is a duplicate.
+    """
+    scheduled, applied = index
     key = _result_key(event)
-    scheduled_kind = {
-        "timer": TimerCreated,
-        "task": TaskScheduled,
-        "sub": SubOrchestrationInstanceCreated,
-    }[key[0]]
-    if not any(isinstance(e, scheduled_kind) and e.event_id == key[1] for e in history):
+    if key not in scheduled:
         return "unknown"
-    if any(_result_key(e) == key for e in history if isinstance(e, _RESULT_EVENTS)):
+    if key in applied:
         return "duplicate"
+    applied.add(key)
     return "ok"
 
 

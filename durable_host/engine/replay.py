@@ -178,23 +178,32 @@ class _Compound(_Task):
     any_of: bool
     children: list[_Task] = field(default_factory=list)
     parent: _Task | None = None
+    # Counted, not rescanned: a fan-out of n children settles in O(n), not O(n^2).
+    finished_children: int = 0
+    failed_child: bool = False
 
     def settle(self) -> None:
+        """Called once after all children are built."""
+        self.finished_children = sum(1 for c in self.children if c.done)
+        self.failed_child = any(c.done and c.failed for c in self.children)
+        self._check()
+
+    def on_child_done(self, child: _Task) -> None:
+        self.finished_children += 1
+        self.failed_child = self.failed_child or child.failed
+        self._check()
+
+    def _check(self) -> None:
         if self.done:
             return
         if self.any_of:
-            finished = any(c.done for c in self.children)
+            finished = self.finished_children > 0
         else:
-            finished = all(c.done for c in self.children) or any(
-                c.done and c.failed for c in self.children
-            )
+            finished = self.finished_children >= len(self.children) or self.failed_child
         if finished or not self.children:
             self.done = True
             if self.parent is not None:
                 self.parent.on_child_done(self)
-
-    def on_child_done(self, child: _Task) -> None:
-        self.settle()
 
 
 @dataclass(eq=False)
@@ -712,3 +721,34 @@ def _failed(ctx: EpisodeContext, message: str, error_type: str) -> Decision:
             failure_details=FailureDetails(error_type=error_type, error_message=message),
         )
     )
+
+
+def replay_while_blocked(
+    ctx: EpisodeContext, history: Sequence[HistoryEvent], previous_state: dict[str, Any]
+) -> Decision | None:
+    """The episode's decision without running the orchestrator, when that cannot change it.
+
+    The SDK replays the generator from the start and stops at the first task that has no
+    result; if the task it stopped at last episode is still unfinished after the new events
+    (e.g. a fan-in still waiting for most of its activities), it returns exactly the previous
+    OrchestratorState again. Returns None when the orchestrator must run.
+    """
+    if previous_state.get("isDone") or previous_state.get("error"):
+        return None
+    actions = flatten_actions(previous_state.get("actions"))
+    if not actions:
+        return None
+    try:
+        replayer = _Replayer(ctx, history, actions)
+        replayer.run()
+    except (NonDeterminismError, UnsupportedActionError):
+        return None
+    blocked = (
+        replayer.cursor == len(actions)
+        and replayer.current is not None
+        and not replayer.current.done
+        and not replayer.continued_as_new
+    )
+    if not blocked:
+        return None
+    return replay(ctx, history, previous_state, None)

@@ -79,7 +79,10 @@ class MessageRouter:
         visible_at: datetime | None = None,
         sender: OrchestrationInstance | None = None,
         episode: int | None = None,
-    ) -> None:
+        defer_local: bool = False,
+    ) -> Callable[[], None]:
+        """Send; returns a function that hands the message to the local dispatcher when
+        `defer_local` (call it once the caller's own follow-up writes are done), else a no-op."""
         partition = self.partition_of(target.instance_id)
         delay = self._delay(visible_at)
         msg = self.envelope(target, event, sender=sender, episode=episode)
@@ -88,10 +91,14 @@ class MessageRouter:
             sent = await self._storage.send_control(
                 partition, msg, delay=self.local_visibility_timeout
             )
-            local(_as_received(sent))
-            return
+            received = _as_received(sent)
+            if defer_local:
+                return lambda: local(received)
+            local(received)
+            return _nothing
         await self._storage.send_control(partition, msg, delay=delay)
         self._wake_later(self.control_wakeups[partition], delay)
+        return _nothing
 
     async def send_work_item(
         self,
@@ -135,6 +142,10 @@ class MessageRouter:
         for handle in self._timer_handles:
             handle.cancel()
         self._timer_handles.clear()
+
+
+def _nothing() -> None:
+    pass
 
 
 def _as_received(sent: SentMessage) -> ReceivedMessage:

@@ -736,7 +736,7 @@ class OrchestrationDispatcher:
     async def _send_all(
         self, outbound: list[Outbound], sender: OrchestrationInstance, episode: int
     ) -> None:
-        sends = []
+        sends: list[Awaitable[object]] = []
         for item in outbound:
             if item.to_work_items:
                 sends.append(

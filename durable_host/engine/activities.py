@@ -74,7 +74,9 @@ class ActivityDispatcher:
         self._backlog: deque[ReceivedMessage] = deque()
 
     def start(self) -> None:
-        self._router.deliver_work_items_locally(self._deliver_local)
+        self._router.deliver_work_items_locally(
+            self._deliver_local, visibility_timeout=self._visibility
+        )
         self._loop_task = asyncio.create_task(self._loop())
 
     def _deliver_local(self, msg: ReceivedMessage) -> None:

@@ -232,7 +232,9 @@ class OrchestrationDispatcher:
 
     def start(self) -> None:
         for partition in self._partitions:
-            self._router.deliver_control_locally(partition, self._deliver_local)
+            self._router.deliver_control_locally(
+                partition, self._deliver_local, visibility_timeout=self._visibility
+            )
             self._loops.append(asyncio.create_task(self._partition_loop(partition)))
 
     async def stop(self) -> None:

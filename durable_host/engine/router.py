@@ -39,18 +39,27 @@ class MessageRouter:
         # Messages this host sends to queues it processes itself are sent invisible and handed
         # straight to the local dispatcher with their receipt: no receive round trip, and a
         # crash still lets them reappear once the visibility timeout passes.
-        self._local_control: dict[int, LocalDelivery] = {}
-        self._local_work_items: LocalDelivery | None = None
-        self.local_visibility_timeout = 300.0
+        # Each is hidden for its dispatcher's visibility timeout, as if that dispatcher had
+        # received it, so a crashed host's work reappears as configured.
+        self._local_control: dict[int, tuple[LocalDelivery, float]] = {}
+        self._local_work_items: tuple[LocalDelivery, float] | None = None
 
-    def deliver_control_locally(self, partition: int, deliver: LocalDelivery | None) -> None:
+    def deliver_control_locally(
+        self,
+        partition: int,
+        deliver: LocalDelivery | None,
+        *,
+        visibility_timeout: float = 300.0,
+    ) -> None:
         if deliver is None:
             self._local_control.pop(partition, None)
         else:
-            self._local_control[partition] = deliver
+            self._local_control[partition] = (deliver, visibility_timeout)
 
-    def deliver_work_items_locally(self, deliver: LocalDelivery | None) -> None:
-        self._local_work_items = deliver
+    def deliver_work_items_locally(
+        self, deliver: LocalDelivery | None, *, visibility_timeout: float = 300.0
+    ) -> None:
+        self._local_work_items = None if deliver is None else (deliver, visibility_timeout)
 
     def partition_of(self, instance_id: str) -> int:
         return partition_index(instance_id, self._partition_count)
@@ -88,13 +97,12 @@ class MessageRouter:
         msg = self.envelope(target, event, sender=sender, episode=episode)
         local = self._local_control.get(partition)
         if local is not None and delay <= 0:
-            sent = await self._storage.send_control(
-                partition, msg, delay=self.local_visibility_timeout
-            )
+            deliver, hidden_for = local
+            sent = await self._storage.send_control(partition, msg, delay=hidden_for)
             received = _as_received(sent)
             if defer_local:
-                return lambda: local(received)
-            local(received)
+                return lambda: deliver(received)
+            deliver(received)
             return _nothing
         await self._storage.send_control(partition, msg, delay=delay)
         self._wake_later(self.control_wakeups[partition], delay)
@@ -111,8 +119,9 @@ class MessageRouter:
         msg = self.envelope(target, event, sender=sender, episode=episode)
         local = self._local_work_items
         if local is not None:
-            sent = await self._storage.send_work_item(msg, delay=self.local_visibility_timeout)
-            local(_as_received(sent))
+            deliver, hidden_for = local
+            sent = await self._storage.send_work_item(msg, delay=hidden_for)
+            deliver(_as_received(sent))
             return
         await self._storage.send_work_item(msg)
         self.work_item_wakeup.set()

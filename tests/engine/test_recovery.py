@@ -1,0 +1,102 @@
+"""A host that dies with an activity in flight: a new host on the same hub finishes the work."""
+
+from __future__ import annotations
+
+import asyncio
+from types import ModuleType
+
+from durable_host.engine.host import Engine
+from durable_host.functions import FunctionIndex, FunctionInvoker
+from durable_host.taskhub.events import TaskCompleted, TaskScheduled
+from tests.engine._helpers import (
+    COMPLETED,
+    drop_hub,
+    eventually,
+    finish,
+    history,
+    output,
+    queues_drained,
+    settings,
+    start,
+)
+
+
+async def _crash(engine: Engine) -> None:
+    """Stop like a killed process: running activities never report back."""
+    for task in list(engine.activities._running):
+        task.cancel()
+    await engine.stop()
+
+
+async def test_new_host_completes_an_orchestration_after_a_crash(
+    azurite: str, hub_name: str, app_index: FunctionIndex, app_module: ModuleType
+) -> None:
+    # A short work-item visibility, so the abandoned activity reappears within seconds.
+    config = settings(hub_name, work_item_queue_visibility_timeout=2.0)
+    first_invoker = FunctionInvoker(app_index)
+    first = Engine(azurite, config, app_index, first_invoker)
+    second_invoker = FunctionInvoker(app_index)
+    second = Engine(azurite, config, app_index, second_invoker)
+    try:
+        await first.start()
+        instance_id = await start(first, "gated_chain", "crash")
+        await eventually(
+            lambda: _true_if("crash" in app_module.ENTERED), what="the activity in flight"
+        )
+        await _crash(first)
+        record = await second.storage.get_instance(instance_id)
+        assert record is not None and record.runtime_status.name == "Running"
+
+        app_module.gate("crash").set()  # the re-run on the new host passes straight through
+        await second.start()
+        status = await finish(second, instance_id)
+
+        assert status.runtime_status == COMPLETED
+        assert output(status) == ["passed crash", 42]
+        events = await history(second, instance_id)
+        assert [e.event_id for e in events if isinstance(e, TaskScheduled)] == [0, 1]
+        assert [e.task_scheduled_id for e in events if isinstance(e, TaskCompleted)] == [0, 1]
+        await queues_drained(second)
+    finally:
+        app_module.release_all_gates()
+        await second.stop()
+        first_invoker.close(wait=False)
+        second_invoker.close(wait=False)
+        await drop_hub(azurite, hub_name)
+
+
+async def test_graceful_restart_while_waiting_for_an_event(
+    azurite: str, hub_name: str, app_index: FunctionIndex
+) -> None:
+    import json
+
+    config = settings(hub_name)
+    invoker = FunctionInvoker(app_index)
+    first = Engine(azurite, config, app_index, invoker)
+    second = Engine(azurite, config, app_index, invoker)
+    try:
+        await first.start()
+        instance_id = await start(first, "echo_then_wait", "x")
+        await eventually(
+            lambda: _has_completed_task(first, instance_id), what="the wait for the event"
+        )
+        await first.stop()
+        await second.start()
+        await second.client.raise_event(instance_id, "Go", json.dumps("after restart"))
+        status = await finish(second, instance_id)
+        assert status.runtime_status == COMPLETED
+        assert output(status) == ["x", "after restart"]
+        await queues_drained(second)
+    finally:
+        await second.stop()
+        invoker.close(wait=False)
+        await drop_hub(azurite, hub_name)
+
+
+async def _has_completed_task(engine: Engine, instance_id: str) -> bool:
+    return any(isinstance(e, TaskCompleted) for e in await history(engine, instance_id))
+
+
+async def _true_if(value: bool) -> bool:
+    await asyncio.sleep(0)
+    return value

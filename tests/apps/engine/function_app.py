@@ -245,3 +245,19 @@ def gated_then_wait(context: df.DurableOrchestrationContext):
     first = yield context.call_activity("gated", context.get_input())
     second = yield context.wait_for_external_event("Go")
     return [first, second]
+
+
+@app.orchestration_trigger(context_name="context")
+def parent_of_waiter(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_sub_orchestrator("wait_event", None, f"{context.instance_id}:w")
+    except Exception as exc:
+        return f"child ended: {exc}"
+    return "child completed"
+
+
+@app.orchestration_trigger(context_name="context")
+def two_events(context: df.DurableOrchestrationContext):
+    first = yield context.wait_for_external_event("X")
+    second = yield context.wait_for_external_event("X")
+    return [first, second]

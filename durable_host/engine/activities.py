@@ -79,6 +79,9 @@ class ActivityDispatcher:
         )
         self._loop_task = asyncio.create_task(self._loop())
 
+    def is_idle(self) -> bool:
+        return not self._running and not self._backlog
+
     def _deliver_local(self, msg: ReceivedMessage) -> None:
         """A work item this host just sent (already invisible): run it without receiving it."""
         if len(self._running) < self._max and not self._backlog:

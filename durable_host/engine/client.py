@@ -10,6 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 
 from durable_host.engine.api import (
@@ -79,6 +80,8 @@ class EngineClient:
         self._hub_name = hub_name
         self._resolve_orchestrator = resolve_orchestrator
         self._notifier = notifier
+        # Set by the Engine under a virtual clock: time jumps to the next timer while we wait.
+        self.time_skipping: Callable[[], AbstractContextManager[None]] = nullcontext
 
     # -- start ----------------------------------------------------------------------------------
 
@@ -197,6 +200,12 @@ class EngineClient:
 
     async def wait_for_completion(
         self, instance_id: str, *, timeout: float, poll_interval: float = 0.05
+    ) -> InstanceStatus | None:
+        with self.time_skipping():
+            return await self._wait_for_completion(instance_id, timeout, poll_interval)
+
+    async def _wait_for_completion(
+        self, instance_id: str, timeout: float, poll_interval: float
     ) -> InstanceStatus | None:
         deadline = time.monotonic() + timeout
         while True:

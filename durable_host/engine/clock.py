@@ -18,11 +18,41 @@ class Clock(Protocol):
 
 
 class RealClock:
+    is_virtual = False
+
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
 
     def seconds_until(self, when: datetime) -> float:
         return max(0.0, (when - self.now()).total_seconds())
+
+
+class VirtualClock:
+    """Test time: stands still until the engine moves it to the next due timer.
+
+    Durable timers, retry delays and scheduled starts are held by the engine and released
+    when virtual time reaches them (see Engine.advance_time and wait_for_completion), so a
+    72-hour timeout takes milliseconds and writes the history a real run would write.
+    """
+
+    is_virtual = True
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = (start or datetime.now(timezone.utc)).astimezone(timezone.utc)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def seconds_until(self, when: datetime) -> float:
+        return max(0.0, (when - self._now).total_seconds())
+
+    def advance_to(self, when: datetime) -> None:
+        if when > self._now:
+            self._now = when
+
+
+def is_virtual(clock: Clock) -> bool:
+    return bool(getattr(clock, "is_virtual", False))
 
 
 async def sleep_or_wake(event: asyncio.Event, timeout: float) -> bool:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from durable_host.engine.activities import ActivityDispatcher, ActivityResult
 from durable_host.engine.client import EngineClient
-from durable_host.engine.clock import Clock, RealClock
+from durable_host.engine.clock import Clock, RealClock, VirtualClock
+from durable_host.engine.doubles import run_double
 from durable_host.engine.entities import EntityProcessor
 from durable_host.engine.orchestrations import InstanceNotifier, OrchestrationDispatcher
 from durable_host.engine.router import MessageRouter
-from durable_host.errors import FunctionNotFoundError
+from durable_host.engine.time_skipping import TimeSkipper
+from durable_host.errors import ConfigurationError, FunctionNotFoundError
 from durable_host.functions import FunctionIndex, FunctionInvoker
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage
@@ -106,12 +111,19 @@ class Engine:
             notifier=self.notifier,
             resolve_entity=self._resolve_entity,
         )
+        self._activity_doubles: dict[str, Callable[[Any], Any]] = {}
+        self._time: TimeSkipper | None = None
+        if isinstance(self.clock, VirtualClock):
+            self._time = TimeSkipper(self.clock, self.router, self.is_idle)
+            self.client.time_skipping = self._time.skipping
         self._started = False
 
     async def start(self) -> None:
         await self.storage.create_if_not_exists()
         self.orchestrations.start()
         self.activities.start()
+        if self._time is not None:
+            self._time.start()
         self._started = True
         log.info(
             "Task hub %s: %d partitions, dispatchers running",
@@ -121,6 +133,8 @@ class Engine:
 
     async def stop(self) -> None:
         """Graceful: stop taking work, finish what runs, release everything."""
+        if self._time is not None:
+            await self._time.stop()
         if self._started:
             await self.orchestrations.stop()
             await self.activities.stop()
@@ -134,6 +148,34 @@ class Engine:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    def is_idle(self) -> bool:
+        """Nothing runs or waits to run on this host (timers not yet due do not count)."""
+        return (
+            self.router.in_flight == 0
+            and self.orchestrations.is_idle()
+            and self.activities.is_idle()
+        )
+
+    async def advance_time(self, delta: timedelta) -> None:
+        """Virtual clock only: move time forward by `delta`, firing every timer due on the way."""
+        if self._time is None or not isinstance(self.clock, VirtualClock):
+            raise ConfigurationError(
+                "advance_time needs an Engine created with clock=VirtualClock()."
+            )
+        await self._time.advance(self.clock.now() + delta)
+
+    def replace_activity(self, name: str, double: Callable[[Any], Any] | None) -> None:
+        """Run `double(input)` instead of the app's activity `name` (None restores it).
+
+        The double gets the activity's decoded input and returns its result, sync or async,
+        like the activity function itself; it runs through the same converters.
+        """
+        key = name.lower()
+        if double is None:
+            self._activity_doubles.pop(key, None)
+        else:
+            self._activity_doubles[key] = double
 
     # -- adapters between the engine and the app's functions ------------------------------------
 
@@ -152,6 +194,8 @@ class Engine:
         return await self.invoker.invoke_entity(name, batch_json)
 
     def _is_activity(self, name: str) -> bool:
+        if name.lower() in self._activity_doubles:
+            return True
         try:
             self.index.get_activity(name)
         except LookupError:
@@ -165,6 +209,9 @@ class Engine:
         return outcome.state, outcome.error
 
     async def _run_activity(self, name: str, raw_input: str | None) -> ActivityResult:
+        double = self._activity_doubles.get(name.lower())
+        if double is not None:
+            return await run_double(double, raw_input)
         try:
             outcome = await self.invoker.invoke_activity(name, raw_input)
         except Exception as exc:

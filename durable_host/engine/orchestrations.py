@@ -285,6 +285,10 @@ class OrchestrationDispatcher:
     def _buffered(self) -> int:
         return sum(len(m) for m in self._pending.values())
 
+    def is_idle(self) -> bool:
+        """No instance has messages waiting or an episode running on this host."""
+        return not self._workers and not self._pending
+
     def _deliver_local(self, msg: ReceivedMessage) -> None:
         """A message this host just sent to one of its own partitions (already invisible)."""
         assert msg.data is not None and msg.data.task_message is not None

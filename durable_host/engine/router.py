@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from durable_host.engine.clock import Clock
+from durable_host.engine.clock import Clock, is_virtual
 from durable_host.taskhub.events import (
     HistoryEvent,
     MessageData,
@@ -43,6 +45,13 @@ class MessageRouter:
         # received it, so a crashed host's work reappears as configured.
         self._local_control: dict[int, tuple[LocalDelivery, float]] = {}
         self._local_work_items: tuple[LocalDelivery, float] | None = None
+        # Sends under way (including deliveries deferred by the caller): the engine is not
+        # idle while a message is between storage and a dispatcher.
+        self.in_flight = 0
+        # Virtual time: delayed messages are stored (hidden) and released when time reaches
+        # them, as (visible_at, order, partition, message).
+        self._virtual_timers: list[_Held] = []
+        self._timer_order = itertools.count()
 
     def deliver_control_locally(
         self,
@@ -93,20 +102,70 @@ class MessageRouter:
         """Send; returns a function that hands the message to the local dispatcher when
         `defer_local` (call it once the caller's own follow-up writes are done), else a no-op."""
         partition = self.partition_of(target.instance_id)
-        delay = self._delay(visible_at)
         msg = self.envelope(target, event, sender=sender, episode=episode)
-        local = self._local_control.get(partition)
-        if local is not None and delay <= 0:
-            deliver, hidden_for = local
-            sent = await self._storage.send_control(partition, msg, delay=hidden_for)
-            received = _as_received(sent)
-            if defer_local:
-                return lambda: deliver(received)
-            deliver(received)
+        self.in_flight += 1
+        deferred = False
+        try:
+            held = visible_at is not None and visible_at > self._clock.now()
+            if held and is_virtual(self._clock):
+                sent = await self._storage.send_control(partition, msg, delay=MAX_DELAY_SECONDS)
+                assert visible_at is not None
+                held_message = _Held(
+                    visible_at, next(self._timer_order), partition, _as_received(sent)
+                )
+                heapq.heappush(self._virtual_timers, held_message)
+                return _nothing
+            delay = self._delay(visible_at)
+            local = self._local_control.get(partition)
+            if local is not None and delay <= 0:
+                deliver, hidden_for = local
+                sent = await self._storage.send_control(partition, msg, delay=hidden_for)
+                received = _as_received(sent)
+                if defer_local:
+                    deferred = True
+                    return self._hand_over(deliver, received)
+                deliver(received)
+                return _nothing
+            await self._storage.send_control(partition, msg, delay=delay)
+            self._wake_later(self.control_wakeups[partition], delay)
             return _nothing
-        await self._storage.send_control(partition, msg, delay=delay)
-        self._wake_later(self.control_wakeups[partition], delay)
-        return _nothing
+        finally:
+            if not deferred:
+                self.in_flight -= 1
+
+    def _hand_over(self, deliver: LocalDelivery, received: ReceivedMessage) -> Callable[[], None]:
+        done = False
+
+        def hand_over() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self.in_flight -= 1
+                deliver(received)
+
+        return hand_over
+
+    def next_virtual_timer(self) -> datetime | None:
+        return self._virtual_timers[0].visible_at if self._virtual_timers else None
+
+    def release_due_timers(self) -> int:
+        """Hand every held message that virtual time has reached to its dispatcher."""
+        released = 0
+        now = self._clock.now()
+        while self._virtual_timers and self._virtual_timers[0].visible_at <= now:
+            entry = heapq.heappop(self._virtual_timers)
+            partition, received = entry.partition, entry.message
+            local = self._local_control.get(partition)
+            if local is not None:
+                local[0](received)
+            else:
+                # Not ours to process: make it visible in the queue for its owner.
+                asyncio.get_running_loop().create_task(self._make_visible(received))
+            released += 1
+        return released
+
+    async def _make_visible(self, received: ReceivedMessage) -> None:
+        await self._storage.abandon_message(received, delay=0)
 
     async def send_work_item(
         self,
@@ -118,13 +177,17 @@ class MessageRouter:
     ) -> None:
         msg = self.envelope(target, event, sender=sender, episode=episode)
         local = self._local_work_items
-        if local is not None:
-            deliver, hidden_for = local
-            sent = await self._storage.send_work_item(msg, delay=hidden_for)
-            deliver(_as_received(sent))
-            return
-        await self._storage.send_work_item(msg)
-        self.work_item_wakeup.set()
+        self.in_flight += 1
+        try:
+            if local is not None:
+                deliver, hidden_for = local
+                sent = await self._storage.send_work_item(msg, delay=hidden_for)
+                deliver(_as_received(sent))
+                return
+            await self._storage.send_work_item(msg)
+            self.work_item_wakeup.set()
+        finally:
+            self.in_flight -= 1
 
     def _delay(self, visible_at: datetime | None) -> float:
         if visible_at is None:
@@ -151,6 +214,14 @@ class MessageRouter:
         for handle in self._timer_handles:
             handle.cancel()
         self._timer_handles.clear()
+
+
+@dataclass(order=True)
+class _Held:
+    visible_at: datetime
+    order: int
+    partition: int = field(compare=False)
+    message: ReceivedMessage = field(compare=False)
 
 
 def _nothing() -> None:

@@ -160,3 +160,28 @@ async def test_thirty_concurrent_instances(engine: Engine) -> None:
     assert [output(s) for s in statuses] == [8 * i for i in range(30)]
     assert {s.runtime_status for s in statuses} == {COMPLETED}
     await queues_drained(engine)
+
+
+async def test_single_episode_instances_are_not_reset_to_pending(engine: Engine) -> None:
+    # Each completes in its first episode, racing the client's Pending row write.
+    ids = await asyncio.gather(*(start(engine, "counter", {"n": i, "until": 0}) for i in range(20)))
+    statuses = await asyncio.gather(*(finish(engine, i) for i in ids))
+    assert [output(s) for s in statuses] == list(range(20))
+    for instance_id in ids:
+        record = await engine.storage.get_instance(instance_id)
+        assert record is not None and record.runtime_status == COMPLETED
+
+
+async def test_custom_status_and_null_output(engine: Engine) -> None:
+    instance_id = await start(engine, "status_steps", None)
+    status = await finish(engine, instance_id)
+    assert status.custom_status is not None
+    assert json.loads(status.custom_status) == {"step": 2}
+    assert json.loads(output(status)) == {"done": True}
+
+    waiter = await start(engine, "wait_event", None)
+    await eventually(lambda: history_has(engine, waiter, OrchestratorCompleted), what="wait")
+    await engine.client.raise_event(waiter, "Go", None)
+    done = await finish(engine, waiter)
+    assert done.runtime_status == COMPLETED
+    assert done.output == "null"

@@ -231,6 +231,48 @@ async def test_restart_with_a_new_instance_id(
     assert copy.output == first.output
 
 
+async def test_restart_with_the_same_instance_id(
+    host: HostProcess, http: aiohttp.ClientSession, sdk_client: df.DurableOrchestrationClient
+) -> None:
+    instance_id = _id("restart-same")
+    await sdk_client.start_new("process_order", instance_id, ORDER)
+    first = await _wait(sdk_client, instance_id, _is(Status.Completed))
+    first_started = (await _history(http, host, instance_id))[0]["Timestamp"]
+
+    same: Any = await sdk_client.restart(instance_id, restart_with_new_instance_id=False)
+    assert same["id"] == instance_id
+
+    def rerun_completed(history: list[dict[str, Any]]) -> bool:
+        return (
+            history[0]["Timestamp"] > first_started
+            and history[-1]["EventType"] == "ExecutionCompleted"
+        )
+
+    await _wait_for_history(http, host, instance_id, rerun_completed)
+    rerun = await sdk_client.get_status(instance_id)
+    assert rerun.runtime_status == Status.Completed
+    assert rerun.output == first.output
+
+
+def _completed_order(order_id: str) -> Callable[[DurableOrchestrationStatus], bool]:
+    def check(status: DurableOrchestrationStatus) -> bool:
+        done = status.runtime_status == Status.Completed
+        return done and status.output["orderId"] == order_id
+
+    return check
+
+
+async def test_starting_a_finished_instance_id_again_runs_it_again(
+    host: HostProcess, http: aiohttp.ClientSession, sdk_client: df.DurableOrchestrationClient
+) -> None:
+    # As the README's fixed-id `metrics_rollup/rollup-cpu` does when run twice.
+    instance_id = _id("again")
+    for order_id in ("A-1", "A-2"):
+        await sdk_client.start_new("process_order", instance_id, {**ORDER, "orderId": order_id})
+        status = await _wait(sdk_client, instance_id, _completed_order(order_id))
+        assert status.output["status"] == "confirmed"
+
+
 async def test_purge_instance_history(sdk_client: df.DurableOrchestrationClient) -> None:
     instance_id = await sdk_client.start_new("process_order", _id("purge"), ORDER)
     await _wait(sdk_client, instance_id, _is(Status.Completed))

@@ -19,6 +19,7 @@ import azure.functions as func
 from aiohttp import web
 from azure.durable_functions.models.utils import http_utils
 
+from durable_host.engine.clock import Clock
 from durable_host.engine.host import Engine, EngineSettings
 from durable_host.functions import FunctionIndex, FunctionInvoker, HttpFunction, load_app
 from durable_host.functions.logs import InvocationEvent, format_event
@@ -101,8 +102,11 @@ class DurableHost:
         *,
         environ: MutableMapping[str, str] | None = None,
         echo: Callable[[str], None] = print,
+        clock: Clock | None = None,
     ) -> None:
         self.options = options
+        # None: the real clock. durable_host.testing passes a VirtualClock.
+        self.clock = clock
         self.app_dir = Path(options.app_dir).resolve()
         self.environ = os.environ if environ is None else environ
         self.echo = echo
@@ -138,7 +142,9 @@ class DurableHost:
 
         self.index = index = load_app(self.app_dir)
         self._invoker = FunctionInvoker(index, hook=self._log_invocation)
-        self.engine = Engine(connection, _engine_settings(settings), index, self._invoker)
+        self.engine = Engine(
+            connection, _engine_settings(settings), index, self._invoker, clock=self.clock
+        )
         await self.engine.start()
 
         keys = self._access_keys()

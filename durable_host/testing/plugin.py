@@ -1,0 +1,185 @@
+"""pytest plugin (entry point `durable_host`): fixtures over DurableTestEnvironment.
+
+Fixtures: `durable_env` (the app running on a fresh task hub), `durable_client` (its SDK
+DurableOrchestrationClient), `durable_storage` (the session's storage connection string),
+`durable_app_dir`, `durable_hub_name`.
+
+Configuration (pytest.ini / pyproject `[tool.pytest.ini_options]`):
+  durable_host_app_dir      folder with function_app.py, relative to rootdir (default: rootdir)
+  durable_host_hub_scope    `test` (a fresh task hub per test, the default) or `module`
+  durable_host_virtual_time `true` (default) or `false` for real time
+and per test: `@pytest.mark.durable_host(app_dir=..., virtual_time=..., start_time=...)`.
+Set DURABLE_HOST_TEST_STORAGE to a connection string to use running storage instead of
+starting Azurite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pytest
+
+if TYPE_CHECKING:
+    import azure.durable_functions as df
+
+    from durable_host.testing._environment import DurableTestEnvironment
+
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - the fixture explains what to install
+    pytest_asyncio = None  # type: ignore[assignment]
+
+_APP_DIR_INI = "durable_host_app_dir"
+_HUB_SCOPE_INI = "durable_host_hub_scope"
+_VIRTUAL_TIME_INI = "durable_host_virtual_time"
+_MARKER = "durable_host"
+_Scope = Literal["function", "module"]
+_HUB_SCOPES: dict[str, _Scope] = {"test": "function", "module": "module"}
+# Task hubs have at most 16 partitions; deleting queues that do not exist is harmless.
+_MAX_PARTITIONS = 16
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        _APP_DIR_INI,
+        "durable_host: folder with the app's function_app.py, relative to rootdir "
+        "(default: rootdir)",
+        default="",
+    )
+    parser.addini(
+        _HUB_SCOPE_INI,
+        "durable_host: a fresh task hub per `test` (default) or per `module`",
+        default="test",
+    )
+    parser.addini(
+        _VIRTUAL_TIME_INI,
+        "durable_host: run tests on virtual time (timers fire when the host is idle)",
+        type="bool",
+        default=True,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{_MARKER}(app_dir=None, virtual_time=None, start_time=None): configure the "
+        "durable_env fixture for this test",
+    )
+
+
+def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    marker = request.node.get_closest_marker(_MARKER)
+    if marker is None:
+        return {}
+    if marker.args:
+        raise pytest.UsageError(
+            f"@pytest.mark.{_MARKER} takes keyword arguments only "
+            "(app_dir=..., virtual_time=..., start_time=...)."
+        )
+    unknown = set(marker.kwargs) - {"app_dir", "virtual_time", "start_time"}
+    if unknown:
+        raise pytest.UsageError(
+            f"@pytest.mark.{_MARKER} got unknown arguments {sorted(unknown)}; "
+            "use app_dir, virtual_time or start_time."
+        )
+    return dict(marker.kwargs)
+
+
+def _hub_scope(fixture_name: str, config: pytest.Config) -> _Scope:
+    value = str(config.getini(_HUB_SCOPE_INI)).strip().lower() or "test"
+    if value not in _HUB_SCOPES:
+        raise pytest.UsageError(
+            f"{_HUB_SCOPE_INI} = {value!r} is not valid; use `test` or `module`."
+        )
+    return _HUB_SCOPES[value]
+
+
+def _run_in_own_loop(coroutine: Any, timeout: float) -> None:
+    # A sync fixture's teardown must not touch the test's event loop: use a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result(timeout)
+
+
+@pytest.fixture(scope="session")
+def durable_storage(pytestconfig: pytest.Config) -> Iterator[str]:
+    """A storage connection string for the session: DURABLE_HOST_TEST_STORAGE, or an Azurite
+    started from the nearest node_modules (free ports, in memory) and stopped at the end."""
+    from durable_host.testing._storage import test_storage
+
+    with test_storage(pytestconfig.rootpath) as connection:
+        yield connection
+
+
+@pytest.fixture
+def durable_app_dir(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Path:
+    """The app under test: the marker's app_dir, else the ini option, else rootdir."""
+    configured = _marker_options(request).get("app_dir") or pytestconfig.getini(_APP_DIR_INI)
+    path = Path(configured) if configured else pytestconfig.rootpath
+    if not path.is_absolute():
+        path = pytestconfig.rootpath / path
+    return path.resolve()
+
+
+@pytest.fixture(scope=_hub_scope)
+def durable_hub_name(request: pytest.FixtureRequest, durable_storage: str) -> Iterator[str]:
+    """A task hub name no other test (or module, with hub scope `module`) uses."""
+    from durable_host.testing._storage import delete_task_hub, new_hub_name
+
+    name = new_hub_name()
+    yield name
+    if request.scope == "module":
+        _run_in_own_loop(delete_task_hub(durable_storage, name, _MAX_PARTITIONS), 60)
+
+
+def _environment_fixture() -> Any:
+    async def durable_env(
+        request: pytest.FixtureRequest,
+        pytestconfig: pytest.Config,
+        durable_storage: str,
+        durable_app_dir: Path,
+        durable_hub_name: str,
+    ) -> AsyncIterator[DurableTestEnvironment]:
+        """The app under test running in this process on its task hub; stopped (and, with the
+        default per-test hub, deleted) after the test."""
+        from durable_host.testing._environment import DurableTestEnvironment
+
+        options = _marker_options(request)
+        virtual_time = options.get("virtual_time")
+        if virtual_time is None:
+            virtual_time = bool(pytestconfig.getini(_VIRTUAL_TIME_INI))
+        per_test = _hub_scope("durable_hub_name", pytestconfig) == "function"
+        env = await DurableTestEnvironment.start(
+            durable_app_dir,
+            storage=durable_storage,
+            hub_name=durable_hub_name,
+            virtual_time=virtual_time,
+            start_time=options.get("start_time"),
+            delete_hub=per_test,
+        )
+        async with env:
+            yield env
+
+    if pytest_asyncio is not None:
+        return pytest_asyncio.fixture(durable_env)
+
+    @pytest.fixture(name="durable_env")
+    def missing() -> None:
+        raise pytest.UsageError(
+            "The durable_env fixture needs pytest-asyncio: pip install pytest-asyncio, and mark "
+            "async tests with @pytest.mark.asyncio (or set asyncio_mode = auto)."
+        )
+
+    return missing
+
+
+durable_env = _environment_fixture()
+
+
+@pytest.fixture
+def durable_client(durable_env: DurableTestEnvironment) -> df.DurableOrchestrationClient:
+    """The SDK's DurableOrchestrationClient bound to the host of `durable_env`."""
+    return durable_env.client

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +17,7 @@ from durable_host.engine.clock import Clock, RealClock, VirtualClock
 from durable_host.engine.doubles import run_double
 from durable_host.engine.entities import EntityProcessor
 from durable_host.engine.orchestrations import InstanceNotifier, OrchestrationDispatcher
+from durable_host.engine.partitions import PartitionManager
 from durable_host.engine.router import MessageRouter
 from durable_host.engine.time_skipping import TimeSkipper
 from durable_host.errors import ConfigurationError, FunctionNotFoundError
@@ -38,6 +41,15 @@ class EngineSettings:
     max_concurrent_activity_functions: int = 10 * (os.cpu_count() or 1)
     max_concurrent_orchestrator_functions: int = 10 * (os.cpu_count() or 1)
     extended_session_idle_timeout: float = 30.0
+    # Partition leases (several hosts on one task hub split the control queues).
+    worker_id: str = field(default_factory=lambda: default_worker_id())
+    partition_lease_duration: float = 30.0
+    partition_renew_interval: float = 10.0
+
+
+def default_worker_id() -> str:
+    """Unique per process, readable in the Partitions table (host name and process id)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 class Engine:
@@ -111,6 +123,15 @@ class Engine:
             notifier=self.notifier,
             resolve_entity=self._resolve_entity,
         )
+        self.partitions = PartitionManager(
+            storage=self.storage,
+            worker_id=settings.worker_id,
+            partition_of_queue=self.names.control_queues.index,
+            acquire=self.orchestrations.acquire,
+            release=self.orchestrations.release,
+            lease_duration=settings.partition_lease_duration,
+            renew_interval=settings.partition_renew_interval,
+        )
         self._activity_doubles: dict[str, Callable[[Any], Any]] = {}
         self._time: TimeSkipper | None = None
         if isinstance(self.clock, VirtualClock):
@@ -120,8 +141,8 @@ class Engine:
 
     async def start(self) -> None:
         await self.storage.create_if_not_exists()
-        self.orchestrations.start()
         self.activities.start()
+        await self.partitions.start()
         if self._time is not None:
             self._time.start()
         self._started = True
@@ -136,6 +157,7 @@ class Engine:
         if self._time is not None:
             await self._time.stop()
         if self._started:
+            await self.partitions.stop()
             await self.orchestrations.stop()
             await self.activities.stop()
         self.router.close()

@@ -32,7 +32,7 @@ from durable_host.engine.replay import (
     replay_while_blocked,
 )
 from durable_host.engine.router import MessageRouter
-from durable_host.errors import CheckpointConflictError
+from durable_host.errors import CheckpointConflictError, FunctionNotFoundError
 from durable_host.taskhub.codec import event_to_json
 from durable_host.taskhub.events import (
     ExecutionCompleted,
@@ -71,6 +71,9 @@ _MANAGEMENT_EVENTS = (ExecutionTerminated, ExecutionSuspended, ExecutionResumed,
 # its scheduling event): 2^dequeue_count seconds, capped, as the provider abandons messages.
 _MAX_ABANDON_SECONDS = 600.0
 _POISON_DEQUEUE_COUNT = 20
+# A body that does not decode may still be read by another host (a newer version sharing the
+# hub), so it gets a few tries too, but fewer: on this host it will never decode.
+_POISON_UNDECODABLE_DEQUEUE_COUNT = 3
 _SUSPENDED_RECHECK_SECONDS = 5.0
 
 EntityProcessor = Callable[[str, list[ReceivedMessage]], Awaitable[None]]
@@ -223,7 +226,8 @@ class OrchestrationDispatcher:
         self._sessions: dict[str, Session] = {}
         self._pending: dict[str, list[ReceivedMessage]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._loops: list[asyncio.Task[None]] = []
+        self._loops_by_partition: dict[int, asyncio.Task[None]] = {}
+        self._partition_stops: dict[int, asyncio.Event] = {}
         self._stopping = asyncio.Event()
         self.episodes_run = 0
         self.episodes_skipped = 0
@@ -231,20 +235,54 @@ class OrchestrationDispatcher:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Process every partition (a single host with no partition manager)."""
         for partition in self._partitions:
-            self._router.deliver_control_locally(
-                partition, self._deliver_local, visibility_timeout=self._visibility
-            )
-            self._loops.append(asyncio.create_task(self._partition_loop(partition)))
+            self.acquire(partition)
+
+    @property
+    def owned_partitions(self) -> set[int]:
+        return set(self._loops_by_partition)
+
+    def acquire(self, partition: int) -> None:
+        """Start processing a control queue this host now owns."""
+        if partition in self._loops_by_partition or self._stopping.is_set():
+            return
+        self._partition_stops[partition] = asyncio.Event()
+        self._router.deliver_control_locally(
+            partition, self._deliver_local, visibility_timeout=self._visibility
+        )
+        self._loops_by_partition[partition] = asyncio.create_task(self._partition_loop(partition))
+        log.info("Processing control queue %02d", partition)
+
+    async def release(self, partition: int) -> None:
+        """Stop processing a control queue: drain its running episodes, put back the rest."""
+        loop = self._loops_by_partition.pop(partition, None)
+        if loop is None:
+            return
+        self._router.deliver_control_locally(partition, None)
+        self._partition_stops[partition].set()
+        self._router.control_wakeups[partition].set()
+        await asyncio.gather(loop, return_exceptions=True)
+        mine = [i for i in list(self._workers) if self._router.partition_of(i) == partition]
+        for instance_id in mine:
+            for msg in self._pending.pop(instance_id, []):
+                await self._abandon_quietly(msg, 0)
+        workers = [self._workers[i] for i in mine if i in self._workers]
+        if workers:
+            await asyncio.gather(*workers, return_exceptions=True)
+        for instance_id in [i for i in self._pending if self._router.partition_of(i) == partition]:
+            for msg in self._pending.pop(instance_id, []):
+                await self._abandon_quietly(msg, 0)
+        # Another worker may write these instances now: never trust the cached copies again.
+        for instance_id in [i for i in self._sessions if self._router.partition_of(i) == partition]:
+            del self._sessions[instance_id]
+        log.info("Released control queue %02d", partition)
 
     async def stop(self) -> None:
         """Stop receiving; let running episodes finish; unprocessed messages reappear later."""
         self._stopping.set()
-        for partition in self._partitions:
-            self._router.deliver_control_locally(partition, None)
-        for wake in self._router.control_wakeups:
-            wake.set()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        for partition in list(self._loops_by_partition):
+            await self.release(partition)
         workers = list(self._workers.values())
         if workers:
             await asyncio.gather(*workers, return_exceptions=True)
@@ -257,8 +295,9 @@ class OrchestrationDispatcher:
 
     async def _partition_loop(self, partition: int) -> None:
         wake = self._router.control_wakeups[partition]
+        stop = self._partition_stops[partition]
         idle_wait = 0.05
-        while not self._stopping.is_set():
+        while not stop.is_set():
             try:
                 if self._buffered() > 20 * self._batch_size:
                     # Back-pressure: let the workers drain before taking more.
@@ -302,8 +341,17 @@ class OrchestrationDispatcher:
     async def _route(self, msg: ReceivedMessage) -> None:
         if msg.data is None or msg.data.task_message is None:
             reason = msg.decode_error or "message has no TaskMessage"
-            log.error("Poison message %s in %s: %s", msg.message_id, msg.queue, reason)
-            await self._storage.move_to_poison(msg, reason)
+            if msg.dequeue_count < _POISON_UNDECODABLE_DEQUEUE_COUNT:
+                log.warning(
+                    "Message %s in %s cannot be read (attempt %d): %s",
+                    msg.message_id,
+                    msg.queue,
+                    msg.dequeue_count,
+                    reason,
+                )
+                await self._abandon_quietly(msg, _abandon_delay(msg))
+                return
+            await self._poison(msg, reason)
             return
         self._enqueue(msg.data.task_message.orchestration_instance.instance_id, msg)
 
@@ -339,16 +387,30 @@ class OrchestrationDispatcher:
             self._sessions.pop(instance_id, None)
             for msg in batch:
                 await self._abandon_quietly(msg, 0)
-        except Exception:
+        except Exception as exc:
             log.exception(
                 "Processing instance %s failed; its messages will be retried", instance_id
             )
             self._sessions.pop(instance_id, None)
             for msg in batch:
                 if msg.dequeue_count >= _POISON_DEQUEUE_COUNT:
-                    await self._storage.move_to_poison(msg, "processing failed repeatedly")
+                    reason = (
+                        f"processing instance {instance_id} failed {msg.dequeue_count} times; "
+                        f"last error: {type(exc).__name__}: {exc}"
+                    )
+                    await self._poison(msg, reason)
                 else:
                     await self._abandon_quietly(msg, _abandon_delay(msg))
+
+    async def _poison(self, msg: ReceivedMessage, reason: str) -> None:
+        log.error(
+            "Poison message %s in %s moved to %s: %s",
+            msg.message_id,
+            msg.queue,
+            self._storage.names.poison_queue,
+            reason,
+        )
+        await self._storage.move_to_poison(msg, reason)
 
     async def _session(self, instance_id: str) -> Session:
         session = self._sessions.get(instance_id)
@@ -374,7 +436,12 @@ class OrchestrationDispatcher:
         batch.sort(key=_arrival_order)
         triage = await self._triage(session, batch)
         for msg in triage.defer:
-            await self._abandon_quietly(msg, _abandon_delay(msg))
+            if msg.dequeue_count >= _POISON_DEQUEUE_COUNT:
+                await self._poison(
+                    msg, f"deferred {msg.dequeue_count} times: its instance never expected it"
+                )
+            else:
+                await self._abandon_quietly(msg, _abandon_delay(msg))
         for msg in triage.hold:
             # Suspended: look again soon, so a resume is not followed by a long wait.
             await self._abandon_quietly(msg, min(_abandon_delay(msg), _SUSPENDED_RECHECK_SECONDS))
@@ -474,6 +541,10 @@ class OrchestrationDispatcher:
         if not status.is_terminal:
             log.warning("Ignoring a second start of running instance %s", session.instance_id)
             return "discard"
+        if event.parent_instance is not None:
+            # A parent reusing a finished sub-orchestration's id: its new execution wins (no
+            # client writes a Pending row for sub-orchestrations to check against).
+            return "accept"
         # A restart (or start_new with an id that finished before): the Instances row names it.
         record = await self._storage.get_instance(session.instance_id)
         if record is not None and record.execution_id == new_execution:
@@ -574,7 +645,17 @@ class OrchestrationDispatcher:
         context_json = build_context_json(
             session.instance_id, history_json, started, is_replaying=bool(session.history)
         )
-        state, error = await self._run(started.name, context_json)
+        try:
+            state, error = await self._run(started.name, context_json)
+        except FunctionNotFoundError:
+            # Retrying cannot help: fail the instance, as the extension does for a start
+            # (or a sub-orchestration call) naming an orchestrator the app does not have.
+            state, error = (
+                None,
+                f"The function '{started.name}' doesn't exist, is disabled, or is not an "
+                "orchestrator function. Additional info: check the name passed to start_new or "
+                "call_sub_orchestrator against the app's @app.orchestration_trigger functions.",
+            )
         self.episodes_run += 1
         session.last_state = state if error is None else None
         decision = replay(ctx, history, state, error)

@@ -22,6 +22,7 @@ from durable_host.taskhub.events import HistoryEvent, MessageData
 from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.large_payloads import LargePayloads
 from durable_host.taskhub.names import TaskHubNames
+from durable_host.taskhub.partitions import PartitionLease, PartitionStore
 from durable_host.taskhub.storage_errors import storage_errors
 from durable_host.taskhub.storage_history import HistoryLoad, HistoryStore
 from durable_host.taskhub.storage_instances import InstanceStore
@@ -83,6 +84,9 @@ class TaskHubStorage:
         self._instances = InstanceStore(
             self._table_service.get_table_client(names.instances_table), self._payloads
         )
+        self._partitions = PartitionStore(
+            self._table_service.get_table_client(names.partitions_table)
+        )
 
     def __repr__(self) -> str:
         # Never the connection string: it carries the account key.
@@ -108,7 +112,7 @@ class TaskHubStorage:
 
     @property
     def _table_names(self) -> list[str]:
-        return [self.names.history_table, self.names.instances_table]
+        return [self.names.history_table, self.names.instances_table, self.names.partitions_table]
 
     @property
     def _container_names(self) -> list[str]:
@@ -122,6 +126,7 @@ class TaskHubStorage:
             *(self._create_container(name) for name in self._container_names),
         )
         await self._create_app_lease_info()
+        await self._partitions.ensure(self.names.control_queues)
 
     async def _create_queue(self, name: str) -> None:
         with storage_errors(f"create queue {name}"):
@@ -264,6 +269,15 @@ class TaskHubStorage:
         rows = await self._history.delete(instance_id)
         await self._payloads.delete_instance_blobs(instance_id)
         return rows
+
+    # ------------------------------------------------------------------ partition leases
+
+    async def list_partition_leases(self) -> list[PartitionLease]:
+        return await self._partitions.list()
+
+    async def replace_partition_lease(self, lease: PartitionLease) -> PartitionLease:
+        """ETag-guarded write; raises CheckpointConflictError when another worker wrote first."""
+        return await self._partitions.replace(lease)
 
     # ------------------------------------------------------------------ instances
 

@@ -44,7 +44,11 @@ async def test_create_is_idempotent_and_safe_when_hosts_race(azurite: str, hub_n
             f"{lower}-poison",
             f"{lower}-workitems",
         ]
-        assert tables == [f"{hub_name}History", f"{hub_name}Instances"]
+        # The v3 (table) partition manager's leases: one free row per control queue.
+        assert tables == [f"{hub_name}History", f"{hub_name}Instances", f"{hub_name}Partitions"]
+        leases = await hosts[0].list_partition_leases()
+        assert [lease.queue for lease in leases] == [f"{lower}-control-00", f"{lower}-control-01"]
+        assert all(lease.current_owner is None for lease in leases)
         assert containers == [f"{lower}-applease", f"{lower}-largemessages"]
         blob = BlobServiceClient.from_connection_string(azurite).get_blob_client(
             f"{lower}-applease", f"{lower}-appleaseinfo"

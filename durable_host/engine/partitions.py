@@ -1,0 +1,176 @@
+"""Partition leases: which host processes which control queue (the v3 table partition manager).
+
+Every `renew_interval` each host reads `<hub>Partitions` and, with ETag-guarded writes:
+renews what it owns; claims rows that are free or expired; and, when it owns fewer than
+its fair share while another host owns more, sets itself as NextOwner of one of that
+host's rows. An owner that sees another NextOwner drains the queue (finishes its running
+episodes, puts back the rest) and frees the row for the thief. A host that cannot renew
+stops processing before its lease expires. The history sentinel's ETag check remains the
+last line of defence against two hosts running one instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+
+from durable_host.errors import CheckpointConflictError, StorageError
+from durable_host.taskhub.partitions import PartitionLease
+from durable_host.taskhub.storage import TaskHubStorage
+
+log = logging.getLogger("durable_host.partitions")
+
+
+class PartitionManager:
+    def __init__(
+        self,
+        *,
+        storage: TaskHubStorage,
+        worker_id: str,
+        partition_of_queue: Callable[[str], int],
+        acquire: Callable[[int], None],
+        release: Callable[[int], Awaitable[None]],
+        lease_duration: float = 30.0,
+        renew_interval: float = 10.0,
+    ) -> None:
+        self._storage = storage
+        self.worker_id = worker_id
+        self._partition_of_queue = partition_of_queue
+        self._acquire = acquire
+        self._release = release
+        self._lease = timedelta(seconds=lease_duration)
+        self._interval = renew_interval
+        self._owned: dict[str, datetime] = {}  # queue -> when our lease expires
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def owned_queues(self) -> set[str]:
+        return set(self._owned)
+
+    async def start(self) -> None:
+        """Take a first pass (so a lone host owns every queue at once), then keep going."""
+        await self.balance_once()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop renewing, release every queue locally and free its row for other hosts."""
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for queue in list(self._owned):
+            await self._give_up(queue, free_row=True)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            await asyncio.sleep(self._interval)
+            try:
+                await self.balance_once()
+            except Exception:
+                log.exception("Partition lease pass failed; retrying")
+            await self._drop_expired()
+
+    async def balance_once(self) -> None:
+        now = _now()
+        leases = await self._storage.list_partition_leases()
+        for lease in leases:
+            if lease.current_owner == self.worker_id:
+                await self._keep_or_hand_over(lease, now)
+            elif lease.current_owner is None or lease.is_expired(now):
+                await self._try_claim(lease, now)
+        await self._steal_if_unbalanced(await self._storage.list_partition_leases(), _now())
+
+    async def _keep_or_hand_over(self, lease: PartitionLease, now: datetime) -> None:
+        if lease.next_owner and lease.next_owner != self.worker_id:
+            log.info("Handing %s over to %s", lease.queue, lease.next_owner)
+            await self._give_up(lease.queue, free_row=False)
+            with contextlib.suppress(CheckpointConflictError):
+                await self._storage.replace_partition_lease(
+                    lease.with_changes(current_owner=None, is_draining=False, expires_at=now)
+                )
+            return
+        renewed = lease.with_changes(last_renewal=now, expires_at=now + self._lease)
+        try:
+            await self._storage.replace_partition_lease(renewed)
+        except CheckpointConflictError:
+            log.warning("Lost the lease of %s to another worker", lease.queue)
+            await self._give_up(lease.queue, free_row=False)
+            return
+        self._owned[lease.queue] = now + self._lease
+        self._acquire(self._partition_of_queue(lease.queue))
+
+    async def _try_claim(self, lease: PartitionLease, now: datetime) -> None:
+        reserved_for_other = (
+            lease.next_owner not in (None, self.worker_id)
+            and lease.expires_at is not None
+            and now < lease.expires_at + self._lease
+        )
+        if reserved_for_other:
+            return
+        claimed = lease.with_changes(
+            current_owner=self.worker_id,
+            next_owner=None,
+            owned_since=now,
+            last_renewal=now,
+            expires_at=now + self._lease,
+            is_draining=False,
+        )
+        try:
+            await self._storage.replace_partition_lease(claimed)
+        except CheckpointConflictError:
+            return  # another worker claimed it first
+        log.info("Claimed %s", lease.queue)
+        self._owned[lease.queue] = now + self._lease
+        self._acquire(self._partition_of_queue(lease.queue))
+
+    async def _steal_if_unbalanced(self, leases: list[PartitionLease], now: datetime) -> None:
+        live = [lease for lease in leases if lease.current_owner and not lease.is_expired(now)]
+        counts = Counter(lease.current_owner for lease in live)
+        counts.setdefault(self.worker_id, 0)
+        fair = len(leases) // len(counts)
+        mine = counts[self.worker_id]
+        if mine >= fair or any(lease.next_owner == self.worker_id for lease in leases):
+            return
+        richest, owned = counts.most_common(1)[0]
+        if richest == self.worker_id or owned <= fair:
+            return
+        for lease in live:
+            if lease.current_owner == richest and not lease.next_owner:
+                with contextlib.suppress(CheckpointConflictError):
+                    await self._storage.replace_partition_lease(
+                        lease.with_changes(next_owner=self.worker_id)
+                    )
+                    log.info("Asked %s for %s", richest, lease.queue)
+                return
+
+    async def _drop_expired(self) -> None:
+        """Never process a queue past our lease: stop before another host may claim it."""
+        now = _now()
+        for queue, expires in list(self._owned.items()):
+            if expires - now < timedelta(seconds=self._interval / 2):
+                log.warning("Lease of %s could not be renewed in time; releasing it", queue)
+                await self._give_up(queue, free_row=False)
+
+    async def _give_up(self, queue: str, *, free_row: bool) -> None:
+        self._owned.pop(queue, None)
+        await self._release(self._partition_of_queue(queue))
+        if not free_row:
+            return
+        try:
+            for lease in await self._storage.list_partition_leases():
+                if lease.queue == queue and lease.current_owner == self.worker_id:
+                    await self._storage.replace_partition_lease(
+                        lease.with_changes(current_owner=None, expires_at=_now())
+                    )
+        except (CheckpointConflictError, StorageError) as exc:
+            log.debug("Freeing %s failed (it expires anyway): %s", queue, exc)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

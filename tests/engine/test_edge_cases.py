@@ -6,8 +6,6 @@ import asyncio
 import json
 from datetime import timedelta
 
-import pytest
-
 from durable_host.engine.host import Engine
 from durable_host.taskhub.events import (
     EventRaised,
@@ -32,8 +30,6 @@ from tests.engine._helpers import (
     stored_input,
     without_episodes,
 )
-
-pytestmark = pytest.mark.filterwarnings("ignore:Potential duplicate Task completion:UserWarning")
 
 
 async def test_duplicate_execution_started_is_dropped(engine: Engine) -> None:

@@ -33,7 +33,6 @@ from tests.engine._helpers import (
 
 # The SDK warns when history holds an event no task waits for yet (an early event); the Python
 # worker only logs it, but pytest's filterwarnings=error would turn it into an orchestrator error.
-pytestmark = pytest.mark.filterwarnings("ignore:Potential duplicate Task completion:UserWarning")
 
 
 async def test_event_raised_before_the_wait_is_kept(engine: Engine, app_module: ModuleType) -> None:

@@ -38,8 +38,6 @@ from tests.engine._helpers import (
     without_episodes,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:Potential duplicate Task completion:UserWarning")
-
 
 async def status_is(engine: Engine, instance_id: str, wanted: OrchestrationStatus) -> bool:
     record = await engine.storage.get_instance(instance_id)

@@ -26,6 +26,10 @@ from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
 
 log = logging.getLogger("durable_host.activities")
 
+# As for control-queue messages (orchestrations.py): a few tries, then the poison queue.
+_POISON_UNDECODABLE_DEQUEUE_COUNT = 3
+_MAX_ABANDON_SECONDS = 600.0
+
 
 @dataclass(frozen=True)
 class ActivityResult:
@@ -130,8 +134,10 @@ class ActivityDispatcher:
                 await sleep_or_wake(wake, min(idle_wait * 4, self._max_poll))
                 continue
             if not messages:
-                await sleep_or_wake(wake, idle_wait)
-                idle_wait = min(idle_wait * 2, self._max_poll)
+                woken = await sleep_or_wake(wake, idle_wait)
+                # Woken for a message due now (a timer): poll briskly again, since the queue
+                # may make it visible a moment after our clock says it is due.
+                idle_wait = 0.05 if woken else min(idle_wait * 2, self._max_poll)
                 continue
             idle_wait = 0.05
             for msg in messages:
@@ -144,13 +150,26 @@ class ActivityDispatcher:
     async def _execute(self, msg: ReceivedMessage) -> None:
         data = msg.data
         if data is None or data.task_message is None:
-            log.error("Poison work item %s: %s", msg.message_id, msg.decode_error)
-            await self._storage.move_to_poison(msg, msg.decode_error or "no TaskMessage")
+            reason = msg.decode_error or "no TaskMessage"
+            if msg.dequeue_count < _POISON_UNDECODABLE_DEQUEUE_COUNT:
+                log.warning(
+                    "Work item %s cannot be read (attempt %d): %s",
+                    msg.message_id,
+                    msg.dequeue_count,
+                    reason,
+                )
+                delay = min(2.0 ** max(msg.dequeue_count, 0), _MAX_ABANDON_SECONDS)
+                try:
+                    await self._storage.abandon_message(msg, delay=delay)
+                except Exception as exc:  # it reappears after its visibility timeout anyway
+                    log.debug("Abandoning work item %s failed: %s", msg.message_id, exc)
+                return
+            await self._poison(msg, reason)
             return
         event = data.task_message.event
         instance = data.task_message.orchestration_instance
         if not isinstance(event, TaskScheduled):
-            await self._storage.move_to_poison(
+            await self._poison(
                 msg, f"work item holds {event.event_type.dotnet_name}, not TaskScheduled"
             )
             return
@@ -188,6 +207,15 @@ class ActivityDispatcher:
                 event.name,
                 instance.instance_id,
             )
+
+    async def _poison(self, msg: ReceivedMessage, reason: str) -> None:
+        log.error(
+            "Poison work item %s moved to %s: %s",
+            msg.message_id,
+            self._storage.names.poison_queue,
+            reason,
+        )
+        await self._storage.move_to_poison(msg, reason)
 
     async def _keep_invisible(self, msg: ReceivedMessage) -> None:
         """Renew the work item's visibility while a long activity runs."""

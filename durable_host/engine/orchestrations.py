@@ -314,8 +314,10 @@ class OrchestrationDispatcher:
                 continue
             if not messages:
                 self._evict_idle_sessions()
-                await sleep_or_wake(wake, idle_wait)
-                idle_wait = min(idle_wait * 2, self._max_poll)
+                woken = await sleep_or_wake(wake, idle_wait)
+                # Woken for a message due now (a timer): poll briskly again, since the queue
+                # may make it visible a moment after our clock says it is due.
+                idle_wait = 0.05 if woken else min(idle_wait * 2, self._max_poll)
                 continue
             idle_wait = 0.05
             for msg in messages:

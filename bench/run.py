@@ -1,0 +1,174 @@
+"""The benchmark suite: durable_host on Azurite, Azurite's own limits, and DBOS side by side.
+
+Run: .venv/bin/python bench/run.py [--quick] [--no-peer]   (or `make bench`)
+Writes bench/results/latest.json, then docs/performance.md and docs/perf-*.png.
+The peer and the plots run in bench/.venv (bench/requirements.txt), never in the project's
+own environment. Prints progress; asserts no timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+from durable_host.server.azurite import AzuriteProcess  # noqa: E402
+from physical import floors, measure_round_trips  # noqa: E402
+from storage_counter import StorageCounter  # noqa: E402
+from workloads import Suite  # noqa: E402
+
+RESULTS = BENCH / "results" / "latest.json"
+BENCH_PYTHON = BENCH / ".venv" / "bin" / "python"
+
+FULL = {
+    "hops": 50,
+    "fan_out": 1000,
+    "orchestrations": 100,
+    "events": 1000,
+    "events_per_instance": 10,
+    "signals": 1000,
+    "idle_s": 60.0,
+    "runs": 3,
+    "samples": 200,
+}
+QUICK = {
+    "hops": 10,
+    "fan_out": 100,
+    "orchestrations": 20,
+    "events": 100,
+    "events_per_instance": 5,
+    "signals": 200,
+    "idle_s": 4.0,
+    "runs": 1,
+    "samples": 30,
+}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def say(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.started:6.1f} s] {message}", flush=True)
+
+
+def _load() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+async def run_host(sizes: dict[str, Any], clock: Clock) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with AzuriteProcess(ROOT) as azurite:
+        ports = {azurite.blob_port: "blob", azurite.queue_port: "queue", azurite.table_port: "table"}
+        clock.say("Azurite round trips (the physical floor)")
+        out["round_trips"] = await measure_round_trips(
+            azurite.connection_string, samples=sizes["samples"]
+        )
+        for op, figures in out["round_trips"].items():
+            clock.say(f"  {op:14} {figures['ms']:6.2f} ms one at a time, {figures['per_s']:5.0f}/s")
+        counter = StorageCounter(ports)
+        suite = Suite(azurite.connection_string, counter, clock.say)
+        runs = sizes["runs"]
+        with counter.attached():
+            clock.say(f"1. sequential chain of {sizes['hops']} activities x {runs}")
+            out["sequential"] = await suite.sequential(sizes["hops"], runs)
+            clock.say(f"2. fan-out/fan-in of {sizes['fan_out']} activities x {runs} (8. RSS)")
+            out["fan_out"] = await suite.fan_out(sizes["fan_out"], runs)
+            clock.say(f"3. {sizes['orchestrations']} concurrent orchestrations of 5 activities")
+            out["concurrent"] = await suite.concurrent(sizes["orchestrations"], runs)
+            clock.say(f"4. {sizes['events']} external events to waiting orchestrations")
+            out["events"] = await suite.events(
+                sizes["events"], sizes["events_per_instance"], runs
+            )
+            clock.say(f"5. {sizes['signals']} entity signals, to 1 and to 100 entities")
+            out["entities_1"] = await suite.entities(sizes["signals"], 1, runs)
+            out["entities_100"] = await suite.entities(sizes["signals"], 100, runs)
+            clock.say("7. storage transactions per activity")
+            out["transactions"] = await suite.transactions(sizes["hops"], sizes["fan_out"])
+            clock.say(f"6. idle host ({sizes['idle_s']:.0f} s) to first activity; idle requests/s")
+            out["idle"] = await suite.idle(sizes["idle_s"])
+    out["floors"] = floors(out["round_trips"], {"fan_out": sizes["fan_out"]})
+    return out
+
+
+def run_peer(quick: bool, clock: Clock) -> dict[str, Any] | None:
+    if not BENCH_PYTHON.exists():
+        clock.say("peer skipped: bench/.venv is missing (create it with `make bench-setup`)")
+        return None
+    clock.say("peer: DBOS Transact on SQLite, workloads 1-3")
+    args = [str(BENCH_PYTHON), str(BENCH / "peer_dbos.py"), *(["--quick"] if quick else [])]
+    done = subprocess.run(args, stdout=subprocess.PIPE, text=True, check=False, timeout=1800)
+    if done.returncode != 0:
+        clock.say(f"peer failed (exit {done.returncode}); see its output above")
+        return None
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def summary(results: dict[str, Any]) -> None:
+    h = results["host"]
+    print()
+    print(f"sequential hop    median {h['sequential']['median_ms']:.1f} ms, "
+          f"p95 {h['sequential']['p95_ms']:.1f} ms")
+    print(f"fan-out {h['fan_out']['activities']:<5}     {h['fan_out']['seconds']:.2f} s "
+          f"({h['fan_out']['activities_per_s']:.0f} activities/s), "
+          f"peak RSS {h['fan_out']['rss_peak_mib']:.0f} MiB")
+    print(f"orchestrations    {h['concurrent']['per_s']:.0f}/s")
+    print(f"external events   {h['events']['per_s']:.0f}/s")
+    print(f"entity ops        {h['entities_1']['per_s']:.0f}/s (1 entity), "
+          f"{h['entities_100']['per_s']:.0f}/s (100 entities)")
+    print(f"idle -> activity  {h['idle']['first_activity_ms']:.1f} ms; "
+          f"idle {h['idle']['idle_requests_per_s']:.2f} requests/s")
+    print(f"transactions      {h['transactions']['sequential']['total']:.2f} per sequential, "
+          f"{h['transactions']['fan_out']['total']:.2f} per fan-out activity")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run < 60 s")
+    parser.add_argument("--no-peer", action="store_true", help="skip the DBOS side by side")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="results JSON path")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    sizes = QUICK if args.quick else FULL
+    clock = Clock()
+    results: dict[str, Any] = {
+        "mode": "quick" if args.quick else "full",
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_before": _load(),
+        },
+        "sizes": sizes,
+    }
+    results["host"] = asyncio.run(run_host(sizes, clock))
+    results["peer"] = None if args.no_peer else run_peer(args.quick, clock)
+    results["machine"]["load_after"] = _load()
+    results["seconds"] = round(time.perf_counter() - clock.started, 1)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=1) + "\n")
+    clock.say(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    summary(results)
+    if BENCH_PYTHON.exists():
+        subprocess.run([str(BENCH_PYTHON), str(BENCH / "report.py"), str(args.output)], check=True)
+        clock.say("wrote docs/performance.md and docs/perf-*.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -83,6 +83,8 @@ def _engine_settings(settings: HostSettings) -> EngineSettings:
         # The engine always keeps histories between episodes (our speed comes from it);
         # extendedSessionsEnabled only matters to the real extension.
         extended_session_idle_timeout=seconds(dt.extended_session_idle_timeout),
+        partition_lease_duration=seconds(dt.partition_lease_duration),
+        partition_renew_interval=seconds(dt.partition_renew_interval),
     )
 
 

@@ -76,6 +76,10 @@ class DurableTaskSettings:
     extended_sessions_enabled: bool = False
     extended_session_idle_timeout: timedelta = timedelta(seconds=30)
     local_rpc_endpoint_enabled: bool = True
+    # durable_host's own storageProvider keys (the extension fixes these at 30 s / 10 s):
+    # short leases let tests move a killed host's partitions to the survivors quickly.
+    partition_lease_duration: timedelta = timedelta(seconds=30)
+    partition_renew_interval: timedelta = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,13 @@ def _durable_task(root: _Section, environ: Mapping[str, str]) -> DurableTaskSett
     connection = provider.string("connectionName", "") or provider.string(
         "connectionStringName", ""
     )
+    lease = provider.integer("partitionLeaseDurationSeconds", 30, low=2)
+    renew = provider.integer("partitionRenewIntervalSeconds", min(10, lease // 3), low=1)
+    if renew * 2 > lease:
+        raise ConfigurationError(
+            f"{provider.where('partitionRenewIntervalSeconds')} ({renew}) must be at most half "
+            f"of partitionLeaseDurationSeconds ({lease}), or leases expire between renewals."
+        )
     return DurableTaskSettings(
         hub_name=hub_name,
         connection_name=connection or DEFAULT_CONNECTION_NAME,
@@ -251,6 +262,8 @@ def _durable_task(root: _Section, environ: Mapping[str, str]) -> DurableTaskSett
             seconds=durable.integer("extendedSessionIdleTimeoutInSeconds", 30, low=0)
         ),
         local_rpc_endpoint_enabled=durable.boolean("localRpcEndpointEnabled", True),
+        partition_lease_duration=timedelta(seconds=lease),
+        partition_renew_interval=timedelta(seconds=renew),
     )
 
 

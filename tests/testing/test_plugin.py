@@ -39,93 +39,7 @@ def run(tester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return tester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=RUN_TIMEOUT)
 
 
-def test_start_wait_assert_in_a_few_lines(tester: pytest.Pytester) -> None:
-    tester.makepyfile(
-        """
-        async def test_greet(durable_env):
-            assert await durable_env.run("greet", "Ada") == "Hello Ada"
-
-        async def test_the_sdk_client(durable_client, durable_env):
-            instance_id = await durable_client.start_new("greet", client_input="Bob")
-            status = await durable_env.wait_for_completion(instance_id)
-            assert status.output == "Hello Bob"
-            assert (await durable_client.get_status(instance_id)).output == "Hello Bob"
-        """
-    )
-    run(tester).assert_outcomes(passed=2)
-
-
-def test_a_failed_orchestration_shows_its_status_output_and_last_events(
-    tester: pytest.Pytester,
-) -> None:
-    tester.makepyfile(
-        """
-        async def test_doomed(durable_env):
-            await durable_env.run("doomed")
-        """
-    )
-    result = run(tester)
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*OrchestrationAssertionError: Orchestration 'doomed' (instance *) is Failed, "
-            "expected Completed.",
-            "*output: *boom: the answer is not 42*",
-            "*last * of * history events:",
-            "*TaskScheduled #0 name=explode*",
-            "*TaskFailed task_scheduled_id=0 reason=*boom: the answer is not 42*",
-            "*ExecutionCompleted orchestration_status=Failed*",
-        ]
-    )
-
-
-def test_a_wait_that_times_out_says_what_the_instance_waits_for(tester: pytest.Pytester) -> None:
-    tester.makepyfile(
-        """
-        async def test_never_told_to_go(durable_env):
-            instance_id = await durable_env.start_orchestration("wait_for_go")
-            await durable_env.wait_for_completion(instance_id, timeout=0.5)
-        """
-    )
-    result = run(tester)
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*Orchestration 'wait_for_go' (instance *) is still Running after 0.* s of wall "
-            "time; expected Completed.*",
-            '*custom status: "waiting"',
-            "*ExecutionStarted*name=wait_for_go*",
-        ]
-    )
-
-
-def test_events_custom_status_and_virtual_time(tester: pytest.Pytester) -> None:
-    tester.makepyfile(
-        """
-        import json
-        import time
-        from datetime import timedelta
-
-        async def test_go(durable_env):
-            instance_id = await durable_env.start_orchestration("wait_for_go")
-            await durable_env.wait_for_custom_status(instance_id, "waiting")
-            await durable_env.raise_event(instance_id, "go", {"speed": 3})
-            status = await durable_env.wait_for_completion(instance_id)
-            # The SDK client encodes event data twice (azure-functions-durable-python#295):
-            # the orchestrator receives the JSON text, as it would in Azure.
-            assert json.loads(status.output) == {"speed": 3}
-
-        async def test_a_week_long_nap_is_quick(durable_env):
-            began, then = time.monotonic(), durable_env.now()
-            assert await durable_env.run("nap", 7 * 86400) == "rested"
-            assert time.monotonic() - began < 1
-            assert durable_env.now() - then >= timedelta(days=7)
-        """
-    )
-    run(tester).assert_outcomes(passed=2)
-
-
-def test_real_time_and_another_app_by_marker(tester: pytest.Pytester, tmp_path: Path) -> None:
+def test_what_a_user_test_can_do(tester: pytest.Pytester, tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
     (other / "host.json").write_text('{"version": "2.0"}')
@@ -138,8 +52,36 @@ def test_real_time_and_another_app_by_marker(tester: pytest.Pytester, tmp_path: 
     )
     tester.makepyfile(
         f"""
+        import json
         import time
+        from datetime import timedelta
+
         import pytest
+        from durable_host.errors import FunctionNotFoundError
+
+        async def test_start_wait_assert(durable_env):
+            assert await durable_env.run("greet", "Ada") == "Hello Ada"
+
+        async def test_the_sdk_client(durable_client, durable_env):
+            instance_id = await durable_client.start_new("greet", client_input="Bob")
+            status = await durable_env.wait_for_completion(instance_id)
+            assert status.output == "Hello Bob"
+            assert (await durable_client.get_status(instance_id)).output == "Hello Bob"
+
+        async def test_events_and_custom_status(durable_env):
+            instance_id = await durable_env.start_orchestration("wait_for_go")
+            await durable_env.wait_for_custom_status(instance_id, "waiting")
+            await durable_env.raise_event(instance_id, "go", {{"speed": 3}})
+            status = await durable_env.wait_for_completion(instance_id)
+            # The SDK client encodes event data twice (azure-functions-durable-python#295):
+            # the orchestrator receives the JSON text, as it would in Azure.
+            assert json.loads(status.output) == {{"speed": 3}}
+
+        async def test_a_week_long_nap_is_quick(durable_env):
+            began, then = time.monotonic(), durable_env.now()
+            assert await durable_env.run("nap", 7 * 86400) == "rested"
+            assert time.monotonic() - began < 1
+            assert durable_env.now() - then >= timedelta(days=7)
 
         @pytest.mark.durable_host(virtual_time=False)
         async def test_real_time(durable_env):
@@ -149,37 +91,61 @@ def test_real_time_and_another_app_by_marker(tester: pytest.Pytester, tmp_path: 
             assert time.monotonic() - began >= 0.3
 
         @pytest.mark.durable_host(app_dir={str(other)!r})
-        async def test_other_app(durable_env):
-            assert durable_env.virtual_time
+        async def test_another_app(durable_env):
             assert await durable_env.run("answer") == 42
-        """
-    )
-    run(tester).assert_outcomes(passed=2)
 
-
-def test_an_activity_double_lasts_one_test(tester: pytest.Pytester) -> None:
-    tester.makepyfile(
-        """
-        import pytest
-        from durable_host.errors import FunctionNotFoundError
-
-        async def test_replaced(durable_env):
+        async def test_an_activity_double(durable_env):
             async def fake(name):
-                return f"Hi {name}"
+                return f"Hi {{name}}"
 
             double = durable_env.replace_activity("say_hello", fake)
             assert await durable_env.run("greet", "Ada") == "Hi Ada"
             assert double.calls == ["Ada"]
 
-        async def test_real_again(durable_env):
+        async def test_the_real_activity_again_in_the_next_test(durable_env):
             assert await durable_env.run("greet", "Ada") == "Hello Ada"
 
-        async def test_a_typo_is_caught(durable_env):
+        async def test_a_misspelt_activity_is_caught(durable_env):
             with pytest.raises(FunctionNotFoundError, match="say_helo"):
                 durable_env.replace_activity("say_helo", lambda name: name)
         """
     )
-    run(tester).assert_outcomes(passed=3)
+    run(tester).assert_outcomes(passed=9)
+
+
+def test_failures_show_the_status_output_and_last_events(tester: pytest.Pytester) -> None:
+    tester.makepyfile(
+        """
+        async def test_doomed(durable_env):
+            await durable_env.run("doomed")
+
+        async def test_never_told_to_go(durable_env):
+            instance_id = await durable_env.start_orchestration("wait_for_go")
+            await durable_env.wait_for_completion(instance_id, timeout=0.5)
+        """
+    )
+    result = run(tester)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*OrchestrationAssertionError: Orchestration 'doomed' (instance *) is Failed, "
+            "expected Completed.",
+            "*output: *boom: the answer is not 42*",
+            "*last * of * history events:",
+            "*TaskScheduled #0 name=explode*",
+            "*TaskFailed task_scheduled_id=0 reason=*boom: the answer is not 42*",
+            "*ExecutionCompleted orchestration_status=Failed*",
+        ]
+    )
+    # A wait that times out says what the instance is waiting for.
+    result.stdout.fnmatch_lines(
+        [
+            "*Orchestration 'wait_for_go' (instance *) is still Running after 0.* s of wall "
+            "time; expected Completed.*",
+            '*custom status: "waiting"',
+            "*ExecutionStarted*name=wait_for_go*",
+        ]
+    )
 
 
 def _hub_tables(connection: str, hub: str) -> list[str]:

@@ -199,7 +199,9 @@ class ActivityDispatcher:
                 timestamp=now, task_scheduled_id=event.event_id, result=outcome.result_json
             )
         try:
-            await self._router.send_to_instance(instance, result)
+            stored = await self._router.send_result(instance, result)
+            if stored is not None:
+                await stored  # the result must be in its queue before the work item goes
             await self._storage.delete_message(self._latest(msg))
         except Exception:
             log.exception(

@@ -31,7 +31,7 @@ from durable_host.engine.replay import (
     replay,
     replay_while_blocked,
 )
-from durable_host.engine.router import MessageRouter
+from durable_host.engine.router import MessageRouter, stored_message
 from durable_host.errors import CheckpointConflictError, FunctionNotFoundError
 from durable_host.taskhub.codec import event_to_json
 from durable_host.taskhub.events import (
@@ -93,6 +93,8 @@ class Session:
     etag: str | None = None
     last_used: float = field(default_factory=time.monotonic)
     consumed: list[ReceivedMessage] = field(default_factory=list)
+    # The background end of the last checkpoint (Instances row, message deletes).
+    finishing: asyncio.Task[None] | None = field(default=None, repr=False)
     # The SDK-form JSON of `history`, built once per event rather than once per episode.
     # The orchestrator's last OrchestratorState for this execution (see replay_while_blocked).
     last_state: dict[str, Any] | None = field(default=None, repr=False)
@@ -227,6 +229,7 @@ class OrchestrationDispatcher:
         self._pending: dict[str, list[ReceivedMessage]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._loops_by_partition: dict[int, asyncio.Task[None]] = {}
+        self._finishing: set[asyncio.Task[None]] = set()
         self._partition_stops: dict[int, asyncio.Event] = {}
         self._stopping = asyncio.Event()
         self.episodes_run = 0
@@ -273,6 +276,7 @@ class OrchestrationDispatcher:
         for instance_id in [i for i in self._pending if self._router.partition_of(i) == partition]:
             for msg in self._pending.pop(instance_id, []):
                 await self._abandon_quietly(msg, 0)
+        await self._wait_finishing()
         # Another worker may write these instances now: never trust the cached copies again.
         for instance_id in [i for i in self._sessions if self._router.partition_of(i) == partition]:
             del self._sessions[instance_id]
@@ -286,6 +290,7 @@ class OrchestrationDispatcher:
         workers = list(self._workers.values())
         if workers:
             await asyncio.gather(*workers, return_exceptions=True)
+        await self._wait_finishing()
         for messages in self._pending.values():
             for msg in messages:
                 await self._abandon_quietly(msg, 0)
@@ -328,7 +333,11 @@ class OrchestrationDispatcher:
 
     def is_idle(self) -> bool:
         """No instance has messages waiting or an episode running on this host."""
-        return not self._workers and not self._pending
+        return not self._workers and not self._pending and not self._finishing
+
+    async def _wait_finishing(self) -> None:
+        if self._finishing:
+            await asyncio.gather(*list(self._finishing), return_exceptions=True)
 
     def _deliver_local(self, msg: ReceivedMessage) -> None:
         """A message this host just sent to one of its own partitions (already invisible)."""
@@ -412,7 +421,7 @@ class OrchestrationDispatcher:
             self._storage.names.poison_queue,
             reason,
         )
-        await self._storage.move_to_poison(msg, reason)
+        await self._storage.move_to_poison(await stored_message(msg), reason)
 
     async def _session(self, instance_id: str) -> Session:
         session = self._sessions.get(instance_id)
@@ -456,7 +465,6 @@ class OrchestrationDispatcher:
         await self._run_work_item(session, events, triage.restart)
         await self._delete_all(session.consumed)
         session.consumed = []
-        self.notifier.notify(instance_id)
 
     async def _triage(self, session: Session, batch: list[ReceivedMessage]) -> _Triage:
         triage = _Triage()
@@ -879,12 +887,42 @@ class OrchestrationDispatcher:
         fields = self._instance_fields(
             session, started, new_events, completion, custom_status, now, suspended
         )
-        # Both follow the history write and are independent of each other.
         consumed, session.consumed = session.consumed, []
-        await asyncio.gather(
-            self._storage.merge_instance(session.instance_id, fields),
-            self._delete_all(consumed),
+        # The rest of the checkpoint (Instances row, then nothing depends on it, and the
+        # consumed messages) runs in the background, so the instance's next episode can start
+        # as soon as its history is written. Row writes stay in order: each waits for the one
+        # before; a crash before they finish replays the episode's messages as duplicates.
+        finishing = asyncio.create_task(
+            self._finish_checkpoint(
+                session.finishing, session.instance_id, fields, consumed, completion is not None
+            )
         )
+        session.finishing = finishing
+        self._finishing.add(finishing)
+        finishing.add_done_callback(self._finishing.discard)
+
+    async def _finish_checkpoint(
+        self,
+        previous: asyncio.Task[None] | None,
+        instance_id: str,
+        fields: dict[str, Any],
+        consumed: list[ReceivedMessage],
+        terminal: bool,
+    ) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        try:
+            await asyncio.gather(
+                self._storage.merge_instance(instance_id, fields), self._delete_all(consumed)
+            )
+        except Exception:
+            log.exception(
+                "Finishing a checkpoint of instance %s failed; the next checkpoint rewrites its "
+                "status and its messages will be dropped as duplicates",
+                instance_id,
+            )
+        if terminal:
+            self.notifier.notify(instance_id)
 
     def _instance_fields(
         self,
@@ -926,11 +964,14 @@ class OrchestrationDispatcher:
 
     async def _delete_all(self, messages: list[ReceivedMessage]) -> None:
         if messages:
-            await asyncio.gather(*(self._storage.delete_message(m) for m in messages))
+            await asyncio.gather(*(self._delete(m) for m in messages))
+
+    async def _delete(self, msg: ReceivedMessage) -> None:
+        await self._storage.delete_message(await stored_message(msg))
 
     async def _abandon_quietly(self, msg: ReceivedMessage, delay: float) -> None:
         try:
-            await self._storage.abandon_message(msg, delay=delay)
+            await self._storage.abandon_message(await stored_message(msg), delay=delay)
         except Exception as exc:  # the message reappears after its visibility timeout anyway
             log.debug("Abandoning message %s failed: %s", msg.message_id, exc)
 

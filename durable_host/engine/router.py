@@ -133,6 +133,40 @@ class MessageRouter:
             if not deferred:
                 self.in_flight -= 1
 
+    async def send_result(
+        self, target: OrchestrationInstance, event: HistoryEvent
+    ) -> asyncio.Future[SentMessage] | None:
+        """Send an activity result. When its instance is processed here, the orchestration
+        gets it at once, before the send completes; the returned future resolves when it is
+        stored, and the caller must await it before deleting the work item."""
+        partition = self.partition_of(target.instance_id)
+        local = self._local_control.get(partition)
+        if local is None:
+            await self.send_to_instance(target, event)
+            return None
+        deliver, hidden_for = local
+        msg = self.envelope(target, event)
+        self.in_flight += 1
+        try:
+            stored: asyncio.Future[SentMessage] = asyncio.ensure_future(
+                self._storage.send_control(partition, msg, delay=hidden_for)
+            )
+            deliver(
+                EarlyMessage(
+                    queue=self._storage.names.control_queue(partition),
+                    message_id="",
+                    pop_receipt="",
+                    dequeue_count=1,
+                    insertion_time=datetime.now(timezone.utc),
+                    data=msg,
+                    body="",
+                    stored=stored,
+                )
+            )
+        finally:
+            self.in_flight -= 1
+        return stored
+
     def _hand_over(self, deliver: LocalDelivery, received: ReceivedMessage) -> Callable[[], None]:
         done = False
 
@@ -214,6 +248,34 @@ class MessageRouter:
         for handle in self._timer_handles:
             handle.cancel()
         self._timer_handles.clear()
+
+
+@dataclass(frozen=True)
+class EarlyMessage(ReceivedMessage):
+    """A message handed to the local dispatcher while its send is still under way.
+
+    Processing may begin at once (its effects are checkpointed to history, and a copy that
+    a crash makes reappear is dropped as a duplicate); only settling it (delete, abandon)
+    waits for the stored message. See `stored_message`.
+    """
+
+    stored: asyncio.Future[SentMessage] | None = None
+
+
+async def stored_message(msg: ReceivedMessage) -> ReceivedMessage:
+    """The message as stored in its queue (waits for an EarlyMessage's send to finish)."""
+    if isinstance(msg, EarlyMessage) and msg.stored is not None:
+        sent = await msg.stored
+        return ReceivedMessage(
+            queue=sent.queue,
+            message_id=sent.message_id,
+            pop_receipt=sent.pop_receipt,
+            dequeue_count=msg.dequeue_count,
+            insertion_time=msg.insertion_time,
+            data=msg.data,
+            body=msg.body,
+        )
+    return msg
 
 
 @dataclass(order=True)

@@ -67,7 +67,10 @@ def describe_event(event: HistoryEvent) -> str:
     return " ".join(parts)
 
 
-def _json_text(value: object) -> str:
+def _json_text(value: object, *, raw_strings: bool = False) -> str:
+    # A failed orchestration's output is an error message: shown as text, not as JSON.
+    if raw_strings and isinstance(value, str):
+        return _short(value)
     try:
         return _short(json.dumps(value, default=str))
     except (TypeError, ValueError):
@@ -102,7 +105,7 @@ def unexpected_status_message(
     else:
         lines = [f"{who} is {runtime_status}, expected {wanted}."]
     if runtime_status is not None:
-        lines.append(f"  output: {_json_text(output)}")
+        lines.append(f"  output: {_json_text(output, raw_strings=True)}")
         if custom_status is not None:
             lines.append(f"  custom status: {_json_text(custom_status)}")
     if history:

@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 NPMSTAMP := node_modules/.installed
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint clean bench bench-quick bench-setup
 
 $(STAMP): pyproject.toml requirements.txt
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,24 @@ $(NPMSTAMP): package.json package-lock.json
 	touch $(NPMSTAMP)
 
 setup: $(STAMP) $(NPMSTAMP)
+
+# The benchmark's own environment (DBOS peer, matplotlib), kept out of the project's venv.
+BENCHVENV := bench/.venv
+BENCHSTAMP := $(BENCHVENV)/.installed
+
+$(BENCHSTAMP): bench/requirements.txt
+	$(PY) -m venv $(BENCHVENV)
+	$(BENCHVENV)/bin/pip install --quiet -r bench/requirements.txt
+	touch $(BENCHSTAMP)
+
+bench-setup: setup $(BENCHSTAMP)
+
+# Writes bench/results/latest.json and docs/performance.md (several minutes: one step idles 60 s).
+bench: bench-setup
+	$(BIN)/python bench/run.py
+
+bench-quick: bench-setup
+	$(BIN)/python bench/run.py --quick
 
 run: setup
 	$(BIN)/python -m durable_host start --app-dir . --port 7071

@@ -26,10 +26,11 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
-from durable_host.server.azurite import AzuriteProcess  # noqa: E402
 from physical import floors, measure_round_trips  # noqa: E402
 from storage_counter import StorageCounter  # noqa: E402
 from workloads import Suite  # noqa: E402
+
+from durable_host.server.azurite import AzuriteProcess  # noqa: E402
 
 RESULTS = BENCH / "results" / "latest.json"
 BENCH_PYTHON = BENCH / ".venv" / "bin" / "python"
@@ -66,6 +67,20 @@ class Clock:
         print(f"[{time.perf_counter() - self.started:6.1f} s] {message}", flush=True)
 
 
+class HostWarnings(logging.Handler):
+    """Keeps the host's own warnings (e.g. a lease not renewed in time): they explain outliers."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(logging.WARNING)
+        self.clock = clock
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("durable_host"):
+            at = time.perf_counter() - self.clock.started
+            self.records.append(f"{at:.1f} s {record.name}: {record.getMessage()}")
+
+
 def _load() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
@@ -73,7 +88,11 @@ def _load() -> list[float]:
 async def run_host(sizes: dict[str, Any], clock: Clock) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with AzuriteProcess(ROOT) as azurite:
-        ports = {azurite.blob_port: "blob", azurite.queue_port: "queue", azurite.table_port: "table"}
+        ports = {
+            azurite.blob_port: "blob",
+            azurite.queue_port: "queue",
+            azurite.table_port: "table",
+        }
         clock.say("Azurite round trips (the physical floor)")
         out["round_trips"] = await measure_round_trips(
             azurite.connection_string, samples=sizes["samples"]
@@ -91,9 +110,7 @@ async def run_host(sizes: dict[str, Any], clock: Clock) -> dict[str, Any]:
             clock.say(f"3. {sizes['orchestrations']} concurrent orchestrations of 5 activities")
             out["concurrent"] = await suite.concurrent(sizes["orchestrations"], runs)
             clock.say(f"4. {sizes['events']} external events to waiting orchestrations")
-            out["events"] = await suite.events(
-                sizes["events"], sizes["events_per_instance"], runs
-            )
+            out["events"] = await suite.events(sizes["events"], sizes["events_per_instance"], runs)
             clock.say(f"5. {sizes['signals']} entity signals, to 1 and to 100 entities")
             out["entities_1"] = await suite.entities(sizes["signals"], 1, runs)
             out["entities_100"] = await suite.entities(sizes["signals"], 100, runs)
@@ -122,19 +139,29 @@ def run_peer(quick: bool, clock: Clock) -> dict[str, Any] | None:
 def summary(results: dict[str, Any]) -> None:
     h = results["host"]
     print()
-    print(f"sequential hop    median {h['sequential']['median_ms']:.1f} ms, "
-          f"p95 {h['sequential']['p95_ms']:.1f} ms")
-    print(f"fan-out {h['fan_out']['activities']:<5}     {h['fan_out']['seconds']:.2f} s "
-          f"({h['fan_out']['activities_per_s']:.0f} activities/s), "
-          f"peak RSS {h['fan_out']['rss_peak_mib']:.0f} MiB")
+    print(
+        f"sequential hop    median {h['sequential']['median_ms']:.1f} ms, "
+        f"p95 {h['sequential']['p95_ms']:.1f} ms"
+    )
+    print(
+        f"fan-out {h['fan_out']['activities']:<5}     {h['fan_out']['seconds']:.2f} s "
+        f"({h['fan_out']['activities_per_s']:.0f} activities/s), "
+        f"peak RSS {h['fan_out']['rss_peak_mib']:.0f} MiB"
+    )
     print(f"orchestrations    {h['concurrent']['per_s']:.0f}/s")
     print(f"external events   {h['events']['per_s']:.0f}/s")
-    print(f"entity ops        {h['entities_1']['per_s']:.0f}/s (1 entity), "
-          f"{h['entities_100']['per_s']:.0f}/s (100 entities)")
-    print(f"idle -> activity  {h['idle']['first_activity_ms']:.1f} ms; "
-          f"idle {h['idle']['idle_requests_per_s']:.2f} requests/s")
-    print(f"transactions      {h['transactions']['sequential']['total']:.2f} per sequential, "
-          f"{h['transactions']['fan_out']['total']:.2f} per fan-out activity")
+    print(
+        f"entity ops        {h['entities_1']['per_s']:.0f}/s (1 entity), "
+        f"{h['entities_100']['per_s']:.0f}/s (100 entities)"
+    )
+    print(
+        f"idle -> activity  {h['idle']['first_activity_ms']:.1f} ms; "
+        f"idle {h['idle']['idle_requests_per_s']:.2f} requests/s"
+    )
+    print(
+        f"transactions      {h['transactions']['sequential']['total']:.2f} per sequential, "
+        f"{h['transactions']['fan_out']['total']:.2f} per fan-out activity"
+    )
 
 
 def main() -> None:
@@ -146,6 +173,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     sizes = QUICK if args.quick else FULL
     clock = Clock()
+    warnings = HostWarnings(clock)
+    logging.getLogger().addHandler(warnings)
     results: dict[str, Any] = {
         "mode": "quick" if args.quick else "full",
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -158,12 +187,13 @@ def main() -> None:
         "sizes": sizes,
     }
     results["host"] = asyncio.run(run_host(sizes, clock))
+    results["host_warnings"] = warnings.records
     results["peer"] = None if args.no_peer else run_peer(args.quick, clock)
     results["machine"]["load_after"] = _load()
     results["seconds"] = round(time.perf_counter() - clock.started, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=1) + "\n")
-    clock.say(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    clock.say(f"wrote {args.output}")
     summary(results)
     if BENCH_PYTHON.exists():
         subprocess.run([str(BENCH_PYTHON), str(BENCH / "report.py"), str(args.output)], check=True)

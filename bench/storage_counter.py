@@ -65,9 +65,7 @@ def classify(service: str, method: str, url: str) -> str:
     if service == "blob":
         if "container" in query.get("restype", []):
             return "blob.container"
-        return {"GET": "blob.get", "HEAD": "blob.get", "PUT": "blob.put"}.get(
-            method, "blob.other"
-        )
+        return {"GET": "blob.get", "HEAD": "blob.get", "PUT": "blob.put"}.get(method, "blob.other")
     return f"{service}.other"
 
 
@@ -111,11 +109,11 @@ class StorageCounter(SansIOHTTPPolicy[Any, Any]):
             policy.on_request(PipelineRequest(request, PipelineContext(None)))
             return await original(transport, request, **kwargs)
 
-        AioHttpTransport.send = send  # type: ignore[method-assign]
+        AioHttpTransport.send = send
         try:
             yield self
         finally:
-            AioHttpTransport.send = original  # type: ignore[method-assign]
+            AioHttpTransport.send = original
 
 
 def diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:

@@ -7,6 +7,7 @@ nothing here asserts a timing (goals are compared in the report, not enforced).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import statistics
 import threading
@@ -17,10 +18,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from storage_counter import StorageCounter, diff
+
 from durable_host.engine.host import Engine, EngineSettings
 from durable_host.functions import FunctionIndex, FunctionInvoker, load_app
 from durable_host.taskhub.storage import TaskHubStorage
-from storage_counter import StorageCounter, diff
 
 __all__ = ["Suite"]
 
@@ -112,7 +114,7 @@ class Suite:
                 started = time.perf_counter()
                 stamps = await self._run(engine, "stamped_sequence", hops, 300)
                 end_to_end.append((time.perf_counter() - started) * 1000 / hops)
-                per_hop += [(b - a) * 1000 for a, b in zip(stamps, stamps[1:], strict=False)]
+                per_hop += [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
                 self.progress(
                     f"  run {run + 1}/{runs}: median hop "
                     f"{statistics.median(per_hop[-(hops - 1) :]):.1f} ms"
@@ -191,9 +193,9 @@ class Suite:
                 one = json.dumps(1)
                 started = time.perf_counter()
 
-                async def sender(part: list[str]) -> None:
+                async def sender(part: list[str], data: str = one) -> None:
                     for iid in part:
-                        await engine.client.raise_event(iid, "go", one)
+                        await engine.client.raise_event(iid, "go", data)
 
                 await asyncio.gather(*(sender(jobs[i::senders]) for i in range(senders)))
                 results = await asyncio.gather(
@@ -246,7 +248,7 @@ class Suite:
                         await engine.client.signal_entity("counter", key, "add", one)
 
                 await asyncio.gather(*(sender(jobs[i::senders]) for i in range(senders)))
-                await self._until(lambda e=engine: e.entities.operations_run - before >= signals)
+                await self._until(_ran(engine, before + signals))
                 rates.append(signals / (time.perf_counter() - started))
                 states = await asyncio.gather(
                     *(engine.client.read_entity("counter", k) for k in keys)
@@ -278,17 +280,18 @@ class Suite:
             await self._run(engine, "single", 1, 60)  # the host has worked once, then idles
             # The first half lets the pollers back off; requests are counted in the second.
             await self._idle_for(idle_seconds / 2, idle_seconds)
-            counted_from, before = time.perf_counter(), self.counter.total()
+            counted_from, before = time.perf_counter(), self.counter.snapshot()
             await self._idle_for(idle_seconds / 2, idle_seconds)
             idle_end = time.perf_counter()
-            idle_requests = self.counter.total() - before
+            idle_ops = diff(self.counter.snapshot(), before)
             started = time.perf_counter()
             stamp = await self._run(engine, "first_stamp", None, 120)
             latency_ms = (stamp - started) * 1000
         return {
             "idle_seconds": idle_seconds,
             "first_activity_ms": latency_ms,
-            "idle_requests_per_s": idle_requests / (idle_end - counted_from),
+            "idle_requests_per_s": sum(idle_ops.values()) / (idle_end - counted_from),
+            "idle_by_operation": idle_ops,
             "idle_window_s": idle_end - counted_from,
         }
 
@@ -297,7 +300,9 @@ class Suite:
         end = time.perf_counter() + seconds
         while (left := end - time.perf_counter()) > 0:
             await asyncio.sleep(min(10.0, left))
-            self.progress(f"  idle, {left - min(10.0, left):.0f} s left of this half ({total:.0f} s in all)")
+            self.progress(
+                f"  idle, {left - min(10.0, left):.0f} s left of this half ({total:.0f} s in all)"
+            )
 
     # -- 7. storage transactions per activity ------------------------------------------------------
 
@@ -321,6 +326,10 @@ class Suite:
             "fan_out": _per_activity(fan_ops, base, fan),
             "orchestration_overhead": base,
         }
+
+
+def _ran(engine: Engine, operations: int) -> Callable[[], bool]:
+    return lambda: engine.entities.operations_run >= operations
 
 
 def _per_activity(run: dict[str, int], base: dict[str, int], n: int) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 
 from durable_host.engine.api import InstanceStatus
 from durable_host.engine.clock import Clock, VirtualClock
+from durable_host.engine.entity_state import entity_instance_id
 from durable_host.engine.host import Engine
 from durable_host.errors import FunctionNotFoundError, InstanceNotFoundError
 from durable_host.functions.index import DurableKind
@@ -323,7 +324,7 @@ class DurableTestEnvironment:
         """Wait until the entity's state equals `expected` (or `expected(state)` is true);
         signals are processed asynchronously, so a read right after a signal may be stale."""
         matches = expected if callable(expected) else (lambda value: value == expected)
-        instance_id = f"@{name.lower()}@{key}"
+        instance_id = entity_instance_id(name, key)
         notifier = self.engine.notifier
         deadline = time.monotonic() + timeout
         while True:

@@ -331,9 +331,10 @@ class OrchestrationDispatcher:
     def _buffered(self) -> int:
         return sum(len(m) for m in self._pending.values())
 
-    def is_idle(self) -> bool:
-        """No instance has messages waiting or an episode running on this host."""
-        return not self._workers and not self._pending and not self._finishing
+    def is_idle(self, settled: bool = True) -> bool:
+        """No instance has messages waiting or an episode running on this host (and, when
+        `settled`, no checkpoint is still writing its Instances row)."""
+        return not self._workers and not self._pending and not (settled and self._finishing)
 
     async def _wait_finishing(self) -> None:
         if self._finishing:

@@ -15,15 +15,17 @@ from datetime import datetime
 from durable_host.engine.clock import VirtualClock
 from durable_host.engine.router import MessageRouter
 
-# Idle must hold across this many consecutive checks (each yields to the event loop), so a
-# message handed from one dispatcher to another between two checks is not missed.
-_STABLE_CHECKS = 3
+# Idle must hold across this many consecutive checks, each yielding to the event loop, so
+# work handed from one task to another between two checks is seen. Every hand-over in the
+# engine is tracked synchronously (sends in flight, pending messages, running work), so a
+# few loop turns suffice; a short sleep now and then lets I/O callbacks in.
+_STABLE_CHECKS = 4
 _CHECK_INTERVAL = 0.002
 
 
 class TimeSkipper:
     def __init__(
-        self, clock: VirtualClock, router: MessageRouter, is_idle: Callable[[], bool]
+        self, clock: VirtualClock, router: MessageRouter, is_idle: Callable[[bool], bool]
     ) -> None:
         self._clock = clock
         self._router = router
@@ -51,16 +53,20 @@ class TimeSkipper:
         finally:
             self._wanted -= 1
 
-    async def wait_until_idle(self) -> None:
+    async def wait_until_idle(self, *, settled: bool = True) -> None:
+        """Until nothing runs; with `settled`, also until every checkpoint has fully finished
+        (Instances rows written), which new work never waits for."""
         stable = 0
+        turns = 0
         while stable < _STABLE_CHECKS:
-            await asyncio.sleep(_CHECK_INTERVAL)
-            stable = stable + 1 if self._is_idle() else 0
+            turns += 1
+            await asyncio.sleep(_CHECK_INTERVAL if turns % 8 == 0 else 0)
+            stable = stable + 1 if self._is_idle(settled) else 0
 
     async def advance(self, until: datetime) -> None:
         """Move time to `until`, firing every timer due on the way, each once the engine is idle."""
         while True:
-            await self.wait_until_idle()
+            await self.wait_until_idle(settled=False)
             due = self._router.next_virtual_timer()
             if due is None or due > until:
                 break
@@ -76,7 +82,7 @@ class TimeSkipper:
                 self._wanted_changed.clear()
                 await self._wanted_changed.wait()
                 continue
-            await self.wait_until_idle()
+            await self.wait_until_idle(settled=False)
             if self._wanted <= 0:
                 continue
             due = self._router.next_virtual_timer()

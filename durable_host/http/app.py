@@ -10,9 +10,37 @@ from durable_host.http.binding import RPC_BASE_PATH, WEBHOOK_PATH
 from durable_host.http.durable_api import DurableApi
 from durable_host.http.keys import AccessKeys
 
-__all__ = ["create_app"]
+__all__ = ["MAX_REQUEST_BYTES", "create_app"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# The Functions host's default request size limit (maxRequestBodySize, 100 MB).
+MAX_REQUEST_BYTES = 100 * 1024 * 1024
+
+
+def _too_large(limit: int) -> web.Response:
+    return web.json_response(
+        {
+            "Message": f"The request body is larger than the host's limit of {limit} bytes. "
+            "Send large inputs as a reference (a blob URL or a storage key) instead.",
+        },
+        status=413,
+    )
+
+
+def _body_limit(limit: int) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # A declared length over the limit is refused before a byte of the body is read;
+        # a chunked body is refused when aiohttp's reader (client_max_size) passes the limit.
+        if request.content_length is not None and request.content_length > limit:
+            return _too_large(limit)
+        try:
+            return await handler(request)
+        except web.HTTPRequestEntityTooLarge:
+            return _too_large(limit)
+
+    return middleware
 
 
 def _unauthorized() -> web.Response:
@@ -42,11 +70,16 @@ def create_app(
     durable_api: DurableApi | None = None,
     triggers: Handler | None = None,
     keys: AccessKeys | None = None,
-    client_max_size: int = 100 * 1024 * 1024,
+    client_max_size: int = MAX_REQUEST_BYTES,
 ) -> web.Application:
-    """Build the application; `triggers` handles every path the Durable API does not own."""
+    """Build the application; `triggers` handles every path the Durable API does not own.
+
+    Bodies over `client_max_size` bytes get 413 with a JSON message.
+    """
     keys = keys or AccessKeys()
-    app = web.Application(client_max_size=client_max_size)
+    app = web.Application(
+        client_max_size=client_max_size, middlewares=[_body_limit(client_max_size)]
+    )
     if durable_api is not None:
         webhook = WEBHOOK_PATH
         rpc = RPC_BASE_PATH.rstrip("/")

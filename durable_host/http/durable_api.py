@@ -25,6 +25,7 @@ from durable_host.errors import (
     InstanceFinishedError,
     InstanceNotFoundError,
     InvalidOperationError,
+    StorageError,
 )
 from durable_host.http.binding import (
     RPC_BASE_PATH,
@@ -150,6 +151,15 @@ def _validate_instance_id(instance_id: str) -> None:
         )
 
 
+def _continuation_token(request: web.Request) -> str | None:
+    return request.headers.get("x-ms-continuation-token") or None
+
+
+def _bad_token(token: str | None, exc: StorageError) -> bool:
+    """A query failure that the client's continuation token caused (not a storage outage)."""
+    return token is not None and (exc.status is None or 400 <= exc.status < 500)
+
+
 def _compact_json(text: str) -> str:
     """Re-serialize a JSON body the way the extension stores a parsed JToken (compact)."""
     return json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
@@ -177,6 +187,8 @@ class DurableApi:
             return _empty(404)
         except InstanceFinishedError:
             return _empty(410)
+        except web.HTTPException:
+            raise  # aiohttp's own answers, such as 413 for an oversize body
         except Exception as exc:
             log.exception("Durable HTTP API request %s %s failed", request.method, request.path)
             return _json_response(500, http_error(_INTERNAL_MESSAGE, exc))
@@ -337,11 +349,15 @@ class DurableApi:
             instance_id_prefix=query.get("instanceIdPrefix"),
         )
         top = _int(query, "top")
-        page = await self._client.list_instances(
-            condition,
-            top=top if top is not None and top > 0 else 100,
-            continuation_token=request.headers.get("x-ms-continuation-token") or None,
-        )
+        token = _continuation_token(request)
+        try:
+            page = await self._client.list_instances(
+                condition, top=top if top is not None and top > 0 else 100, continuation_token=token
+            )
+        except StorageError as exc:
+            if not _bad_token(token, exc):
+                raise
+            raise _BadArgument(f"Invalid x-ms-continuation-token: {exc}") from exc
         show_input = _bool(query, "showInput") is not False
         body = []
         for status in page.instances:
@@ -471,7 +487,10 @@ class DurableApi:
         # The extension's route spells the empty key as '$'.
         name, key = rest[0], "" if rest[1] == "$" else rest[1]
         if method == "GET":
-            entity = await self._client.read_entity(name, key)
+            try:
+                entity = await self._client.read_entity(name, key)
+            except ValueError as exc:  # an invalid entity name
+                raise _BadArgument(str(exc)) from exc
             if entity is None:
                 return _empty(404)
             return web.Response(
@@ -502,14 +521,22 @@ class DurableApi:
     async def _list_entities(self, request: web.Request, name: str | None) -> web.StreamResponse:
         query = _query(request)
         top = _int(query, "top")
-        page = await self._client.list_entities(
-            name,
-            fetch_state=_bool(query, "fetchState") or False,
-            top=top if top is not None and top > 0 else 100,
-            continuation_token=request.headers.get("x-ms-continuation-token") or None,
-            last_operation_from=_datetime(query, "lastOperationTimeFrom"),
-            last_operation_to=_datetime(query, "lastOperationTimeTo"),
-        )
+        token = _continuation_token(request)
+        try:
+            page = await self._client.list_entities(
+                name,
+                fetch_state=_bool(query, "fetchState") or False,
+                top=top if top is not None and top > 0 else 100,
+                continuation_token=token,
+                last_operation_from=_datetime(query, "lastOperationTimeFrom"),
+                last_operation_to=_datetime(query, "lastOperationTimeTo"),
+            )
+        except StorageError as exc:
+            if not _bad_token(token, exc):
+                raise
+            raise _BadArgument(f"Invalid x-ms-continuation-token: {exc}") from exc
+        except ValueError as exc:  # an invalid entity name
+            raise _BadArgument(str(exc)) from exc
         headers = {}
         if page.continuation_token:
             headers["x-ms-continuation-token"] = page.continuation_token

@@ -226,10 +226,27 @@ def table(r: R) -> list[str]:
 
 
 def round_trip_table(r: R) -> list[str]:
-    lines = ["| Operation | Median, one at a time | Throughput, 32 in flight |", "|---|---:|---:|"]
+    lines = [
+        "| Operation | Median, one at a time | Throughput, 32 in flight "
+        "| Client CPU meanwhile (cores) | Client CPU per request |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for op, f in r["host"]["round_trips"].items():
-        lines.append(f"| {op} | {f['ms']:.2f} ms | {f['per_s']:,.0f}/s |")
+        cpu = f"{f['client_cpu']:.2f}" if "client_cpu" in f else "-"
+        each = f"{_cpu_ms(r, op):.2f} ms" if "client_cpu" in f else "-"
+        lines.append(f"| {op} | {f['ms']:.2f} ms | {f['per_s']:,.0f}/s | {cpu} | {each} |")
+    lines += [
+        "",
+        "The last column is the CPU the benchmark process (the Python SDK client) used per "
+        "second of the throughput test: near 1.00 the Python client, not Azurite, sets the "
+        "pace, which the host pays in the same way.",
+    ]
     return lines
+
+
+def _cpu_ms(r: R, op: str) -> float:
+    f = r["host"]["round_trips"][op]
+    return float(f.get("client_cpu", 0.0)) / float(f["per_s"]) * 1000
 
 
 def transactions_table(r: R) -> list[str]:
@@ -286,26 +303,40 @@ def bounds(r: R) -> list[str]:
                 "queue) each at the 30 s maximum interval; a short idle period (quick mode) "
                 "measures the pollers while they are still backing off."
             )
-        elif floor is not None and not g.met(floor):
-            model = h["floors"].get(_floor_key(g.key), {}).get("model", "")
-            text += (
-                f"storage, on this machine. The fewest round trips the Azure Storage task hub "
-                f"layout needs ({model}) already come to {_fmt(floor)} {g.unit} at the prices "
-                f"Azurite showed in this run, and ours is {_fmt(ours / floor)}x that floor. "
-                "The throughput prices include the Python SDKs' own CPU per request, which any "
-                f"host in Python pays too. {cpu}"
-            )
         elif floor is not None:
-            text += (
-                f"the engine: ours is {_fmt(ours / floor)}x the storage floor of "
-                f"{_fmt(floor)} {g.unit}. "
-            )
+            model = h["floors"].get(_floor_key(g.key), {}).get("model", "")
+            latency = g.key in ("sequential", "idle")
+            prices = "median latencies" if latency else "throughputs (32 requests in flight)"
+            if not g.met(floor):
+                text += (
+                    "storage first. The fewest round trips the Azure Storage task hub layout "
+                    f"needs ({model}) already come to {_fmt(floor)} {g.unit} at the {prices} "
+                    "Azurite showed in this run, beyond the goal: no host that keeps this "
+                    "layout on this Azurite and machine can meet it. "
+                )
+            else:
+                text += (
+                    f"the engine: the storage floor ({model}) is {_fmt(floor)} {g.unit} at the "
+                    f"{prices} Azurite showed in this run, within the goal. "
+                )
+            text += f"Ours is {_fmt(ours / floor)}x the floor; "
             if g.key in ("sequential", "idle", "tx_seq"):
                 text += (
-                    "Beyond the floor's send, delete and batch, each sequential activity makes "
-                    f"{_ops(beyond)} requests; a table.query per hop is the history being "
-                    "read again rather than kept in the session, and it is on the critical "
-                    "path, as is the instance row merge if it is awaited before the next send. "
+                    "beyond the floor's send, delete and batch, each sequential activity makes "
+                    f"{_ops(beyond)} requests, and each request costs Python CPU too. "
+                )
+            else:
+                text += (
+                    "the gap is the engine's extra requests (see Storage requests) and its CPU. "
+                )
+            if not latency and "client_cpu" in h["round_trips"]["queue.send"]:
+                send = h["round_trips"]["queue.send"]
+                text += (
+                    "These throughputs are set mostly by the Python client, not by Azurite: "
+                    f"during the send test the benchmark process used {send['client_cpu']:.2f} "
+                    f"of a core, {_cpu_ms(r, 'queue.send'):.1f} ms of CPU per queue send in "
+                    "the azure-core pipeline; the host runs on one event loop, so its "
+                    "requests and the SDK's replays share one core. "
                 )
             text += cpu
         else:
@@ -320,11 +351,23 @@ def _warnings(r: R) -> list[str]:
         return ["None: the host logged no warning."]
     shown = [f"    {line}" for line in records[:12]]
     more = [f"    ... and {len(records) - 12} more"] if len(records) > 12 else []
+    notes = []
+    if any("could not be renewed" in line for line in records):
+        notes = [
+            "",
+            "A lease that could not be renewed in time means the renewal (every 10 s, "
+            "30 s leases) waited behind the workload's own burst of storage requests on "
+            "a loaded machine; the host then releases its control queues and stalls until it "
+            "claims them again, which is why one run can take several times its median. "
+            "Medians keep such a run from setting the figure; the stall itself is a "
+            "robustness issue of the host under saturation, not a storage limit.",
+        ]
     return [
-        f"{len(records)} warning(s), times from the start of the run; they explain outliers:",
+        f"{len(records)} warning(s), times from the start of the run:",
         "",
         *shown,
         *more,
+        *notes,
     ]
 
 
@@ -348,20 +391,17 @@ def plot_hops(r: R, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 3.6))
     ys = [(i + 1) / len(samples) for i in range(len(samples))]
     ax.step(samples, ys, where="post", label="durable_host (Azurite)")
-    ax.axvline(
-        r["host"]["floors"]["sequential_ms_per_hop"]["value"],
-        color="grey",
-        ls="--",
-        label="floor: Azurite send + batch + send",
-    )
+    floor = r["host"]["floors"]["sequential_ms_per_hop"]
+    ax.axvline(floor["value"], color="grey", ls="--", label=f"floor: Azurite {floor['model']}")
     ax.axvline(15, color="green", ls=":", label="goal 15 ms")
     peer = _peer("sequential", "median_ms")(r)
     if peer is not None:
         ax.axvline(peer, color="tab:orange", ls="-.", label="DBOS (SQLite) median")
+    ax.set_xlim(left=0)
     ax.set_xlabel("ms per sequential hop")
     ax.set_ylabel("fraction of hops")
     ax.set_title("Workload 1: latency of one activity hop (CDF)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -137,31 +137,83 @@ def run_peer(quick: bool, clock: Clock) -> dict[str, Any] | None:
 
 
 def summary(results: dict[str, Any]) -> None:
-    h = results["host"]
+    """One line per workload: ours, the floor Azurite's round trips imply, the peer."""
+    h, peer = results["host"], results.get("peer") or {}
+    f = {k: v["value"] for k, v in h["floors"].items()}
+    rows: list[tuple[str, float, str, float | None, float | None]] = [
+        (
+            "1. sequential hop, median",
+            h["sequential"]["median_ms"],
+            "ms",
+            f["sequential_ms_per_hop"],
+            peer.get("sequential", {}).get("median_ms"),
+        ),
+        (
+            "1. sequential hop, p95",
+            h["sequential"]["p95_ms"],
+            "ms",
+            f["sequential_ms_per_hop"],
+            peer.get("sequential", {}).get("p95_ms"),
+        ),
+        (
+            f"2. fan-out/fan-in of {h['fan_out']['activities']}",
+            h["fan_out"]["seconds"],
+            "s",
+            f["fan_out_seconds"],
+            peer.get("fan_out", {}).get("seconds"),
+        ),
+        (
+            "3. orchestrations of 5 activities",
+            h["concurrent"]["per_s"],
+            "/s",
+            f["orchestrations_per_s"],
+            peer.get("concurrent", {}).get("per_s"),
+        ),
+        ("4. external events", h["events"]["per_s"], "/s", f["events_per_s"], None),
+        ("5. entity ops, 1 entity", h["entities_1"]["per_s"], "/s", f["entity_ops_per_s"], None),
+        (
+            "5. entity ops, 100 entities",
+            h["entities_100"]["per_s"],
+            "/s",
+            f["entity_ops_per_s"],
+            None,
+        ),
+        (
+            "6. idle to first activity",
+            h["idle"]["first_activity_ms"],
+            "ms",
+            f["idle_to_first_activity_ms"],
+            None,
+        ),
+        (
+            "7. requests per sequential activity",
+            h["transactions"]["sequential"]["total"],
+            "",
+            f["transactions_per_sequential_activity"],
+            None,
+        ),
+        (
+            "7. requests per fan-out activity",
+            h["transactions"]["fan_out"]["total"],
+            "",
+            f["transactions_per_fan_out_activity"],
+            None,
+        ),
+        ("7. requests/s, idle host", h["idle"]["idle_requests_per_s"], "/s", 5 / 30, None),
+        ("8. peak RSS, workload 2", h["fan_out"]["rss_peak_mib"], "MiB", None, None),
+    ]
     print()
     print(
-        f"sequential hop    median {h['sequential']['median_ms']:.1f} ms, "
-        f"p95 {h['sequential']['p95_ms']:.1f} ms"
+        f"{'workload':38} {'ours':>12} {'floor':>9} {'ours/floor':>10} {'DBOS':>9} {'ours/DBOS':>9}"
     )
-    print(
-        f"fan-out {h['fan_out']['activities']:<5}     {h['fan_out']['seconds']:.2f} s "
-        f"({h['fan_out']['activities_per_s']:.0f} activities/s), "
-        f"peak RSS {h['fan_out']['rss_peak_mib']:.0f} MiB"
-    )
-    print(f"orchestrations    {h['concurrent']['per_s']:.0f}/s")
-    print(f"external events   {h['events']['per_s']:.0f}/s")
-    print(
-        f"entity ops        {h['entities_1']['per_s']:.0f}/s (1 entity), "
-        f"{h['entities_100']['per_s']:.0f}/s (100 entities)"
-    )
-    print(
-        f"idle -> activity  {h['idle']['first_activity_ms']:.1f} ms; "
-        f"idle {h['idle']['idle_requests_per_s']:.2f} requests/s"
-    )
-    print(
-        f"transactions      {h['transactions']['sequential']['total']:.2f} per sequential, "
-        f"{h['transactions']['fan_out']['total']:.2f} per fan-out activity"
-    )
+    for name, ours, unit, floor, theirs in rows:
+        print(
+            f"{name:38} {ours:9.2f} {unit:<3}"
+            f"{floor if floor is not None else float('nan'):9.2f} "
+            f"{ours / floor if floor else float('nan'):10.2f} "
+            f"{theirs if theirs is not None else float('nan'):9.2f} "
+            f"{ours / theirs if theirs else float('nan'):9.2f}"
+        )
 
 
 def main() -> None:

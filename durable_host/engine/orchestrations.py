@@ -458,6 +458,8 @@ class OrchestrationDispatcher:
             # Suspended: look again soon, so a resume is not followed by a long wait.
             await self._abandon_quietly(msg, min(_abandon_delay(msg), _SUSPENDED_RECHECK_SECONDS))
         if not triage.accept:
+            if triage.discard and session.status is not None and session.status.is_terminal:
+                await self._repair_terminal_row(session)
             await self._delete_all(triage.discard)
             return
         consumed = [m for m, _ in triage.accept] + triage.discard
@@ -466,6 +468,42 @@ class OrchestrationDispatcher:
         await self._run_work_item(session, events, triage.restart)
         await self._delete_all(session.consumed)
         session.consumed = []
+
+    async def _repair_terminal_row(self, session: Session) -> None:
+        """Make the Instances row say what the history says: finished.
+
+        A crash after the final history write but before the row's merge leaves the row
+        Running; the episode's messages then come back and are discarded (the history is
+        terminal), so without this nothing would ever finish the row.
+        """
+        if session.finishing is not None:
+            await asyncio.gather(session.finishing, return_exceptions=True)
+        completed = next(
+            (e for e in reversed(session.history) if isinstance(e, ExecutionCompleted)), None
+        )
+        started = session.started
+        if completed is None or started is None:
+            return
+        record = await self._storage.get_instance(session.instance_id)
+        if (
+            record is not None
+            and record.runtime_status == completed.orchestration_status
+            and record.execution_id == session.execution_id
+        ):
+            return
+        log.warning(
+            "Instance %s finished but its Instances row says %s; writing its final status",
+            session.instance_id,
+            record.runtime_status.name if record is not None else "nothing",
+        )
+        completion = Completion(
+            completed.orchestration_status, completed.result, completed.failure_details
+        )
+        fields = self._instance_fields(
+            session, started, session.history, completion, None, completed.timestamp, False
+        )
+        del fields["custom_status"]  # not in the history: leave whatever the row has
+        await self._storage.merge_instance(session.instance_id, fields)
 
     async def _triage(self, session: Session, batch: list[ReceivedMessage]) -> _Triage:
         triage = _Triage()

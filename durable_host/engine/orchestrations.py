@@ -951,9 +951,10 @@ class OrchestrationDispatcher:
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
         try:
-            await asyncio.gather(
-                self._storage.merge_instance(instance_id, fields), self._delete_all(consumed)
-            )
+            await self._storage.merge_instance(instance_id, fields)
+            # Only once the row is written: a crash in between then replays the messages,
+            # which repair a finished instance's row (see _repair_terminal_row).
+            await self._delete_all(consumed)
         except Exception:
             log.exception(
                 "Finishing a checkpoint of instance %s failed; the next checkpoint rewrites its "

@@ -64,6 +64,11 @@ EntityRunner = Callable[[str, str], Awaitable[str]]
 # Request ids remembered per entity, so a message redelivered after its batch was
 # checkpointed (a lost delete, an abandoned retry) is not applied a second time.
 _REMEMBERED_REQUESTS = 4096
+# The newest of them are also stored with each checkpoint (a tag of the entity's
+# ExecutionStarted; the SchedulerState keeps the extension's format), so a host that
+# crashed before deleting a batch's messages is not followed by one that applies them again.
+_STORED_REQUESTS = 128
+_APPLIED_TAG = "durableHostAppliedRequests"
 
 
 @dataclass
@@ -154,6 +159,8 @@ class EntityProcessor:
             if started is not None:
                 session.state = SchedulerState.from_json(started.input)
                 session.generation = started.generation
+                for request_id in ((started.tags or {}).get(_APPLIED_TAG) or "").split():
+                    session.remember(request_id)
             self._sessions[instance_id] = session
         session.last_used = time.monotonic()
         return session
@@ -237,9 +244,11 @@ class EntityProcessor:
         ]
         if sends:
             await asyncio.gather(*sends)
-        await self._checkpoint(session, result.state, now)
+        # Remembered before the checkpoint, which stores them; a failed checkpoint drops the
+        # whole session anyway.
         for request in requests:
             session.remember(request.request_id)
+        await self._checkpoint(session, result.state, now)
         # Counted once stored, so a reader that sees the count also sees the state.
         self.batches_run += 1
         self.operations_run += len(requests)
@@ -278,6 +287,7 @@ class EntityProcessor:
             version="",
             input=input_json,
             generation=generation,
+            tags={_APPLIED_TAG: " ".join(list(session.seen)[-_STORED_REQUESTS:])},
         )
         events: list[HistoryEvent] = [
             OrchestratorStarted(timestamp=now),

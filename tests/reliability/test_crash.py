@@ -96,10 +96,10 @@ async def _crash_run(
                     )
                     moved = round(time.monotonic() - killed_at, 1)
                 await fleet.start_host()
-                kill_log.append(
-                    {"finished_before_kill": done, "partitions_moved_after_s": moved}
-                )
-            await run_until_complete(driver, timeout=float(os.environ.get("DURABLE_HOST_CRASH_TIMEOUT") or 240))
+                kill_log.append({"finished_before_kill": done, "partitions_moved_after_s": moved})
+            await run_until_complete(
+                driver, timeout=float(os.environ.get("DURABLE_HOST_CRASH_TIMEOUT") or 240)
+            )
             completed_s = round(time.monotonic() - began, 1)
 
             async def queues_empty() -> bool:
@@ -125,13 +125,14 @@ async def _crash_run(
             "activity_runs": verdict.activity_runs,
             "activity_reruns": verdict.activity_reruns,
             "activities_rerun": verdict.rerun_keys,
+            "duplicate_events_in_history": verdict.duplicate_events,
             "checkpoint_conflicts": conflicts,
             "kills": kill_log,
             "seconds_to_complete": completed_s,
         }
     )
-    assert not verdict.problems, (
-        f"seed {seed}: {len(verdict.problems)} problems:\n" + "\n".join(verdict.problems[:40])
+    assert not verdict.problems, f"seed {seed}: {len(verdict.problems)} problems:\n" + "\n".join(
+        verdict.problems[:40]
     )
     assert len(kill_log) == kills
 

@@ -108,14 +108,15 @@ async def measure_round_trips(
         out["table.query"] = {"ms": await _latency(query, samples)}
         # Throughputs, many in flight.
         many = samples * 2
-        for name, op, n in (
-            ("queue.send", send, many),
-            ("queue.receive", receive, many),
-            ("queue.delete", delete, len(receipts)),
-            ("table.batch", batch, many),
-            ("table.upsert", upsert, many),
-            ("table.query", query, many),
+        for name, op in (
+            ("queue.send", send),
+            ("queue.receive", receive),
+            ("queue.delete", delete),  # as many as the receives left receipts for
+            ("table.batch", batch),
+            ("table.upsert", upsert),
+            ("table.query", query),
         ):
+            n = len(receipts) if op is delete else many
             out[name]["per_s"], out[name]["client_cpu"] = await _throughput(op, n, concurrency)
     finally:
         await asyncio.gather(

@@ -319,41 +319,59 @@ def bounds(r: R) -> list[str]:
                     f"the engine: the storage floor ({model}) is {_fmt(floor)} {g.unit} at the "
                     f"{prices} Azurite showed in this run, within the goal. "
                 )
-            text += f"Ours is {_fmt(ours / floor)}x the floor; "
+            text += f"Ours is {_fmt(ours / floor)}x the floor. "
+            text += _cpu_budget(r, g.key)
             if g.key in ("sequential", "idle", "tx_seq"):
                 text += (
-                    "beyond the floor's send, delete and batch, each sequential activity makes "
-                    f"{_ops(beyond)} requests, and each request costs Python CPU too. "
+                    "Beyond the floor's send, delete and batch, each sequential activity makes "
+                    f"{_ops(beyond)} requests, each with its Python CPU (below). "
                 )
             else:
-                text += (
-                    "the gap is the engine's extra requests (see Storage requests) and its CPU. "
-                )
-            if not latency and "client_cpu" in h["round_trips"]["queue.send"]:
-                send = h["round_trips"]["queue.send"]
-                text += (
-                    "These throughputs are set mostly by the Python client, not by Azurite: "
-                    f"during the send test the benchmark process used {send['client_cpu']:.2f} "
-                    f"of a core, {_cpu_ms(r, 'queue.send'):.1f} ms of CPU per queue send in "
-                    "the azure-core pipeline; the host runs on one event loop, so its "
-                    "requests and the SDK's replays share one core. "
-                )
-            text += cpu
+                text += "The gap is the engine's requests and its CPU (below). "
         else:
             text += "no storage floor applies."
         out.append(text)
-    return out or ["Every goal with a target was met in this run."]
+    if not out:
+        return ["Every goal with a target was met in this run."]
+    send = h["round_trips"]["queue.send"]
+    if "client_cpu" in send:
+        out += [
+            "",
+            "Common to all: the throughput prices are set mostly by the Python client, not by "
+            f"Azurite. During the send test the benchmark process used {send['client_cpu']:.2f} "
+            f"of a core, {_cpu_ms(r, 'queue.send'):.1f} ms of CPU per queue send in the "
+            "azure-core pipeline (see the round-trip table). The host runs on one event loop, "
+            "so all its requests and the SDK's replays share one core, and "
+            + cpu[0].lower()
+            + cpu[1:],
+        ]
+    return out
 
 
 def _warnings(r: R) -> list[str]:
     records = r.get("host_warnings") or []
     if not records:
         return ["None: the host logged no warning."]
-    shown = [f"    {line}" for line in records[:12]]
-    more = [f"    ... and {len(records) - 12} more"] if len(records) > 12 else []
+    # Same message, many instances: show each distinct message once, with its count.
+    distinct: dict[str, tuple[str, int]] = {}
+    for line in records:
+        at, _, message = line.partition(" s ")
+        key = " ".join(w for w in message.split() if not _looks_like_id(w))
+        first, count = distinct.get(key, (at, 0))
+        distinct[key] = (first, count + 1)
+    shown = [f"    {count:4} x from {first} s: {key}" for key, (first, count) in distinct.items()]
+    more: list[str] = []
     notes = []
+    if any("Reporting activity" in line for line in records):
+        notes += [
+            "",
+            "'Reporting activity ... failed; it will run again': in the runs examined, the "
+            "delete of the activity's work item met 404 MessageNotFound (a stale pop "
+            "receipt), so the activity's result is reported again: the host's at-least-once "
+            "path, seen here only under saturation, with the stall that follows.",
+        ]
     if any("could not be renewed" in line for line in records):
-        notes = [
+        notes += [
             "",
             "A lease that could not be renewed in time means the renewal (every 10 s, "
             "30 s leases) waited behind the workload's own burst of storage requests on "
@@ -369,6 +387,42 @@ def _warnings(r: R) -> list[str]:
         *more,
         *notes,
     ]
+
+
+def _cpu_budget(r: R, key: str) -> str:
+    """The client CPU our own request count implies, at the measured CPU per request."""
+    h = r["host"]
+    trips = h["round_trips"]
+    if not all("client_cpu" in f for f in trips.values()):
+        return ""
+    each = sum(_cpu_ms(r, op) for op in trips) / len(trips)
+    t = h["transactions"]
+    per_orch = sum(t["orchestration_overhead"].values()) + 5 * t["sequential"]["total"]
+    if key == "concurrent":
+        return (
+            f"We make {per_orch:.0f} requests per orchestration of 5 activities; at "
+            f"{each:.1f} ms of client CPU per request (mean of the round-trip table) that "
+            f"alone is {per_orch * each:.0f} ms of one core, at most "
+            f"{1000 / (per_orch * each):.0f} orchestrations/s. "
+        )
+    if key == "fan_out":
+        n = h["fan_out"]["activities"]
+        total = n * t["fan_out"]["total"]
+        return (
+            f"We make {total:,.0f} requests for the {n:,} activities; at {each:.1f} ms of "
+            f"client CPU per request that alone is {total * each / 1000:.1f} s of one core. "
+        )
+    if key == "sequential":
+        return (
+            f"Our {t['sequential']['total']:.1f} requests per hop cost "
+            f"{t['sequential']['total'] * each:.1f} ms of client CPU at {each:.1f} ms each. "
+        )
+    return ""
+
+
+def _looks_like_id(word: str) -> bool:
+    bare = word.strip("'\";:,.")
+    return len(bare) >= 16 and sum(c.isdigit() for c in bare) >= 4
 
 
 def _floor_key(key: str) -> str:
@@ -534,8 +588,9 @@ def write(r: R) -> None:
         "",
         "## The physical limit: Azurite's round trips",
         "",
-        "Measured with the same async SDK clients, from the benchmark process, before the "
-        "workloads (`bench/physical.py`).",
+        "Measured with the same async SDK clients, from the benchmark process, before and "
+        "after the workloads (`bench/physical.py`); the floors use the mean of the two, shown "
+        "here.",
         "",
         *round_trip_table(r),
         "",

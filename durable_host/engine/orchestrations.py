@@ -229,6 +229,8 @@ class OrchestrationDispatcher:
         self._pending: dict[str, list[ReceivedMessage]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._loops_by_partition: dict[int, asyncio.Task[None]] = {}
+        self._max_buffered = max(2000, 40 * batch_size)
+        router.control_accepts = self.accepts_more
         self._finishing: set[asyncio.Task[None]] = set()
         self._partition_stops: dict[int, asyncio.Event] = {}
         self._stopping = asyncio.Event()
@@ -304,7 +306,7 @@ class OrchestrationDispatcher:
         idle_wait = 0.05
         while not stop.is_set():
             try:
-                if self._buffered() > 20 * self._batch_size:
+                if not self.accepts_more():
                     # Back-pressure: let the workers drain before taking more.
                     await sleep_or_wake(wake, 0.05)
                     continue
@@ -327,6 +329,10 @@ class OrchestrationDispatcher:
             idle_wait = 0.05
             for msg in messages:
                 await self._route(msg)
+
+    def accepts_more(self) -> bool:
+        """Whether this host takes more control messages into memory (back-pressure)."""
+        return self._buffered() < self._max_buffered
 
     def _buffered(self) -> int:
         return sum(len(m) for m in self._pending.values())

@@ -45,6 +45,9 @@ class MessageRouter:
         # received it, so a crashed host's work reappears as configured.
         self._local_control: dict[int, tuple[LocalDelivery, float]] = {}
         self._local_work_items: tuple[LocalDelivery, float] | None = None
+        # Back-pressure: while this returns False, sends to owned queues go through the queue
+        # (visible) instead of into the dispatcher's memory, which stays bounded.
+        self.control_accepts: Callable[[], bool] = lambda: True
         # Sends under way (including deliveries deferred by the caller): the engine is not
         # idle while a message is between storage and a dispatcher.
         self.in_flight = 0
@@ -117,7 +120,7 @@ class MessageRouter:
                 return _nothing
             delay = self._delay(visible_at)
             local = self._local_control.get(partition)
-            if local is not None and delay <= 0:
+            if local is not None and delay <= 0 and self.control_accepts():
                 deliver, hidden_for = local
                 sent = await self._storage.send_control(partition, msg, delay=hidden_for)
                 received = _as_received(sent)
@@ -141,7 +144,7 @@ class MessageRouter:
         stored, and the caller must await it before deleting the work item."""
         partition = self.partition_of(target.instance_id)
         local = self._local_control.get(partition)
-        if local is None:
+        if local is None or not self.control_accepts():
             await self.send_to_instance(target, event)
             return None
         deliver, hidden_for = local

@@ -30,7 +30,7 @@ from durable_host.engine.entity_state import (
     scheduled_operation_name,
     split_entity_id,
 )
-from durable_host.engine.orchestrations import InstanceNotifier
+from durable_host.engine.notifier import InstanceNotifier
 from durable_host.engine.router import MessageRouter
 from durable_host.errors import (
     InstanceFinishedError,

@@ -16,7 +16,8 @@ from durable_host.engine.client import EngineClient
 from durable_host.engine.clock import Clock, RealClock, VirtualClock
 from durable_host.engine.doubles import run_double
 from durable_host.engine.entities import EntityProcessor
-from durable_host.engine.orchestrations import InstanceNotifier, OrchestrationDispatcher
+from durable_host.engine.notifier import InstanceNotifier
+from durable_host.engine.orchestrations import OrchestrationDispatcher
 from durable_host.engine.partitions import PartitionManager
 from durable_host.engine.router import MessageRouter
 from durable_host.engine.time_skipping import TimeSkipper

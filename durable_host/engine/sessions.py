@@ -1,0 +1,149 @@
+"""An orchestration instance's current execution, kept in memory between episodes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from durable_host.taskhub.codec import event_to_json
+from durable_host.taskhub.events import (
+    ExecutionCompleted,
+    ExecutionResumed,
+    ExecutionStarted,
+    ExecutionSuspended,
+    HistoryEvent,
+    OrchestrationStatus,
+    OrchestratorStarted,
+    SubOrchestrationInstanceCompleted,
+    SubOrchestrationInstanceCreated,
+    SubOrchestrationInstanceFailed,
+    TaskCompleted,
+    TaskFailed,
+    TaskScheduled,
+    TimerCreated,
+    TimerFired,
+)
+from durable_host.taskhub.storage import ReceivedMessage
+
+RESULT_EVENTS = (
+    TaskCompleted,
+    TaskFailed,
+    SubOrchestrationInstanceCompleted,
+    SubOrchestrationInstanceFailed,
+    TimerFired,
+)
+
+
+@dataclass
+class Session:
+    """An instance's current execution, as stored (plus the sentinel ETag)."""
+
+    instance_id: str
+    execution_id: str | None = None
+    history: list[HistoryEvent] = field(default_factory=list)
+    etag: str | None = None
+    last_used: float = field(default_factory=time.monotonic)
+    consumed: list[ReceivedMessage] = field(default_factory=list)
+    # The background end of the last checkpoint (Instances row, message deletes).
+    finishing: asyncio.Task[None] | None = field(default=None, repr=False)
+    # The SDK-form JSON of `history`, built once per event rather than once per episode.
+    # The orchestrator's last OrchestratorState for this execution (see replay_while_blocked).
+    last_state: dict[str, Any] | None = field(default=None, repr=False)
+    _json: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _json_of: list[HistoryEvent] | None = field(default=None, repr=False)
+
+    def played_json(self) -> list[dict[str, Any]]:
+        """`history` as the SDK receives it on replay: every event IsPlayed except
+        OrchestratorStarted (DTFx leaves that one false)."""
+        if self._json_of is not self.history:
+            self._json, self._json_of = [], self.history
+        for event in self.history[len(self._json) :]:
+            data = event_to_json(event, with_type=False)
+            if not isinstance(event, OrchestratorStarted):
+                data["IsPlayed"] = True
+            self._json.append(data)
+        return list(self._json)
+
+    def result_index(self) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
+        """(scheduled tasks, applied results) as keys like ("task", 3)."""
+        scheduled: set[tuple[str, int]] = set()
+        applied: set[tuple[str, int]] = set()
+        for event in self.history:
+            if isinstance(event, TaskScheduled):
+                scheduled.add(("task", event.event_id))
+            elif isinstance(event, TimerCreated):
+                scheduled.add(("timer", event.event_id))
+            elif isinstance(event, SubOrchestrationInstanceCreated):
+                scheduled.add(("sub", event.event_id))
+            elif isinstance(event, RESULT_EVENTS):
+                applied.add(result_key(event))
+        return scheduled, applied
+
+    @property
+    def started(self) -> ExecutionStarted | None:
+        for event in self.history[:3]:
+            if isinstance(event, ExecutionStarted):
+                return event
+        return None
+
+    @property
+    def status(self) -> OrchestrationStatus | None:
+        if not self.history:
+            return None
+        status = OrchestrationStatus.Running
+        for event in self.history:
+            if isinstance(event, ExecutionCompleted):
+                return event.orchestration_status
+            if isinstance(event, ExecutionSuspended):
+                status = OrchestrationStatus.Suspended
+            elif isinstance(event, ExecutionResumed):
+                status = OrchestrationStatus.Running
+        return status
+
+    def episode_count(self) -> int:
+        return sum(1 for e in self.history if isinstance(e, OrchestratorStarted))
+
+
+def find_started(history: list[HistoryEvent]) -> ExecutionStarted | None:
+    for event in history:
+        if isinstance(event, ExecutionStarted):
+            return event
+    return None
+
+
+def suspended_after(history: list[HistoryEvent]) -> bool:
+    suspended = False
+    for event in history:
+        if isinstance(event, ExecutionSuspended):
+            suspended = True
+        elif isinstance(event, ExecutionResumed):
+            suspended = False
+    return suspended
+
+
+def result_verdict(
+    index: tuple[set[tuple[str, int]], set[tuple[str, int]]], event: HistoryEvent
+) -> str:
+    """'ok', 'duplicate' (already applied) or 'unknown' (its scheduling event is not in history).
+
+    An accepted result is added to the index, so a copy later in the same batch is a duplicate.
+    """
+    scheduled, applied = index
+    key = result_key(event)
+    if key not in scheduled:
+        return "unknown"
+    if key in applied:
+        return "duplicate"
+    applied.add(key)
+    return "ok"
+
+
+def result_key(event: HistoryEvent) -> tuple[str, int]:
+    if isinstance(event, TimerFired):
+        return ("timer", event.timer_id)
+    if isinstance(event, (TaskCompleted, TaskFailed)):
+        return ("task", event.task_scheduled_id)
+    assert isinstance(event, (SubOrchestrationInstanceCompleted, SubOrchestrationInstanceFailed))
+    return ("sub", event.task_scheduled_id)

@@ -1,0 +1,484 @@
+"""Running one work item of an orchestration instance: the episode, then its checkpoint.
+
+The dispatcher (orchestrations.py) decides which messages form a work item; this runs it:
+builds the new events, runs the orchestrator (or skips it when it cannot change), handles
+termination, suspension, rewind and continue-as-new, and checkpoints in the provider's
+order: outbound messages, then history rows + sentinel (ETag-guarded), then the Instances
+row, then the consumed messages are deleted (the last two in the background, in order per
+instance, so the instance's next episode starts once its history is written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from durable_host.engine.clock import Clock
+from durable_host.engine.context import build_context_json
+from durable_host.engine.notifier import InstanceNotifier
+from durable_host.engine.replay import (
+    Completion,
+    Decision,
+    EpisodeContext,
+    Outbound,
+    replay,
+    replay_while_blocked,
+)
+from durable_host.engine.router import MessageRouter, stored_message
+from durable_host.engine.sessions import Session, find_started, suspended_after
+from durable_host.errors import FunctionNotFoundError
+from durable_host.taskhub.codec import event_to_json
+from durable_host.taskhub.events import (
+    ExecutionCompleted,
+    ExecutionRewound,
+    ExecutionStarted,
+    ExecutionTerminated,
+    HistoryEvent,
+    OrchestrationInstance,
+    OrchestrationStatus,
+    OrchestratorCompleted,
+    OrchestratorStarted,
+    SubOrchestrationInstanceCompleted,
+    SubOrchestrationInstanceCreated,
+    SubOrchestrationInstanceFailed,
+    TaskFailed,
+    TaskScheduled,
+)
+from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
+
+log = logging.getLogger("durable_host.orchestrations")
+
+OrchestratorRunner = Callable[[str, str], Awaitable[tuple[dict[str, Any] | None, str | None]]]
+"""(orchestrator name, context JSON) -> (SDK OrchestratorState or None, error text or None)."""
+
+
+class WorkItemRunner:
+    def __init__(
+        self,
+        *,
+        storage: TaskHubStorage,
+        router: MessageRouter,
+        run_orchestrator: OrchestratorRunner,
+        clock: Clock,
+        hub_name: str,
+        known_activity: Callable[[str], bool] | None,
+        notifier: InstanceNotifier,
+    ) -> None:
+        self._storage = storage
+        self._router = router
+        self._run = run_orchestrator
+        self._clock = clock
+        self._hub_name = hub_name
+        self._known_activity = known_activity
+        self.notifier = notifier
+        self.finishing: set[asyncio.Task[None]] = set()
+        self.episodes_run = 0
+        self.episodes_skipped = 0
+
+    async def run(
+        self, session: Session, events: list[HistoryEvent], restart: ExecutionStarted | None
+    ) -> None:
+        if restart is not None:
+            session.history = []
+            session.execution_id = None
+            session.last_state = None
+        start_index = len(session.history)
+        now = self._clock.now()
+        new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now)]
+        outbound: list[Outbound] = []
+        completion: Completion | None = None
+        custom_status: str | None = None
+        for event in events:
+            if isinstance(event, ExecutionStarted):
+                session.execution_id = event.orchestration_instance.execution_id
+            new_events.append(event)
+        terminated = next((e for e in events if isinstance(e, ExecutionTerminated)), None)
+        rewound = next((e for e in events if isinstance(e, ExecutionRewound)), None)
+        suspended_now = suspended_after(session.history + new_events)
+        started = find_started(session.history + new_events)
+        if started is None:
+            log.warning("Instance %s has no ExecutionStarted; dropping", session.instance_id)
+            return
+        if rewound is not None:
+            await self._rewind(session, rewound, now)
+            return
+        if terminated is not None:
+            completion = Completion(OrchestrationStatus.Terminated, result=terminated.input)
+        elif not suspended_now:
+            decision = await self._episode(session, started, new_events, now)
+            completion = decision.completion
+            custom_status = decision.custom_status
+            outbound = decision.outbound
+            new_events.extend(decision.new_events)
+            if completion is not None and completion.status == OrchestrationStatus.ContinuedAsNew:
+                await self._continue_as_new(
+                    session, started, new_events, decision, start_index, now
+                )
+                return
+        episode = session.episode_count() + 1
+        if completion is not None:
+            new_events.append(
+                ExecutionCompleted(
+                    timestamp=now,
+                    orchestration_status=completion.status,
+                    result=completion.result,
+                    failure_details=completion.failure_details,
+                )
+            )
+            outbound.extend(self._parent_notification(session, started, completion, now))
+        new_events.append(OrchestratorCompleted(timestamp=now))
+        await self._checkpoint(
+            session,
+            started,
+            outbound,
+            new_events,
+            start_index,
+            completion,
+            custom_status,
+            now,
+            episode,
+            suspended=suspended_now and completion is None,
+        )
+
+    async def _episode(
+        self,
+        session: Session,
+        started: ExecutionStarted,
+        new_events: list[HistoryEvent],
+        now: datetime,
+    ) -> Decision:
+        history = session.history + new_events
+        assert session.execution_id is not None
+        ctx = EpisodeContext(
+            instance_id=session.instance_id,
+            execution_id=session.execution_id,
+            orchestrator_name=started.name,
+            now=now,
+        )
+        if session.last_state is not None and session.history:
+            unchanged = replay_while_blocked(ctx, history, session.last_state)
+            if unchanged is not None:
+                self.episodes_skipped += 1
+                return unchanged
+        history_json = session.played_json() + [
+            event_to_json(e, with_type=False) for e in new_events
+        ]
+        context_json = build_context_json(
+            session.instance_id, history_json, started, is_replaying=bool(session.history)
+        )
+        try:
+            state, error = await self._run(started.name, context_json)
+        except FunctionNotFoundError:
+            # Retrying cannot help: fail the instance, as the extension does for a start
+            # (or a sub-orchestration call) naming an orchestrator the app does not have.
+            state, error = (
+                None,
+                f"The function '{started.name}' doesn't exist, is disabled, or is not an "
+                "orchestrator function. Additional info: check the name passed to start_new or "
+                "call_sub_orchestrator against the app's @app.orchestration_trigger functions.",
+            )
+        self.episodes_run += 1
+        session.last_state = state if error is None else None
+        decision = replay(ctx, history, state, error)
+        unknown = self._unknown_activities(decision)
+        if unknown and decision.completion is None:
+            message = (
+                f"The function '{unknown}' doesn't exist, is disabled, or is not an activity "
+                "function. Additional info: check the name passed to context.call_activity "
+                "against the app's @app.activity_trigger functions."
+            )
+            failed = replay(ctx, history, None, message)
+            failed.custom_status = decision.custom_status
+            return failed
+        return decision
+
+    def _unknown_activities(self, decision: Decision) -> str | None:
+        if self._known_activity is None:
+            return None
+        for event in decision.new_events:
+            if isinstance(event, TaskScheduled) and not self._known_activity(event.name):
+                return event.name
+        return None
+
+    async def _continue_as_new(
+        self,
+        session: Session,
+        started: ExecutionStarted,
+        old_new_events: list[HistoryEvent],
+        decision: Decision,
+        start_index: int,
+        now: datetime,
+    ) -> None:
+        """Send the old generation's messages, then run the next generation in this work item
+        (as DTFx does); only the newest generation's history is written, from row 0."""
+        while True:
+            sender = OrchestrationInstance(session.instance_id, session.execution_id)
+            await self._send_all(decision.outbound, sender, session.episode_count() + 1)
+            new_execution = uuid.uuid4().hex
+            started = ExecutionStarted(
+                timestamp=now,
+                orchestration_instance=OrchestrationInstance(session.instance_id, new_execution),
+                name=started.name,
+                version=started.version,
+                input=decision.continue_as_new_input,
+                parent_instance=started.parent_instance,
+                tags=started.tags,
+                generation=started.generation + 1,
+            )
+            carried: list[HistoryEvent] = list(decision.unconsumed_events)
+            session.history = []
+            session.execution_id = new_execution
+            new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now), started, *carried]
+            decision = await self._episode(session, started, new_events, now)
+            new_events.extend(decision.new_events)
+            completion = decision.completion
+            if completion is None or completion.status != OrchestrationStatus.ContinuedAsNew:
+                break
+            await asyncio.sleep(0)
+        outbound = list(decision.outbound)
+        if completion is not None:
+            new_events.append(
+                ExecutionCompleted(
+                    timestamp=now,
+                    orchestration_status=completion.status,
+                    result=completion.result,
+                    failure_details=completion.failure_details,
+                )
+            )
+            outbound.extend(self._parent_notification(session, started, completion, now))
+        new_events.append(OrchestratorCompleted(timestamp=now))
+        await self._checkpoint(
+            session,
+            started,
+            outbound,
+            new_events,
+            0,
+            completion,
+            decision.custom_status,
+            now,
+            1,
+            suspended=False,
+            new_generation=True,
+        )
+
+    def _parent_notification(
+        self,
+        session: Session,
+        started: ExecutionStarted,
+        completion: Completion,
+        now: datetime,
+    ) -> list[Outbound]:
+        parent = started.parent_instance
+        if parent is None:
+            return []
+        event: HistoryEvent
+        if completion.status == OrchestrationStatus.Completed:
+            event = SubOrchestrationInstanceCompleted(
+                timestamp=now, task_scheduled_id=parent.task_schedule_id, result=completion.result
+            )
+        elif completion.status in (OrchestrationStatus.Failed, OrchestrationStatus.Terminated):
+            details = completion.failure_details
+            event = SubOrchestrationInstanceFailed(
+                timestamp=now,
+                task_scheduled_id=parent.task_schedule_id,
+                reason=completion.result,
+                details=details.error_message if details else None,
+                failure_details=details,
+            )
+        else:
+            return []
+        return [Outbound(target=parent.orchestration_instance, event=event)]
+
+    async def _rewind(self, session: Session, rewound: ExecutionRewound, now: datetime) -> None:
+        """Drop the failures from the history so the failed tasks run again, then resume."""
+        failed_ids = {
+            e.task_scheduled_id
+            for e in session.history
+            if isinstance(e, (TaskFailed, SubOrchestrationInstanceFailed))
+        }
+        kept = [
+            e
+            for e in session.history
+            if not isinstance(e, (TaskFailed, SubOrchestrationInstanceFailed, ExecutionCompleted))
+            and not (
+                isinstance(e, (TaskScheduled, SubOrchestrationInstanceCreated))
+                and e.event_id in failed_ids
+            )
+        ]
+        started = find_started(kept)
+        assert started is not None and session.execution_id is not None
+        session.history = kept
+        session.last_state = None
+        new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now), rewound]
+        decision = await self._episode(session, started, new_events, now)
+        new_events.extend(decision.new_events)
+        outbound = list(decision.outbound)
+        if decision.completion is not None:
+            new_events.append(
+                ExecutionCompleted(
+                    timestamp=now,
+                    orchestration_status=decision.completion.status,
+                    result=decision.completion.result,
+                    failure_details=decision.completion.failure_details,
+                )
+            )
+            outbound.extend(self._parent_notification(session, started, decision.completion, now))
+        new_events.append(OrchestratorCompleted(timestamp=now))
+        # The rewritten history replaces the old rows from index 0.
+        await self._checkpoint(
+            session,
+            started,
+            outbound,
+            kept + new_events,
+            0,
+            decision.completion,
+            decision.custom_status,
+            now,
+            session.episode_count() + 1,
+            suspended=False,
+            replace_history=True,
+        )
+
+    # -- checkpoint -------------------------------------------------------------------------------
+
+    async def _send_all(
+        self, outbound: list[Outbound], sender: OrchestrationInstance, episode: int
+    ) -> None:
+        sends: list[Awaitable[object]] = []
+        for item in outbound:
+            if item.to_work_items:
+                sends.append(
+                    self._router.send_work_item(
+                        item.target, item.event, sender=sender, episode=episode
+                    )
+                )
+            else:
+                sends.append(
+                    self._router.send_to_instance(
+                        item.target,
+                        item.event,
+                        visible_at=item.visible_at,
+                        sender=sender,
+                        episode=episode,
+                    )
+                )
+        if sends:
+            await asyncio.gather(*sends)
+
+    async def _checkpoint(
+        self,
+        session: Session,
+        started: ExecutionStarted,
+        outbound: list[Outbound],
+        new_events: list[HistoryEvent],
+        start_index: int,
+        completion: Completion | None,
+        custom_status: str | None,
+        now: datetime,
+        episode: int,
+        *,
+        suspended: bool,
+        new_generation: bool = False,
+        replace_history: bool = False,
+    ) -> None:
+        assert session.execution_id is not None
+        sender = OrchestrationInstance(session.instance_id, session.execution_id)
+        await self._send_all(outbound, sender, episode)
+        session.etag = await self._storage.append_history(
+            session.instance_id,
+            session.execution_id,
+            start_index=start_index,
+            events=new_events,
+            etag=session.etag,
+        )
+        if new_generation or replace_history:
+            session.history = list(new_events)
+        else:
+            session.history.extend(new_events)
+        fields = self.instance_fields(
+            session, started, new_events, completion, custom_status, now, suspended
+        )
+        consumed, session.consumed = session.consumed, []
+        # The rest of the checkpoint (Instances row, then nothing depends on it, and the
+        # consumed messages) runs in the background, so the instance's next episode can start
+        # as soon as its history is written. Row writes stay in order: each waits for the one
+        # before; a crash before they finish replays the episode's messages as duplicates.
+        finishing = asyncio.create_task(
+            self._finish_checkpoint(
+                session.finishing, session.instance_id, fields, consumed, completion is not None
+            )
+        )
+        session.finishing = finishing
+        self.finishing.add(finishing)
+        finishing.add_done_callback(self.finishing.discard)
+
+    async def _finish_checkpoint(
+        self,
+        previous: asyncio.Task[None] | None,
+        instance_id: str,
+        fields: dict[str, Any],
+        consumed: list[ReceivedMessage],
+        terminal: bool,
+    ) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        try:
+            await self._storage.merge_instance(instance_id, fields)
+            # Only once the row is written: a crash in between then replays the messages,
+            # which repair a finished instance's row (see _repair_terminal_row).
+            await self.delete_all(consumed)
+        except Exception:
+            log.exception(
+                "Finishing a checkpoint of instance %s failed; the next checkpoint rewrites its "
+                "status and its messages will be dropped as duplicates",
+                instance_id,
+            )
+        if terminal:
+            self.notifier.notify(instance_id)
+
+    def instance_fields(
+        self,
+        session: Session,
+        started: ExecutionStarted,
+        new_events: list[HistoryEvent],
+        completion: Completion | None,
+        custom_status: str | None,
+        now: datetime,
+        suspended: bool,
+    ) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "custom_status": custom_status,
+            "execution_id": session.execution_id,
+            "last_updated_time": now,
+            "task_hub_name": self._hub_name,
+        }
+        if any(isinstance(e, ExecutionStarted) for e in new_events):
+            fields.update(
+                name=started.name,
+                version=started.version or "",
+                input=started.input if started.input is not None else "null",
+                created_time=started.timestamp,
+                generation=started.generation,
+            )
+        if completion is not None:
+            fields.update(
+                runtime_status=completion.status,
+                completed_time=now,
+                output=completion.result if completion.result is not None else "null",
+            )
+        elif suspended:
+            fields["runtime_status"] = OrchestrationStatus.Suspended
+        else:
+            fields["runtime_status"] = OrchestrationStatus.Running
+        return fields
+
+    async def delete_all(self, messages: list[ReceivedMessage]) -> None:
+        if messages:
+            await asyncio.gather(*(self._delete(m) for m in messages))
+
+    async def _delete(self, msg: ReceivedMessage) -> None:
+        await self._storage.delete_message(await stored_message(msg))

@@ -44,6 +44,8 @@ class PartitionManager:
         self._release = release
         self._lease = timedelta(seconds=lease_duration)
         self._interval = renew_interval
+        # Stop processing this long before the lease lapses (another host may claim it then).
+        self._safety_margin = timedelta(seconds=min(renew_interval / 2, 2.0))
         self._owned: dict[str, datetime] = {}  # queue -> when our lease expires
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -153,7 +155,7 @@ class PartitionManager:
         """Never process a queue past our lease: stop before another host may claim it."""
         now = _now()
         for queue, expires in list(self._owned.items()):
-            if expires - now < timedelta(seconds=self._interval / 2):
+            if expires - now < self._safety_margin:
                 log.warning("Lease of %s could not be renewed in time; releasing it", queue)
                 await self._give_up(queue, free_row=False)
 

@@ -101,8 +101,13 @@ class TaskHubStorage:
         self._instances = InstanceStore(
             self._table_service.get_table_client(names.instances_table), self._payloads
         )
+        # Lease renewals get their own connection pool: behind a burst of the workload's own
+        # requests they would wait long enough for the leases to lapse.
+        self._lease_service = TableServiceClient.from_connection_string(
+            connection_string, retry_total=retry_total, retry_backoff_factor=0.5, **transport
+        )
         self._partitions = PartitionStore(
-            self._table_service.get_table_client(names.partitions_table)
+            self._lease_service.get_table_client(names.partitions_table)
         )
 
     def __repr__(self) -> str:
@@ -117,7 +122,10 @@ class TaskHubStorage:
 
     async def close(self) -> None:
         await asyncio.gather(
-            self._queue_service.close(), self._table_service.close(), self._blob_service.close()
+            self._queue_service.close(),
+            self._table_service.close(),
+            self._blob_service.close(),
+            self._lease_service.close(),
         )
 
     # ------------------------------------------------------------------ task hub lifecycle

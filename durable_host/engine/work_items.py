@@ -120,17 +120,7 @@ class WorkItemRunner:
                 )
                 return
         episode = session.episode_count() + 1
-        if completion is not None:
-            new_events.append(
-                ExecutionCompleted(
-                    timestamp=now,
-                    orchestration_status=completion.status,
-                    result=completion.result,
-                    failure_details=completion.failure_details,
-                )
-            )
-            outbound.extend(self._parent_notification(session, started, completion, now))
-        new_events.append(OrchestratorCompleted(timestamp=now))
+        self._close_episode(session, started, completion, new_events, outbound, now)
         await self._checkpoint(
             session,
             started,
@@ -240,17 +230,7 @@ class WorkItemRunner:
                 break
             await asyncio.sleep(0)
         outbound = list(decision.outbound)
-        if completion is not None:
-            new_events.append(
-                ExecutionCompleted(
-                    timestamp=now,
-                    orchestration_status=completion.status,
-                    result=completion.result,
-                    failure_details=completion.failure_details,
-                )
-            )
-            outbound.extend(self._parent_notification(session, started, completion, now))
-        new_events.append(OrchestratorCompleted(timestamp=now))
+        self._close_episode(session, started, completion, new_events, outbound, now)
         await self._checkpoint(
             session,
             started,
@@ -264,6 +244,28 @@ class WorkItemRunner:
             suspended=False,
             new_generation=True,
         )
+
+    def _close_episode(
+        self,
+        session: Session,
+        started: ExecutionStarted,
+        completion: Completion | None,
+        new_events: list[HistoryEvent],
+        outbound: list[Outbound],
+        now: datetime,
+    ) -> None:
+        """Append the episode's closing events (and tell a parent that its child finished)."""
+        if completion is not None:
+            new_events.append(
+                ExecutionCompleted(
+                    timestamp=now,
+                    orchestration_status=completion.status,
+                    result=completion.result,
+                    failure_details=completion.failure_details,
+                )
+            )
+            outbound.extend(self._parent_notification(session, started, completion, now))
+        new_events.append(OrchestratorCompleted(timestamp=now))
 
     def _parent_notification(
         self,
@@ -317,17 +319,7 @@ class WorkItemRunner:
         decision = await self._episode(session, started, new_events, now)
         new_events.extend(decision.new_events)
         outbound = list(decision.outbound)
-        if decision.completion is not None:
-            new_events.append(
-                ExecutionCompleted(
-                    timestamp=now,
-                    orchestration_status=decision.completion.status,
-                    result=decision.completion.result,
-                    failure_details=decision.completion.failure_details,
-                )
-            )
-            outbound.extend(self._parent_notification(session, started, decision.completion, now))
-        new_events.append(OrchestratorCompleted(timestamp=now))
+        self._close_episode(session, started, decision.completion, new_events, outbound, now)
         # The rewritten history replaces the old rows from index 0.
         await self._checkpoint(
             session,

@@ -23,6 +23,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from durable_host.engine.actions import (
+    CALL_ACTIVITY,
+    CALL_ACTIVITY_WITH_RETRY,
+    CALL_ENTITY,
+    CALL_HTTP,
+    CALL_SUB_ORCHESTRATOR,
+    CALL_SUB_ORCHESTRATOR_WITH_RETRY,
+    CONTINUE_AS_NEW,
+    CREATE_TIMER,
+    SCHEDULED_SIGNAL_ENTITY,
+    SIGNAL_ENTITY,
+    WAIT_FOR_EXTERNAL_EVENT,
+    WHEN_ALL,
+    WHEN_ANY,
+    action_type,
+    flatten_actions,
+    parse_sdk_datetime,
+)
+from durable_host.engine.replay_tasks import Compound, HostTask, Instant, Leaf, Retry, Wait
 from durable_host.errors import NonDeterminismError
 from durable_host.taskhub.events import (
     EventRaised,
@@ -43,37 +62,6 @@ from durable_host.taskhub.events import (
     TimerCreated,
     TimerFired,
 )
-
-# SDK ActionType numbers (out-of-proc-protocol.md §1.4)
-CALL_ACTIVITY = 0
-CALL_ACTIVITY_WITH_RETRY = 1
-CALL_SUB_ORCHESTRATOR = 2
-CALL_SUB_ORCHESTRATOR_WITH_RETRY = 3
-CONTINUE_AS_NEW = 4
-CREATE_TIMER = 5
-WAIT_FOR_EXTERNAL_EVENT = 6
-CALL_ENTITY = 7
-CALL_HTTP = 8
-SIGNAL_ENTITY = 9
-SCHEDULED_SIGNAL_ENTITY = 10
-WHEN_ANY = 11
-WHEN_ALL = 12
-
-_ACTION_NAMES = {
-    "CallActivity": CALL_ACTIVITY,
-    "CallActivityWithRetry": CALL_ACTIVITY_WITH_RETRY,
-    "CallSubOrchestrator": CALL_SUB_ORCHESTRATOR,
-    "CallSubOrchestratorWithRetry": CALL_SUB_ORCHESTRATOR_WITH_RETRY,
-    "ContinueAsNew": CONTINUE_AS_NEW,
-    "CreateTimer": CREATE_TIMER,
-    "WaitForExternalEvent": WAIT_FOR_EXTERNAL_EVENT,
-    "CallEntity": CALL_ENTITY,
-    "CallHttp": CALL_HTTP,
-    "SignalEntity": SIGNAL_ENTITY,
-    "ScheduledSignalEntity": SCHEDULED_SIGNAL_ENTITY,
-    "WhenAny": WHEN_ANY,
-    "WhenAll": WHEN_ALL,
-}
 
 # Deterministic ids (sub-orchestration instance ids, entity request ids) are name-based UUIDs.
 _ID_NAMESPACE = uuid.UUID("9e952958-5e33-4daf-827f-2fa12937b875")
@@ -124,111 +112,6 @@ class EpisodeContext:
     now: datetime
 
 
-# --------------------------------------------------------------------------- host-side tasks
-
-
-class _Task:
-    done = False
-    failed = False
-
-    def on_child_done(self, child: _Task) -> None:  # pragma: no cover - overridden
-        pass
-
-
-@dataclass(eq=False)
-class _Leaf(_Task):
-    """One scheduled unit: an activity, timer, sub-orchestration or entity call."""
-
-    kind: type[HistoryEvent]
-    name: str | None
-    seq: int
-    parent: _Task | None = None
-    request_id: str | None = None
-
-    def finish(self, failed: bool) -> None:
-        if self.done:
-            return
-        self.done = True
-        self.failed = failed
-        if self.parent is not None:
-            self.parent.on_child_done(self)
-
-
-@dataclass(eq=False)
-class _Instant(_Task):
-    """Fire-and-forget actions (signals, continue-as-new): done when scheduled."""
-
-    def __post_init__(self) -> None:
-        self.done = True
-
-
-@dataclass(eq=False)
-class _Wait(_Task):
-    name: str
-    parent: _Task | None = None
-
-    def finish(self) -> None:
-        self.done = True
-        if self.parent is not None:
-            self.parent.on_child_done(self)
-
-
-@dataclass(eq=False)
-class _Compound(_Task):
-    any_of: bool
-    children: list[_Task] = field(default_factory=list)
-    parent: _Task | None = None
-    # Counted, not rescanned: a fan-out of n children settles in O(n), not O(n^2).
-    finished_children: int = 0
-    failed_child: bool = False
-
-    def settle(self) -> None:
-        """Called once after all children are built."""
-        self.finished_children = sum(1 for c in self.children if c.done)
-        self.failed_child = any(c.done and c.failed for c in self.children)
-        self._check()
-
-    def on_child_done(self, child: _Task) -> None:
-        self.finished_children += 1
-        self.failed_child = self.failed_child or child.failed
-        self._check()
-
-    def _check(self) -> None:
-        if self.done:
-            return
-        if self.any_of:
-            finished = self.finished_children > 0
-        else:
-            finished = self.finished_children >= len(self.children) or self.failed_child
-        if finished or not self.children:
-            self.done = True
-            if self.parent is not None:
-                self.parent.on_child_done(self)
-
-
-@dataclass(eq=False)
-class _Retry(_Task):
-    """DTFx RetryInterceptor: attempt, timer after each failure, next attempt when it fires."""
-
-    action: dict[str, Any]
-    options: dict[str, Any]
-    first_attempt: datetime
-    parent: _Task | None = None
-    attempts: int = 0
-    current: _Leaf | None = None
-    waiting_timer: _Leaf | None = None
-
-    def on_child_done(self, child: _Task) -> None:
-        # Handled by the replayer, which needs to allocate ids.
-        pass
-
-    def finish(self, failed: bool) -> None:
-        self.done = True
-        self.failed = failed
-        if self.parent is not None:
-            self.parent.on_child_done(self)
-
-
 # --------------------------------------------------------------------------- the replayer
 
 
@@ -239,40 +122,6 @@ _KIND_TEXT = {
     SubOrchestrationInstanceCreated: "a sub-orchestration",
     EventSent: "an event or entity operation",
 }
-
-
-def action_type(action: dict[str, Any]) -> int:
-    raw = action.get("actionType")
-    if isinstance(raw, str):
-        if raw in _ACTION_NAMES:
-            return _ACTION_NAMES[raw]
-        raise ValueError(f"unknown actionType {raw!r}")
-    return int(raw)  # type: ignore[arg-type]
-
-
-def flatten_actions(actions: Any) -> list[dict[str, Any]]:
-    """The SDK's V2/V3 `actions` is `[[a1, a2, ...]]`; V1 is one inner list per yield."""
-    flat: list[dict[str, Any]] = []
-    for group in actions or []:
-        if isinstance(group, list):
-            flat.extend(group)
-        else:
-            flat.append(group)
-    return flat
-
-
-def parse_sdk_datetime(text: str) -> datetime:
-    """The SDK writes `%Y-%m-%dT%H:%M:%S.%fZ`; accept a few neighbouring forms too."""
-    value = text.rstrip("Z")
-    if "+" in value[10:]:
-        value = value[: value.rindex("+")]
-    if "." in value:
-        head, frac = value.split(".", 1)
-        value = f"{head}.{frac[:6].ljust(6, '0')}"
-        parsed = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f")
-    else:
-        parsed = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S")
-    return parsed.replace(tzinfo=timezone.utc)
 
 
 def deterministic_id(execution_id: str, seq: int, salt: str) -> str:
@@ -293,15 +142,15 @@ class _Replayer:
         self.actions = actions
         self.cursor = 0
         self.seq = 0
-        self.current: _Task | None = None
+        self.current: HostTask | None = None
         self.now: datetime = ctx.now
-        self.by_seq: dict[int, _Task] = {}
+        self.by_seq: dict[int, HostTask] = {}
         self.expected: dict[int, tuple[type[HistoryEvent], str | None]] = {}
         self.stored: dict[int, HistoryEvent] = {
             e.event_id: e for e in history if isinstance(e, _SCHEDULING)
         }
-        self.entity_waits: dict[str, _Leaf] = {}
-        self.event_waits: dict[str, deque[_Wait]] = defaultdict(deque)
+        self.entity_waits: dict[str, Leaf] = {}
+        self.event_waits: dict[str, deque[Wait]] = defaultdict(deque)
         self.event_buffer: dict[str, deque[EventRaised]] = defaultdict(deque)
         self.decision = Decision()
         self.continued_as_new = False
@@ -342,10 +191,10 @@ class _Replayer:
 
     # -- building tasks from actions --------------------------------------------------------
 
-    def build(self, action: dict[str, Any], parent: _Task | None) -> _Task:
+    def build(self, action: dict[str, Any], parent: HostTask | None) -> HostTask:
         kind = action_type(action)
         if kind in (WHEN_ALL, WHEN_ANY):
-            compound = _Compound(any_of=kind == WHEN_ANY, parent=parent)
+            compound = Compound(any_of=kind == WHEN_ANY, parent=parent)
             for child in action.get("compoundActions") or []:
                 compound.children.append(self.build(child, parent=compound))
             compound.settle()
@@ -355,7 +204,7 @@ class _Replayer:
         if kind == CALL_SUB_ORCHESTRATOR:
             return self.schedule_sub_orchestration(action, parent)
         if kind in (CALL_ACTIVITY_WITH_RETRY, CALL_SUB_ORCHESTRATOR_WITH_RETRY):
-            retry = _Retry(
+            retry = Retry(
                 action=action,
                 options=action.get("retryOptions") or {},
                 first_attempt=self.now,
@@ -366,7 +215,7 @@ class _Replayer:
         if kind == CREATE_TIMER:
             return self.schedule_timer(parse_sdk_datetime(action["fireAt"]), parent)
         if kind == WAIT_FOR_EXTERNAL_EVENT:
-            wait = _Wait(name=action["externalEventName"], parent=parent)
+            wait = Wait(name=action["externalEventName"], parent=parent)
             buffered = self.event_buffer.get(wait.name)
             if buffered:
                 buffered.popleft()
@@ -378,11 +227,11 @@ class _Replayer:
             return self.send_entity_operation(action, parent, signal=False)
         if kind in (SIGNAL_ENTITY, SCHEDULED_SIGNAL_ENTITY):
             self.send_entity_operation(action, parent, signal=True)
-            return _Instant()
+            return Instant()
         if kind == CONTINUE_AS_NEW:
             self.continued_as_new = True
             self.decision.continue_as_new_input = encode_string(action.get("input"))
-            return _Instant()
+            return Instant()
         if kind == CALL_HTTP:
             raise UnsupportedActionError(
                 "context.call_http is not supported by durable_host yet: call the HTTP endpoint "
@@ -395,7 +244,7 @@ class _Replayer:
         self.seq += 1
         return seq
 
-    def register(self, leaf: _Leaf, kind: type[HistoryEvent], name: str | None) -> bool:
+    def register(self, leaf: Leaf, kind: type[HistoryEvent], name: str | None) -> bool:
         """Record the expectation for this id; returns True when the event is new."""
         self.by_seq[leaf.seq] = leaf
         self.expected[leaf.seq] = (kind, name)
@@ -405,9 +254,9 @@ class _Replayer:
         self.verify(leaf.seq, stored)
         return False
 
-    def schedule_activity(self, action: dict[str, Any], parent: _Task | None) -> _Leaf:
+    def schedule_activity(self, action: dict[str, Any], parent: HostTask | None) -> Leaf:
         name = action["functionName"]
-        leaf = _Leaf(kind=TaskScheduled, name=name, seq=self.next_seq(), parent=parent)
+        leaf = Leaf(kind=TaskScheduled, name=name, seq=self.next_seq(), parent=parent)
         if self.register(leaf, TaskScheduled, name):
             event = TaskScheduled(
                 event_id=leaf.seq,
@@ -426,7 +275,7 @@ class _Replayer:
             )
         return leaf
 
-    def schedule_sub_orchestration(self, action: dict[str, Any], parent: _Task | None) -> _Leaf:
+    def schedule_sub_orchestration(self, action: dict[str, Any], parent: HostTask | None) -> Leaf:
         name = action["functionName"]
         seq = self.next_seq()
         stored = self.stored.get(seq)
@@ -436,7 +285,7 @@ class _Replayer:
             child_id = stored.instance_id
         else:
             child_id = f"{self.ctx.execution_id}:{seq}"
-        leaf = _Leaf(kind=SubOrchestrationInstanceCreated, name=name, seq=seq, parent=parent)
+        leaf = Leaf(kind=SubOrchestrationInstanceCreated, name=name, seq=seq, parent=parent)
         if self.register(leaf, SubOrchestrationInstanceCreated, name):
             child_input = encode_string(action.get("input"))
             self.emit(
@@ -468,8 +317,8 @@ class _Replayer:
             self.decision.outbound.append(Outbound(target=child, event=start))
         return leaf
 
-    def schedule_timer(self, fire_at: datetime, parent: _Task | None) -> _Leaf:
-        leaf = _Leaf(kind=TimerCreated, name=None, seq=self.next_seq(), parent=parent)
+    def schedule_timer(self, fire_at: datetime, parent: HostTask | None) -> Leaf:
+        leaf = Leaf(kind=TimerCreated, name=None, seq=self.next_seq(), parent=parent)
         if self.register(leaf, TimerCreated, None):
             self.emit(TimerCreated(event_id=leaf.seq, timestamp=self.now, fire_at=fire_at))
             self.decision.outbound.append(
@@ -482,14 +331,14 @@ class _Replayer:
         return leaf
 
     def send_entity_operation(
-        self, action: dict[str, Any], parent: _Task | None, *, signal: bool
-    ) -> _Leaf:
+        self, action: dict[str, Any], parent: HostTask | None, *, signal: bool
+    ) -> Leaf:
         target = str(action["instanceId"])
         seq = self.next_seq()
         stored = self.stored.get(seq)
         fire_at = action.get("fireAt")
         event_name = "op" if not fire_at else f"op@{fire_at}"
-        leaf = _Leaf(kind=EventSent, name=event_name, seq=seq, parent=None if signal else parent)
+        leaf = Leaf(kind=EventSent, name=event_name, seq=seq, parent=None if signal else parent)
         if isinstance(stored, EventSent) and stored.input:
             try:
                 leaf.request_id = str(json.loads(stored.input)["id"])
@@ -532,7 +381,7 @@ class _Replayer:
 
     # -- retries --------------------------------------------------------------------------------
 
-    def start_attempt(self, retry: _Retry) -> None:
+    def start_attempt(self, retry: Retry) -> None:
         retry.attempts += 1
         kind = action_type(retry.action)
         if kind == CALL_ACTIVITY_WITH_RETRY:
@@ -542,7 +391,7 @@ class _Replayer:
         leaf.parent = _RetryLink(self, retry)
         retry.current = leaf
 
-    def on_attempt_done(self, retry: _Retry, leaf: _Leaf) -> None:
+    def on_attempt_done(self, retry: Retry, leaf: Leaf) -> None:
         if leaf is retry.waiting_timer:
             retry.waiting_timer = None
             if retry.attempts >= int(retry.options.get("maxNumberOfAttempts", 1)):
@@ -561,7 +410,7 @@ class _Replayer:
         timer.parent = _RetryLink(self, retry)
         retry.waiting_timer = timer
 
-    def retry_delay(self, retry: _Retry) -> timedelta | None:
+    def retry_delay(self, retry: Retry) -> timedelta | None:
         options = retry.options
         timeout_ms = options.get("retryTimeoutInMilliseconds")
         if timeout_ms and self.now >= retry.first_attempt + timedelta(milliseconds=timeout_ms):
@@ -579,7 +428,7 @@ class _Replayer:
 
     def complete(self, seq: int, *, failed: bool) -> None:
         task = self.by_seq.get(seq)
-        if isinstance(task, _Leaf) and not task.done:
+        if isinstance(task, Leaf) and not task.done:
             task.finish(failed)
             self.advance()
 
@@ -634,14 +483,14 @@ class UnsupportedActionError(Exception):
 
 
 @dataclass(eq=False)
-class _RetryLink(_Task):
+class _RetryLink(HostTask):
     """Parent of a retry's attempts and timers: routes their completion to the replayer."""
 
     replayer: _Replayer
-    retry: _Retry
+    retry: Retry
 
-    def on_child_done(self, child: _Task) -> None:
-        assert isinstance(child, _Leaf)
+    def on_child_done(self, child: HostTask) -> None:
+        assert isinstance(child, Leaf)
         self.replayer.on_attempt_done(self.retry, child)
 
 

@@ -27,12 +27,14 @@ from durable_host.engine.replay import (
 from durable_host.engine.router import MessageRouter, stored_message
 from durable_host.engine.sessions import (
     RESULT_EVENTS,
+    EntityReplies,
     Session,
     result_verdict,
 )
 from durable_host.engine.work_items import OrchestratorRunner, WorkItemRunner
 from durable_host.errors import CheckpointConflictError
 from durable_host.taskhub.events import (
+    EventRaised,
     ExecutionCompleted,
     ExecutionResumed,
     ExecutionRewound,
@@ -404,6 +406,7 @@ class OrchestrationDispatcher:
     async def _triage(self, session: Session, batch: list[ReceivedMessage]) -> _Triage:
         triage = _Triage()
         index: tuple[set[tuple[str, int]], set[tuple[str, int]]] | None = None
+        replies: EntityReplies | None = None
         status = session.status
         starting = False
         for msg in batch:
@@ -458,6 +461,13 @@ class OrchestrationDispatcher:
                     continue
                 if verdict == "unknown":
                     triage.defer.append(msg)
+                    continue
+            if isinstance(event, EventRaised) and not starting:
+                if replies is None:
+                    replies = session.entity_replies()
+                if not replies.accept(event.name):
+                    # A second reply to one entity call (the entity re-ran it after a crash).
+                    triage.discard.append(msg)
                     continue
             if isinstance(event, TimerFired) and self._clock.seconds_until(event.fire_at) > 1.0:
                 # A timer longer than the queue's visibility limit arrives early: hide it again.

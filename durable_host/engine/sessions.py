@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from durable_host.taskhub.codec import event_to_json
 from durable_host.taskhub.events import (
+    EventRaised,
+    EventSent,
     ExecutionCompleted,
     ExecutionResumed,
     ExecutionStarted,
@@ -34,6 +37,32 @@ RESULT_EVENTS = (
     SubOrchestrationInstanceFailed,
     TimerFired,
 )
+
+
+@dataclass
+class EntityReplies:
+    """Entity call request ids of an execution, and those already answered."""
+
+    calls: set[str]
+    answered: set[str]
+
+    def accept(self, event_name: str) -> bool:
+        """False for a second reply to the same call; any other event is accepted."""
+        if event_name not in self.calls:
+            return True
+        if event_name in self.answered:
+            return False
+        self.answered.add(event_name)
+        return True
+
+
+def _request_id(request_json: str) -> str | None:
+    try:
+        request = json.loads(request_json)
+    except ValueError:
+        return None
+    value = request.get("id") if isinstance(request, dict) else None
+    return str(value) if value else None
 
 
 @dataclass
@@ -80,6 +109,19 @@ class Session:
             elif isinstance(event, RESULT_EVENTS):
                 applied.add(result_key(event))
         return scheduled, applied
+
+    def entity_replies(self) -> EntityReplies:
+        """Which entity calls this execution made, and which of them were answered."""
+        calls: set[str] = set()
+        answered: set[str] = set()
+        for event in self.history:
+            if isinstance(event, EventSent) and event.input:
+                request_id = _request_id(event.input)
+                if request_id:
+                    calls.add(request_id)
+            elif isinstance(event, EventRaised):
+                answered.add(event.name)
+        return EntityReplies(calls, answered & calls)
 
     @property
     def started(self) -> ExecutionStarted | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from durable_host.engine.api import InstanceStatus
@@ -118,3 +120,25 @@ async def blob_names(connection_string: str, container: str) -> list[str]:
 
     async with ContainerClient.from_connection_string(connection_string, container) as client:
         return [blob.name async for blob in client.list_blobs()]
+
+
+ENTITY_APP_DIR = Path(__file__).resolve().parent.parent / "apps" / "entities"
+
+
+@asynccontextmanager
+async def running_engine(
+    connection_string: str, hub_name: str, app_dir: Path
+) -> AsyncIterator[Engine]:
+    """An Engine over `app_dir` on a fresh hub, stopped and its hub dropped afterwards."""
+    from durable_host.functions import FunctionInvoker, load_app
+
+    index = load_app(app_dir)
+    invoker = FunctionInvoker(index)
+    engine = Engine(connection_string, settings(hub_name), index, invoker)
+    await engine.start()
+    try:
+        yield engine
+    finally:
+        await engine.stop()
+        invoker.close(wait=False)
+        await drop_hub(connection_string, hub_name)

@@ -6,7 +6,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +20,16 @@ from durable_host.taskhub.events import (
     OrchestratorStarted,
 )
 from durable_host.taskhub.keys import escape_partition_key
-from tests.engine._helpers import drop_hub, eventually, finish, settings, start
+from tests.engine._helpers import (
+    ENTITY_APP_DIR,
+    eventually,
+    finish,
+    running_engine,
+    settings,
+    start,
+)
 
-APP_DIR = Path(__file__).resolve().parent.parent / "apps" / "entities"
+APP_DIR = ENTITY_APP_DIR
 
 
 def op_input(value: Any) -> str:
@@ -33,16 +39,8 @@ def op_input(value: Any) -> str:
 
 @pytest.fixture
 async def engine(azurite: str, hub_name: str) -> AsyncIterator[Engine]:
-    index = load_app(APP_DIR)
-    invoker = FunctionInvoker(index)
-    eng = Engine(azurite, settings(hub_name), index, invoker)
-    await eng.start()
-    try:
+    async with running_engine(azurite, hub_name, APP_DIR) as eng:
         yield eng
-    finally:
-        await eng.stop()
-        invoker.close(wait=False)
-        await drop_hub(azurite, hub_name)
 
 
 async def state_of(engine: Engine, key: str) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import azure.durable_functions as df
@@ -13,28 +12,19 @@ from aiohttp.test_utils import TestClient, TestServer
 from azure.durable_functions.models.utils import http_utils
 
 from durable_host.engine.host import Engine
-from durable_host.functions import FunctionInvoker, load_app
 from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints, client_binding_json
 from durable_host.http.durable_api import DurableApi
-from tests.engine._helpers import drop_hub, eventually, settings
+from tests.engine._helpers import ENTITY_APP_DIR, eventually, running_engine
 
-APP_DIR = Path(__file__).resolve().parent.parent / "apps" / "entities"
+APP_DIR = ENTITY_APP_DIR
 BASES = ["/runtime/webhooks/durabletask/", "/durabletask/"]
 
 
 @pytest.fixture
 async def engine(azurite: str, hub_name: str) -> AsyncIterator[Engine]:
-    index = load_app(APP_DIR)
-    invoker = FunctionInvoker(index)
-    eng = Engine(azurite, settings(hub_name), index, invoker)
-    await eng.start()
-    try:
+    async with running_engine(azurite, hub_name, APP_DIR) as eng:
         yield eng
-    finally:
-        await eng.stop()
-        invoker.close(wait=False)
-        await drop_hub(azurite, hub_name)
 
 
 @pytest.fixture

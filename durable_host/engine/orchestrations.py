@@ -465,6 +465,13 @@ class OrchestrationDispatcher:
             if isinstance(event, EventRaised) and not starting:
                 if replies is None:
                     replies = session.entity_replies()
+                from_entity = msg.data.sender.instance_id.startswith("@")
+                if from_entity and event.name not in replies.calls:
+                    # An entity's reply ahead of the EventSent of its call (the caller's
+                    # checkpoint was lost in a crash and is being redone): the provider's
+                    # out-of-order rule puts it back until the call is in the history.
+                    triage.defer.append(msg)
+                    continue
                 if not replies.accept(event.name):
                     # A second reply to one entity call (the entity re-ran it after a crash).
                     triage.discard.append(msg)

@@ -356,8 +356,8 @@ class OrchestrationDispatcher:
             # Suspended: look again soon, so a resume is not followed by a long wait.
             await self._abandon_quietly(msg, min(_abandon_delay(msg), _SUSPENDED_RECHECK_SECONDS))
         if not triage.accept:
-            if triage.discard and session.status is not None and session.status.is_terminal:
-                await self._repair_terminal_row(session)
+            if triage.discard and session.status is not None:
+                await self._repair_row(session)
             await self._delete_all(triage.discard)
             return
         consumed = [m for m, _ in triage.accept] + triage.discard
@@ -367,38 +367,51 @@ class OrchestrationDispatcher:
         await self._delete_all(session.consumed)
         session.consumed = []
 
-    async def _repair_terminal_row(self, session: Session) -> None:
-        """Make the Instances row say what the history says: finished.
+    async def _repair_row(self, session: Session) -> None:
+        """Make the Instances row say what the history says (status and execution).
 
-        A crash after the final history write but before the row's merge leaves the row
-        Running; the episode's messages then come back and are discarded (the history is
-        terminal), so without this nothing would ever finish the row.
+        A crash after an episode's history write but before the row's merge leaves the row
+        behind (Pending after the first episode, Running after the last); the episode's
+        messages then come back and are all discarded as duplicates, so without this nothing
+        would ever bring the row up to date, and clients waiting for Running or a final
+        status would wait forever.
         """
         if session.finishing is not None:
             await asyncio.gather(session.finishing, return_exceptions=True)
-        completed = next(
-            (e for e in reversed(session.history) if isinstance(e, ExecutionCompleted)), None
-        )
         started = session.started
-        if completed is None or started is None:
+        status = session.status
+        if started is None or status is None:
             return
         record = await self._storage.get_instance(session.instance_id)
         if (
             record is not None
-            and record.runtime_status == completed.orchestration_status
+            and record.runtime_status == status
             and record.execution_id == session.execution_id
         ):
             return
         log.warning(
-            "Instance %s finished but its Instances row says %s; writing its final status",
+            "Instance %s is %s by its history but its Instances row says %s; rewriting the row",
             session.instance_id,
+            status.name,
             record.runtime_status.name if record is not None else "nothing",
         )
-        completion = Completion(
-            completed.orchestration_status, completed.result, completed.failure_details
+        completed = next(
+            (e for e in reversed(session.history) if isinstance(e, ExecutionCompleted)), None
         )
+        completion = (
+            Completion(completed.orchestration_status, completed.result, completed.failure_details)
+            if completed is not None
+            else None
+        )
+        updated = completed.timestamp if completed is not None else self._clock.now()
         fields = self._runner.instance_fields(
-            session, started, session.history, completion, None, completed.timestamp, False
+            session,
+            started,
+            session.history,
+            completion,
+            None,
+            updated,
+            status == OrchestrationStatus.Suspended,
         )
         del fields["custom_status"]  # not in the history: leave whatever the row has
         await self._storage.merge_instance(session.instance_id, fields)

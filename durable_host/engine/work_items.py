@@ -421,7 +421,7 @@ class WorkItemRunner:
         try:
             await self._storage.merge_instance(instance_id, fields)
             # Only once the row is written: a crash in between then replays the messages,
-            # which repair a finished instance's row (see _repair_terminal_row).
+            # which bring the row up to date (see OrchestrationDispatcher._repair_row).
             await self.delete_all(consumed)
         except Exception:
             log.exception(

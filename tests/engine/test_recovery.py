@@ -7,13 +7,15 @@ from types import ModuleType
 
 from durable_host.engine.host import Engine
 from durable_host.functions import FunctionIndex, FunctionInvoker
-from durable_host.taskhub.events import TaskCompleted, TaskScheduled
+from durable_host.taskhub.events import OrchestratorCompleted, TaskCompleted, TaskScheduled
 from tests.engine._helpers import (
     COMPLETED,
     drop_hub,
     eventually,
     finish,
     history,
+    history_has,
+    kinds,
     output,
     queues_drained,
     settings,
@@ -89,6 +91,54 @@ async def test_graceful_restart_while_waiting_for_an_event(
         await queues_drained(second)
     finally:
         await second.stop()
+        invoker.close(wait=False)
+        await drop_hub(azurite, hub_name)
+
+
+async def test_a_lost_instances_row_write_is_repaired_from_the_history(
+    azurite: str, hub_name: str, app_index: FunctionIndex
+) -> None:
+    """The crash window between an episode's history write and its Instances merge.
+
+    The merge fails as if the process died there: the row stays Pending and the consumed
+    ExecutionStarted stays in its queue. When it comes back it is a duplicate, and the engine
+    must still bring the row up to Running, or a client waiting for Running waits forever.
+    """
+    import json
+
+    from durable_host.taskhub.events import OrchestrationStatus
+
+    config = settings(hub_name, control_queue_visibility_timeout=2.0)
+    invoker = FunctionInvoker(app_index)
+    engine = Engine(azurite, config, app_index, invoker)
+    real_merge = engine.storage.merge_instance
+    lost: list[str] = []
+
+    async def merge_lost_once(instance_id: str, fields: dict[str, object]) -> None:
+        if not lost and fields.get("runtime_status") == OrchestrationStatus.Running:
+            lost.append(instance_id)
+            raise ConnectionResetError("the host died before the Instances merge")
+        await real_merge(instance_id, fields)
+
+    engine.storage.merge_instance = merge_lost_once  # type: ignore[method-assign]
+    try:
+        await engine.start()
+        instance_id = await start(engine, "wait_event", None)
+        await eventually(lambda: _true_if(bool(lost)), what="the lost Instances merge")
+        assert await history_has(engine, instance_id, OrchestratorCompleted)
+
+        async def running() -> bool:
+            record = await engine.storage.get_instance(instance_id)
+            return record is not None and record.runtime_status == OrchestrationStatus.Running
+
+        await eventually(running, what="the row repaired to Running", timeout=20)
+        await engine.client.raise_event(instance_id, "Go", json.dumps("late"))
+        status = await finish(engine, instance_id)
+        assert status.runtime_status == COMPLETED
+        assert kinds(await history(engine, instance_id)).count("ExecutionStarted") == 1
+        await queues_drained(engine)
+    finally:
+        await engine.stop()
         invoker.close(wait=False)
         await drop_hub(azurite, hub_name)
 

@@ -318,6 +318,17 @@ class EntityProcessor:
         }
         await self._storage.merge_instance(session.instance_id, fields)
 
+    def forget_partition(self, partition: int) -> None:
+        """Drop the cached state of the partition's entities: another host may own it now.
+
+        Called once the partition's running batches are done. Without it, a host that gets a
+        partition back would answer callers from the state it had before, however stale:
+        the checkpoint's ETag check then fails, but the replies are already sent.
+        """
+        for instance_id in [i for i in self._sessions if self._router.partition_of(i) == partition]:
+            if instance_id not in self._active:
+                del self._sessions[instance_id]
+
     def _evict_idle(self) -> None:
         cutoff = time.monotonic() - self._session_idle
         for instance_id in [k for k, s in self._sessions.items() if s.last_used < cutoff]:

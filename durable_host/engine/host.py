@@ -105,6 +105,7 @@ class Engine:
             known_activity=self._is_activity,
             notifier=self.notifier,
             entity_processor=self.entities.process,
+            forget_entities=self.entities.forget_partition,
         )
         self.activities = ActivityDispatcher(
             storage=self.storage,

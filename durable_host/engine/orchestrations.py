@@ -90,9 +90,11 @@ class OrchestrationDispatcher:
         known_activity: Callable[[str], bool] | None = None,
         notifier: InstanceNotifier | None = None,
         entity_processor: EntityProcessor | None = None,
+        forget_entities: Callable[[int], None] | None = None,
     ) -> None:
         self._storage = storage
         self._entity_processor = entity_processor
+        self._forget_entities = forget_entities
         self._router = router
         self._clock = clock
         self._partitions = partitions
@@ -174,6 +176,8 @@ class OrchestrationDispatcher:
         # Another worker may write these instances now: never trust the cached copies again.
         for instance_id in [i for i in self._sessions if self._router.partition_of(i) == partition]:
             del self._sessions[instance_id]
+        if self._forget_entities is not None:
+            self._forget_entities(partition)
         log.info("Released control queue %02d", partition)
 
     async def stop(self) -> None:

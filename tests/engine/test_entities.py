@@ -260,3 +260,40 @@ async def test_state_survives_a_host_restart(engine: Engine, azurite: str, hub_n
         caller = await start(second, "call_counter", {"key": "durable", "op": "get"})
         assert json.loads((await finish(second, caller)).output or "null") == {"result": 42}
     invoker.close(wait=False)
+
+
+async def test_a_partition_handed_back_does_not_answer_from_stale_state(engine: Engine) -> None:
+    """While this host did not own the entity's partition, another host changed the entity.
+
+    When the partition comes back, the next call must be answered from the stored state: a
+    reply from the stale cached copy would reach the caller even though the checkpoint that
+    follows it fails its ETag check.
+    """
+    import dataclasses
+
+    first = await start(engine, "call_counter", {"key": "moved", "op": "add", "value": 1})
+    assert json.loads((await finish(engine, first)).output or "null") == {"result": 1}
+
+    entity_id = "@counter@moved"
+    partition = engine.router.partition_of(entity_id)
+    await engine.orchestrations.release(partition)
+    # Another host's checkpoint, written as EntityProcessor writes one: state 41.
+    loaded = await engine.storage.load_history(entity_id)
+    started = next(e for e in loaded.events if isinstance(e, ExecutionStarted))
+    assert loaded.execution_id is not None
+    state = SchedulerState(exists=True, state="41")
+    await engine.storage.append_history(
+        entity_id,
+        loaded.execution_id,
+        start_index=0,
+        events=[
+            OrchestratorStarted(timestamp=started.timestamp),
+            dataclasses.replace(started, input=state.to_json(), generation=started.generation + 1),
+            OrchestratorCompleted(timestamp=started.timestamp),
+        ],
+        etag=loaded.etag,
+    )
+    engine.orchestrations.acquire(partition)
+
+    second = await start(engine, "call_counter", {"key": "moved", "op": "add", "value": 1})
+    assert json.loads((await finish(engine, second)).output or "null") == {"result": 42}

@@ -29,6 +29,7 @@ from durable_host.taskhub.events import HistoryEvent
 from durable_host.taskhub.keys import escape_partition_key
 from durable_host.taskhub.large_payloads import LargePayloads, history_blob_name, is_large_property
 from durable_host.taskhub.storage_errors import storage_errors
+from durable_host.taskhub.table_batch import submit_batch
 
 __all__ = [
     "HistoryLoad",
@@ -211,7 +212,7 @@ class HistoryStore:
                 )
             )
         with storage_errors(f"checkpoint the history of instance {instance_id!r}", conflict=True):
-            results = await self._table.submit_transaction(operations)
+            results = await submit_batch(self._table, operations)
         new_etag = results[-1].get("etag")
         if not new_etag:
             raise RuntimeError("The table service returned no ETag for the sentinel row.")
@@ -228,8 +229,9 @@ class HistoryStore:
         with storage_errors(f"delete the history of instance {instance_id!r}"):
             for start in range(0, len(keys), 100):
                 chunk = keys[start : start + 100]
-                await self._table.submit_transaction(
-                    [("delete", {"PartitionKey": pk, "RowKey": rk}) for pk, rk in chunk]
+                await submit_batch(
+                    self._table,
+                    [("delete", {"PartitionKey": pk, "RowKey": rk}) for pk, rk in chunk],
                 )
         return len(keys)
 

@@ -425,6 +425,7 @@ class OrchestrationDispatcher:
         index: tuple[set[tuple[str, int]], set[tuple[str, int]]] | None = None
         replies: EntityReplies | None = None
         status = session.status
+        execution = session.execution_id
         starting = False
         for msg in batch:
             assert msg.data is not None and msg.data.task_message is not None
@@ -432,17 +433,30 @@ class OrchestrationDispatcher:
             event = task_message.event
             target_execution = task_message.orchestration_instance.execution_id
             if isinstance(event, ExecutionStarted):
+                if starting:
+                    # Two starts in one batch (a parent that redid a lost checkpoint sends
+                    # its child's start again): the first one runs, as if they had come apart.
+                    log.warning(
+                        "Ignoring a second start of instance %s in one batch", session.instance_id
+                    )
+                    triage.discard.append(msg)
+                    continue
                 verdict = await self._start_verdict(session, event, status, msg)
                 if verdict == "accept":
                     triage.accept.append((msg, event))
                     triage.restart = event if session.history else None
                     starting = True
+                    # The rest of the batch is for the new execution, whose history is empty.
+                    status = OrchestrationStatus.Running
+                    execution = event.orchestration_instance.execution_id
+                    index = (set(), set())
+                    replies = EntityReplies(set(), set())
                 elif verdict == "defer":
                     triage.defer.append(msg)
                 else:
                     triage.discard.append(msg)
                 continue
-            if status is None and not starting:
+            if status is None:
                 log.info(
                     "Dropping %s for instance %s, which has not started",
                     event.event_type.dotnet_name,
@@ -450,18 +464,13 @@ class OrchestrationDispatcher:
                 )
                 triage.discard.append(msg)
                 continue
-            if status is not None and status.is_terminal and not starting:
+            if status.is_terminal:
                 if isinstance(event, ExecutionRewound) and status == OrchestrationStatus.Failed:
                     triage.accept.append((msg, event))
                 else:
                     triage.discard.append(msg)
                 continue
-            if (
-                target_execution
-                and session.execution_id
-                and target_execution != session.execution_id
-                and not starting
-            ):
+            if target_execution and execution and target_execution != execution:
                 triage.discard.append(msg)
                 continue
             if status == OrchestrationStatus.Suspended and not isinstance(
@@ -469,7 +478,7 @@ class OrchestrationDispatcher:
             ):
                 triage.hold.append(msg)
                 continue
-            if isinstance(event, RESULT_EVENTS) and not starting:
+            if isinstance(event, RESULT_EVENTS):
                 if index is None:
                     index = session.result_index()
                 verdict = result_verdict(index, event)
@@ -479,7 +488,7 @@ class OrchestrationDispatcher:
                 if verdict == "unknown":
                     triage.defer.append(msg)
                     continue
-            if isinstance(event, EventRaised) and not starting:
+            if isinstance(event, EventRaised):
                 if replies is None:
                     replies = session.entity_replies()
                 from_entity = msg.data.sender.instance_id.startswith("@")

@@ -20,6 +20,7 @@ from tests.engine._helpers import (
     queues_drained,
     settings,
     start,
+    stored_input,
 )
 
 
@@ -150,3 +151,47 @@ async def _has_completed_task(engine: Engine, instance_id: str) -> bool:
 async def _true_if(value: bool) -> bool:
     await asyncio.sleep(0)
     return value
+
+
+async def test_two_starts_of_one_instance_in_one_batch_run_it_once(
+    azurite: str, hub_name: str, app_index: FunctionIndex
+) -> None:
+    """A parent that redoes a lost checkpoint sends its child's start again, with a new
+    execution id; when both starts are received together, only the first one runs."""
+    from datetime import datetime, timezone
+
+    from durable_host.taskhub.events import (
+        ExecutionCompleted,
+        ExecutionStarted,
+        OrchestrationInstance,
+    )
+
+    invoker = FunctionInvoker(app_index)
+    engine = Engine(azurite, settings(hub_name), app_index, invoker)
+    try:
+        await engine.storage.create_if_not_exists()
+        for execution_id in ("first", "second"):
+            target = OrchestrationInstance("twice-started", execution_id)
+            start_event = ExecutionStarted(
+                timestamp=datetime.now(timezone.utc),
+                orchestration_instance=target,
+                name="chain",
+                version="",
+                input=stored_input(3),
+            )
+            await engine.router.send_to_instance(target, start_event)
+        await engine.start()
+        await eventually(
+            lambda: history_has(engine, "twice-started", ExecutionCompleted),
+            what="the instance to finish (no client wrote a Pending row)",
+        )
+        status = await finish(engine, "twice-started")
+        assert status.runtime_status == COMPLETED
+        events = await history(engine, "twice-started")
+        started = [e for e in events if isinstance(e, ExecutionStarted)]
+        assert [e.orchestration_instance.execution_id for e in started] == ["first"]
+        await queues_drained(engine)
+    finally:
+        await engine.stop()
+        invoker.close(wait=False)
+        await drop_hub(azurite, hub_name)

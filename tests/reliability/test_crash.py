@@ -97,9 +97,12 @@ async def _crash_run(
                     moved = round(time.monotonic() - killed_at, 1)
                 await fleet.start_host()
                 kill_log.append({"finished_before_kill": done, "partitions_moved_after_s": moved})
-            await run_until_complete(
-                driver, timeout=float(os.environ.get("DURABLE_HOST_CRASH_TIMEOUT") or 240)
-            )
+            try:
+                await run_until_complete(
+                    driver, timeout=float(os.environ.get("DURABLE_HOST_CRASH_TIMEOUT") or 240)
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\nhost logs: {_save_logs(fleet, tmp_path)}") from None
             completed_s = round(time.monotonic() - began, 1)
 
             async def queues_empty() -> bool:
@@ -131,10 +134,20 @@ async def _crash_run(
             "seconds_to_complete": completed_s,
         }
     )
-    assert not verdict.problems, f"seed {seed}: {len(verdict.problems)} problems:\n" + "\n".join(
-        verdict.problems[:40]
-    )
+    if verdict.problems:
+        logs = _save_logs(fleet, tmp_path)
+        raise AssertionError(
+            f"seed {seed}: {len(verdict.problems)} problems (host logs: {logs}):\n"
+            + "\n".join(verdict.problems[:40])
+        )
     assert len(kill_log) == kills
+
+
+def _save_logs(fleet: Fleet, tmp_path: Path) -> Path:
+    """Every host's console output, killed ones included, for the failure message."""
+    path = tmp_path / "hosts.log"
+    path.write_text(fleet.output(), encoding="utf-8")
+    return path
 
 
 async def _owners_are(hub: HubClient, pids: set[int], *, every_host: bool = False) -> bool:

@@ -457,6 +457,12 @@ class OrchestrationDispatcher:
                     triage.discard.append(msg)
                 continue
             if status is None:
+                if isinstance(event, EventRaised) and msg.data.sender.instance_id.startswith("@"):
+                    # An entity's reply to a caller whose first checkpoint was lost after its
+                    # call went out: the redone call is a duplicate the entity will not answer
+                    # again, so this reply must wait for the call to be in the history.
+                    triage.defer.append(msg)
+                    continue
                 log.info(
                     "Dropping %s for instance %s, which has not started",
                     event.event_type.dotnet_name,

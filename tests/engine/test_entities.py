@@ -297,3 +297,30 @@ async def test_a_partition_handed_back_does_not_answer_from_stale_state(engine: 
 
     second = await start(engine, "call_counter", {"key": "moved", "op": "add", "value": 1})
     assert json.loads((await finish(engine, second)).output or "null") == {"result": 42}
+
+
+async def test_a_reply_that_beats_its_callers_first_checkpoint_waits_for_it(
+    engine: Engine,
+) -> None:
+    """The caller's first episode sends its call, then its history write is lost (a crash).
+
+    The entity answers before the caller's start message comes back. That reply must wait
+    for the redone call to be in the history: the redone call carries the same request id,
+    so the entity drops it as a duplicate and will never answer again.
+    """
+    real_append = engine.storage.append_history
+    lost: list[str] = []
+
+    async def lose_first_checkpoint(instance_id: str, *args: Any, **kwargs: Any) -> str:
+        if instance_id == "early-reply" and not lost:
+            lost.append(instance_id)
+            raise ConnectionResetError("the host died before the history write")
+        return await real_append(instance_id, *args, **kwargs)
+
+    engine.storage.append_history = lose_first_checkpoint  # type: ignore[method-assign]
+    caller = await start(
+        engine, "call_counter", {"key": "early", "op": "add", "value": 5}, "early-reply"
+    )
+    assert json.loads((await finish(engine, caller, timeout=60)).output or "null") == {"result": 5}
+    assert lost == ["early-reply"]
+    assert await state_of(engine, "early") == 5

@@ -30,7 +30,7 @@ from durable_host.engine.replay import (
 )
 from durable_host.engine.router import MessageRouter, stored_message
 from durable_host.engine.sessions import Session, find_started, suspended_after
-from durable_host.errors import FunctionNotFoundError
+from durable_host.errors import FunctionNotFoundError, StorageError
 from durable_host.taskhub.codec import event_to_json
 from durable_host.taskhub.events import (
     ExecutionCompleted,
@@ -423,12 +423,19 @@ class WorkItemRunner:
             # Only once the row is written: a crash in between then replays the messages,
             # which bring the row up to date (see OrchestrationDispatcher._repair_row).
             await self.delete_all(consumed)
+        except StorageError as exc:
+            if exc.pop_receipt_mismatch:
+                # The message became visible again (a stall past its visibility timeout, or
+                # a crash) and was received anew; that copy is dropped as a duplicate.
+                log.warning(
+                    "Instance %s: a consumed message was already back in its queue (%s)",
+                    instance_id,
+                    exc,
+                )
+            else:
+                _log_unfinished(instance_id)
         except Exception:
-            log.exception(
-                "Finishing a checkpoint of instance %s failed; the next checkpoint rewrites its "
-                "status and its messages will be dropped as duplicates",
-                instance_id,
-            )
+            _log_unfinished(instance_id)
         if terminal:
             self.notifier.notify(instance_id)
 
@@ -474,3 +481,11 @@ class WorkItemRunner:
 
     async def _delete(self, msg: ReceivedMessage) -> None:
         await self._storage.delete_message(await stored_message(msg))
+
+
+def _log_unfinished(instance_id: str) -> None:
+    log.exception(
+        "Finishing a checkpoint of instance %s failed; the next checkpoint rewrites its "
+        "status and its messages will be dropped as duplicates",
+        instance_id,
+    )

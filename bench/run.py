@@ -84,6 +84,16 @@ class HostWarnings(logging.Handler):
             self.records.append(f"{at:.1f} s {record.name}: {record.getMessage()}")
 
 
+def _python_speed() -> float:
+    """Seconds one core takes for a fixed pure-Python loop: machines of one kind differ from
+    day to day, so a run's figures are read against this and its floors."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return round(time.perf_counter() - started, 2)
+
+
 def _load() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
@@ -266,6 +276,7 @@ def main() -> None:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "load_before": _load(),
+            "python_loop_s": _python_speed(),
         },
         "sizes": sizes,
     }

@@ -135,7 +135,7 @@ def encode_string(text: str | None) -> str | None:
     return json.dumps(text, ensure_ascii=False)
 
 
-class _Replayer:
+class HistoryWalker:
     def __init__(self, ctx: EpisodeContext, history: Sequence[HistoryEvent], actions: list[dict]):
         self.ctx = ctx
         self.history = history
@@ -154,16 +154,22 @@ class _Replayer:
         self.event_buffer: dict[str, deque[EventRaised]] = defaultdict(deque)
         self.decision = Decision()
         self.continued_as_new = False
+        self.started = False
 
     # -- the walk ---------------------------------------------------------------------------
 
     def run(self) -> Decision:
-        started = False
-        for event in self.history:
+        self.feed(self.history)
+        return self.finish()
+
+    def feed(self, events: Sequence[HistoryEvent]) -> None:
+        """Walk `events`, the next part of the history (all of it, or what followed the last
+        walk when a walk is continued: see blocked_episodes.py)."""
+        for event in events:
             if isinstance(event, OrchestratorStarted):
                 self.now = event.timestamp
             elif isinstance(event, ExecutionStarted):
-                started = True
+                self.started = True
                 self.advance()
             elif isinstance(event, _SCHEDULING):
                 self.check_stored(event)
@@ -175,11 +181,25 @@ class _Replayer:
                 self.complete(event.timer_id, failed=False)
             elif isinstance(event, EventRaised):
                 self.raise_event(event)
-        if started:
+
+    def finish(self) -> Decision:
+        """The decision once the walk has reached the end of the history."""
+        if self.started:
             self.advance()
         self.now = self.ctx.now
         self.decision.unconsumed_events = [e for q in self.event_buffer.values() for e in q]
         return self.decision
+
+    @property
+    def blocked(self) -> bool:
+        """Every action was reached and the one the orchestrator stopped at is unfinished:
+        running it again would return the same OrchestratorState."""
+        return (
+            self.cursor == len(self.actions)
+            and self.current is not None
+            and not self.current.done
+            and not self.continued_as_new
+        )
 
     def advance(self) -> None:
         while self.current is None or self.current.done:
@@ -486,7 +506,7 @@ class UnsupportedActionError(Exception):
 class _RetryLink(HostTask):
     """Parent of a retry's attempts and timers: routes their completion to the replayer."""
 
-    replayer: _Replayer
+    replayer: HistoryWalker
     retry: Retry
 
     def on_child_done(self, child: HostTask) -> None:
@@ -533,9 +553,21 @@ def replay(
     """
     actions = flatten_actions((state or {}).get("actions"))
     try:
-        decision = _Replayer(ctx, history, actions).run()
+        decision = HistoryWalker(ctx, history, actions).run()
     except (NonDeterminismError, UnsupportedActionError) as exc:
         return _failed(ctx, str(exc), type(exc).__name__)
+    return settle(ctx, decision, state, error, actions)
+
+
+def settle(
+    ctx: EpisodeContext,
+    decision: Decision,
+    state: dict[str, Any] | None,
+    error: str | None,
+    actions: list[dict[str, Any]],
+) -> Decision:
+    """Complete a walk's decision with what the OrchestratorState says: custom status,
+    completion, failure."""
     if state is not None and "customStatus" in state:
         decision.custom_status = json.dumps(state["customStatus"], ensure_ascii=False)
     if error is not None:
@@ -570,34 +602,3 @@ def _failed(ctx: EpisodeContext, message: str, error_type: str) -> Decision:
             failure_details=FailureDetails(error_type=error_type, error_message=message),
         )
     )
-
-
-def replay_while_blocked(
-    ctx: EpisodeContext, history: Sequence[HistoryEvent], previous_state: dict[str, Any]
-) -> Decision | None:
-    """The episode's decision without running the orchestrator, when that cannot change it.
-
-    The SDK replays the generator from the start and stops at the first task that has no
-    result; if the task it stopped at last episode is still unfinished after the new events
-    (e.g. a fan-in still waiting for most of its activities), it returns exactly the previous
-    OrchestratorState again. Returns None when the orchestrator must run.
-    """
-    if previous_state.get("isDone") or previous_state.get("error"):
-        return None
-    actions = flatten_actions(previous_state.get("actions"))
-    if not actions:
-        return None
-    try:
-        replayer = _Replayer(ctx, history, actions)
-        replayer.run()
-    except (NonDeterminismError, UnsupportedActionError):
-        return None
-    blocked = (
-        replayer.cursor == len(actions)
-        and replayer.current is not None
-        and not replayer.current.done
-        and not replayer.continued_as_new
-    )
-    if not blocked:
-        return None
-    return replay(ctx, history, previous_state, None)

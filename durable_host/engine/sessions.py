@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from durable_host.engine.blocked_episodes import BlockedWalk
 from durable_host.taskhub.codec import event_to_json
 from durable_host.taskhub.events import (
     EventRaised,
@@ -77,9 +78,11 @@ class Session:
     consumed: list[ReceivedMessage] = field(default_factory=list)
     # The background end of the last checkpoint (Instances row, message deletes).
     finishing: asyncio.Task[None] | None = field(default=None, repr=False)
-    # The SDK-form JSON of `history`, built once per event rather than once per episode.
-    # The orchestrator's last OrchestratorState for this execution (see replay_while_blocked).
+    # The orchestrator's last OrchestratorState for this execution (see blocked_episodes.py), and
+    # the walk of the history that found it still blocked, continued next episode.
     last_state: dict[str, Any] | None = field(default=None, repr=False)
+    blocked_walk: BlockedWalk | None = field(default=None, repr=False)
+    # The SDK-form JSON of `history`, built once per event rather than once per episode.
     _json: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _json_of: list[HistoryEvent] | None = field(default=None, repr=False)
 

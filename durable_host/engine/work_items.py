@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from durable_host.engine.blocked_episodes import replay_while_blocked
 from durable_host.engine.clock import Clock
 from durable_host.engine.context import build_context_json
 from durable_host.engine.notifier import InstanceNotifier
@@ -26,7 +27,6 @@ from durable_host.engine.replay import (
     EpisodeContext,
     Outbound,
     replay,
-    replay_while_blocked,
 )
 from durable_host.engine.router import MessageRouter, stored_message
 from durable_host.engine.sessions import Session, find_started, suspended_after
@@ -86,6 +86,7 @@ class WorkItemRunner:
             session.history = []
             session.execution_id = None
             session.last_state = None
+            session.blocked_walk = None
         start_index = len(session.history)
         now = self._clock.now()
         new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now)]
@@ -150,7 +151,9 @@ class WorkItemRunner:
             now=now,
         )
         if session.last_state is not None and session.history:
-            unchanged = replay_while_blocked(ctx, history, session.last_state)
+            unchanged, session.blocked_walk = replay_while_blocked(
+                ctx, history, session.last_state, session.blocked_walk
+            )
             if unchanged is not None:
                 self.episodes_skipped += 1
                 return unchanged
@@ -173,6 +176,7 @@ class WorkItemRunner:
             )
         self.episodes_run += 1
         session.last_state = state if error is None else None
+        session.blocked_walk = None
         decision = replay(ctx, history, state, error)
         unknown = self._unknown_activities(decision)
         if unknown and decision.completion is None:
@@ -315,6 +319,7 @@ class WorkItemRunner:
         assert started is not None and session.execution_id is not None
         session.history = kept
         session.last_state = None
+        session.blocked_walk = None
         new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now), rewound]
         decision = await self._episode(session, started, new_events, now)
         new_events.extend(decision.new_events)

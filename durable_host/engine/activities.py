@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from durable_host.engine.clock import Clock, sleep_or_wake
 from durable_host.engine.router import MessageRouter
+from durable_host.errors import StorageError
 from durable_host.taskhub.events import (
     FailureDetails,
     HistoryEvent,
@@ -203,12 +204,21 @@ class ActivityDispatcher:
             if stored is not None:
                 await stored  # the result must be in its queue before the work item goes
             await self._storage.delete_message(self._latest(msg))
-        except Exception:
-            log.exception(
-                "Reporting activity %s for instance %s failed; it will run again",
+        except StorageError as exc:
+            if not exc.pop_receipt_mismatch:
+                _log_report_failed(event.name, instance.instance_id)
+                return
+            # Its visibility lapsed (a stall longer than the renewals allow) and it is back in
+            # the queue: the activity runs again and its second result is dropped as a duplicate.
+            log.warning(
+                "Activity %s for instance %s: its work item was already back in the queue (%s); "
+                "it will run again",
                 event.name,
                 instance.instance_id,
+                exc,
             )
+        except Exception:
+            _log_report_failed(event.name, instance.instance_id)
 
     async def _poison(self, msg: ReceivedMessage, reason: str) -> None:
         log.error(
@@ -251,3 +261,9 @@ def _first_input(text: str | None) -> str | None:
         first = values[0]
         return first if isinstance(first, str) or first is None else json.dumps(first)
     return text
+
+
+def _log_report_failed(name: str, instance_id: str) -> None:
+    log.exception(
+        "Reporting activity %s for instance %s failed; it will run again", name, instance_id
+    )

@@ -140,8 +140,17 @@ async def submit_batch(table: TableClient, operations: Iterable[Any]) -> list[di
     response = await table._client.send_request(request, stream=True)
     body = await response.read()
     if response.status_code != 202:
-        raise HttpResponseError(response=response)
-    parts = decode_batch_response(response.headers.get("Content-Type", ""), body)
+        error = HttpResponseError(response=response)
+        # Table errors are OData v3 bodies, which azure-core does not read: take the header's.
+        code = getattr(error, "error_code", None) or response.headers.get("x-ms-error-code")
+        error.error_code = code  # type: ignore[attr-defined]
+        raise error
+    try:
+        parts = decode_batch_response(response.headers.get("Content-Type", ""), body)
+    except ValueError as exc:
+        raise TableBatchError(
+            response.status_code, None, f"unreadable batch answer: {exc}"
+        ) from exc
     for part in parts:
         if not 200 <= part.status < 300:
             raise _refused(part)

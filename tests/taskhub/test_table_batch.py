@@ -269,6 +269,7 @@ async def test_a_batch_for_a_missing_table_is_an_http_error(azurite: str) -> Non
         with pytest.raises(HttpResponseError) as refused:
             await submit_batch(t, [("upsert", {"PartitionKey": "p", "RowKey": "r"})])
     assert refused.value.status_code in (400, 404)
+    assert refused.value.error_code == "TableNotFound"
 
 
 async def test_an_empty_batch_sends_nothing(table: TableClient) -> None:

@@ -7,6 +7,7 @@ Instances/History tables, as the real durable client does; nothing bypasses stor
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from durable_host.engine.entity_state import (
 from durable_host.engine.notifier import InstanceNotifier
 from durable_host.engine.router import MessageRouter
 from durable_host.errors import (
+    CheckpointConflictError,
     InstanceFinishedError,
     InstanceNotFoundError,
     InvalidOperationError,
@@ -50,6 +52,8 @@ from durable_host.taskhub.events import (
 )
 from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.storage import TaskHubStorage
+
+log = logging.getLogger("durable_host.client")
 
 _RUNNING_STATES = {
     OrchestrationStatus.Running,
@@ -151,22 +155,29 @@ class EngineClient:
         generation: int,
         etag: str | None,
     ) -> None:
-        await self._storage.insert_or_replace_instance(
-            InstanceRecord(
-                instance_id=instance_id,
-                name=name,
-                runtime_status=OrchestrationStatus.Pending,
-                version="",
-                execution_id=execution.execution_id,
-                input=input_json,
-                created_time=now,
-                last_updated_time=now,
-                scheduled_start_time=scheduled_start_time,
-                generation=generation,
-                task_hub_name=self._hub_name,
-            ),
-            etag=etag,
+        record = InstanceRecord(
+            instance_id=instance_id,
+            name=name,
+            runtime_status=OrchestrationStatus.Pending,
+            version="",
+            execution_id=execution.execution_id,
+            input=input_json,
+            created_time=now,
+            last_updated_time=now,
+            scheduled_start_time=scheduled_start_time,
+            generation=generation,
+            task_hub_name=self._hub_name,
         )
+        # Insert a new row, or replace the one read before; never overwrite a row a worker
+        # wrote meanwhile: the start message went first, and a worker that already ran it
+        # has moved the row on to Running (the provider ignores this race the same way).
+        try:
+            if etag is None:
+                await self._storage.insert_instance(record)
+            else:
+                await self._storage.insert_or_replace_instance(record, etag=etag)
+        except CheckpointConflictError:
+            log.debug("Instance %s: a worker wrote its row first; keeping that", instance_id)
 
     # -- queries --------------------------------------------------------------------------------
 

@@ -319,6 +319,10 @@ class TaskHubStorage:
         """Upsert the row; with `etag`, replace only if unchanged (CheckpointConflictError)."""
         return await self._instances.insert_or_replace(record, etag=etag)
 
+    async def insert_instance(self, record: InstanceRecord) -> str:
+        """Create the row; CheckpointConflictError when it exists already."""
+        return await self._instances.insert(record)
+
     async def merge_instance(self, instance_id: str, fields: dict[str, Any]) -> str:
         """InsertOrMerge `fields`, named as InstanceRecord fields (e.g. runtime_status=...).
 

@@ -125,6 +125,13 @@ class InstanceStore:
                 )
         return str(result.get("etag") or "")
 
+    async def insert(self, record: InstanceRecord) -> str:
+        """Create the row; CheckpointConflictError when it exists already."""
+        entity = await self._to_entity(record.to_row())
+        with storage_errors(f"create the status of instance {record.instance_id!r}", conflict=True):
+            result = await self._table.create_entity(entity)
+        return str(result.get("etag") or "")
+
     async def merge(self, instance_id: str, fields: Mapping[str, Any]) -> str:
         entity = await self._to_entity(instance_merge_row(instance_id, **fields))
         with storage_errors(f"update the status of instance {instance_id!r}"):

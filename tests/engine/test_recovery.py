@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from types import ModuleType
+from typing import Any
 
 from durable_host.engine.host import Engine
 from durable_host.functions import FunctionIndex, FunctionInvoker
@@ -193,5 +194,66 @@ async def test_two_starts_of_one_instance_in_one_batch_run_it_once(
         await queues_drained(engine)
     finally:
         await engine.stop()
+        invoker.close(wait=False)
+        await drop_hub(azurite, hub_name)
+
+
+async def test_a_clients_pending_row_never_overwrites_a_running_one(
+    azurite: str, hub_name: str, app_index: FunctionIndex
+) -> None:
+    """A client outside the host sends the start, then writes the Pending row. A worker can
+    run the start in between and write Running first; the late Pending row must not win, or
+    a client waiting for Running (to raise its event) waits forever."""
+    import json
+
+    from durable_host.engine.client import EngineClient
+    from durable_host.engine.clock import RealClock
+    from durable_host.engine.router import MessageRouter
+    from durable_host.taskhub.events import OrchestrationStatus
+    from durable_host.taskhub.names import TaskHubNames
+    from durable_host.taskhub.storage import TaskHubStorage
+
+    config = settings(hub_name)
+    invoker = FunctionInvoker(app_index)
+    engine = Engine(azurite, config, app_index, invoker)
+    outside = TaskHubStorage(azurite, TaskHubNames(hub_name, config.partition_count))
+    clock = RealClock()
+    client = EngineClient(
+        storage=outside,
+        router=MessageRouter(outside, config.partition_count, clock),
+        clock=clock,
+        hub_name=hub_name,
+        resolve_orchestrator=lambda name: name,
+    )
+
+    def after_the_worker(write: Any) -> Any:
+        """The client's row write, held until the worker has written Running."""
+
+        async def held(record: Any, **options: Any) -> str:
+            async def worker_wrote_running() -> bool:
+                row = await engine.storage.get_instance(record.instance_id)
+                return row is not None and row.runtime_status == OrchestrationStatus.Running
+
+            await eventually(worker_wrote_running, what="the worker's Running row")
+            return str(await write(record, **options))
+
+        return held
+
+    outside.insert_instance = after_the_worker(outside.insert_instance)  # type: ignore[method-assign]
+    outside.insert_or_replace_instance = after_the_worker(  # type: ignore[method-assign]
+        outside.insert_or_replace_instance
+    )
+    try:
+        await engine.start()
+        await client.start_new("wait_event", "raced", stored_input(None))
+        row = await engine.storage.get_instance("raced")
+        assert row is not None and row.runtime_status == OrchestrationStatus.Running
+        await client.raise_event("raced", "Go", json.dumps("after the race"))
+        status = await finish(engine, "raced")
+        assert status.runtime_status == COMPLETED
+        assert output(status) == "after the race"
+    finally:
+        await engine.stop()
+        await outside.close()
         invoker.close(wait=False)
         await drop_hub(azurite, hub_name)

@@ -43,6 +43,7 @@ from durable_host.engine.entity_state import (
     split_entity_id,
 )
 from durable_host.engine.router import MAX_DELAY_SECONDS, MessageRouter
+from durable_host.errors import CheckpointConflictError, StorageError
 from durable_host.taskhub.events import (
     EventRaised,
     ExecutionStarted,
@@ -69,6 +70,8 @@ _REMEMBERED_REQUESTS = 4096
 # crashed before deleting a batch's messages is not followed by one that applies them again.
 _STORED_REQUESTS = 128
 _APPLIED_TAG = "durableHostAppliedRequests"
+# Attempts at storing a batch whose replies are out (about 6 s in all; see _store).
+_STORE_ATTEMPTS = 6
 
 
 @dataclass
@@ -294,13 +297,7 @@ class EntityProcessor:
             started,
             OrchestratorCompleted(timestamp=now),
         ]
-        session.etag = await self._storage.append_history(
-            session.instance_id,
-            execution_id,
-            start_index=0,
-            events=events,
-            etag=session.etag,
-        )
+        session.etag = await self._store(session, execution_id, events)
         session.execution_id = execution_id
         session.generation = generation
         session.state = state
@@ -317,6 +314,37 @@ class EntityProcessor:
             "task_hub_name": self._hub_name,
         }
         await self._storage.merge_instance(session.instance_id, fields)
+
+    async def _store(
+        self, session: _EntitySession, execution_id: str, events: list[HistoryEvent]
+    ) -> str:
+        """Write the batch's new state; returns the sentinel's ETag.
+
+        The batch's replies are already out, so a transient failure is retried here rather
+        than left to the messages' redelivery: a caller that got its reply sends its next
+        call at once, and that call must not run on the state before this batch. A conflict
+        (another writer, or an earlier attempt whose answer was lost) is not retried: the
+        entity reloads, and the stored request ids drop what was already applied.
+        """
+        for attempt in range(_STORE_ATTEMPTS):
+            try:
+                return await self._storage.append_history(
+                    session.instance_id,
+                    execution_id,
+                    start_index=0,
+                    events=events,
+                    etag=session.etag,
+                )
+            except CheckpointConflictError:
+                raise
+            except StorageError as exc:
+                if attempt == _STORE_ATTEMPTS - 1:
+                    raise
+                log.warning(
+                    "Entity %s: storing its state failed (%s); retrying", session.instance_id, exc
+                )
+                await asyncio.sleep(min(0.25 * 2**attempt, 2.0))
+        raise AssertionError("unreachable")
 
     def forget_partition(self, partition: int) -> None:
         """Drop the cached state of the partition's entities: another host may own it now.

@@ -324,3 +324,27 @@ async def test_a_reply_that_beats_its_callers_first_checkpoint_waits_for_it(
     assert json.loads((await finish(engine, caller, timeout=60)).output or "null") == {"result": 5}
     assert lost == ["early-reply"]
     assert await state_of(engine, "early") == 5
+
+
+async def test_a_failed_state_write_is_retried_before_the_next_call_runs(engine: Engine) -> None:
+    """The batch's reply is already out when its state write fails (a connection reset).
+
+    The caller, having its answer, sends its next call at once. That call must see the state
+    the answered batch produced, so the write is retried in place instead of leaving the
+    batch to a redelivery that the next call would overtake.
+    """
+    from durable_host.errors import StorageError
+
+    real_append = engine.storage.append_history
+    failures: list[str] = []
+
+    async def reset_once(instance_id: str, *args: Any, **kwargs: Any) -> str:
+        if instance_id == "@counter@reset" and not failures:
+            failures.append(instance_id)
+            raise StorageError("Could not checkpoint: connection reset by peer")
+        return await real_append(instance_id, *args, **kwargs)
+
+    engine.storage.append_history = reset_once  # type: ignore[method-assign]
+    caller = await start(engine, "call_twice", "reset")
+    assert json.loads((await finish(engine, caller)).output or "null") == [1, 1]
+    assert failures == ["@counter@reset"]

@@ -37,6 +37,11 @@ class CheckpointConflictError(StorageError):
     """
 
 
+class LeaseLapsingError(CheckpointConflictError):
+    """This host's lease on the instance's partition has lapsed or is about to: another worker
+    may own the partition, so the work item is left to it (its messages are retried)."""
+
+
 class MessageFormatError(DurableHostError):
     """A queue message or table row could not be decoded (bad JSON, unknown $type, ...)."""
 

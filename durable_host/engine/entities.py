@@ -43,7 +43,7 @@ from durable_host.engine.entity_state import (
     split_entity_id,
 )
 from durable_host.engine.router import MAX_DELAY_SECONDS, MessageRouter
-from durable_host.errors import CheckpointConflictError, StorageError
+from durable_host.errors import CheckpointConflictError, LeaseLapsingError, StorageError
 from durable_host.taskhub.events import (
     EventRaised,
     ExecutionStarted,
@@ -111,7 +111,9 @@ class EntityProcessor:
         clock: Clock,
         hub_name: str,
         session_idle_timeout: float = 30.0,
+        may_reply: Callable[[str], bool] | None = None,
     ) -> None:
+        self._may_reply = may_reply
         self._storage = storage
         self._router = router
         self._run = run_entity
@@ -245,6 +247,15 @@ class EntityProcessor:
             for request, outcome in zip(requests, result.outcomes, strict=True)
             if request.expects_response
         ]
+        if sends and self._may_reply is not None and not self._may_reply(session.instance_id):
+            # Past this point the replies are out; a host whose lease is lapsing leaves the
+            # batch to the partition's next owner rather than answer from what may be stale.
+            for send in sends:
+                send.close()
+            raise LeaseLapsingError(
+                f"is not answered here: this host's lease on its partition is lapsing "
+                f"(entity {session.instance_id})"
+            )
         if sends:
             await asyncio.gather(*sends)
         # Remembered before the checkpoint, which stores them; a failed checkpoint drops the

@@ -89,6 +89,9 @@ class Engine:
             clock=self.clock,
             hub_name=settings.hub_name,
             session_idle_timeout=settings.extended_session_idle_timeout,
+            may_reply=lambda instance_id: self.partitions.holds(
+                self.router.partition_of(instance_id)
+            ),
         )
         self.orchestrations = OrchestrationDispatcher(
             storage=self.storage,

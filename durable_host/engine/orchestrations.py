@@ -32,7 +32,7 @@ from durable_host.engine.sessions import (
     result_verdict,
 )
 from durable_host.engine.work_items import OrchestratorRunner, WorkItemRunner
-from durable_host.errors import CheckpointConflictError
+from durable_host.errors import CheckpointConflictError, LeaseLapsingError
 from durable_host.taskhub.events import (
     EventRaised,
     ExecutionCompleted,
@@ -293,11 +293,13 @@ class OrchestrationDispatcher:
     async def _process_safely(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         try:
             await self._process(instance_id, batch)
-        except CheckpointConflictError:
-            log.warning(
-                "Instance %s was checkpointed by another worker; its messages will be retried",
-                instance_id,
+        except CheckpointConflictError as exc:
+            why = (
+                str(exc)
+                if isinstance(exc, LeaseLapsingError)
+                else "was checkpointed by another worker"
             )
+            log.warning("Instance %s %s; its messages will be retried", instance_id, why)
             self._sessions.pop(instance_id, None)
             for msg in batch:
                 await self._abandon_quietly(msg, 0)

@@ -54,6 +54,18 @@ class PartitionManager:
     def owned_queues(self) -> set[str]:
         return set(self._owned)
 
+    def holds(self, partition: int) -> bool:
+        """Whether this host's lease on the partition runs on past the safety margin.
+
+        Asked right before effects that a later owner could not undo (an entity's replies):
+        the renewal loop may be stuck in a stalled request while the lease runs out.
+        """
+        now = _now()
+        return any(
+            self._partition_of_queue(queue) == partition and expires - now > self._safety_margin
+            for queue, expires in self._owned.items()
+        )
+
     async def start(self) -> None:
         """Take a first pass (so a lone host owns every queue at once), then keep going."""
         await self.balance_once()

@@ -348,3 +348,30 @@ async def test_a_failed_state_write_is_retried_before_the_next_call_runs(engine:
     caller = await start(engine, "call_twice", "reset")
     assert json.loads((await finish(engine, caller)).output or "null") == [1, 1]
     assert failures == ["@counter@reset"]
+
+
+async def test_no_reply_leaves_a_host_whose_lease_is_lapsing(engine: Engine) -> None:
+    """A host whose partition lease is about to lapse may already have a successor working
+    from storage: it must not answer callers from its own copy. The batch goes back to the
+    queue and is answered once a host holds the partition."""
+    answers: list[str] = []
+    real_holds = engine.partitions.holds
+    real_send = engine.router.send_to_instance
+
+    def lapsing_once(partition: int) -> bool:
+        answer = "held" if "lapsing" in answers else "lapsing"
+        answers.append(answer)
+        return answer == "held" and real_holds(partition)
+
+    async def recorded_send(target: Any, event: Any, **options: Any) -> Any:
+        sender = options.get("sender")
+        if sender is not None and sender.instance_id == "@counter@lease":
+            answers.append("reply")
+        return await real_send(target, event, **options)
+
+    engine.partitions.holds = lapsing_once  # type: ignore[method-assign]
+    engine.router.send_to_instance = recorded_send  # type: ignore[method-assign]
+    caller = await start(engine, "call_counter", {"key": "lease", "op": "add", "value": 5})
+    assert json.loads((await finish(engine, caller)).output or "null") == {"result": 5}
+    assert answers[:3] == ["lapsing", "held", "reply"]
+    assert await state_of(engine, "lease") == 5

@@ -420,7 +420,7 @@ class OrchestrationDispatcher:
             status == OrchestrationStatus.Suspended,
         )
         del fields["custom_status"]  # not in the history: leave whatever the row has
-        await self._storage.merge_instance(session.instance_id, fields)
+        session.row_etag = await self._storage.merge_instance(session.instance_id, fields)
 
     async def _triage(self, session: Session, batch: list[ReceivedMessage]) -> _Triage:
         triage = _Triage()

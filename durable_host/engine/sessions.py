@@ -76,6 +76,8 @@ class Session:
     etag: str | None = None
     last_used: float = field(default_factory=time.monotonic)
     consumed: list[ReceivedMessage] = field(default_factory=list)
+    # The ETag of the Instances row as this session last wrote it (None: not written yet).
+    row_etag: str | None = None
     # The background end of the last checkpoint (Instances row, message deletes).
     finishing: asyncio.Task[None] | None = field(default=None, repr=False)
     # The orchestrator's last OrchestratorState for this execution (see blocked_episodes.py), and

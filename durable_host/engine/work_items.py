@@ -30,7 +30,7 @@ from durable_host.engine.replay import (
 )
 from durable_host.engine.router import MessageRouter, stored_message
 from durable_host.engine.sessions import Session, find_started, suspended_after
-from durable_host.errors import FunctionNotFoundError, StorageError
+from durable_host.errors import CheckpointConflictError, FunctionNotFoundError, StorageError
 from durable_host.taskhub.codec import event_to_json
 from durable_host.taskhub.events import (
     ExecutionCompleted,
@@ -86,6 +86,7 @@ class WorkItemRunner:
             session.history = []
             session.execution_id = None
             session.last_state = None
+            session.row_etag = None
             session.blocked_walk = None
         start_index = len(session.history)
         now = self._clock.now()
@@ -406,7 +407,7 @@ class WorkItemRunner:
         # before; a crash before they finish replays the episode's messages as duplicates.
         finishing = asyncio.create_task(
             self._finish_checkpoint(
-                session.finishing, session.instance_id, fields, consumed, completion is not None
+                session.finishing, session, fields, consumed, completion is not None
             )
         )
         session.finishing = finishing
@@ -416,15 +417,16 @@ class WorkItemRunner:
     async def _finish_checkpoint(
         self,
         previous: asyncio.Task[None] | None,
-        instance_id: str,
+        session: Session,
         fields: dict[str, Any],
         consumed: list[ReceivedMessage],
         terminal: bool,
     ) -> None:
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
+        instance_id = session.instance_id
         try:
-            await self._storage.merge_instance(instance_id, fields)
+            await self._write_row(session, fields)
             # Only once the row is written: a crash in between then replays the messages,
             # which bring the row up to date (see OrchestrationDispatcher._repair_row).
             await self.delete_all(consumed)
@@ -443,6 +445,52 @@ class WorkItemRunner:
             _log_unfinished(instance_id)
         if terminal:
             self.notifier.notify(instance_id)
+
+    async def _write_row(self, session: Session, fields: dict[str, Any]) -> None:
+        """Merge the episode's fields into the Instances row, never over a newer owner's end.
+
+        A write can land late: queued behind a storage stall while the partition's lease
+        lapsed and another host finished the instance. So each write is conditioned on the
+        row this session last wrote. When the row changed meanwhile, it is read: a finished
+        row of this execution is left alone (its writer saw more history than this episode);
+        anything else (a client's Pending row for a rewind or restart) is written over.
+        """
+        try:
+            session.row_etag = await self._storage.merge_instance(
+                session.instance_id, fields, etag=session.row_etag
+            )
+            return
+        except CheckpointConflictError:
+            session.row_etag = None
+        current = await self._storage.get_instance_with_etag(session.instance_id)
+        finishing_here = "completed_time" in fields
+        if current is not None:
+            record, etag = current
+            newer_end = (
+                record.runtime_status.is_terminal
+                and record.execution_id == session.execution_id
+                and not finishing_here
+            )
+            if newer_end:
+                log.warning(
+                    "Instance %s: its row already says %s (written by the host that finished "
+                    "it); not writing this host's older status over it",
+                    session.instance_id,
+                    record.runtime_status.name,
+                )
+                return
+        else:
+            etag = None
+        try:
+            session.row_etag = await self._storage.merge_instance(
+                session.instance_id, fields, etag=etag
+            )
+        except CheckpointConflictError:
+            log.warning(
+                "Instance %s: its row changed again while being written; leaving it to the "
+                "next checkpoint",
+                session.instance_id,
+            )
 
     def instance_fields(
         self,

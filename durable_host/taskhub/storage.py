@@ -323,12 +323,16 @@ class TaskHubStorage:
         """Create the row; CheckpointConflictError when it exists already."""
         return await self._instances.insert(record)
 
-    async def merge_instance(self, instance_id: str, fields: dict[str, Any]) -> str:
-        """InsertOrMerge `fields`, named as InstanceRecord fields (e.g. runtime_status=...).
+    async def merge_instance(
+        self, instance_id: str, fields: dict[str, Any], *, etag: str | None = None
+    ) -> str:
+        """InsertOrMerge `fields`, named as InstanceRecord fields (e.g. runtime_status=...);
+        with `etag`, merge only into that version of the row (CheckpointConflictError if it
+        changed or is gone). Returns the row's new ETag.
 
         A None custom_status is written as "null"; other None values are left unchanged.
         """
-        return await self._instances.merge(instance_id, fields)
+        return await self._instances.merge(instance_id, fields, etag=etag)
 
     async def query_instances(
         self,

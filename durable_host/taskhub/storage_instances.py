@@ -132,10 +132,22 @@ class InstanceStore:
             result = await self._table.create_entity(entity)
         return str(result.get("etag") or "")
 
-    async def merge(self, instance_id: str, fields: Mapping[str, Any]) -> str:
+    async def merge(
+        self, instance_id: str, fields: Mapping[str, Any], *, etag: str | None = None
+    ) -> str:
         entity = await self._to_entity(instance_merge_row(instance_id, **fields))
-        with storage_errors(f"update the status of instance {instance_id!r}"):
-            result = await self._table.upsert_entity(entity, mode=UpdateMode.MERGE)
+        what = f"update the status of instance {instance_id!r}"
+        if etag is None:
+            with storage_errors(what):
+                result = await self._table.upsert_entity(entity, mode=UpdateMode.MERGE)
+        else:
+            with storage_errors(what, conflict=True):
+                result = await self._table.update_entity(
+                    entity,
+                    mode=UpdateMode.MERGE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
         return str(result.get("etag") or "")
 
     async def query(

@@ -257,3 +257,63 @@ async def test_a_clients_pending_row_never_overwrites_a_running_one(
         await outside.close()
         invoker.close(wait=False)
         await drop_hub(azurite, hub_name)
+
+
+async def test_a_late_status_write_does_not_undo_a_newer_owners_end(
+    azurite: str, hub_name: str, app_index: FunctionIndex
+) -> None:
+    """A host's Instances write can land late (queued behind a storage stall while its lease
+    lapsed), after the partition's next owner finished the instance. The late write must not
+    put the row back to Running: nothing would ever correct it."""
+    import json
+    from datetime import datetime, timezone
+
+    from durable_host.taskhub.events import (
+        EventRaised,
+        OrchestrationInstance,
+        OrchestrationStatus,
+    )
+
+    invoker = FunctionInvoker(app_index)
+    engine = Engine(azurite, settings(hub_name), app_index, invoker)
+    try:
+        await engine.start()
+        instance_id = await start(engine, "two_events", None)
+
+        async def running() -> bool:
+            row = await engine.storage.get_instance(instance_id)
+            return row is not None and row.runtime_status == OrchestrationStatus.Running
+
+        await eventually(running, what="the instance to run")
+        await eventually(lambda: _settled(engine), what="the checkpoint to settle")
+        # Another host's final write, as it lands while this host still has the instance.
+        await engine.storage.merge_instance(
+            instance_id, {"runtime_status": OrchestrationStatus.Completed, "output": '"theirs"'}
+        )
+        # The event was raised before that write (a client checks the row first).
+        await engine.router.send_to_instance(
+            OrchestrationInstance(instance_id, ""),
+            EventRaised(timestamp=datetime.now(timezone.utc), name="X", input=json.dumps(1)),
+        )
+        await eventually(
+            lambda: _raised_in_history(engine, instance_id), what="this host's next episode"
+        )
+        await eventually(lambda: _settled(engine), what="the checkpoint to settle")
+        row = await engine.storage.get_instance(instance_id)
+        assert row is not None and row.runtime_status == OrchestrationStatus.Completed
+        assert row.output == '"theirs"'
+    finally:
+        await engine.stop()
+        invoker.close(wait=False)
+        await drop_hub(azurite, hub_name)
+
+
+async def _settled(engine: Engine) -> bool:
+    """No episode running or waiting, and every Instances write done."""
+    return engine.is_idle(settled=True)
+
+
+async def _raised_in_history(engine: Engine, instance_id: str) -> bool:
+    from durable_host.taskhub.events import EventRaised
+
+    return await history_has(engine, instance_id, EventRaised)

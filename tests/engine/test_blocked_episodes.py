@@ -61,6 +61,17 @@ def ctx(episode: int) -> EpisodeContext:
     return EpisodeContext("fan", "e1", "fan", T0 + timedelta(seconds=episode))
 
 
+def blocked_after_task_0(state: dict[str, Any]) -> tuple[list[HistoryEvent], BlockedWalk]:
+    """The history after task 0's episode (still blocked), closed and a new episode begun,
+    and the walk that episode kept."""
+    history = first_episode()
+    history += [OrchestratorStarted(timestamp=T0), TaskCompleted(timestamp=T0, task_scheduled_id=0)]
+    _, walk = replay_while_blocked(ctx(1), history, state)
+    assert walk is not None
+    history += [OrchestratorCompleted(timestamp=T0), OrchestratorStarted(timestamp=T0)]
+    return history, walk
+
+
 def comparable(decision: Decision | None) -> Any:
     return None if decision is None else asdict(decision)
 
@@ -97,13 +108,8 @@ def test_each_result_but_the_last_is_decided_by_continuing_one_walk() -> None:
 
 def test_a_failed_child_ends_the_wait_as_a_fresh_walk_says() -> None:
     state = fan_in_state()
-    history = first_episode()
-    history += [OrchestratorStarted(timestamp=T0), TaskCompleted(timestamp=T0, task_scheduled_id=0)]
-    _, walk = replay_while_blocked(ctx(1), history, state)
-    assert walk is not None
+    history, walk = blocked_after_task_0(state)
     history += [
-        OrchestratorCompleted(timestamp=T0),
-        OrchestratorStarted(timestamp=T0),
         TaskFailed(timestamp=T0, task_scheduled_id=2, reason="boom"),
     ]
     fresh = replay_while_blocked(ctx(2), history, state)
@@ -116,13 +122,8 @@ def test_a_failed_child_ends_the_wait_as_a_fresh_walk_says() -> None:
 
 def test_a_walk_is_not_continued_past_events_it_cannot_take() -> None:
     state = fan_in_state()
-    history = first_episode()
-    history += [OrchestratorStarted(timestamp=T0), TaskCompleted(timestamp=T0, task_scheduled_id=0)]
-    _, walk = replay_while_blocked(ctx(1), history, state)
-    assert walk is not None
+    history, walk = blocked_after_task_0(state)
     history += [
-        OrchestratorCompleted(timestamp=T0),
-        OrchestratorStarted(timestamp=T0),
         ExecutionSuspended(timestamp=T0),
         TaskCompleted(timestamp=T0, task_scheduled_id=1),
     ]
@@ -132,14 +133,9 @@ def test_a_walk_is_not_continued_past_events_it_cannot_take() -> None:
 
 
 def test_a_walk_of_another_state_is_not_continued() -> None:
-    history = first_episode()
-    history += [OrchestratorStarted(timestamp=T0), TaskCompleted(timestamp=T0, task_scheduled_id=0)]
-    _, walk = replay_while_blocked(ctx(1), history, fan_in_state())
-    assert walk is not None
+    history, walk = blocked_after_task_0(fan_in_state())
     newer_state = fan_in_state()  # the orchestrator ran in between: a new OrchestratorState
     history += [
-        OrchestratorCompleted(timestamp=T0),
-        OrchestratorStarted(timestamp=T0),
         TaskCompleted(timestamp=T0, task_scheduled_id=1),
     ]
     decision, next_walk = replay_while_blocked(ctx(2), history, newer_state, walk)

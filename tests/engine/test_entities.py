@@ -299,6 +299,22 @@ async def test_a_partition_handed_back_does_not_answer_from_stale_state(engine: 
     assert json.loads((await finish(engine, second)).output or "null") == {"result": 42}
 
 
+def fail_first_history_write(engine: Engine, instance_id: str, error: Exception) -> list[str]:
+    """Make the engine's first history write for `instance_id` raise `error` (storage is
+    real otherwise); the returned list names the instance once it has."""
+    real_append = engine.storage.append_history
+    failed: list[str] = []
+
+    async def append(target: str, *args: Any, **kwargs: Any) -> str:
+        if target == instance_id and not failed:
+            failed.append(target)
+            raise error
+        return await real_append(target, *args, **kwargs)
+
+    engine.storage.append_history = append  # type: ignore[method-assign]
+    return failed
+
+
 async def test_a_reply_that_beats_its_callers_first_checkpoint_waits_for_it(
     engine: Engine,
 ) -> None:
@@ -308,16 +324,9 @@ async def test_a_reply_that_beats_its_callers_first_checkpoint_waits_for_it(
     for the redone call to be in the history: the redone call carries the same request id,
     so the entity drops it as a duplicate and will never answer again.
     """
-    real_append = engine.storage.append_history
-    lost: list[str] = []
-
-    async def lose_first_checkpoint(instance_id: str, *args: Any, **kwargs: Any) -> str:
-        if instance_id == "early-reply" and not lost:
-            lost.append(instance_id)
-            raise ConnectionResetError("the host died before the history write")
-        return await real_append(instance_id, *args, **kwargs)
-
-    engine.storage.append_history = lose_first_checkpoint  # type: ignore[method-assign]
+    lost = fail_first_history_write(
+        engine, "early-reply", ConnectionResetError("the host died before the history write")
+    )
     caller = await start(
         engine, "call_counter", {"key": "early", "op": "add", "value": 5}, "early-reply"
     )
@@ -335,16 +344,9 @@ async def test_a_failed_state_write_is_retried_before_the_next_call_runs(engine:
     """
     from durable_host.errors import StorageError
 
-    real_append = engine.storage.append_history
-    failures: list[str] = []
-
-    async def reset_once(instance_id: str, *args: Any, **kwargs: Any) -> str:
-        if instance_id == "@counter@reset" and not failures:
-            failures.append(instance_id)
-            raise StorageError("Could not checkpoint: connection reset by peer")
-        return await real_append(instance_id, *args, **kwargs)
-
-    engine.storage.append_history = reset_once  # type: ignore[method-assign]
+    failures = fail_first_history_write(
+        engine, "@counter@reset", StorageError("Could not checkpoint: connection reset by peer")
+    )
     caller = await start(engine, "call_twice", "reset")
     assert json.loads((await finish(engine, caller)).output or "null") == [1, 1]
     assert failures == ["@counter@reset"]

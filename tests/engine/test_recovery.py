@@ -1,10 +1,13 @@
-"""A host that dies with an activity in flight: a new host on the same hub finishes the work."""
+"""Recovery: hosts that die or stall mid-checkpoint, lost and late writes, racing clients."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from types import ModuleType
 from typing import Any
+
+import pytest
 
 from durable_host.engine.host import Engine
 from durable_host.functions import FunctionIndex, FunctionInvoker
@@ -23,6 +26,27 @@ from tests.engine._helpers import (
     start,
     stored_input,
 )
+
+
+@pytest.fixture
+async def make_engine(
+    azurite: str, hub_name: str, app_index: FunctionIndex
+) -> AsyncIterator[Callable[..., Engine]]:
+    """Engines (not started) on the test's hub, with settings overrides; all stopped, and the
+    hub dropped, afterwards."""
+    made: list[tuple[Engine, FunctionInvoker]] = []
+
+    def make(**overrides: Any) -> Engine:
+        invoker = FunctionInvoker(app_index)
+        engine = Engine(azurite, settings(hub_name, **overrides), app_index, invoker)
+        made.append((engine, invoker))
+        return engine
+
+    yield make
+    for engine, invoker in made:
+        await engine.stop()
+        invoker.close(wait=False)
+    await drop_hub(azurite, hub_name)
 
 
 async def _crash(engine: Engine) -> None:
@@ -98,7 +122,7 @@ async def test_graceful_restart_while_waiting_for_an_event(
 
 
 async def test_a_lost_instances_row_write_is_repaired_from_the_history(
-    azurite: str, hub_name: str, app_index: FunctionIndex
+    make_engine: Callable[..., Engine],
 ) -> None:
     """The crash window between an episode's history write and its Instances merge.
 
@@ -110,9 +134,7 @@ async def test_a_lost_instances_row_write_is_repaired_from_the_history(
 
     from durable_host.taskhub.events import OrchestrationStatus
 
-    config = settings(hub_name, control_queue_visibility_timeout=2.0)
-    invoker = FunctionInvoker(app_index)
-    engine = Engine(azurite, config, app_index, invoker)
+    engine = make_engine(control_queue_visibility_timeout=2.0)
     real_merge = engine.storage.merge_instance
     lost: list[str] = []
 
@@ -123,26 +145,21 @@ async def test_a_lost_instances_row_write_is_repaired_from_the_history(
         await real_merge(instance_id, fields)
 
     engine.storage.merge_instance = merge_lost_once  # type: ignore[method-assign]
-    try:
-        await engine.start()
-        instance_id = await start(engine, "wait_event", None)
-        await eventually(lambda: _true_if(bool(lost)), what="the lost Instances merge")
-        assert await history_has(engine, instance_id, OrchestratorCompleted)
+    await engine.start()
+    instance_id = await start(engine, "wait_event", None)
+    await eventually(lambda: _true_if(bool(lost)), what="the lost Instances merge")
+    assert await history_has(engine, instance_id, OrchestratorCompleted)
 
-        async def running() -> bool:
-            record = await engine.storage.get_instance(instance_id)
-            return record is not None and record.runtime_status == OrchestrationStatus.Running
+    async def running() -> bool:
+        record = await engine.storage.get_instance(instance_id)
+        return record is not None and record.runtime_status == OrchestrationStatus.Running
 
-        await eventually(running, what="the row repaired to Running", timeout=20)
-        await engine.client.raise_event(instance_id, "Go", json.dumps("late"))
-        status = await finish(engine, instance_id)
-        assert status.runtime_status == COMPLETED
-        assert kinds(await history(engine, instance_id)).count("ExecutionStarted") == 1
-        await queues_drained(engine)
-    finally:
-        await engine.stop()
-        invoker.close(wait=False)
-        await drop_hub(azurite, hub_name)
+    await eventually(running, what="the row repaired to Running", timeout=20)
+    await engine.client.raise_event(instance_id, "Go", json.dumps("late"))
+    status = await finish(engine, instance_id)
+    assert status.runtime_status == COMPLETED
+    assert kinds(await history(engine, instance_id)).count("ExecutionStarted") == 1
+    await queues_drained(engine)
 
 
 async def _has_completed_task(engine: Engine, instance_id: str) -> bool:
@@ -155,7 +172,7 @@ async def _true_if(value: bool) -> bool:
 
 
 async def test_two_starts_of_one_instance_in_one_batch_run_it_once(
-    azurite: str, hub_name: str, app_index: FunctionIndex
+    make_engine: Callable[..., Engine],
 ) -> None:
     """A parent that redoes a lost checkpoint sends its child's start again, with a new
     execution id; when both starts are received together, only the first one runs."""
@@ -167,39 +184,33 @@ async def test_two_starts_of_one_instance_in_one_batch_run_it_once(
         OrchestrationInstance,
     )
 
-    invoker = FunctionInvoker(app_index)
-    engine = Engine(azurite, settings(hub_name), app_index, invoker)
-    try:
-        await engine.storage.create_if_not_exists()
-        for execution_id in ("first", "second"):
-            target = OrchestrationInstance("twice-started", execution_id)
-            start_event = ExecutionStarted(
-                timestamp=datetime.now(timezone.utc),
-                orchestration_instance=target,
-                name="chain",
-                version="",
-                input=stored_input(3),
-            )
-            await engine.router.send_to_instance(target, start_event)
-        await engine.start()
-        await eventually(
-            lambda: history_has(engine, "twice-started", ExecutionCompleted),
-            what="the instance to finish (no client wrote a Pending row)",
+    engine = make_engine()
+    await engine.storage.create_if_not_exists()
+    for execution_id in ("first", "second"):
+        target = OrchestrationInstance("twice-started", execution_id)
+        start_event = ExecutionStarted(
+            timestamp=datetime.now(timezone.utc),
+            orchestration_instance=target,
+            name="chain",
+            version="",
+            input=stored_input(3),
         )
-        status = await finish(engine, "twice-started")
-        assert status.runtime_status == COMPLETED
-        events = await history(engine, "twice-started")
-        started = [e for e in events if isinstance(e, ExecutionStarted)]
-        assert [e.orchestration_instance.execution_id for e in started] == ["first"]
-        await queues_drained(engine)
-    finally:
-        await engine.stop()
-        invoker.close(wait=False)
-        await drop_hub(azurite, hub_name)
+        await engine.router.send_to_instance(target, start_event)
+    await engine.start()
+    await eventually(
+        lambda: history_has(engine, "twice-started", ExecutionCompleted),
+        what="the instance to finish (no client wrote a Pending row)",
+    )
+    status = await finish(engine, "twice-started")
+    assert status.runtime_status == COMPLETED
+    events = await history(engine, "twice-started")
+    started = [e for e in events if isinstance(e, ExecutionStarted)]
+    assert [e.orchestration_instance.execution_id for e in started] == ["first"]
+    await queues_drained(engine)
 
 
 async def test_a_clients_pending_row_never_overwrites_a_running_one(
-    azurite: str, hub_name: str, app_index: FunctionIndex
+    make_engine: Callable[..., Engine], azurite: str, hub_name: str
 ) -> None:
     """A client outside the host sends the start, then writes the Pending row. A worker can
     run the start in between and write Running first; the late Pending row must not win, or
@@ -213,9 +224,8 @@ async def test_a_clients_pending_row_never_overwrites_a_running_one(
     from durable_host.taskhub.names import TaskHubNames
     from durable_host.taskhub.storage import TaskHubStorage
 
-    config = settings(hub_name)
-    invoker = FunctionInvoker(app_index)
-    engine = Engine(azurite, config, app_index, invoker)
+    engine = make_engine()
+    config = engine.settings
     outside = TaskHubStorage(azurite, TaskHubNames(hub_name, config.partition_count))
     clock = RealClock()
     client = EngineClient(
@@ -253,14 +263,11 @@ async def test_a_clients_pending_row_never_overwrites_a_running_one(
         assert status.runtime_status == COMPLETED
         assert output(status) == "after the race"
     finally:
-        await engine.stop()
         await outside.close()
-        invoker.close(wait=False)
-        await drop_hub(azurite, hub_name)
 
 
 async def test_a_late_status_write_does_not_undo_a_newer_owners_end(
-    azurite: str, hub_name: str, app_index: FunctionIndex
+    make_engine: Callable[..., Engine],
 ) -> None:
     """A host's Instances write can land late (queued behind a storage stall while its lease
     lapsed), after the partition's next owner finished the instance. The late write must not
@@ -274,38 +281,32 @@ async def test_a_late_status_write_does_not_undo_a_newer_owners_end(
         OrchestrationStatus,
     )
 
-    invoker = FunctionInvoker(app_index)
-    engine = Engine(azurite, settings(hub_name), app_index, invoker)
-    try:
-        await engine.start()
-        instance_id = await start(engine, "two_events", None)
+    engine = make_engine()
+    await engine.start()
+    instance_id = await start(engine, "two_events", None)
 
-        async def running() -> bool:
-            row = await engine.storage.get_instance(instance_id)
-            return row is not None and row.runtime_status == OrchestrationStatus.Running
-
-        await eventually(running, what="the instance to run")
-        await eventually(lambda: _settled(engine), what="the checkpoint to settle")
-        # Another host's final write, as it lands while this host still has the instance.
-        await engine.storage.merge_instance(
-            instance_id, {"runtime_status": OrchestrationStatus.Completed, "output": '"theirs"'}
-        )
-        # The event was raised before that write (a client checks the row first).
-        await engine.router.send_to_instance(
-            OrchestrationInstance(instance_id, ""),
-            EventRaised(timestamp=datetime.now(timezone.utc), name="X", input=json.dumps(1)),
-        )
-        await eventually(
-            lambda: _raised_in_history(engine, instance_id), what="this host's next episode"
-        )
-        await eventually(lambda: _settled(engine), what="the checkpoint to settle")
+    async def running() -> bool:
         row = await engine.storage.get_instance(instance_id)
-        assert row is not None and row.runtime_status == OrchestrationStatus.Completed
-        assert row.output == '"theirs"'
-    finally:
-        await engine.stop()
-        invoker.close(wait=False)
-        await drop_hub(azurite, hub_name)
+        return row is not None and row.runtime_status == OrchestrationStatus.Running
+
+    await eventually(running, what="the instance to run")
+    await eventually(lambda: _settled(engine), what="the checkpoint to settle")
+    # Another host's final write, as it lands while this host still has the instance.
+    await engine.storage.merge_instance(
+        instance_id, {"runtime_status": OrchestrationStatus.Completed, "output": '"theirs"'}
+    )
+    # The event was raised before that write (a client checks the row first).
+    await engine.router.send_to_instance(
+        OrchestrationInstance(instance_id, ""),
+        EventRaised(timestamp=datetime.now(timezone.utc), name="X", input=json.dumps(1)),
+    )
+    await eventually(
+        lambda: _raised_in_history(engine, instance_id), what="this host's next episode"
+    )
+    await eventually(lambda: _settled(engine), what="the checkpoint to settle")
+    row = await engine.storage.get_instance(instance_id)
+    assert row is not None and row.runtime_status == OrchestrationStatus.Completed
+    assert row.output == '"theirs"'
 
 
 async def _settled(engine: Engine) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -12,7 +13,7 @@ from azure.core import MatchConditions
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
-from durable_host.errors import StorageError
+from durable_host.errors import CheckpointConflictError, StorageError
 from durable_host.taskhub.codec import decode_message
 from durable_host.taskhub.instances import InstanceRecord, instance_merge_row
 from durable_host.taskhub.keys import escape_partition_key
@@ -27,6 +28,8 @@ __all__ = ["INSTANCE_LARGE_PROPERTIES", "InstanceStore", "decode_token", "encode
 
 INSTANCE_LARGE_PROPERTIES = ("Input", "Output", "CustomStatus")
 _ROW_KEY = ""
+# Attempts at a row insert (see InstanceStore.insert).
+_INSERT_ATTEMPTS = 4
 
 
 def encode_token(token: Mapping[str, Any] | None) -> str | None:
@@ -126,11 +129,26 @@ class InstanceStore:
         return str(result.get("etag") or "")
 
     async def insert(self, record: InstanceRecord) -> str:
-        """Create the row; CheckpointConflictError when it exists already."""
+        """Create the row; CheckpointConflictError when it exists already.
+
+        An insert is a POST, which azure-core does not retry once the request went out (a
+        connection reset under load), so it is retried here: a repeat that finds the row an
+        earlier attempt created raises the same conflict as any existing row.
+        """
         entity = await self._to_entity(record.to_row())
-        with storage_errors(f"create the status of instance {record.instance_id!r}", conflict=True):
-            result = await self._table.create_entity(entity)
-        return str(result.get("etag") or "")
+        what = f"create the status of instance {record.instance_id!r}"
+        for attempt in range(_INSERT_ATTEMPTS):
+            try:
+                with storage_errors(what, conflict=True):
+                    result = await self._table.create_entity(entity)
+                return str(result.get("etag") or "")
+            except CheckpointConflictError:
+                raise
+            except StorageError:
+                if attempt == _INSERT_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def merge(
         self, instance_id: str, fields: Mapping[str, Any], *, etag: str | None = None

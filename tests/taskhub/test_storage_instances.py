@@ -141,3 +141,29 @@ async def test_delete_instance(hub_storage: TaskHubStorage) -> None:
     await hub_storage.delete_instance("gone")
     assert await hub_storage.get_instance("gone") is None
     await hub_storage.delete_instance("gone")  # deleting twice is not an error
+
+
+async def test_an_insert_whose_answer_was_lost_is_retried(hub_storage: TaskHubStorage) -> None:
+    """A connection reset after the POST went out: azure-core does not repeat it, so the
+    store does; a repeat that finds the row reports the conflict an existing row gives."""
+    from azure.core.exceptions import ServiceResponseError
+
+    table = hub_storage._instances._table
+    real_create = table.create_entity
+    calls: list[str] = []
+
+    async def created_then_reset(entity: object, **options: object) -> object:
+        calls.append("create")
+        result = await real_create(entity, **options)
+        if len(calls) == 1:
+            raise ServiceResponseError("Connection reset by peer")
+        return result
+
+    table.create_entity = created_then_reset  # type: ignore[method-assign]
+    with pytest.raises(CheckpointConflictError):
+        await hub_storage.insert_instance(record("reset"))
+    assert calls == ["create", "create"]
+    stored = await hub_storage.get_instance("reset")
+    assert stored is not None and stored.runtime_status == OrchestrationStatus.Pending
+    table.create_entity = real_create  # type: ignore[method-assign]
+    assert await hub_storage.insert_instance(record("fresh"))

@@ -1,7 +1,8 @@
 """The Durable Functions app: one DFApp, one blueprint per pattern module, one HTTP starter.
 
 POST /api/orchestrators/{functionName}[/{instanceId}] with an optional JSON body starts any
-orchestrator of this app and answers 202 with the instance's management URLs.
+orchestrator of this app and answers 202 with the instance's management URLs (409 when the
+instance id belongs to an instance that has not finished).
 """
 
 from __future__ import annotations
@@ -128,5 +129,27 @@ async def start_orchestration(
                 f"The request body is not valid JSON ({error}); send the orchestrator's input "
                 "as JSON with Content-Type: application/json, or no body for no input.",
             )
-    instance_id = await client.start_new(function_name, instance_id, payload)
+    try:
+        instance_id = await client.start_new(function_name, instance_id, payload)
+    except Exception as error:
+        if not _already_exists(error):
+            raise
+        return _json_error(
+            409,
+            f"An orchestration with instance id '{instance_id}' already exists and has not "
+            "finished; use another instance id, or wait until it finishes and start it again.",
+        )
     return client.create_check_status_response(req, instance_id)
+
+
+def _already_exists(error: Exception) -> bool:
+    """Whether the SDK's start_new failed because the instance id is taken by a running one.
+
+    The SDK raises a bare Exception carrying the extension's HttpError body; its ExceptionType
+    names DTFx's OrchestrationAlreadyExistsException (a 500 in Azure, a 409 in durable_host).
+    """
+    body = error.args[0] if error.args else None
+    exception_type = body.get("ExceptionType") if isinstance(body, dict) else None
+    return isinstance(exception_type, str) and exception_type.endswith(
+        "OrchestrationAlreadyExistsException"
+    )

@@ -66,6 +66,23 @@ class InvalidOperationError(DurableHostError):
     """The operation is not valid for the instance's current state (e.g. rewind while running)."""
 
 
+class InstanceAlreadyExistsError(InvalidOperationError):
+    """A start, or a restart under the same id, names an instance that has not finished.
+
+    DTFx's OrchestrationAlreadyExistsException (also an InvalidOperationException there);
+    `status` is the existing instance's runtime status name, as DTFx quotes it.
+    """
+
+    def __init__(self, instance_id: str, status: str) -> None:
+        super().__init__(
+            f"An orchestration with instance id '{instance_id}' already exists and is {status}. "
+            "Use another instance id, or wait until it finishes (or terminate it) and start "
+            "it again."
+        )
+        self.instance_id = instance_id
+        self.status = status
+
+
 class NonDeterminismError(DurableHostError):
     """A replayed orchestrator action does not match the stored history."""
 

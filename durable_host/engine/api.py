@@ -75,7 +75,8 @@ class EntityPage:
 
 class ManagementApi(Protocol):
     """Errors: InstanceNotFoundError (404), InstanceFinishedError (410),
-    FunctionNotFoundError (400), InvalidOperationError (per route), all in durable_host.errors."""
+    FunctionNotFoundError (400), InstanceAlreadyExistsError (409, from start_new and an
+    in-place restart), InvalidOperationError (per route), all in durable_host.errors."""
 
     async def start_new(
         self,
@@ -85,7 +86,8 @@ class ManagementApi(Protocol):
         *,
         scheduled_start_time: datetime | None = None,
     ) -> str:
-        """Start an orchestration; returns its id. Unknown orchestrator: FunctionNotFoundError."""
+        """Start an orchestration; returns its id. Unknown orchestrator: FunctionNotFoundError;
+        an unfinished instance with that id: InstanceAlreadyExistsError."""
         ...
 
     async def get_status(

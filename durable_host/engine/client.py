@@ -35,6 +35,7 @@ from durable_host.engine.notifier import InstanceNotifier
 from durable_host.engine.router import MessageRouter
 from durable_host.errors import (
     CheckpointConflictError,
+    InstanceAlreadyExistsError,
     InstanceFinishedError,
     InstanceNotFoundError,
     InvalidOperationError,
@@ -106,10 +107,7 @@ class EngineClient:
         if existing is not None:
             record, etag = existing
             if record.runtime_status in _RUNNING_STATES:
-                raise InvalidOperationError(
-                    f"An orchestration with instance id '{instance_id}' already exists and is "
-                    f"{record.runtime_status.name}. Use another id, or terminate it first."
-                )
+                raise InstanceAlreadyExistsError(instance_id, record.runtime_status.name)
             generation = record.generation + 1
         now = self._clock.now()
         execution = OrchestrationInstance(instance_id, uuid.uuid4().hex)
@@ -292,11 +290,8 @@ class EngineClient:
         record = await self._storage.get_instance(instance_id)
         if record is None:
             raise InstanceNotFoundError(f"No instance with ID '{instance_id}' was found.")
-        if not new_instance_id and record.runtime_status in _RUNNING_STATES:
-            raise InvalidOperationError(
-                f"Instance '{instance_id}' is {record.runtime_status.name}; restart it with a "
-                "new instance id, or wait until it finishes."
-            )
+        # Under the same id, start_new refuses an unfinished instance (InstanceAlreadyExistsError),
+        # as the extension's RestartAsync leaves that check to StartNewAsync.
         loaded = await self._storage.load_history(instance_id)
         original_input = record.input
         for event in loaded.events:

@@ -22,6 +22,7 @@ from multidict import CIMultiDict
 from durable_host.engine.api import InstanceQuery, InstanceStatus, ManagementApi
 from durable_host.errors import (
     FunctionNotFoundError,
+    InstanceAlreadyExistsError,
     InstanceFinishedError,
     InstanceNotFoundError,
     InvalidOperationError,
@@ -34,6 +35,7 @@ from durable_host.http.binding import (
     check_status_payload,
 )
 from durable_host.http.payloads import (
+    already_exists_error,
     entity_status_payload,
     http_error,
     parse_payload,
@@ -56,6 +58,7 @@ _RUNNING = {
 _MAX_INSTANCE_ID_LENGTH = 256
 _ARGUMENT_MESSAGE = "One or more of the arguments submitted is incorrect"
 _INTERNAL_MESSAGE = "Something went wrong while processing your request"
+_ALREADY_EXISTS_MESSAGE = "A non-terminal instance with this instance ID already exists."
 
 
 class _BadArgument(ValueError):
@@ -152,7 +155,9 @@ def _validate_instance_id(instance_id: str) -> None:
 
 
 def _continuation_token(request: web.Request) -> str | None:
-    return request.headers.get("x-ms-continuation-token") or None
+    token = request.headers.get("x-ms-continuation-token")
+    # The tables SDK the extension uses reads a token of at most one character as "no token".
+    return token if token is not None and len(token) > 1 else None
 
 
 def _bad_token(token: str | None, exc: StorageError) -> bool:
@@ -187,6 +192,9 @@ class DurableApi:
             return _empty(404)
         except InstanceFinishedError:
             return _empty(410)
+        except InstanceAlreadyExistsError as exc:
+            # The extension lets this through as a 500; a client conflict is not a server fault.
+            return _json_response(409, already_exists_error(_ALREADY_EXISTS_MESSAGE, exc))
         except web.HTTPException:
             raise  # aiohttp's own answers, such as 413 for an oversize body
         except Exception as exc:
@@ -266,7 +274,9 @@ class DurableApi:
         show_history_output: bool = False,
     ) -> web.Response:
         query = _query(request)
-        body = status_payload(status, show_history_output=show_history_output)
+        body = status_payload(
+            status, show_history_output=show_history_output, show_input=show_input
+        )
         if not show_input:
             body["input"] = None
         runtime = status.runtime_status
@@ -443,14 +453,15 @@ class DurableApi:
             new_id = await self._client.restart(
                 instance_id, new_instance_id=True if new_instance_id is None else new_instance_id
             )
-        except InstanceNotFoundError as exc:
+        except InstanceNotFoundError:
+            # The extension's ArgumentException text, its spelling included.
+            reason = _BadArgument(
+                f"An orchestrastion with the instanceId {instance_id} was not found."
+            )
             return _json_response(
                 400,
-                http_error("InstanceId does not match a valid orchestration instance.", exc),
+                http_error("InstanceId does not match a valid orchestration instance.", reason),
             )
-        except InvalidOperationError as exc:
-            message = "A non-terminal instance with this instance ID already exists."
-            return _json_response(409, http_error(message, exc))
         return await self._wait_or_check_status(request, new_id)
 
     async def _raise_event(
@@ -493,12 +504,8 @@ class DurableApi:
                 raise _BadArgument(str(exc)) from exc
             if entity is None:
                 return _empty(404)
-            return web.Response(
-                status=200,
-                text=entity.state if entity.state is not None else "null",
-                content_type="application/json",
-                charset="utf-8",
-            )
+            # Read as a JToken and written again, so compact whatever the SDK stored.
+            return _json_response(200, parse_payload(entity.state))
         if method not in ("POST", "DELETE"):
             return _empty(404)
         operation = "delete" if method == "DELETE" else _query(request).get("op", "")

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from durable_host.engine.api import EntityStatus, InstanceStatus
+from durable_host.errors import InstanceAlreadyExistsError
 from durable_host.taskhub.events import (
     EventType,
     HistoryEvent,
@@ -23,6 +24,7 @@ from durable_host.taskhub.events import (
 from durable_host.taskhub.timestamps import format_status_time
 
 __all__ = [
+    "already_exists_error",
     "entity_status_payload",
     "http_error",
     "newtonsoft_datetime",
@@ -85,19 +87,23 @@ def _event_dict(event: HistoryEvent) -> dict[str, Any]:
 
 
 _DROPPED_FIELDS: dict[EventType, tuple[str, ...]] = {
-    EventType.TASK_SCHEDULED: ("Version", "Input"),
-    EventType.SUB_ORCHESTRATION_INSTANCE_CREATED: ("Version", "Input"),
-    EventType.EXECUTION_STARTED: (
-        "OrchestrationInstance",
-        "ParentInstance",
-        "Version",
-        "Tags",
-        "Input",
-    ),
-    EventType.EXECUTION_TERMINATED: ("Input",),
+    EventType.TASK_SCHEDULED: ("Version",),
+    EventType.SUB_ORCHESTRATION_INSTANCE_CREATED: ("Version",),
+    EventType.EXECUTION_STARTED: ("OrchestrationInstance", "ParentInstance", "Version", "Tags"),
     EventType.TIMER_FIRED: ("TimerId",),
-    EventType.EVENT_RAISED: ("Input",),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scheduled:
+    """A TaskScheduled / SubOrchestrationInstanceCreated, as its completion quotes it."""
+
+    index: int
+    name: str
+    timestamp: datetime
+    input: str | None
+
+
 _COMPLETIONS: dict[EventType, tuple[type[HistoryEvent], bool]] = {
     # completion type -> (the scheduling event it pairs with, whether it carries an output)
     EventType.TASK_COMPLETED: (TaskScheduled, True),
@@ -107,17 +113,22 @@ _COMPLETIONS: dict[EventType, tuple[type[HistoryEvent], bool]] = {
 }
 
 
-def history_events(events: Sequence[HistoryEvent], *, show_output: bool) -> list[dict[str, Any]]:
+def history_events(
+    events: Sequence[HistoryEvent], *, show_output: bool, show_input: bool = True
+) -> list[dict[str, Any]]:
     """`historyEvents` as `DurableClient.GetDurableOrchestrationStatusAsync` shapes it.
 
     Scheduling events that have a completion are folded into it (`FunctionName`,
-    `ScheduledTime`), OrchestratorStarted/Completed are dropped, `EventId`/`IsPlayed`
-    are removed and outputs appear only with `showHistoryOutput`.
+    `ScheduledTime` and, with `showInput`, the scheduled `Input` as stored),
+    OrchestratorStarted/Completed are dropped, `EventId`/`IsPlayed` are removed, outputs
+    appear only with `showHistoryOutput` and `Input` (raw text) goes only with `showInput=false`.
     """
-    scheduled: dict[tuple[type[HistoryEvent], int], tuple[int, str, datetime]] = {}
+    scheduled: dict[tuple[type[HistoryEvent], int], _Scheduled] = {}
     for index, event in enumerate(events):
         if isinstance(event, (TaskScheduled, SubOrchestrationInstanceCreated)):
-            scheduled[(type(event), event.event_id)] = (index, event.name, event.timestamp)
+            scheduled[(type(event), event.event_id)] = _Scheduled(
+                index, event.name, event.timestamp, event.input
+            )
     removed: set[int] = set()
     result: list[tuple[int, dict[str, Any]]] = []
     for index, event in enumerate(events):
@@ -134,9 +145,11 @@ def history_events(events: Sequence[HistoryEvent], *, show_output: bool) -> list
             task_id = item.pop("TaskScheduledId", None)
             source = scheduled.get((source_type, task_id if isinstance(task_id, int) else -1))
             if source is not None:
-                item["ScheduledTime"] = newtonsoft_datetime(source[2])
-                item["FunctionName"] = source[1]
-                removed.add(source[0])
+                item["ScheduledTime"] = newtonsoft_datetime(source.timestamp)
+                item["FunctionName"] = source.name
+                if show_input:
+                    item["Input"] = source.input
+                removed.add(source.index)
             if has_output:
                 if show_output:
                     item["Result"] = parse_payload(item.get("Result"))
@@ -147,13 +160,17 @@ def history_events(events: Sequence[HistoryEvent], *, show_output: bool) -> list
                 item["Result"] = parse_payload(item.get("Result"))
             else:
                 item.pop("Result", None)
+        if not show_input:
+            item.pop("Input", None)
         item.pop("EventId", None)
         item.pop("IsPlayed", None)
         result.append((index, item))
     return [item for index, item in result if index not in removed]
 
 
-def status_payload(status: InstanceStatus, *, show_history_output: bool = False) -> dict[str, Any]:
+def status_payload(
+    status: InstanceStatus, *, show_history_output: bool = False, show_input: bool = True
+) -> dict[str, Any]:
     """`StatusResponsePayload`: payload fields parsed as JSON, times as `yyyy-MM-ddTHH:mm:ssZ`."""
     body: dict[str, Any] = {
         "name": status.name,
@@ -166,7 +183,9 @@ def status_payload(status: InstanceStatus, *, show_history_output: bool = False)
         "lastUpdatedTime": format_status_time(status.last_updated_time),
     }
     if status.history is not None:
-        body["historyEvents"] = history_events(status.history, show_output=show_history_output)
+        body["historyEvents"] = history_events(
+            status.history, show_output=show_history_output, show_input=show_input
+        )
     return body
 
 
@@ -190,6 +209,16 @@ def http_error(message: str, exc: BaseException | None = None) -> dict[str, Any]
         body["ExceptionMessage"] = str(exc)
         body["ExceptionType"] = _dotnet_exception_type(exc)
         body["StackTrace"] = None
+    return body
+
+
+def already_exists_error(message: str, exc: InstanceAlreadyExistsError) -> dict[str, Any]:
+    """The HttpError of a start on an unfinished instance id, worded as DTFx's exception."""
+    body = http_error(message, exc)
+    body["ExceptionMessage"] = (
+        f"An Orchestration instance with the status {exc.status} already exists."
+    )
+    body["ExceptionType"] = "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
     return body
 
 

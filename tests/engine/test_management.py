@@ -10,6 +10,7 @@ import pytest
 from durable_host.engine.api import InstanceQuery
 from durable_host.engine.host import Engine
 from durable_host.errors import (
+    InstanceAlreadyExistsError,
     InstanceFinishedError,
     InstanceNotFoundError,
     InvalidOperationError,
@@ -176,9 +177,10 @@ async def test_restart_with_a_new_and_the_same_instance_id(engine: Engine) -> No
 
 async def test_start_new_refuses_a_running_instance_id(engine: Engine) -> None:
     instance_id = await start(engine, "wait_event", None, instance_id="busy")
-    with pytest.raises(InvalidOperationError, match="busy"):
+    with pytest.raises(InstanceAlreadyExistsError, match="busy") as started:
         await start(engine, "wait_event", None, instance_id=instance_id)
-    with pytest.raises(InvalidOperationError, match="busy"):
+    assert started.value.status in ("Pending", "Running")
+    with pytest.raises(InstanceAlreadyExistsError, match="busy"):
         await engine.client.restart(instance_id, new_instance_id=False)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from durable_host.engine.api import InstancePage, InstanceQuery, InstanceStatus
 from durable_host.errors import (
     FunctionNotFoundError,
+    InstanceAlreadyExistsError,
     InstanceFinishedError,
     InstanceNotFoundError,
     InvalidOperationError,
@@ -48,6 +49,9 @@ class FakeManagementApi:
                 f"orchestrator functions: '{', '.join(self.orchestrators)}'."
             )
         new_id = instance_id or "generated"
+        existing = self.instances.get(new_id)
+        if existing is not None and not existing.runtime_status.is_terminal:
+            raise InstanceAlreadyExistsError(new_id, existing.runtime_status.name)
         self.put(new_id, OrchestrationStatus.Pending, name=orchestrator_name, input=input_json)
         self.calls.append(("start_new", orchestrator_name, new_id, input_json))
         return new_id
@@ -77,10 +81,10 @@ class FakeManagementApi:
             if (not query.runtime_status or s.runtime_status in query.runtime_status)
             and (not query.instance_id_prefix or s.instance_id.startswith(query.instance_id_prefix))
         ]
-        start = int(continuation_token or 0)
+        start = int((continuation_token or "offset-0").removeprefix("offset-"))
         page = matching[start : start + top]
         more = start + top < len(matching)
-        return InstancePage(page, str(start + top) if more else None)
+        return InstancePage(page, f"offset-{start + top}" if more else None)
 
     def _running(self, instance_id: str) -> InstanceStatus:
         status = self.instances.get(instance_id)
@@ -117,7 +121,7 @@ class FakeManagementApi:
         if status is None:
             raise InstanceNotFoundError(f"No instance with ID '{instance_id}' was found.")
         if not new_instance_id and not status.runtime_status.is_terminal:
-            raise InvalidOperationError(f"instance {instance_id} is still running")
+            raise InstanceAlreadyExistsError(instance_id, status.runtime_status.name)
         new_id = "restarted" if new_instance_id else instance_id
         self.put(new_id, OrchestrationStatus.Pending, name=status.name, input=status.input)
         self.calls.append(("restart", instance_id, new_instance_id))

@@ -259,15 +259,23 @@ async def test_status_history_events_shape(client: TestClient, fake: FakeManagem
     ]
     started, completed, raised, pending, done = events
     assert started["FunctionName"] == "hello"
-    assert "Input" not in started and "OrchestrationInstance" not in started
+    assert "OrchestrationInstance" not in started
     assert "EventId" not in completed and "IsPlayed" not in completed
     assert completed["FunctionName"] == "say"
     assert completed["ScheduledTime"] == "2024-03-01T10:00:00.123456Z"
     assert completed["Timestamp"] == "2024-03-01T10:00:01.123456Z"
     assert "Result" not in completed and "TaskScheduledId" not in completed
-    assert "Input" not in raised and raised["Name"] == "approve"
-    assert pending["Name"] == "pending" and "Input" not in pending
+    # Inputs stay as stored (text); a completion carries its scheduled task's input.
+    assert started["Input"] == '"x"'
+    assert completed["Input"] == '["Tokyo"]'
+    assert raised["Input"] == "true" and raised["Name"] == "approve"
+    assert pending["Name"] == "pending" and pending["Input"] is None
     assert done["OrchestrationStatus"] == "Completed" and "Result" not in done
+
+    resp = await client.get(f"{WEBHOOK}/instances/i1?showHistory=true&showInput=false")
+    events = (await resp.json())["historyEvents"]
+    assert len(events) == 5
+    assert [e for e in events if "Input" in e] == []
 
     resp = await client.get(f"{WEBHOOK}/instances/i1?showHistory=true&showHistoryOutput=true")
     events = (await resp.json())["historyEvents"]
@@ -313,6 +321,16 @@ async def test_list_default_page_size(client: TestClient, fake: FakeManagementAp
     resp = await client.get(f"{WEBHOOK}/instances/?top=abc")
     assert (resp.status, await resp.json()) == (200, [])
     assert fake.calls[-1][2] == 100
+
+
+async def test_a_one_character_continuation_token_means_the_first_page(
+    client: TestClient, fake: FakeManagementApi
+) -> None:
+    fake.put("only", S.Completed)
+    resp = await client.get(f"{WEBHOOK}/instances", headers={"x-ms-continuation-token": "x"})
+    assert resp.status == 200
+    assert [s["instanceId"] for s in await resp.json()] == ["only"]
+    assert fake.calls[-1][3] is None
 
 
 # --------------------------------------------------------------------------- purge
@@ -450,9 +468,34 @@ async def test_restart(client: TestClient, fake: FakeManagementApi, base: str) -
     assert resp.status == 400
     body = await resp.json()
     assert body["Message"] == "InstanceId does not match a valid orchestration instance."
+    assert body["ExceptionMessage"] == (
+        "An orchestrastion with the instanceId missing was not found."
+    )
+    assert body["ExceptionType"] == "System.ArgumentException"
     fake.put("busy", S.Running)
     resp = await client.post(f"{base}instances/busy/restart?restartWithNewInstanceId=false")
     assert resp.status == 409
+    assert await resp.json() == ALREADY_RUNNING
+
+
+ALREADY_RUNNING = {
+    "Message": "A non-terminal instance with this instance ID already exists.",
+    "ExceptionMessage": "An Orchestration instance with the status Running already exists.",
+    "ExceptionType": "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException",
+    "StackTrace": None,
+}
+
+
+async def test_start_of_an_unfinished_instance_id_is_409(
+    client: TestClient, fake: FakeManagementApi, base: str
+) -> None:
+    fake.put("busy", S.Running)
+    resp = await client.post(f"{base}orchestrators/hello/busy", json=1)
+    assert resp.status == 409
+    assert await resp.json() == ALREADY_RUNNING
+    fake.put("done", S.Completed)
+    resp = await client.post(f"{base}orchestrators/hello/done", json=1)
+    assert resp.status == 202
 
 
 async def test_makeprimary(client: TestClient, base: str) -> None:

@@ -17,6 +17,8 @@ from azure.durable_functions.models.utils import http_utils
 from durable_host.http.binding import ClientEndpoints, client_binding_json
 from tests.conftest import PROJECT_DIR
 from tests.e2e.host_process import HostProcess
+from tests.e2e.test_patterns import EXPENSE
+from tests.e2e.user import start, wait_for_status
 
 
 def new_hub_name() -> str:
@@ -53,3 +55,17 @@ async def sdk_client(host: HostProcess) -> AsyncIterator[df.DurableOrchestration
         # The SDK keeps one module-level aiohttp session, bound to the loop that created it;
         # each test has its own loop, so close it before this one ends.
         await http_utils._close_session()
+
+
+@pytest.fixture
+async def waiting(host: HostProcess, http: aiohttp.ClientSession) -> AsyncIterator[dict[str, str]]:
+    """An expense waiting for its approver (for 10 minutes); terminated after the test."""
+    started = await start(
+        http, host.base_url, "expense_approval", {**EXPENSE, "timeoutSeconds": 600}
+    )
+    await wait_for_status(
+        http, started["statusQueryGetUri"], lambda _, body: body["customStatus"] is not None
+    )
+    yield started
+    async with http.post(started["terminatePostUri"].replace("{text}", "done")) as response:
+        assert response.status in (202, 410)

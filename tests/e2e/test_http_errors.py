@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import aiohttp
 import pytest
 
 from tests.e2e.host_process import HostProcess
-from tests.e2e.test_patterns import EXPENSE, ORDER
-from tests.e2e.user import start, wait_for_status, wait_until_done
+from tests.e2e.test_patterns import ORDER
+from tests.e2e.user import send as _send
+from tests.e2e.user import start, wait_until_done
 
 WEBHOOK = "/runtime/webhooks/durabletask"
 
@@ -21,30 +19,6 @@ async def finished(host: HostProcess, http: aiohttp.ClientSession) -> dict[str, 
     body = await wait_until_done(http, started)
     assert body["runtimeStatus"] == "Completed"
     return started
-
-
-@pytest.fixture
-async def waiting(host: HostProcess, http: aiohttp.ClientSession) -> AsyncIterator[dict[str, str]]:
-    """An expense waiting for its approver (for 10 minutes); terminated after the test."""
-    started = await start(
-        http, host.base_url, "expense_approval", {**EXPENSE, "timeoutSeconds": 600}
-    )
-    await wait_for_status(
-        http, started["statusQueryGetUri"], lambda _, body: body["customStatus"] is not None
-    )
-    yield started
-    async with http.post(started["terminatePostUri"].replace("{text}", "done")) as response:
-        assert response.status in (202, 410)
-
-
-async def _send(
-    http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
-) -> tuple[int, Any]:
-    async with http.request(method, url, **kwargs) as response:
-        text = await response.text()
-        if response.content_type == "application/json" and text:
-            return response.status, await response.json()
-        return response.status, text
 
 
 # --------------------------------------------------------------------------- the app's starter
@@ -150,7 +124,13 @@ async def test_restart_of_an_unknown_instance_is_400(
     url = f"{host.base_url}{WEBHOOK}/instances/no-such-id/restart"
     status, body = await _send(http, "POST", url)
     assert status == 400
-    assert body["Message"] == "InstanceId does not match a valid orchestration instance."
+    assert body == {
+        "Message": "InstanceId does not match a valid orchestration instance.",
+        # The extension's wording, its spelling included.
+        "ExceptionMessage": "An orchestrastion with the instanceId no-such-id was not found.",
+        "ExceptionType": "System.ArgumentException",
+        "StackTrace": None,
+    }
 
 
 async def test_operations_on_a_finished_instance_are_410(

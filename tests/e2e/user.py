@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-__all__ = ["poll_status", "start", "wait_for_status", "wait_until_done"]
+__all__ = ["poll_status", "send", "start", "wait_for_status", "wait_until_done"]
 
 POLL_EVERY = 0.05
 DEFAULT_DEADLINE = 30.0
@@ -64,3 +64,14 @@ async def wait_until_done(
     return await wait_for_status(
         http, started["statusQueryGetUri"], lambda status, _: status == 200, timeout=timeout
     )
+
+
+async def send(
+    http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
+) -> tuple[int, Any]:
+    """Any request; returns the status and the body (parsed when it is JSON, else the text)."""
+    async with http.request(method, url, **kwargs) as response:
+        text = await response.text()
+        if response.content_type == "application/json" and text:
+            return response.status, await response.json()
+        return response.status, text

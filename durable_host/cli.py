@@ -10,12 +10,19 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from durable_host import __version__
+from durable_host import __version__, cli_replay
 from durable_host.errors import DurableHostError
 from durable_host.functions.logs import ConsoleFormatter, InvocationLogFilter
-from durable_host.server.host import DurableHost, HostOptions
-from durable_host.server.poison import PoisonQueue, PoisonRecord, app_task_hub
+from durable_host.lint import command as lint_command
+
+if TYPE_CHECKING:
+    from durable_host.server.host import HostOptions
+    from durable_host.server.poison import PoisonRecord
+
+# The server (aiohttp, the storage SDKs) is imported by the commands that need it, so that
+# `durable-host lint` starts in a fraction of a second.
 
 __all__ = ["main"]
 
@@ -50,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--verbose", action="store_true", help="show durable_host's debug logs")
     _add_poison(commands)
+    lint_command.add_parser(commands)
+    cli_replay.add_parsers(commands)
     return parser
 
 
@@ -99,6 +108,8 @@ def _configure_logging(verbose: bool) -> None:
 
 
 async def _run(options: HostOptions) -> None:
+    from durable_host.server.host import DurableHost
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -113,6 +124,8 @@ async def _run(options: HostOptions) -> None:
 
 
 async def _poison(args: argparse.Namespace) -> list[PoisonRecord]:
+    from durable_host.server.poison import PoisonQueue, app_task_hub
+
     with app_task_hub(args.app_dir) as hub:
         async with PoisonQueue(hub.connection_string, hub.names) as queue:
             if args.action == "list":
@@ -141,6 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "poison":
         return _run_poison(args)
+    if args.command == "lint":
+        return lint_command.run(args)
+    if args.command in cli_replay.COMMANDS:
+        return cli_replay.run(args)
+    from durable_host.server.host import HostOptions
+
     _configure_logging(args.verbose)
     options = HostOptions(
         app_dir=args.app_dir,

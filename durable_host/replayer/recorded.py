@@ -54,10 +54,11 @@ class RecordedHistory:
         events = [event_from_json(item) for item in raw]
         started = _started(events)
         return cls(
-            instance_id=str(document.get("instanceId") or started.orchestration_instance.instance_id),
+            instance_id=str(
+                document.get("instanceId") or started.orchestration_instance.instance_id
+            ),
             name=str(document.get("name") or started.name),
-            execution_id=document.get("executionId")
-            or started.orchestration_instance.execution_id,
+            execution_id=document.get("executionId") or started.orchestration_instance.execution_id,
             events=events,
         )
 

@@ -26,8 +26,13 @@ from durable_host.taskhub.events import (
     OrchestratorStarted,
 )
 
-# Instances that ended these ways stopped where the host stopped them, not where the code did.
-_STOPPED_FROM_OUTSIDE = (OrchestrationStatus.Terminated, OrchestrationStatus.Canceled)
+# Terminated and canceled instances stopped where the host stopped them, not where the code
+# did; a failed one may have failed in the host (an unknown activity), not in the code.
+_NOT_COMPARED = (
+    OrchestrationStatus.Terminated,
+    OrchestrationStatus.Canceled,
+    OrchestrationStatus.Failed,
+)
 
 
 class HistoryReplayer:
@@ -51,7 +56,7 @@ class HistoryReplayer:
         started = next(e for e in events if isinstance(e, ExecutionStarted))
         ctx = EpisodeContext(
             instance_id=recorded.instance_id,
-            execution_id=recorded.execution_id or started.orchestration_instance.execution_id,
+            execution_id=recorded.execution_id or started.orchestration_instance.execution_id or "",
             orchestrator_name=started.name,
             now=events[-1].timestamp,
         )
@@ -106,10 +111,9 @@ def _judge_ending(
     recorded_end = recorded.completion
     status = recorded.status
     if outcome.error is not None and status is not OrchestrationStatus.Failed:
-        return ReplayReport(
-            recorded.instance_id, name, Verdict.FAILED, error=f"The orchestrator raised: {outcome.error}"
-        )
-    if recorded_end is None or status in _STOPPED_FROM_OUTSIDE or status is OrchestrationStatus.Failed:
+        error = f"The orchestrator raised: {outcome.error}"
+        return ReplayReport(recorded.instance_id, name, Verdict.FAILED, error=error)
+    if recorded_end is None or status in _NOT_COMPARED:
         # In flight (the code may go on past the history), or stopped by a terminate, or
         # failed: the recorded tasks matched, which is all a resumed instance relies on.
         return ReplayReport(recorded.instance_id, name, Verdict.OK)
@@ -132,7 +136,7 @@ def _judge_ending(
     settled = settle(ctx, decision, outcome.state, outcome.error, actions)
     got_status = settled.completion.status if settled.completion is not None else None
     if got_status is not status:
-        got = "the orchestrator still waiting" if got_status is None else f"it ends as {got_status.name}"
+        got = "it still waits for a task" if got_status is None else f"it ends as {got_status.name}"
         return ReplayReport(
             recorded.instance_id,
             name,

@@ -12,7 +12,6 @@ appended while the generator is suspended at its `yield`, a fire-and-forget acti
 from __future__ import annotations
 
 import linecache
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,9 +22,9 @@ from azure.durable_functions.models.DurableOrchestrationContext import (
     DurableOrchestrationContext,
 )
 
-import durable_host
 from durable_host.engine.replay import EpisodeContext, HistoryWalker, Leaf, Retry
 from durable_host.errors import NonDeterminismError
+from durable_host.functions.app_files import AppFiles
 from durable_host.replayer.verdicts import Divergence, SourceLine
 from durable_host.taskhub.events import (
     EventSent,
@@ -50,11 +49,7 @@ class ActionSources:
     """The app source line of each top-level action, in the SDK's order."""
 
     def __init__(self, app_dir: Path) -> None:
-        self._root = str(app_dir.resolve()) + os.sep
-        self._outside = tuple(
-            str(Path(p).resolve()) + os.sep
-            for p in {sys.prefix, sys.base_prefix, os.path.dirname(durable_host.__file__)}
-        )
+        self._files = AppFiles(app_dir)
         self.lines: list[SourceLine | None] = []
         self._previous: Any = None
 
@@ -76,14 +71,12 @@ class ActionSources:
         self.lines.append(self._locate(frame))
 
     def is_app_file(self, path: str) -> bool:
-        full = os.path.realpath(path)
-        return full.startswith(self._root) and not full.startswith(self._outside)
+        return self._files.contains(path)
 
     def _line(self, frame: FrameType) -> SourceLine:
         path = frame.f_code.co_filename
         text = linecache.getline(path, frame.f_lineno).strip()
-        shown = os.path.relpath(path, self._root[:-1])
-        return SourceLine(shown, frame.f_lineno, text)
+        return SourceLine(self._files.relative(path), frame.f_lineno, text)
 
     def _locate(self, frame: FrameType) -> SourceLine | None:
         caller: FrameType | None = frame.f_back

@@ -1,0 +1,41 @@
+"""`durable-host lint [APP_DIR] [--format text|json|sarif]`: exit 1 on findings, 2 on errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from durable_host.errors import DurableHostError
+from durable_host.lint.linter import lint_app
+from durable_host.lint.report import OutputFormat, render
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    lint = commands.add_parser(
+        "lint",
+        help="check orchestrators and entities for non-deterministic code",
+        description="Load the app as the host does and check each orchestrator, each entity "
+        "and the app functions they call (rules: docs/lint-rules.md). Exit status 1 when "
+        "there are findings.",
+    )
+    lint.add_argument(
+        "app_dir", nargs="?", type=Path, default=Path("."), help="folder with function_app.py"
+    )
+    lint.add_argument(
+        "--format",
+        dest="output",
+        choices=[f.value for f in OutputFormat],
+        default=OutputFormat.TEXT.value,
+        help="text (default), json, or sarif (for code scanning)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = lint_app(args.app_dir)
+    except (DurableHostError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(render(result, OutputFormat(args.output)), flush=True)
+    return 1 if result.findings else 0

@@ -1,0 +1,131 @@
+"""Lint an app: load it as the host does, then check every orchestrator and entity and
+the app functions they call."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from durable_host.functions.app_files import AppFiles
+from durable_host.functions.index import FunctionIndex
+from durable_host.functions.loader import load_app
+from durable_host.lint import rules
+from durable_host.lint.checks import FunctionCheck
+from durable_host.lint.rules import Finding, Role
+from durable_host.lint.source import FunctionNode, ModuleSource, SourceCache
+
+
+@dataclass(frozen=True)
+class LintResult:
+    app_dir: Path
+    findings: list[Finding]
+    orchestrators: int
+    entities: int
+    functions_checked: int
+
+
+@dataclass(frozen=True)
+class _Visit:
+    function: Callable[..., Any]
+    role: Role
+    where: str
+    check_yields: bool
+
+
+class _Linter:
+    def __init__(self, root: Path, index: FunctionIndex) -> None:
+        self.root = root
+        self.index = index
+        self.files = AppFiles(root)
+        self.sources = SourceCache()
+        self.findings: list[Finding] = []
+        self.seen: set[tuple[Any, Role]] = set()
+
+    def is_app_function(self, target: Any) -> bool:
+        code = getattr(target, "__code__", None)
+        return code is not None and self.files.contains(code.co_filename)
+
+    def lint_root(self, function: Callable[..., Any], role: Role, where: str) -> None:
+        queue = deque([_Visit(function, role, where, check_yields=True)])
+        while queue:
+            visit = queue.popleft()
+            key = (getattr(visit.function, "__code__", visit.function), visit.role)
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            found = self.sources.function(visit.function)
+            if found is None:
+                continue
+            module, node = found
+            if visit.function is function and role is Role.ORCHESTRATOR:
+                self.check_shape(module, node, where)
+            check = FunctionCheck(
+                module,
+                node,
+                getattr(visit.function, "__globals__", {}),
+                role=visit.role,
+                where=visit.where,
+                index=self.index,
+                is_app_function=self.is_app_function,
+                check_yields=visit.check_yields,
+            ).run()
+            self.add(check.findings)
+            for callee in check.callees:
+                queue.append(
+                    _Visit(
+                        callee.function,
+                        role,
+                        f"in {callee.function.__name__}(), reached from {where}",
+                        callee.yields_checked,
+                    )
+                )
+
+    def check_shape(self, module: ModuleSource, node: FunctionNode, where: str) -> None:
+        rule = None
+        if isinstance(node, ast.AsyncFunctionDef):
+            rule = rules.ASYNC_ORCHESTRATOR
+        elif not _is_generator(node):
+            rule = rules.NOT_A_GENERATOR
+        if rule is not None and not module.ignored(node.lineno, rule.id):
+            message = f"`{node.name}` {rule.summary} ({where})"
+            self.add([Finding(str(module.path), node.lineno, node.col_offset + 1, rule, message)])
+
+    def add(self, findings: list[Finding]) -> None:
+        self.findings.extend(
+            dataclasses.replace(f, path=self.files.relative(f.path)) for f in findings
+        )
+
+
+def _is_generator(node: FunctionNode) -> bool:
+    """Whether the def itself yields (yields of nested functions and lambdas do not count)."""
+    pending: list[ast.AST] = list(node.body)
+    while pending:
+        current = pending.pop()
+        if isinstance(current, (ast.Yield, ast.YieldFrom)):
+            return True
+        if not isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            pending.extend(ast.iter_child_nodes(current))
+    return False
+
+
+def lint_app(app_dir: Path | str = ".") -> LintResult:
+    """Check the app in `app_dir`; raises AppLoadError when it cannot be loaded."""
+    root = Path(app_dir).resolve()
+    index = load_app(root)
+    linter = _Linter(root, index)
+    for name, fn in sorted(index.orchestrators.items()):
+        user = getattr(fn.user_function, "orchestrator_function", fn.user_function)
+        linter.lint_root(user, Role.ORCHESTRATOR, f"orchestrator '{name}'")
+    for name, fn in sorted(index.entities.items()):
+        user = getattr(fn.user_function, "entity_function", fn.user_function)
+        linter.lint_root(user, Role.ENTITY, f"entity '{name}'")
+    unique = {(f.path, f.line, f.column, f.rule.id): f for f in linter.findings}
+    ordered = sorted(unique.values(), key=lambda f: (f.path, f.line, f.column, f.rule.id))
+    return LintResult(
+        root, ordered, len(index.orchestrators), len(index.entities), len(linter.seen)
+    )

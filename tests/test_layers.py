@@ -1,7 +1,7 @@
 """The layers of durable_host import one way only.
 
 ARCHITECTURE.md: taskhub <- engine <- http <- server <- cli/testing, with functions beside the
-engine. Checked on the source, imports inside functions included.
+engine; lint (on functions) and replayer (on engine) are used by cli/testing only. Checked on the source, imports inside functions included.
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ ALLOWED: dict[str, set[str]] = {
     "engine": {"taskhub", "functions"},
     "http": {"engine", "functions", "taskhub"},
     "server": {"http", "engine", "functions", "taskhub"},
-    "testing": {"server", "http", "engine", "functions", "taskhub"},
-    "cli": {"server", "http", "engine", "functions", "taskhub"},
+    "lint": {"functions"},
+    "replayer": {"engine", "functions", "taskhub"},
+    "testing": {"server", "http", "engine", "functions", "taskhub", "replayer"},
+    "cli": {"server", "http", "engine", "functions", "taskhub", "lint"},
+    "cli_replay": {"server", "replayer", "taskhub"},
 }
 
 

@@ -9,6 +9,7 @@ from durable_host.testing._environment import (
     DurableTestEnvironment,
 )
 from durable_host.testing._failures import OrchestrationAssertionError
+from durable_host.testing._replay import replay_history
 from durable_host.testing._storage import STORAGE_ENV, test_storage
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "ActivityDouble",
     "DurableTestEnvironment",
     "OrchestrationAssertionError",
+    "replay_history",
     "test_storage",
 ]

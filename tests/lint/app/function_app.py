@@ -4,7 +4,6 @@ tests/lint/test_lint_rules.py)."""
 
 import azure.durable_functions as df
 import azure.functions as func
-
 from lint_fixtures import activities, bad, entities, traps
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)

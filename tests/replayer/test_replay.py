@@ -1,0 +1,210 @@
+"""The replayer on histories the engine recorded: every orchestrator of the app replays ok;
+changed copies of an orchestrator are non-deterministic at the right event and source line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from durable_host.cli import main
+from durable_host.replayer import Verdict
+from durable_host.replayer.recorded import read_recorded
+from durable_host.taskhub.names import TaskHubNames
+from durable_host.taskhub.storage import TaskHubStorage
+from durable_host.testing import replay_history
+from tests.replayer.conftest import PARTITIONS, PROJECT_DIR, RecordedHub
+
+ORCHESTRATORS = {
+    "process_order",
+    "process_order_batch",
+    "analyze_documents",
+    "export_report",
+    "monitor_build",
+    "metrics_report",
+    "metrics_rollup",
+    "expense_approval",
+}
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def export(capsys: pytest.CaptureFixture[str], hub: RecordedHub, instance_id: str) -> Any:
+    code, out = run_cli(
+        capsys,
+        "export",
+        "--connection",
+        hub.connection,
+        "--hub",
+        hub.hub,
+        "--instance",
+        instance_id,
+    )
+    assert code == 0
+    return json.loads(out)
+
+
+def test_every_recorded_instance_replays_ok(
+    recorded: RecordedHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run_cli(
+        capsys,
+        *("replay", "--connection", recorded.connection, "--hub", recorded.hub),
+        *("--all", "--app-dir", str(PROJECT_DIR), "--format", "json"),
+    )
+    reports = json.loads(out)
+    assert code == 0, out
+    assert {r["verdict"] for r in reports} == {"ok"}
+    assert {r["name"] for r in reports} == ORCHESTRATORS
+    # The batch's sub-orchestrations are instances of their own, replayed too.
+    assert {r["instanceId"] for r in reports} >= {*recorded.statuses, "batch:order:B-1"}
+    assert set(recorded.statuses.values()) == {"Completed", "Failed", "Running"}
+
+
+def test_replay_by_status_and_by_instance(
+    recorded: RecordedHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hub = (
+        "--connection",
+        recorded.connection,
+        "--hub",
+        recorded.hub,
+        "--app-dir",
+        str(PROJECT_DIR),
+    )
+    code, out = run_cli(capsys, "replay", *hub, "--status", "Running,Pending")
+    assert code == 0
+    assert out.splitlines() == ["expense-waiting (expense_approval): ok"]
+    code, out = run_cli(capsys, "replay", *hub, "--instance", "order-ok", "--instance", "rollup")
+    assert code == 0
+    assert out.splitlines() == ["order-ok (process_order): ok", "rollup (metrics_rollup): ok"]
+
+
+def test_an_exported_history_replays_through_replay_history(
+    recorded: RecordedHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    document = export(capsys, recorded, "expense-decided")
+    assert document["instanceId"] == "expense-decided"
+    assert document["name"] == "expense_approval"
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    report = replay_history(path, app_dir=PROJECT_DIR)
+    assert report.verdict is Verdict.OK, report.describe()
+    assert replay_history(document, app_dir=PROJECT_DIR).ok
+
+
+async def test_replay_history_works_inside_a_running_event_loop(recorded: RecordedHub) -> None:
+    names = TaskHubNames(recorded.hub, PARTITIONS)
+    async with TaskHubStorage(recorded.connection, names) as storage:
+        document = (await read_recorded(storage, "order-ok")).to_document()
+    assert replay_history(document, app_dir=PROJECT_DIR).ok
+
+
+# --------------------------------------------------------------------------- changed code
+
+VALIDATE = '    valid = yield context.call_activity("validate_order", order)\n'
+PRICE = '    priced = yield context.call_activity("price_order", valid)\n'
+TIMER = "    yield context.create_timer(context.current_utc_datetime)\n"
+CHARGE = (
+    "    payment = yield context.call_activity_with_retry("
+    '"charge_payment", PAYMENT_RETRY, reserved)\n'
+)
+
+
+def _reordered(text: str) -> tuple[str, str]:
+    swapped = PRICE.replace("valid)", "order)") + VALIDATE.replace("order)", "priced)")
+    return text.replace(VALIDATE + PRICE, swapped), PRICE.replace("valid)", "order)")
+
+
+def _removed(text: str) -> tuple[str, str]:
+    return text.replace(PRICE, "    priced = valid\n"), "reserved = yield"
+
+
+def _renamed(text: str) -> tuple[str, str]:
+    renamed = VALIDATE.replace("validate_order", "check_order")
+    return text.replace(VALIDATE, renamed), renamed
+
+
+def _timer_added(text: str) -> tuple[str, str]:
+    return text.replace(VALIDATE, VALIDATE + TIMER), TIMER
+
+
+def _last_removed(text: str) -> tuple[str, str]:
+    return text.replace(CHARGE, '    payment = {"paymentId": "none"}\n'), "reserved = yield"
+
+
+# edit, (expected, got) at the recorded sequence id
+CHANGES = {
+    "calls reordered": (
+        _reordered,
+        0,
+        "call_activity('validate_order')",
+        "call_activity('price_order')",
+    ),
+    "activity removed": (
+        _removed,
+        1,
+        "call_activity('price_order')",
+        "call_activity('reserve_stock')",
+    ),
+    "activity renamed": (
+        _renamed,
+        0,
+        "call_activity('validate_order')",
+        "call_activity('check_order')",
+    ),
+    "timer added": (_timer_added, 1, "call_activity('price_order')", "create_timer(...)"),
+    "last activity removed": (_last_removed, 3, "call_activity('charge_payment')", "nothing"),
+}
+
+
+def changed_app(tmp_path: Path, edit: Any) -> tuple[Path, int]:
+    """A copy of the app with orchestrators/chaining.py edited; returns it and the line of
+    the statement the divergence must point at."""
+    app = tmp_path / "app"
+    app.mkdir()
+    shutil.copy(PROJECT_DIR / "function_app.py", app)
+    shutil.copy(PROJECT_DIR / "host.json", app)
+    for package in ("orchestrators", "activities", "entities"):
+        shutil.copytree(PROJECT_DIR / package, app / package)
+    chaining = app / "orchestrators" / "chaining.py"
+    original = chaining.read_text(encoding="utf-8")
+    text, marker = edit(original)
+    assert text != original, "the edit did not apply"
+    chaining.write_text(text, encoding="utf-8")
+    line = next(n for n, ln in enumerate(text.splitlines(), 1) if marker.strip() in ln)
+    return app, line
+
+
+def test_an_unchanged_copy_replays_ok(
+    recorded: RecordedHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    app, _ = changed_app(tmp_path, lambda text: (text + "\n", "def process_order"))
+    assert replay_history(export(capsys, recorded, "order-ok"), app_dir=app).ok
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_changed_orchestrator_is_non_deterministic_at_the_right_event(
+    recorded: RecordedHub, capsys: pytest.CaptureFixture[str], tmp_path: Path, change: str
+) -> None:
+    edit, seq, expected, got = CHANGES[change]
+    document = export(capsys, recorded, "order-ok")
+    app, line = changed_app(tmp_path, edit)
+
+    report = replay_history(document, app_dir=app)
+
+    assert report.verdict is Verdict.NON_DETERMINISTIC, report.describe()
+    divergence = report.divergence
+    assert divergence is not None
+    assert (divergence.sequence_id, divergence.expected) == (seq, expected)
+    assert divergence.got.startswith(got)
+    event = document["history"][divergence.event_index]
+    assert (event["EventType"], event["EventId"]) == (4, seq)  # the recorded TaskScheduled
+    assert divergence.source is not None
+    assert (divergence.source.path, divergence.source.line) == ("orchestrators/chaining.py", line)

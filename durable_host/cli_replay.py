@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from durable_host.errors import ConfigurationError, DurableHostError
+from durable_host.errors import ConfigurationError, DurableHostError, InstanceNotFoundError
 from durable_host.taskhub.events import OrchestrationStatus
 
 if TYPE_CHECKING:
@@ -103,7 +103,15 @@ async def _replay(args: argparse.Namespace) -> list[ReplayReport]:
         reports = []
         with HistoryReplayer(args.app_dir) as replayer:
             for instance_id in ids:
-                reports.append(await replayer.replay(await read_recorded(storage, instance_id)))
+                try:
+                    recorded = await read_recorded(storage, instance_id)
+                except InstanceNotFoundError:
+                    if args.instances:
+                        raise
+                    # A Pending instance has run no episode yet: nothing to replay.
+                    print(f"{instance_id}: no history yet, skipped", file=sys.stderr)
+                    continue
+                reports.append(await replayer.replay(recorded))
         return reports
 
 

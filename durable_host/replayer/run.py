@@ -80,6 +80,9 @@ class HistoryReplayer:
         try:
             decision = walker.run()
         except Diverged as diverged:
+            if diverged.code_stopped and outcome.error is not None:
+                # It stopped scheduling because it raised: the exception is the news.
+                return failed(f"The orchestrator raised: {outcome.error}")
             return ReplayReport(
                 recorded.instance_id,
                 started.name,

@@ -40,9 +40,11 @@ _ADD_TO_ACTIONS = DurableOrchestrationContext._add_to_actions.__code__
 class Diverged(Exception):
     """Raised inside the walk at the first divergence; carries it out."""
 
-    def __init__(self, divergence: Divergence) -> None:
+    def __init__(self, divergence: Divergence, *, code_stopped: bool = False) -> None:
         super().__init__(divergence.describe())
         self.divergence = divergence
+        # The code scheduled nothing at the recorded task (rather than something else there).
+        self.code_stopped = code_stopped
 
 
 class ActionSources:
@@ -205,7 +207,8 @@ class CheckingWalker(HistoryWalker):
                     event_index=self._event_index(event),
                     sequence_id=event.event_id,
                     source=self.source_of(last),
-                )
+                ),
+                code_stopped=True,
             ) from None
 
 

@@ -3,6 +3,7 @@ changed copies of an orchestrator are non-deterministic at the right event and s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 from durable_host.cli import main
 from durable_host.replayer import Verdict
 from durable_host.replayer.recorded import read_recorded
+from durable_host.taskhub.events import OrchestrationStatus
+from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage
 from durable_host.testing import replay_history
@@ -208,3 +211,60 @@ def test_a_changed_orchestrator_is_non_deterministic_at_the_right_event(
     assert (event["EventType"], event["EventId"]) == (4, seq)  # the recorded TaskScheduled
     assert divergence.source is not None
     assert (divergence.source.path, divergence.source.line) == ("orchestrators/chaining.py", line)
+
+
+def test_code_that_now_raises_fails_to_replay_with_the_exception(
+    recorded: RecordedHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def boom(text: str) -> tuple[str, str]:
+        return text.replace(PRICE, PRICE + '    raise RuntimeError("boom")\n'), PRICE
+
+    app, _ = changed_app(tmp_path, boom)
+    report = replay_history(export(capsys, recorded, "order-ok"), app_dir=app)
+    assert report.verdict is Verdict.FAILED
+    assert report.error == "The orchestrator raised: Exception: boom"
+
+
+def test_a_renamed_orchestrator_fails_to_replay(
+    recorded: RecordedHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def rename(text: str) -> tuple[str, str]:
+        return text.replace("def process_order(", "def process_purchase("), "def process_purchase"
+
+    app, _ = changed_app(tmp_path, rename)
+    report = replay_history(export(capsys, recorded, "order-ok"), app_dir=app)
+    assert report.verdict is Verdict.FAILED
+    assert report.error is not None
+    assert "The function 'process_order' doesn't exist" in report.error
+
+
+def test_pending_instances_have_nothing_to_replay(
+    recorded: RecordedHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def insert_pending() -> None:
+        names = TaskHubNames(recorded.hub, PARTITIONS)
+        async with TaskHubStorage(recorded.connection, names) as storage:
+            await storage.insert_instance(
+                InstanceRecord(
+                    instance_id="pending-1",
+                    name="process_order",
+                    runtime_status=OrchestrationStatus.Pending,
+                )
+            )
+
+    asyncio.run(insert_pending())
+    hub = (
+        "--connection",
+        recorded.connection,
+        "--hub",
+        recorded.hub,
+        "--app-dir",
+        str(PROJECT_DIR),
+    )
+    code = main(["replay", *hub, "--status", "Pending"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (0, "")
+    assert "pending-1: no history yet, skipped" in err
+    assert "0 instance(s) replayed" in err
+    assert main(["replay", *hub, "--instance", "pending-1"]) == 2
+    assert "No history for instance 'pending-1'" in capsys.readouterr().err

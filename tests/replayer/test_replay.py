@@ -38,17 +38,16 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
+def hub_arguments(recorded: RecordedHub) -> tuple[str, ...]:
+    return ("--connection", recorded.connection, "--hub", recorded.hub)
+
+
+def app_arguments(recorded: RecordedHub) -> tuple[str, ...]:
+    return (*hub_arguments(recorded), "--app-dir", str(PROJECT_DIR))
+
+
 def export(capsys: pytest.CaptureFixture[str], hub: RecordedHub, instance_id: str) -> Any:
-    code, out = run_cli(
-        capsys,
-        "export",
-        "--connection",
-        hub.connection,
-        "--hub",
-        hub.hub,
-        "--instance",
-        instance_id,
-    )
+    code, out = run_cli(capsys, "export", *hub_arguments(hub), "--instance", instance_id)
     assert code == 0
     return json.loads(out)
 
@@ -56,11 +55,7 @@ def export(capsys: pytest.CaptureFixture[str], hub: RecordedHub, instance_id: st
 def test_every_recorded_instance_replays_ok(
     recorded: RecordedHub, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = run_cli(
-        capsys,
-        *("replay", "--connection", recorded.connection, "--hub", recorded.hub),
-        *("--all", "--app-dir", str(PROJECT_DIR), "--format", "json"),
-    )
+    code, out = run_cli(capsys, "replay", *app_arguments(recorded), "--all", "--format", "json")
     reports = json.loads(out)
     assert code == 0, out
     assert {r["verdict"] for r in reports} == {"ok"}
@@ -73,14 +68,7 @@ def test_every_recorded_instance_replays_ok(
 def test_replay_by_status_and_by_instance(
     recorded: RecordedHub, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hub = (
-        "--connection",
-        recorded.connection,
-        "--hub",
-        recorded.hub,
-        "--app-dir",
-        str(PROJECT_DIR),
-    )
+    hub = app_arguments(recorded)
     code, out = run_cli(capsys, "replay", *hub, "--status", "Running,Pending")
     assert code == 0
     assert out.splitlines() == ["expense-waiting (expense_approval): ok"]
@@ -253,14 +241,7 @@ def test_pending_instances_have_nothing_to_replay(
             )
 
     asyncio.run(insert_pending())
-    hub = (
-        "--connection",
-        recorded.connection,
-        "--hub",
-        recorded.hub,
-        "--app-dir",
-        str(PROJECT_DIR),
-    )
+    hub = app_arguments(recorded)
     code = main(["replay", *hub, "--status", "Pending"])
     out, err = capsys.readouterr()
     assert (code, out) == (0, "")

@@ -249,3 +249,19 @@ def test_pending_instances_have_nothing_to_replay(
     assert "0 instance(s) replayed" in err
     assert main(["replay", *hub, "--instance", "pending-1"]) == 2
     assert "No history for instance 'pending-1'" in capsys.readouterr().err
+
+
+def test_the_replay_command_exits_1_and_shows_where_the_code_differs(
+    recorded: RecordedHub, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    app, line = changed_app(tmp_path, _timer_added)
+    argv = ["replay", *hub_arguments(recorded), "--instance", "order-ok", "--app-dir", str(app)]
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "order-ok (process_order): non-deterministic",
+        "  at history event #6, sequence id 1: expected call_activity('price_order'), "
+        "got create_timer(...)",
+        f"    at orchestrators/chaining.py:{line}: {TIMER.strip()}",
+    ]
+    assert "1 instance(s) replayed: 0 ok, 1 non-deterministic, 0 failed to replay." in err

@@ -1,6 +1,6 @@
 """The layers of durable_host import one way only.
 
-ARCHITECTURE.md: taskhub <- engine <- http <- server <- cli/testing, with functions beside the
+docs/design.md: taskhub <- engine <- http <- server <- cli/testing, with functions beside the
 engine; lint (on functions) and replayer (on engine) are used by cli/testing only. Checked on
 the source, imports inside functions included.
 """

@@ -135,8 +135,8 @@ class FunctionCheck:
             return None
         base = self.module.imports.get(head)
         if base is None:
-            if head in self.namespace and not hasattr(builtins, head):
-                return None  # a module-level name of the app, not a library call
+            if head in self.namespace:
+                return None  # a module-level name of the app (even one shadowing a builtin)
             base = head
         return ".".join([base, *parts[1:]])
 

@@ -15,6 +15,11 @@ GREETING_ACTIVITY = "greet"
 log = logging.getLogger(__name__)
 
 
+def open(name: str) -> str:
+    # The app's own function of a builtin's name: calling it is no file I/O.
+    return name.upper()
+
+
 @bp.orchestration_trigger(context_name="context")
 def clean(context: df.DurableOrchestrationContext):
     started = context.current_utc_datetime  # trap
@@ -28,7 +33,7 @@ def clean(context: df.DurableOrchestrationContext):
     matched = PATTERN.match("abc")  # trap
     log.info("replaying: %s", context.is_replaying)  # trap
     stamp = datetime.now()  # durable: ignore[DF101] a trap: the ignore comment silences it
-    separator = os.sep  # trap
+    separator = os.sep + open("x")  # trap
     task = context.call_activity(GREETING_ACTIVITY, f"{ident} {matched} {stamp} {separator}")
     first = yield task  # trap
     both = yield context.task_all([context.call_activity("greet", "a"), task])  # trap

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from durable_host import __version__, cli_replay
+from durable_host import __version__, cli_lint, cli_replay
 from durable_host.errors import DurableHostError
 from durable_host.functions.logs import ConsoleFormatter, InvocationLogFilter
-from durable_host.lint import command as lint_command
 
 if TYPE_CHECKING:
     from durable_host.server.host import HostOptions
@@ -57,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--verbose", action="store_true", help="show durable_host's debug logs")
     _add_poison(commands)
-    lint_command.add_parser(commands)
+    cli_lint.add_parser(commands)
     cli_replay.add_parsers(commands)
     return parser
 
@@ -155,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "poison":
         return _run_poison(args)
     if args.command == "lint":
-        return lint_command.run(args)
+        return cli_lint.run(args)
     if args.command in cli_replay.COMMANDS:
         return cli_replay.run(args)
     from durable_host.server.host import HostOptions

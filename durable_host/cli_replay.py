@@ -94,7 +94,10 @@ def _storage(args: argparse.Namespace) -> TaskHubStorage:
 async def _replay(args: argparse.Namespace) -> list[ReplayReport]:
     from durable_host.replayer import HistoryReplayer
     from durable_host.replayer.recorded import read_recorded, select_instances
+    from durable_host.server.settings import export_values, load_local_settings
 
+    # As the host does before it imports the app: module-level code may read its settings.
+    export_values(load_local_settings(args.app_dir).values, os.environ)
     async with _storage(args) as storage:
         if args.instances:
             ids = list(args.instances)

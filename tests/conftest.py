@@ -53,3 +53,13 @@ async def hub_storage(azurite: str, hub_name: str) -> AsyncIterator[TaskHubStora
     finally:
         await storage.delete_task_hub()
         await storage.close()
+
+
+@pytest.fixture
+def restore_environ() -> Iterator[None]:
+    """os.environ as it was before the test (the lint and replay commands export the app's
+    local.settings Values into it, as the host does)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

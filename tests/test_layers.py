@@ -24,7 +24,8 @@ ALLOWED: dict[str, set[str]] = {
     "lint": {"functions"},
     "replayer": {"engine", "functions", "taskhub"},
     "testing": {"server", "http", "engine", "functions", "taskhub", "replayer"},
-    "cli": {"server", "http", "engine", "functions", "taskhub", "lint"},
+    "cli": {"server", "http", "engine", "functions", "taskhub"},
+    "cli_lint": {"server", "lint"},
     "cli_replay": {"server", "replayer", "taskhub"},
 }
 

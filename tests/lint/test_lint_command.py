@@ -10,6 +10,8 @@ import pytest
 from durable_host.cli import main
 from durable_host.lint import RULES
 
+pytestmark = pytest.mark.usefixtures("restore_environ")
+
 APP = Path(__file__).resolve().parent / "app"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -68,3 +70,12 @@ def test_an_app_that_does_not_load_is_an_error_not_a_finding(
 ) -> None:
     assert main(["lint", str(tmp_path)]) == 2
     assert "No function_app.py" in capsys.readouterr().err
+
+
+def test_the_app_settings_are_exported_before_the_app_is_imported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "LINT_SETTINGS_APP_GREETING"
+    monkeypatch.delenv(name, raising=False)
+    assert main(["lint", str(Path(__file__).resolve().parent / "settings_app")]) == 0
+    assert capsys.readouterr().out.startswith("No findings; 1 orchestrator(s)")

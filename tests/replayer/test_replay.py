@@ -21,6 +21,8 @@ from durable_host.taskhub.storage import TaskHubStorage
 from durable_host.testing import replay_history
 from tests.replayer.conftest import PARTITIONS, PROJECT_DIR, RecordedHub
 
+pytestmark = pytest.mark.usefixtures("restore_environ")
+
 ORCHESTRATORS = {
     "process_order",
     "process_order_batch",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from durable_host.errors import DurableHostError
 from durable_host.lint.linter import lint_app
 from durable_host.lint.report import OutputFormat, render
+from durable_host.server.settings import export_values, load_local_settings
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,8 +33,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
 
 
+def export_app_settings(app_dir: Path) -> None:
+    """The app's local.settings.json Values into os.environ (never overriding what is set),
+    as the host does before it imports the app: module-level code may read them."""
+    export_values(load_local_settings(app_dir).values, os.environ)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
+        export_app_settings(args.app_dir)
         result = lint_app(args.app_dir)
     except (DurableHostError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -10,7 +10,7 @@ NPMSTAMP := node_modules/.installed
 $(STAMP): pyproject.toml requirements.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -r requirements.txt -e '.[dev,otel]'
 	touch $(STAMP)
 
 $(NPMSTAMP): package.json package-lock.json

@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the auto-started Azurite's data in memory instead of <app-dir>/.azurite",
     )
     start.add_argument("--verbose", action="store_true", help="show durable_host's debug logs")
+    start.add_argument(
+        "--trace-console",
+        action="store_true",
+        help="turn distributed tracing on and print each finished span (needs durable-host[otel])",
+    )
     _add_poison(commands)
     cli_lint.add_parser(commands)
     cli_replay.add_parsers(commands)
@@ -165,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         in_memory_azurite=args.in_memory_azurite,
+        trace_console=args.trace_console,
     )
     try:
         asyncio.run(_run(options))

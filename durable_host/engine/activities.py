@@ -12,6 +12,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from durable_host.engine.clock import Clock, sleep_or_wake
 from durable_host.engine.router import MessageRouter
@@ -24,6 +25,9 @@ from durable_host.taskhub.events import (
     TaskScheduled,
 )
 from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
+
+if TYPE_CHECKING:
+    from durable_host.tracing.spans import DurableTracer
 
 log = logging.getLogger("durable_host.activities")
 
@@ -74,6 +78,7 @@ class ActivityDispatcher:
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.activities_run = 0
+        self.tracer: DurableTracer | None = None  # set by the Engine when tracing is on
         # Renewing a message's visibility changes its pop receipt; the latest one deletes it.
         self._renewed: dict[str, ReceivedMessage] = {}
         self._backlog: deque[ReceivedMessage] = deque()
@@ -176,7 +181,14 @@ class ActivityDispatcher:
             return
         renewer = asyncio.create_task(self._keep_invisible(msg))
         try:
-            outcome = await self._run(event.name, _first_input(event.input))
+            if self.tracer is None:
+                outcome = await self._run(event.name, _first_input(event.input))
+            else:
+                outcome = await self.tracer.run_activity(
+                    event,
+                    instance.instance_id,
+                    lambda: self._run(event.name, _first_input(event.input)),
+                )
         finally:
             renewer.cancel()
         self.activities_run += 1

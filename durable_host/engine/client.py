@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from durable_host.engine.api import (
     EntityPage,
@@ -54,6 +55,9 @@ from durable_host.taskhub.events import (
 from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.storage import TaskHubStorage
 
+if TYPE_CHECKING:
+    from durable_host.tracing.spans import DurableTracer
+
 log = logging.getLogger("durable_host.client")
 
 _RUNNING_STATES = {
@@ -87,6 +91,7 @@ class EngineClient:
         self._notifier = notifier
         # Set by the Engine under a virtual clock: time jumps to the next timer while we wait.
         self.time_skipping: Callable[[], AbstractContextManager[None]] = nullcontext
+        self.tracer: DurableTracer | None = None  # set by the Engine when tracing is on
 
     # -- start ----------------------------------------------------------------------------------
 
@@ -122,9 +127,12 @@ class EngineClient:
         )
         # The provider enqueues first, then writes the row: a crash in between leaves a message
         # that starts the instance, never a Pending row that nothing will run.
-        hand_over = await self._router.send_to_instance(
-            execution, started, visible_at=scheduled_start_time, defer_local=True
-        )
+        with (
+            self.tracer.creating_orchestration(started) if self.tracer else nullcontext(started)
+        ) as started:
+            hand_over = await self._router.send_to_instance(
+                execution, started, visible_at=scheduled_start_time, defer_local=True
+            )
         try:
             await self._write_pending_row(
                 instance_id,
@@ -238,9 +246,8 @@ class EngineClient:
     async def raise_event(self, instance_id: str, event_name: str, data_json: str | None) -> None:
         await self._running(instance_id, "raise an event to")
         now = self._clock.now()
-        await self._router.send_to_instance(
-            OrchestrationInstance(instance_id, None),
-            EventRaised(timestamp=now, name=event_name, input=data_json),
+        await self._send_event(
+            instance_id, EventRaised(timestamp=now, name=event_name, input=data_json)
         )
 
     async def terminate(self, instance_id: str, reason: str | None) -> None:
@@ -349,11 +356,21 @@ class EngineClient:
             now=now,
         )
         event_name = scheduled_operation_name(scheduled_time) if scheduled_time else OPERATION_EVENT
-        await self._router.send_to_instance(
-            OrchestrationInstance(instance_id, None),
+        await self._send_event(
+            instance_id,
             EventRaised(timestamp=now, name=event_name, input=payload),
             visible_at=scheduled_time,
         )
+
+    async def _send_event(
+        self, instance_id: str, event: EventRaised, *, visible_at: datetime | None = None
+    ) -> None:
+        with (
+            self.tracer.raising_event(instance_id, event) if self.tracer else nullcontext(event)
+        ) as event:
+            await self._router.send_to_instance(
+                OrchestrationInstance(instance_id, None), event, visible_at=visible_at
+            )
 
     async def read_entity(self, name: str, key: str) -> EntityState | None:
         record = await self._storage.get_instance(entity_instance_id(name, key))

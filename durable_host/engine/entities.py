@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from durable_host.engine.clock import Clock
 from durable_host.engine.entity_state import (
@@ -54,6 +54,9 @@ from durable_host.taskhub.events import (
     OrchestratorStarted,
 )
 from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
+
+if TYPE_CHECKING:
+    from durable_host.tracing.spans import DurableTracer
 
 __all__ = ["EntityProcessor", "EntityRunner"]
 
@@ -124,6 +127,7 @@ class EntityProcessor:
         self._active: set[str] = set()
         self.batches_run = 0
         self.operations_run = 0
+        self.tracer: DurableTracer | None = None  # set by the Engine when tracing is on
 
     async def process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         """Process and checkpoint one batch; raising leaves the messages to the dispatcher."""
@@ -236,8 +240,11 @@ class EntityProcessor:
     ) -> None:
         name, key = split_entity_id(session.instance_id)
         requests = [r for _, r in operations]
+        began = self._clock.now()
         result = await self._invoke(session, name, key, requests)
         now = self._clock.now()
+        if self.tracer is not None:
+            self.tracer.entity_batch(session.instance_id, operations, result.outcomes, began, now)
         sends = [
             self._router.send_to_instance(
                 OrchestrationInstance(request.parent or "", request.parent_execution),

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from durable_host.engine.activities import ActivityDispatcher, ActivityResult
 from durable_host.engine.client import EngineClient
@@ -25,6 +25,10 @@ from durable_host.errors import ConfigurationError, FunctionNotFoundError
 from durable_host.functions import FunctionIndex, FunctionInvoker
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage
+from durable_host.tracing import load_tracer
+
+if TYPE_CHECKING:
+    from durable_host.tracing.spans import DurableTracer
 
 log = logging.getLogger("durable_host.engine")
 
@@ -46,6 +50,9 @@ class EngineSettings:
     worker_id: str = field(default_factory=lambda: default_worker_id())
     partition_lease_duration: float = 30.0
     partition_renew_interval: float = 10.0
+    # Distributed tracing (OpenTelemetry, durable_host.tracing); off costs nothing.
+    tracing: bool = False
+    trace_console: bool = False
 
 
 def default_worker_id() -> str:
@@ -137,12 +144,20 @@ class Engine:
             lease_duration=settings.partition_lease_duration,
             renew_interval=settings.partition_renew_interval,
         )
+        self.tracer: DurableTracer | None = None
+        if settings.tracing:
+            self._trace(load_tracer(console=settings.trace_console))
         self._activity_doubles: dict[str, Callable[[Any], Any]] = {}
         self._time: TimeSkipper | None = None
         if isinstance(self.clock, VirtualClock):
             self._time = TimeSkipper(self.clock, self.router, self.is_idle)
             self.client.time_skipping = self._time.skipping
         self._started = False
+
+    def _trace(self, tracer: DurableTracer) -> None:
+        self.tracer = tracer
+        self.client.tracer = self.activities.tracer = self.entities.tracer = tracer
+        self.orchestrations.trace_with(tracer)
 
     async def start(self) -> None:
         await self.storage.create_if_not_exists()

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from durable_host.engine.clock import Clock, sleep_or_wake
 from durable_host.engine.notifier import InstanceNotifier
@@ -46,6 +47,9 @@ from durable_host.taskhub.events import (
     TimerFired,
 )
 from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
+
+if TYPE_CHECKING:
+    from durable_host.tracing.spans import DurableTracer
 
 log = logging.getLogger("durable_host.orchestrations")
 
@@ -121,6 +125,9 @@ class OrchestrationDispatcher:
         router.control_accepts = self.accepts_more
         self._partition_stops: dict[int, asyncio.Event] = {}
         self._stopping = asyncio.Event()
+
+    def trace_with(self, tracer: DurableTracer) -> None:
+        self._runner.tracer = tracer
 
     @property
     def episodes_run(self) -> int:

@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from durable_host.engine.blocked_episodes import replay_while_blocked
 from durable_host.engine.clock import Clock
@@ -50,6 +50,9 @@ from durable_host.taskhub.events import (
 )
 from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
 
+if TYPE_CHECKING:
+    from durable_host.tracing.spans import DurableTracer, EpisodeTrace
+
 log = logging.getLogger("durable_host.orchestrations")
 
 OrchestratorRunner = Callable[[str, str], Awaitable[tuple[dict[str, Any] | None, str | None]]]
@@ -78,6 +81,8 @@ class WorkItemRunner:
         self.finishing: set[asyncio.Task[None]] = set()
         self.episodes_run = 0
         self.episodes_skipped = 0
+        # Set by the Engine when host.json turns tracing on; None costs one test per episode.
+        self.tracer: DurableTracer | None = None
 
     async def run(
         self, session: Session, events: list[HistoryEvent], restart: ExecutionStarted | None
@@ -98,6 +103,11 @@ class WorkItemRunner:
             if isinstance(event, ExecutionStarted):
                 session.execution_id = event.orchestration_instance.execution_id
             new_events.append(event)
+        traced = (
+            self.tracer.episode(session.instance_id, session.history, new_events, now)
+            if self.tracer is not None
+            else None
+        )
         terminated = next((e for e in events if isinstance(e, ExecutionTerminated)), None)
         rewound = next((e for e in events if isinstance(e, ExecutionRewound)), None)
         suspended_now = suspended_after(session.history + new_events)
@@ -112,17 +122,23 @@ class WorkItemRunner:
             completion = Completion(OrchestrationStatus.Terminated, result=terminated.input)
         elif not suspended_now:
             decision = await self._episode(session, started, new_events, now)
+            if traced is not None:
+                traced.stamp(decision.new_events, decision.outbound, now)
             completion = decision.completion
             custom_status = decision.custom_status
             outbound = decision.outbound
             new_events.extend(decision.new_events)
             if completion is not None and completion.status == OrchestrationStatus.ContinuedAsNew:
+                if traced is not None:
+                    traced.finish(session.history, new_events, None, now)
                 await self._continue_as_new(
-                    session, started, new_events, decision, start_index, now
+                    session, started, new_events, decision, start_index, now, traced
                 )
                 return
         episode = session.episode_count() + 1
         self._close_episode(session, started, completion, new_events, outbound, now)
+        if traced is not None:
+            traced.finish(session.history, new_events, completion, now)
         await self._checkpoint(
             session,
             started,
@@ -207,6 +223,7 @@ class WorkItemRunner:
         decision: Decision,
         start_index: int,
         now: datetime,
+        traced: EpisodeTrace | None = None,
     ) -> None:
         """Send the old generation's messages, then run the next generation in this work item
         (as DTFx does); only the newest generation's history is written, from row 0."""
@@ -222,6 +239,8 @@ class WorkItemRunner:
                 input=decision.continue_as_new_input,
                 parent_instance=started.parent_instance,
                 tags=started.tags,
+                # As DTFx: the next generation continues the same trace (and span).
+                parent_trace_context=started.parent_trace_context,
                 generation=started.generation + 1,
             )
             carried: list[HistoryEvent] = list(decision.unconsumed_events)
@@ -229,6 +248,8 @@ class WorkItemRunner:
             session.execution_id = new_execution
             new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now), started, *carried]
             decision = await self._episode(session, started, new_events, now)
+            if traced is not None:
+                traced.stamp(decision.new_events, decision.outbound, now)
             new_events.extend(decision.new_events)
             completion = decision.completion
             if completion is None or completion.status != OrchestrationStatus.ContinuedAsNew:
@@ -236,6 +257,8 @@ class WorkItemRunner:
             await asyncio.sleep(0)
         outbound = list(decision.outbound)
         self._close_episode(session, started, completion, new_events, outbound, now)
+        if traced is not None:
+            traced.finish([], new_events, completion, now)
         await self._checkpoint(
             session,
             started,

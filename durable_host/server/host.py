@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 from aiohttp import web
@@ -42,6 +43,9 @@ from durable_host.server.settings import (
     resolve_connection_string,
 )
 
+if TYPE_CHECKING:
+    from durable_host.tracing.spans import DurableTracer
+
 __all__ = ["DurableHost", "HostOptions"]
 
 log = logging.getLogger("durable_host")
@@ -58,6 +62,7 @@ class HostOptions:
     host: str = "127.0.0.1"
     port: int | None = None  # None: Host.LocalHttpPort of local.settings.json, else 7071
     in_memory_azurite: bool = False
+    trace_console: bool = False  # print finished spans (turns tracing on)
 
 
 def _is_development_storage(connection: str) -> bool:
@@ -65,7 +70,7 @@ def _is_development_storage(connection: str) -> bool:
     return DEVELOPMENT_STORAGE.lower() in parts
 
 
-def _engine_settings(settings: HostSettings) -> EngineSettings:
+def _engine_settings(settings: HostSettings, *, trace_console: bool = False) -> EngineSettings:
     dt = settings.durable_task
 
     def seconds(value: timedelta) -> float:
@@ -85,7 +90,25 @@ def _engine_settings(settings: HostSettings) -> EngineSettings:
         extended_session_idle_timeout=seconds(dt.extended_session_idle_timeout),
         partition_lease_duration=seconds(dt.partition_lease_duration),
         partition_renew_interval=seconds(dt.partition_renew_interval),
+        tracing=dt.distributed_tracing or trace_console,
+        trace_console=trace_console,
     )
+
+
+def _continue_trace(tracer: DurableTracer) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Requests that carry a W3C `traceparent` continue that trace (HTTP triggers, and the
+    Durable API calls the SDK's client makes from inside them)."""
+
+    @web.middleware
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        with tracer.continued(
+            request.headers.get("traceparent"), request.headers.get("tracestate")
+        ):
+            return await handler(request)
+
+    return middleware
 
 
 def _azurite_project_dir(app_dir: Path) -> Path:
@@ -144,9 +167,8 @@ class DurableHost:
 
         self.index = index = load_app(self.app_dir)
         self._invoker = FunctionInvoker(index, hook=self._log_invocation)
-        self.engine = Engine(
-            connection, _engine_settings(settings), index, self._invoker, clock=self.clock
-        )
+        engine_settings = _engine_settings(settings, trace_console=self.options.trace_console)
+        self.engine = Engine(connection, engine_settings, index, self._invoker, clock=self.clock)
         await self.engine.start()
 
         keys = self._access_keys()
@@ -160,6 +182,8 @@ class DurableHost:
         )
         api = DurableApi(self.engine.client, self.endpoints)
         app = create_app(durable_api=api, triggers=triggers.handle, keys=keys)
+        if self.engine.tracer is not None:
+            app.middlewares.append(_continue_trace(self.engine.tracer))
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         await web.SockSite(self._runner, sock, shutdown_timeout=10.0).start()
@@ -283,8 +307,18 @@ class DurableHost:
     async def _invoke_http(
         self, fn: HttpFunction, request: func.HttpRequest, binding: str | None
     ) -> func.HttpResponse:
-        assert self._invoker is not None
-        return await self._invoker.invoke_http(fn, request, client_binding_json=binding)
+        invoker = self._invoker
+        assert invoker is not None
+        tracer = self.engine.tracer if self.engine is not None else None
+        if tracer is None:
+            return await invoker.invoke_http(fn, request, client_binding_json=binding)
+        assert self.settings is not None
+        return await tracer.http_trigger(
+            request.method,
+            function_route(fn, self.settings.route_prefix),
+            fn.name,
+            lambda: invoker.invoke_http(fn, request, client_binding_json=binding),
+        )
 
     def _log_invocation(self, event: InvocationEvent) -> None:
         line = format_event(event)

@@ -80,6 +80,9 @@ class DurableTaskSettings:
     # short leases let tests move a killed host's partitions to the survivors quickly.
     partition_lease_duration: timedelta = timedelta(seconds=30)
     partition_renew_interval: timedelta = timedelta(seconds=10)
+    # `tracing`: DistributedTracingEnabled with Version "V2" (V1, the Application Insights
+    # correlation protocol, is not implemented: it reads as off).
+    distributed_tracing: bool = False
 
 
 @dataclass(frozen=True)
@@ -264,6 +267,8 @@ def _durable_task(root: _Section, environ: Mapping[str, str]) -> DurableTaskSett
         local_rpc_endpoint_enabled=durable.boolean("localRpcEndpointEnabled", True),
         partition_lease_duration=timedelta(seconds=lease),
         partition_renew_interval=timedelta(seconds=renew),
+        distributed_tracing=durable.section("tracing").boolean("DistributedTracingEnabled", False)
+        and durable.section("tracing").string("Version", "V1").upper() == "V2",
     )
 
 

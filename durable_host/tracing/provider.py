@@ -12,10 +12,11 @@ import contextvars
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -68,7 +69,7 @@ def install_provider(*, console: bool = False) -> TracerProvider:
         # Spans user code opens (e.g. inside an activity) come from the global provider.
         trace.set_tracer_provider(_provider)
     if console:
-        add_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+        add_processor(SimpleSpanProcessor(ConsoleSpanExporter(formatter=one_line)))
     return _provider
 
 
@@ -76,6 +77,24 @@ def add_processor(processor: SpanProcessor) -> None:
     """Also send finished spans to `processor` (tests add an in-memory exporter this way)."""
     assert _provider is not None, "install_provider() first"
     _provider.add_span_processor(processor)
+
+
+def one_line(span: ReadableSpan) -> str:
+    """`[time] Span <name> (<kind>, <ms>) trace=.. span=.. parent=.. <status> <attributes>`,
+    one line per span, to read next to the host's Executing/Executed lines."""
+    context = span.context
+    ids = f"trace={context.trace_id:032x} span={context.span_id:016x}" if context else ""
+    parent = f" parent={span.parent.span_id:016x}" if span.parent is not None else ""
+    start, end = span.start_time or 0, span.end_time or 0
+    when = datetime.fromtimestamp(end / 1e9, tz=timezone.utc).isoformat(timespec="milliseconds")
+    status = span.status.status_code.name
+    if span.status.description:
+        status += f" {span.status.description!r}"
+    attributes = " ".join(f"{k}={v!s}" for k, v in (span.attributes or {}).items())
+    return (
+        f"[{when.replace('+00:00', 'Z')}] Span {span.name} ({span.kind.name.lower()}, "
+        f"{(end - start) / 1e6:.1f} ms) {ids}{parent} {status} {attributes}\n"
+    )
 
 
 def _service_from_env() -> dict[str, str]:

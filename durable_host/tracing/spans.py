@@ -168,6 +168,7 @@ class DurableTracer:
         end: datetime,
         span_id: int | None = None,
         error: str | None = None,
+        ok: bool = False,
     ) -> SpanRef:
         with preset_span_id(span_id):
             span = self._tracer.start_span(
@@ -179,6 +180,8 @@ class DurableTracer:
             )
         if error is not None:
             _fail(span, error)
+        elif ok:
+            span.set_status(StatusCode.OK)
         span.end(end_time=max(_ns(end), _ns(start)))
         return _ref(span)
 
@@ -544,6 +547,7 @@ class EpisodeTrace:
             end=now,
             span_id=self.own.span_id,
             error=error,
+            ok=error is None,  # DTFx marks a completed orchestration OK
         )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from durable_host.server.settings import load_host_settings
 from durable_host.taskhub.codec import (
@@ -24,6 +26,8 @@ from durable_host.taskhub.events import (
     TaskMessage,
     TaskScheduled,
 )
+from durable_host.tracing import load_tracer
+from durable_host.tracing.provider import one_line
 from durable_host.tracing.w3c import (
     SpanRef,
     own_span_of,
@@ -112,3 +116,26 @@ def test_an_untraced_host_loads_none_of_the_opentelemetry_code() -> None:
     )
     # Only the package's __init__ (load_tracer), which imports nothing else.
     assert out.stdout.strip() == "[]"
+
+
+def test_the_console_prints_one_line_per_span(span_memory: InMemorySpanExporter) -> None:
+    span_memory.clear()
+    tracer = load_tracer()
+    own = PARENT.with_span(0xABC)
+    tracer.emit(
+        "orchestration:n",
+        kind=SpanKind.SERVER,
+        parent=PARENT,
+        attributes={"durabletask.task.status": "Failed"},
+        start=WHEN,
+        end=WHEN + timedelta(milliseconds=250),
+        span_id=own.span_id,
+        error="it broke",
+    )
+    (span,) = span_memory.get_finished_spans()
+    assert one_line(span) == (
+        "[2026-01-02T03:04:05.373Z] Span orchestration:n (server, 250.0 ms) "
+        "trace=0af7651916cd43dd8448eb211c80319c span=0000000000000abc parent=b7ad6b7169203331 "
+        "ERROR 'it broke' durabletask.task.status=Failed\n"
+    )
+    span_memory.clear()

@@ -87,6 +87,7 @@ async def test_an_http_started_orchestration_is_one_trace_with_every_kind_of_wor
         "durabletask.task.instance_id": instance_id,
         "durabletask.task.status": "Completed",
     }
+    assert orchestration.status.status_code == StatusCode.OK
     parent_id = _id(orchestration)
 
     # The entity call: the caller's side under the orchestration, the entity's under it.

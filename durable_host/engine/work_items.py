@@ -339,6 +339,7 @@ class WorkItemRunner:
                 and e.event_id in failed_ids
             )
         ]
+        traced = self.tracer.rewound(session.instance_id, kept, now) if self.tracer else None
         started = find_started(kept)
         assert started is not None and session.execution_id is not None
         session.history = kept
@@ -346,9 +347,13 @@ class WorkItemRunner:
         session.blocked_walk = None
         new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now), rewound]
         decision = await self._episode(session, started, new_events, now)
+        if traced is not None:
+            traced.stamp(decision.new_events, decision.outbound, now)
         new_events.extend(decision.new_events)
         outbound = list(decision.outbound)
         self._close_episode(session, started, decision.completion, new_events, outbound, now)
+        if traced is not None:
+            traced.finish(kept, new_events, decision.completion, now)
         # The rewritten history replaces the old rows from index 0.
         await self._checkpoint(
             session,

@@ -337,16 +337,37 @@ class DurableTracer:
         if started is None:
             return None
         recorded = own_span_of(started.parent_trace_context)
-        if recorded is None:
-            parent = parent_of(started.parent_trace_context)
-            if parent is None or index is None:
-                return None
-            own, start = parent.with_span(_new_span_id()), now
-            context = trace_context_dict(parent, own=own, start=start)
-            new_events[index] = dataclasses.replace(started, parent_trace_context=context)
-        else:
-            own, start = recorded
-        return EpisodeTrace(self, instance_id, started, own, start)
+        if recorded is not None:
+            return EpisodeTrace(self, instance_id, started, *recorded)
+        if index is None:
+            return None
+        return self._new_span(instance_id, new_events, index, started, now)
+
+    def rewound(
+        self, instance_id: str, history: list[HistoryEvent], now: datetime
+    ) -> EpisodeTrace | None:
+        """A rewound execution runs in a new span, as in DTFx (stored on its ExecutionStarted,
+        replaced in `history`, which the rewind writes again from row 0)."""
+        index, started = _find_started(history)
+        if index is None or started is None:
+            return None
+        return self._new_span(instance_id, history, index, started, now)
+
+    def _new_span(
+        self,
+        instance_id: str,
+        events: list[HistoryEvent],
+        index: int,
+        started: ExecutionStarted,
+        now: datetime,
+    ) -> EpisodeTrace | None:
+        parent = parent_of(started.parent_trace_context)
+        if parent is None:
+            return None
+        own = parent.with_span(_new_span_id())
+        context = trace_context_dict(parent, own=own, start=now)
+        events[index] = started = dataclasses.replace(started, parent_trace_context=context)
+        return EpisodeTrace(self, instance_id, started, own, now)
 
 
 def _find_started(events: Sequence[HistoryEvent]) -> tuple[int | None, ExecutionStarted | None]:

@@ -146,6 +146,33 @@ async def test_a_failure_sets_error_status_on_the_activity_and_the_orchestration
     assert orchestration.attributes["durabletask.task.status"] == "Failed"
 
 
+async def test_a_rewound_execution_runs_in_a_new_span_of_the_same_trace(
+    env: DurableTestEnvironment, spans: InMemorySpanExporter
+) -> None:
+    instance_id = await env.start_orchestration("flaky_once", None)
+    await env.wait_for_completion(instance_id, expected_status="Failed")
+    await env.engine.client.rewind(instance_id, "try again")
+    deadline = time.monotonic() + 10
+    while (await env.client.get_status(instance_id)).runtime_status.name != "Completed":
+        assert time.monotonic() < deadline, "not Completed within 10 s of the rewind"
+        await asyncio.sleep(0.05)
+    finished = spans.get_finished_spans()
+
+    create = _one(finished, "create_orchestration:flaky_once", SpanKind.PRODUCER)
+    failed, rewound = _named(finished, "orchestration:flaky_once", SpanKind.SERVER)
+    assert (failed.status.status_code, rewound.status.status_code) == (
+        StatusCode.ERROR,
+        StatusCode.OK,
+    )
+    assert _parent_id(failed) == _parent_id(rewound) == _id(create)
+    assert _id(failed) != _id(rewound)
+    runs = _named(finished, "activity:flaky", SpanKind.CLIENT)
+    assert [(_parent_id(s), s.status.status_code) for s in runs] == [
+        (_id(failed), StatusCode.ERROR),
+        (_id(rewound), StatusCode.UNSET),
+    ]
+
+
 async def _wait_for_history(env: DurableTestEnvironment, instance_id: str, count: int) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

@@ -2,8 +2,8 @@
 
 `traced_order` calls the `tally` entity, fans out to `double`, waits on a durable timer and
 runs `traced_child` as a sub-orchestration; `double` opens a span of its own, which must
-nest under the activity's span. `gated` waits for an event (the host-restart test) and
-`doomed` fails (error status).
+nest under the activity's span. `gated` waits for an event (the host-restart test),
+`doomed` fails (error status) and `flaky_once` fails once (the rewind test).
 """
 
 from __future__ import annotations
@@ -52,6 +52,23 @@ def gated(context: df.DurableOrchestrationContext):
 def doomed(context: df.DurableOrchestrationContext):
     yield context.call_activity("explode", "the answer")
     return "unreachable"
+
+
+@app.orchestration_trigger(context_name="context")
+def flaky_once(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity("flaky", context.instance_id))
+
+
+_FLAKY_SEEN: set[str] = set()
+
+
+@app.activity_trigger(input_name="value")
+def flaky(value: str) -> str:
+    """Fails the first time per instance id: the rewind test runs it again."""
+    if value not in _FLAKY_SEEN:
+        _FLAKY_SEEN.add(value)
+        raise RuntimeError("first attempt fails")
+    return "second attempt"
 
 
 @app.activity_trigger(input_name="value")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from durable_host import __version__, cli_lint, cli_replay
+from durable_host import __version__, cli_dashboard, cli_lint, cli_replay
 from durable_host.errors import DurableHostError
 from durable_host.functions.logs import ConsoleFormatter, InvocationLogFilter
 
@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_poison(commands)
     cli_lint.add_parser(commands)
     cli_replay.add_parsers(commands)
+    cli_dashboard.add_dashboard_command(commands)
     return parser
 
 
@@ -162,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_lint.run(args)
     if args.command in cli_replay.COMMANDS:
         return cli_replay.run(args)
+    if args.command == "dashboard":
+        return cli_dashboard.run_dashboard(args)
     from durable_host.server.host import HostOptions
 
     _configure_logging(args.verbose)

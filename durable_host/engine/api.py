@@ -41,6 +41,9 @@ class InstanceQuery:
     created_time_from: datetime | None = None
     created_time_to: datetime | None = None
     instance_id_prefix: str | None = None
+    # The dashboard's filters; the Durable HTTP API has neither.
+    name_prefix: str | None = None
+    orchestrations_only: bool = False
 
 
 @dataclass(frozen=True)

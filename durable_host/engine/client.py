@@ -487,4 +487,10 @@ def instance_filter(query: InstanceQuery) -> str | None:
         prefix = escape_partition_key(query.instance_id_prefix)
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         clauses.append(f"PartitionKey ge {_odata(prefix)} and PartitionKey lt {_odata(upper)}")
+    if query.name_prefix:
+        upper = query.name_prefix[:-1] + chr(ord(query.name_prefix[-1]) + 1)
+        clauses.append(f"Name ge {_odata(query.name_prefix)} and Name lt {_odata(upper)}")
+    if query.orchestrations_only:
+        # Entity ids are '@name@key', and sort between '@' and 'A'.
+        clauses.append("(PartitionKey lt '@' or PartitionKey ge 'A')")
     return " and ".join(clauses) or None

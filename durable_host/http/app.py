@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -71,15 +71,19 @@ def create_app(
     triggers: Handler | None = None,
     keys: AccessKeys | None = None,
     client_max_size: int = MAX_REQUEST_BYTES,
+    subapps: Mapping[str, web.Application] | None = None,
 ) -> web.Application:
     """Build the application; `triggers` handles every path the Durable API does not own.
 
+    `subapps` (prefix -> application) come first, so one may live under the webhook path.
     Bodies over `client_max_size` bytes get 413 with a JSON message.
     """
     keys = keys or AccessKeys()
     app = web.Application(
         client_max_size=client_max_size, middlewares=[_body_limit(client_max_size)]
     )
+    for prefix, subapp in (subapps or {}).items():
+        app.add_subapp(prefix, subapp)
     if durable_api is not None:
         webhook = WEBHOOK_PATH
         rpc = RPC_BASE_PATH.rstrip("/")

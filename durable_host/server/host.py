@@ -20,6 +20,7 @@ import azure.functions as func
 from aiohttp import web
 from azure.durable_functions.models.utils import http_utils
 
+from durable_host.dashboard import DASHBOARD_PATH, DashboardHub, account_label, create_dashboard
 from durable_host.engine.clock import Clock
 from durable_host.engine.host import Engine, EngineSettings
 from durable_host.functions import FunctionIndex, FunctionInvoker, HttpFunction, load_app
@@ -181,7 +182,13 @@ class DurableHost:
             keys=keys,
         )
         api = DurableApi(self.engine.client, self.endpoints)
-        app = create_app(durable_api=api, triggers=triggers.handle, keys=keys)
+        dashboard = create_dashboard([self._dashboard_hub(settings, index)], keys)
+        app = create_app(
+            durable_api=api,
+            triggers=triggers.handle,
+            keys=keys,
+            subapps={DASHBOARD_PATH: dashboard},
+        )
         if self.engine.tracer is not None:
             app.middlewares.append(_continue_trace(self.engine.tracer))
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -298,6 +305,18 @@ class DurableHost:
             local_rpc_enabled=settings.durable_task.local_rpc_endpoint_enabled,
         )
 
+    def _dashboard_hub(self, settings: HostSettings, index: FunctionIndex) -> DashboardHub:
+        assert self.engine is not None
+        connection_name = settings.durable_task.connection_name
+        return DashboardHub(
+            key=settings.durable_task.hub_name,
+            name=settings.durable_task.hub_name,
+            account=account_label(resolve_connection_string(connection_name, self.environ)),
+            client=self.engine.client,
+            allow_actions=True,
+            functions=index,
+        )
+
     def _binding_for(self, fn: HttpFunction) -> str:
         assert self.endpoints is not None
         return client_binding_json(
@@ -351,5 +370,6 @@ class DurableHost:
                 f"Host key (pass as ?code= or x-functions-key; set {FUNCTIONS_KEY_SETTING} "
                 f"in local.settings.json to choose it): {keys.key}"
             )
+        lines.append(f"Dashboard: {self.base_url}{DASHBOARD_PATH}/")
         lines.append(f"Host started; listening on {self.base_url}. Press Ctrl+C to stop.")
         self.echo("\n".join(lines))

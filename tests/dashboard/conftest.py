@@ -1,0 +1,91 @@
+"""Fixtures: a host serving the dashboard app, and Debian's Chromium driven by Playwright.
+
+Playwright never downloads a browser here: it launches /usr/bin/chromium (`make setup`
+installs it with apt-get when it is missing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from durable_host.dashboard import DASHBOARD_PATH
+from durable_host.engine.client import EngineClient
+from durable_host.server.host import DurableHost, HostOptions
+
+APP_DIR = Path(__file__).resolve().parent.parent / "apps" / "dashboard"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+DEADLINE = 30.0
+
+
+@pytest.fixture
+async def host(azurite: str, hub_name: str) -> AsyncIterator[DurableHost]:
+    environ = {
+        "AzureWebJobsStorage": azurite,
+        "AzureFunctionsJobHost__extensions__durableTask__hubName": hub_name,
+    }
+    lines: list[str] = []
+    durable = DurableHost(
+        HostOptions(app_dir=APP_DIR, port=0), environ=environ, echo=lines.append
+    )
+    await durable.start()
+    try:
+        yield durable
+    finally:
+        await durable.stop()
+        assert durable.engine is None
+
+
+@pytest.fixture
+def client(host: DurableHost) -> EngineClient:
+    assert host.engine is not None
+    return host.engine.client
+
+
+@pytest.fixture
+def hub_url(host: DurableHost, hub_name: str) -> str:
+    return f"{host.base_url}{DASHBOARD_PATH}/{hub_name}/"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = await context.new_page()
+    # Confirmation dialogs (terminate, purge) are accepted, as a user clicking OK.
+    opened.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    try:
+        yield opened
+    finally:
+        await context.close()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Wait until `check()` is true, up to DEADLINE seconds."""
+    deadline = time.monotonic() + DEADLINE
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)

@@ -3,7 +3,7 @@
 Bars pair a scheduling event with the event that ends it, by the DTFx ids: a TaskScheduled's
 EventId with a TaskCompleted/TaskFailed's TaskScheduledId, a SubOrchestrationInstanceCreated's
 with the sub-orchestration's completion, a TimerCreated's with TimerFired's TimerId.
-What has not ended yet runs to the end of the time axis and is drawn as open.
+What has no end among the events shown runs to the end of the time axis, drawn as open.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class TimelineBar:
     kind: BarKind
     label: str
     start: datetime
-    end: datetime | None  # None: still open
+    end: datetime | None  # None: no end among the events shown
     failed: bool
     child_instance_id: str | None
     left_percent: float = 0.0
@@ -78,11 +78,10 @@ class Timeline:
         return (self.end - self.start).total_seconds()
 
 
-def history_rows(events: Sequence[HistoryEvent], first: int, count: int) -> list[HistoryRow]:
-    """Rows `first..first+count` of the history table."""
+def history_rows(events: Sequence[HistoryEvent], first: int) -> list[HistoryRow]:
+    """Table rows for `events`, numbered from `first` (their place in the whole history)."""
     rows = []
-    for index in range(first, min(first + count, len(events))):
-        event = events[index]
+    for index, event in enumerate(events, start=first):
         name = str(getattr(event, "name", "") or "")
         child = event.instance_id if isinstance(event, SubOrchestrationInstanceCreated) else None
         rows.append(
@@ -110,11 +109,19 @@ def _detail(event: HistoryEvent) -> str:
     return "; ".join(ids + parts)
 
 
-def timeline(events: Sequence[HistoryEvent], now: datetime) -> Timeline | None:
-    """Every bar of the history, placed on one time axis (None for an empty history)."""
+def timeline(
+    events: Sequence[HistoryEvent], now: datetime, *, reaches_end: bool = True
+) -> Timeline | None:
+    """The bars of `events`, placed on their time axis (None when there are none).
+
+    Without `reaches_end` (a page of a longer history) what has no end among `events`
+    ends on a later page: it runs to the axis' end, not to now.
+    """
     if not events:
         return None
     bars = _bars(events)
+    if not reaches_end:
+        now = events[-1].timestamp
     start = min([events[0].timestamp, *(b.start for b in bars)])
     end = max([events[-1].timestamp, *(b.end or now for b in bars)])
     span = max((end - start).total_seconds(), 1e-3)

@@ -1,7 +1,7 @@
 """One instance: its payloads, history table and timeline (both paged), and its actions.
 
-Paging keeps a 10,000-event history light in the browser: the page holds one slice of
-the table and one slice of the timeline's bars, drawn on the whole history's time axis.
+Paging keeps a 10,000-event history light: a page reads only its slice of the History
+table (by RowKey range) and shows those events, as rows and as timeline bars.
 """
 
 from __future__ import annotations
@@ -22,12 +22,17 @@ from durable_host.dashboard.pages import (
 )
 from durable_host.dashboard.render import json_value, render
 from durable_host.errors import DurableHostError
-from durable_host.taskhub.events import ExecutionStarted, SubOrchestrationInstanceCreated
+from durable_host.engine.api import ManagementApi
+from durable_host.taskhub.events import (
+    ExecutionStarted,
+    HistoryEvent,
+    SubOrchestrationInstanceCreated,
+)
 
 __all__ = ["instance", "instance_action", "instance_value"]
 
-ROWS_PER_PAGE = 100
-BARS_PER_PAGE = 100
+# One page of a long history: its events in the table, and their bars on the timeline.
+EVENTS_PER_PAGE = 200
 _FIELDS = ("input", "output", "custom_status")
 _ACTIONS = ("raise-event", "terminate", "suspend", "resume", "rewind", "restart", "purge")
 _DONE = {
@@ -39,23 +44,34 @@ _DONE = {
 }
 
 
-def _page(text: str | None, pages: int) -> int:
+def _page_number(text: str | None) -> int:
     try:
-        number = int(text or "1")
+        return max(int(text or "1"), 1)
     except ValueError:
-        number = 1
-    return min(max(number, 1), max(pages, 1))
+        return 1
 
 
-def _pages(count: int, per_page: int) -> int:
-    return max((count + per_page - 1) // per_page, 1)
+async def _parent_id(
+    client: ManagementApi, instance_id: str, head: list[HistoryEvent] | None
+) -> str | None:
+    """The parent orchestration, from ExecutionStarted (among the first two events)."""
+    if head is None:
+        found = await client.get_history_slice(instance_id, 0, 2)
+        head = found.events if found else []
+    events = head
+    started = next((e for e in events[:2] if isinstance(e, ExecutionStarted)), None)
+    parent = started.parent_instance if started else None
+    return parent.orchestration_instance.instance_id if parent else None
 
 
 async def instance(request: web.Request) -> web.Response:
     hub = hub_of(request)
     instance_id = request.query.get("id", "")
-    status = await hub.client.get_status(instance_id, show_history=True) if instance_id else None
-    if status is None:
+    status = await hub.client.get_status(instance_id) if instance_id else None
+    page = _page_number(request.query.get("page"))
+    first = (page - 1) * EVENTS_PER_PAGE
+    part = await hub.client.get_history_slice(instance_id, first, EVENTS_PER_PAGE) if status else None
+    if status is None or part is None:
         return render(
             request,
             "message.html",
@@ -64,16 +80,10 @@ async def instance(request: web.Request) -> web.Response:
             title="Instance not found",
             message=f"No instance with id '{instance_id}' in task hub {hub.name}.",
         )
-    events = status.history or []
-    row_pages = _pages(len(events), ROWS_PER_PAGE)
-    row_page = _page(request.query.get("hpage"), row_pages)
-    chart = timeline(events, datetime.now(timezone.utc))
-    bars = chart.bars if chart else []
-    bar_pages = _pages(len(bars), BARS_PER_PAGE)
-    bar_page = _page(request.query.get("tpage"), bar_pages)
-    started = next((e for e in events if isinstance(e, ExecutionStarted)), None)
-    parent = started.parent_instance if started else None
-    children = [e for e in events if isinstance(e, SubOrchestrationInstanceCreated)]
+    pages = max(-(-part.total // EVENTS_PER_PAGE), 1)
+    events = part.events
+    reaches_end = first + len(events) >= part.total
+    chart = timeline(events, datetime.now(timezone.utc), reaches_end=reaches_end)
     return render(
         request,
         "instance.html",
@@ -81,18 +91,15 @@ async def instance(request: web.Request) -> web.Response:
         page_title=instance_id,
         status=status,
         values={field: json_value(getattr(status, field)) for field in _FIELDS},
-        event_count=len(events),
-        rows=history_rows(events, (row_page - 1) * ROWS_PER_PAGE, ROWS_PER_PAGE),
-        row_page=row_page,
-        row_pages=row_pages,
+        event_count=part.total,
+        rows=history_rows(events, first),
+        page=page,
+        pages=pages,
+        first_event=first,
         chart=chart,
-        bars=bars[(bar_page - 1) * BARS_PER_PAGE : bar_page * BARS_PER_PAGE],
-        bar_count=len(bars),
-        bar_page=bar_page,
-        bar_pages=bar_pages,
-        parent_id=parent.orchestration_instance.instance_id if parent else None,
-        children=children,
-        page_url=lambda **p: hub_url(hub, "instance", id=instance_id, **p),
+        parent_id=await _parent_id(hub.client, instance_id, events if first == 0 else None),
+        children=[e for e in events if isinstance(e, SubOrchestrationInstanceCreated)],
+        page_url=lambda number: hub_url(hub, "instance", id=instance_id, page=str(number)),
         instance_url=lambda other: hub_url(hub, "instance", id=other),
         value_url=lambda field: hub_url(hub, "instance/value", id=instance_id, field=field),
     )

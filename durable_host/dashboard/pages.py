@@ -25,9 +25,9 @@ def hub_of(request: web.Request) -> DashboardHub:
     return hub
 
 
-def hub_url(hub: DashboardHub, page: str = "", **params: str) -> str:
+def hub_url(hub: DashboardHub, path: str = "", **params: str) -> str:
     query = urlencode({k: v for k, v in params.items() if v})
-    return f"{DASHBOARD_PATH}/{hub.key}/{page}" + (f"?{query}" if query else "")
+    return f"{DASHBOARD_PATH}/{hub.key}/{path}" + (f"?{query}" if query else "")
 
 
 def redirect(location: str) -> web.Response:

@@ -53,6 +53,15 @@ class InstancePage:
 
 
 @dataclass(frozen=True)
+class HistorySlice:
+    """Part of an instance's current execution: `events` start at index `first` of `total`."""
+
+    events: list[HistoryEvent]
+    first: int
+    total: int
+
+
+@dataclass(frozen=True)
 class EntityState:
     """An existing entity's state: JSON text (None when the entity has no state)."""
 
@@ -105,6 +114,12 @@ class ManagementApi(Protocol):
     async def list_instances(
         self, query: InstanceQuery, *, top: int = 100, continuation_token: str | None = None
     ) -> InstancePage: ...
+
+    async def get_history_slice(
+        self, instance_id: str, first: int, count: int
+    ) -> HistorySlice | None:
+        """Events `first..first+count` of the current execution (None: no such instance)."""
+        ...
 
     async def raise_event(
         self, instance_id: str, event_name: str, data_json: str | None

@@ -19,6 +19,7 @@ from durable_host.engine.api import (
     EntityPage,
     EntityState,
     EntityStatus,
+    HistorySlice,
     InstancePage,
     InstanceQuery,
     InstanceStatus,
@@ -203,6 +204,21 @@ class EngineClient:
             loaded = await self._storage.load_history(instance_id)
             history = loaded.events
         return _status(record, show_input=show_input, history=history)
+
+    async def get_history_slice(
+        self, instance_id: str, first: int, count: int
+    ) -> HistorySlice | None:
+        record = await self._storage.get_instance(instance_id)
+        if record is None:
+            return None
+        if not record.execution_id:
+            return HistorySlice(events=[], first=first, total=0)
+        execution = record.execution_id
+        total, events = await asyncio.gather(
+            self._storage.history_length(instance_id, execution),
+            self._storage.load_history_slice(instance_id, execution, first, count),
+        )
+        return HistorySlice(events=events, first=first, total=total)
 
     async def list_instances(
         self, query: InstanceQuery, *, top: int = 100, continuation_token: str | None = None

@@ -266,6 +266,15 @@ class TaskHubStorage:
     async def load_history(self, instance_id: str, execution_id: str | None = None) -> HistoryLoad:
         return await self._history.load(instance_id, execution_id)
 
+    async def load_history_slice(
+        self, instance_id: str, execution_id: str, first: int, count: int
+    ) -> list[HistoryEvent]:
+        """Events `first..first+count` of one execution (for paging through a long history)."""
+        return await self._history.load_slice(instance_id, execution_id, first, count)
+
+    async def history_length(self, instance_id: str, execution_id: str) -> int:
+        return await self._history.length(instance_id, execution_id)
+
     async def append_history(
         self,
         instance_id: str,

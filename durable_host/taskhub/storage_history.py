@@ -143,6 +143,53 @@ class HistoryStore:
             events.append(event_from_row(row))
         return HistoryLoad(events=events, execution_id=current, etag=etag)
 
+    async def load_slice(
+        self, instance_id: str, execution_id: str, first: int, count: int
+    ) -> list[HistoryEvent]:
+        """Events `first..first+count` of one execution, by RowKey range (no full read)."""
+        query = (
+            f"{partition_filter(instance_id)} and RowKey ge '{history_row_key(first)}' "
+            f"and RowKey lt '{history_row_key(first + count)}' "
+            f"and ExecutionId eq {odata_quote(execution_id)}"
+        )
+        rows: list[dict[str, Any]] = []
+        with storage_errors(f"load part of the history of instance {instance_id!r}"):
+            async for entity in self._table.query_entities(query):
+                rows.append(dict(entity))
+        rows.sort(key=lambda r: str(r.get("RowKey", "")))
+        events = []
+        for row in rows:
+            await restore_large_properties(row, self._payloads)
+            events.append(event_from_row(row))
+        return events
+
+    async def length(self, instance_id: str, execution_id: str) -> int:
+        """How many events the execution has, from a few point reads: its rows are numbered
+        from 0 without gaps, so the first missing one is found by doubling, then bisecting."""
+
+        async def has_row(index: int) -> bool:
+            query = (
+                f"{partition_filter(instance_id)} and RowKey eq '{history_row_key(index)}' "
+                f"and ExecutionId eq {odata_quote(execution_id)}"
+            )
+            with storage_errors(f"read the history of instance {instance_id!r}"):
+                async for _ in self._table.query_entities(query, select=["RowKey"]):
+                    return True
+            return False
+
+        if not await has_row(0):
+            return 0
+        present, missing = 0, 1
+        while await has_row(missing):
+            present, missing = missing, missing * 2
+        while missing - present > 1:
+            middle = (present + missing) // 2
+            if await has_row(middle):
+                present = middle
+            else:
+                missing = middle
+        return missing
+
     async def append(
         self,
         instance_id: str,

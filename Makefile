@@ -17,7 +17,17 @@ $(NPMSTAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NPMSTAMP)
 
-setup: $(STAMP) $(NPMSTAMP)
+# The dashboard's browser tests drive Debian's Chromium (never Playwright's own download).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "The browser tests need Chromium: sudo apt-get install -y chromium" >&2; exit 1; \
+	fi
+
+setup: $(STAMP) $(NPMSTAMP) $(CHROMIUM)
 
 # The benchmark's own environment (DBOS peer, matplotlib), kept out of the project's venv.
 BENCHVENV := bench/.venv

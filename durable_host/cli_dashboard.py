@@ -74,8 +74,10 @@ def connection_string(value: str, environ: Mapping[str, str]) -> str:
 async def serve(args: argparse.Namespace, echo: Callable[[str], None]) -> None:
     environ = os.environ
     connections = [connection_string(c, environ) for c in args.connection]
-    keys = AccessKeys() if is_loopback(args.host) else AccessKeys(
-        environ.get(FUNCTIONS_KEY_SETTING) or generate_key()
+    keys = (
+        AccessKeys()
+        if is_loopback(args.host)
+        else AccessKeys(environ.get(FUNCTIONS_KEY_SETTING) or generate_key())
     )
     hubs = await StandaloneHubs.open(connections, args.hub, allow_actions=args.allow_actions)
     runner = web.AppRunner(standalone_app(hubs.hubs, keys), access_log=None, handle_signals=False)

@@ -105,7 +105,9 @@ def _detail(event: HistoryEvent) -> str:
         if value is not None and value != "":
             text = value.isoformat() if isinstance(value, datetime) else str(value)
             parts.append(f"{field_name}: {text}")
-    ids = [f"{n}: {getattr(event, n)}" for n in ("task_scheduled_id", "timer_id") if hasattr(event, n)]
+    ids = [
+        f"{n}: {getattr(event, n)}" for n in ("task_scheduled_id", "timer_id") if hasattr(event, n)
+    ]
     return "; ".join(ids + parts)
 
 

@@ -21,8 +21,8 @@ from durable_host.dashboard.pages import (
     require_actions,
 )
 from durable_host.dashboard.render import json_value, render
-from durable_host.errors import DurableHostError
 from durable_host.engine.api import ManagementApi
+from durable_host.errors import DurableHostError
 from durable_host.taskhub.events import (
     ExecutionStarted,
     HistoryEvent,
@@ -70,7 +70,9 @@ async def instance(request: web.Request) -> web.Response:
     status = await hub.client.get_status(instance_id) if instance_id else None
     page = _page_number(request.query.get("page"))
     first = (page - 1) * EVENTS_PER_PAGE
-    part = await hub.client.get_history_slice(instance_id, first, EVENTS_PER_PAGE) if status else None
+    part = (
+        await hub.client.get_history_slice(instance_id, first, EVENTS_PER_PAGE) if status else None
+    )
     if status is None or part is None:
         return render(
             request,
@@ -148,7 +150,9 @@ async def instance_action(request: web.Request) -> web.Response:
             await client.rewind(instance_id, reason)
         elif action == "restart":
             new_id = await client.restart(instance_id, new_instance_id=True)
-            return redirect(hub_url(hub, "instance", id=new_id, notice="Restarted as this instance."))
+            return redirect(
+                hub_url(hub, "instance", id=new_id, notice="Restarted as this instance.")
+            )
         else:
             await client.purge(instance_id)
             return redirect(hub_url(hub, notice=f"Purged instance {instance_id}."))

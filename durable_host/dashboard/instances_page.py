@@ -68,8 +68,9 @@ async def instances(request: web.Request) -> web.Response:
             else ""
         ),
         all_url=f"{hub_url(hub)}?{chosen.with_statuses(frozenset()).query_string(**keep)}",
-        status_url=lambda status: f"{hub_url(hub)}?"
-        + chosen.with_statuses(frozenset({status})).query_string(**keep),
+        status_url=lambda status: (
+            f"{hub_url(hub)}?" + chosen.with_statuses(frozenset({status})).query_string(**keep)
+        ),
         bulk_actions=list(BulkAction),
     )
 

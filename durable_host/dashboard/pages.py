@@ -8,10 +8,18 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from durable_host.dashboard.hubs import DashboardHub
-from durable_host.errors import DurableHostError
 from durable_host.dashboard.render import DASHBOARD_PATH, HUBS_KEY, render
+from durable_host.errors import DurableHostError
 
-__all__ = ["FormError", "compact_json", "hub_of", "hub_url", "read_form", "redirect", "require_actions"]
+__all__ = [
+    "FormError",
+    "compact_json",
+    "hub_of",
+    "hub_url",
+    "read_form",
+    "redirect",
+    "require_actions",
+]
 
 
 class FormError(DurableHostError, ValueError):
@@ -61,4 +69,4 @@ def compact_json(text: str, what: str) -> str | None:
     try:
         return json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
     except ValueError as exc:
-        raise FormError(f"The {what} is not valid JSON ({exc}). Quote text: \"like this\".") from exc
+        raise FormError(f'The {what} is not valid JSON ({exc}). Quote text: "like this".') from exc

@@ -19,7 +19,7 @@ from durable_host.dashboard.hubs import DashboardHub
 from durable_host.dashboard.queries import RUNNING_STATES
 from durable_host.taskhub.events import OrchestrationStatus
 
-__all__ = ["DISPLAY_LIMIT", "DASHBOARD_PATH", "JsonValue", "json_value", "render"]
+__all__ = ["DASHBOARD_PATH", "DISPLAY_LIMIT", "JsonValue", "json_value", "render"]
 
 # Under the Durable extension's webhook path: the Functions host owns runtime/, so no app
 # route can ever be served there.

@@ -38,9 +38,7 @@ async def host(azurite: str, hub_name: str) -> AsyncIterator[DurableHost]:
         "AzureFunctionsJobHost__extensions__durableTask__hubName": hub_name,
     }
     lines: list[str] = []
-    durable = DurableHost(
-        HostOptions(app_dir=APP_DIR, port=0), environ=environ, echo=lines.append
-    )
+    durable = DurableHost(HostOptions(app_dir=APP_DIR, port=0), environ=environ, echo=lines.append)
     await durable.start()
     try:
         yield durable

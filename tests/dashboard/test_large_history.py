@@ -47,4 +47,6 @@ async def test_a_ten_thousand_event_history_opens_paged(
     await expect(first_cell).to_have_text(str(EVENTS_PER_PAGE))
 
     await page.goto(hub_url + f"instance?id=huge&page={pages}")
-    await expect(page.locator("table.history tbody tr").last).to_contain_text("OrchestratorCompleted")
+    await expect(page.locator("table.history tbody tr").last).to_contain_text(
+        "OrchestratorCompleted"
+    )

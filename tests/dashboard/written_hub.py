@@ -56,9 +56,7 @@ async def write_completed_chain(
     execution_id = uuid.uuid4().hex
     start = datetime.now(timezone.utc)
     events = chain_history(instance_id, execution_id, activities, start)
-    await storage.append_history(
-        instance_id, execution_id, start_index=0, events=events, etag=None
-    )
+    await storage.append_history(instance_id, execution_id, start_index=0, events=events, etag=None)
     await storage.insert_instance(
         InstanceRecord(
             instance_id=instance_id,

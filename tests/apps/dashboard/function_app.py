@@ -1,4 +1,4 @@
-"""The dashboard tests' app: a waiting approval, a parent with children, a failing order, a counter."""
+"""The dashboard tests' app: an approval, a parent with children, a failing order, a counter."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ def imported_layers(path: Path) -> set[str]:
         for name in names:
             parts = name.split(".")
             if parts[0] == "durable_host" and len(parts) > 1:
-                layers.add(parts[1])
+                layers.add("cli" if parts[1].startswith("cli_") else parts[1])
     return layers
 
 

@@ -131,7 +131,7 @@ async def test_an_entity_shows_its_state_and_takes_a_signal(
 
     await page.fill("input[name=operation]", "add")
     await page.fill("textarea[name=input]", "2")
-    await page.click("form.raise button[type=submit]")
+    await page.click("form.signal button[type=submit]")
     await expect(page.locator(".flash.ok")).to_contain_text("Signalled add")
 
     async def is_seven() -> bool:

@@ -7,14 +7,14 @@ from collections import Counter
 
 from aiohttp import web
 
+from durable_host.dashboard.hubs import DashboardHub
 from durable_host.dashboard.pages import (
     FormError,
+    action,
     compact_json,
     hub_of,
     hub_url,
-    read_form,
     redirect,
-    require_actions,
 )
 from durable_host.dashboard.queries import count_by_name
 from durable_host.dashboard.render import json_value, render
@@ -81,12 +81,8 @@ async def entity(request: web.Request) -> web.Response:
     )
 
 
-async def signal(request: web.Request) -> web.Response:
-    hub = hub_of(request)
-    refused = require_actions(request, hub)
-    if refused is not None:
-        return refused
-    form = await read_form(request)
+@action
+async def signal(request: web.Request, hub: DashboardHub, form: dict[str, str]) -> web.Response:
     name, key = form.get("name", ""), form.get("key", "")
     operation = form.get("operation", "").strip()
     try:

@@ -11,14 +11,14 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from durable_host.dashboard.history import history_rows, timeline
+from durable_host.dashboard.hubs import DashboardHub
 from durable_host.dashboard.pages import (
     FormError,
+    action,
     compact_json,
     hub_of,
     hub_url,
-    read_form,
     redirect,
-    require_actions,
 )
 from durable_host.dashboard.render import json_value, render
 from durable_host.engine.api import ManagementApi
@@ -122,33 +122,31 @@ async def instance_value(request: web.Request) -> web.Response:
     )
 
 
-async def instance_action(request: web.Request) -> web.Response:
-    hub = hub_of(request)
-    refused = require_actions(request, hub)
-    if refused is not None:
-        return refused
-    form = await read_form(request)
+@action
+async def instance_action(
+    request: web.Request, hub: DashboardHub, form: dict[str, str]
+) -> web.Response:
     instance_id = form.get("id", "")
-    action = form.get("action", "")
-    if action not in _ACTIONS:
+    requested = form.get("action", "")
+    if requested not in _ACTIONS:
         return redirect(hub_url(hub, "instance", id=instance_id, error="Unknown action."))
     reason = form.get("reason", "").strip() or None
     client = hub.client
     try:
-        if action == "raise-event":
+        if requested == "raise-event":
             name = form.get("event_name", "").strip()
             if not name:
                 raise FormError("Give the event a name.")
             await client.raise_event(instance_id, name, compact_json(form.get("data", ""), "body"))
-        elif action == "terminate":
+        elif requested == "terminate":
             await client.terminate(instance_id, reason)
-        elif action == "suspend":
+        elif requested == "suspend":
             await client.suspend(instance_id, reason)
-        elif action == "resume":
+        elif requested == "resume":
             await client.resume(instance_id, reason)
-        elif action == "rewind":
+        elif requested == "rewind":
             await client.rewind(instance_id, reason)
-        elif action == "restart":
+        elif requested == "restart":
             new_id = await client.restart(instance_id, new_instance_id=True)
             return redirect(
                 hub_url(hub, "instance", id=new_id, notice="Restarted as this instance.")
@@ -158,4 +156,4 @@ async def instance_action(request: web.Request) -> web.Response:
             return redirect(hub_url(hub, notice=f"Purged instance {instance_id}."))
     except DurableHostError as exc:
         return redirect(hub_url(hub, "instance", id=instance_id, error=str(exc)))
-    return redirect(hub_url(hub, "instance", id=instance_id, notice=_DONE[action]))
+    return redirect(hub_url(hub, "instance", id=instance_id, notice=_DONE[requested]))

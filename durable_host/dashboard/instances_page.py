@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from durable_host.dashboard.pages import hub_of, hub_url, read_form, redirect, require_actions
+from durable_host.dashboard.hubs import DashboardHub
+from durable_host.dashboard.pages import action, hub_of, hub_url, redirect
 from durable_host.dashboard.queries import (
     BulkAction,
     InstanceFilter,
@@ -75,19 +76,15 @@ async def instances(request: web.Request) -> web.Response:
     )
 
 
-async def bulk(request: web.Request) -> web.Response:
-    hub = hub_of(request)
-    refused = require_actions(request, hub)
-    if refused is not None:
-        return refused
-    form = await read_form(request)
+@action
+async def bulk(request: web.Request, hub: DashboardHub, form: dict[str, str]) -> web.Response:
     statuses = (await request.post()).getall("status", [])
     chosen = InstanceFilter.parse(form, [s for s in statuses if isinstance(s, str)])
     try:
-        action = BulkAction(form.get("action", ""))
+        chosen_action = BulkAction(form.get("action", ""))
     except ValueError:
         return redirect(f"{hub_url(hub)}?{chosen.query_string(error='Unknown bulk action.')}")
-    targets = await bulk_targets(hub.client, chosen, action)
+    targets = await bulk_targets(hub.client, chosen, chosen_action)
     confirmed = _int(form.get("confirmed_count"), -1)
     if confirmed != len(targets) or not targets:
         return render(
@@ -96,14 +93,15 @@ async def bulk(request: web.Request) -> web.Response:
             hub=hub,
             page_title="Confirm",
             filter=chosen,
-            action=action,
+            action=chosen_action,
             targets=targets[:20],
             count=len(targets),
             changed=confirmed >= 0,
             back_url=f"{hub_url(hub)}?{chosen.query_string()}",
         )
-    result = await run_bulk(hub.client, action, targets, reason="Bulk action in the dashboard")
-    notice = f"{_PAST_TENSE[action]} {result.done} instance(s)."
+    reason = "Bulk action in the dashboard"
+    result = await run_bulk(hub.client, chosen_action, targets, reason=reason)
+    notice = f"{_PAST_TENSE[chosen_action]} {result.done} instance(s)."
     if result.failed:
         notice += f" {len(result.failed)} had changed meanwhile and were left alone."
     return redirect(f"{hub_url(hub)}?{chosen.query_string(notice=notice)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -13,12 +14,12 @@ from durable_host.errors import DurableHostError
 
 __all__ = [
     "FormError",
+    "action",
     "compact_json",
     "hub_of",
     "hub_url",
     "read_form",
     "redirect",
-    "require_actions",
 ]
 
 
@@ -43,18 +44,28 @@ def redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
-def require_actions(request: web.Request, hub: DashboardHub) -> web.Response | None:
-    """A 403 page for a read-only dashboard (standalone without --allow-actions)."""
-    if hub.allow_actions:
-        return None
-    return render(
-        request,
-        "message.html",
-        http_status=403,
-        hub=hub,
-        title="Read-only dashboard",
-        message="This dashboard was started without --allow-actions: it only shows the task hub.",
-    )
+ActionHandler = Callable[[web.Request, DashboardHub, dict[str, str]], Awaitable[web.Response]]
+
+
+def action(handler: ActionHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A form post on a hub: refused on a read-only dashboard (standalone without
+    --allow-actions), else `handler(request, hub, form fields)`."""
+
+    async def handle(request: web.Request) -> web.Response:
+        hub = hub_of(request)
+        if not hub.allow_actions:
+            return render(
+                request,
+                "message.html",
+                http_status=403,
+                hub=hub,
+                title="Read-only dashboard",
+                message="This dashboard was started without --allow-actions: "
+                "it only shows the task hub.",
+            )
+        return await handler(request, hub, await read_form(request))
+
+    return handle
 
 
 async def read_form(request: web.Request) -> dict[str, str]:

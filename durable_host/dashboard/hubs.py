@@ -63,9 +63,14 @@ class StandaloneHubs:
         opened = cls()
         try:
             for connection in connections:
-                names = list(hub_names) or await find_task_hubs(connection)
-                for name in names:
-                    await opened._add(connection, validate_hub_name(name), allow_actions)
+                found = await find_task_hubs(connection)
+                for name in hub_names or found:
+                    if validate_hub_name(name) not in found:
+                        raise ConfigurationError(
+                            f"Task hub {name} is not in storage account "
+                            f"{account_label(connection)} (found: {', '.join(found) or 'none'})."
+                        )
+                    await opened._add(connection, name, allow_actions)
         except BaseException:
             await opened.close()
             raise

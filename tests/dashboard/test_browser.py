@@ -173,3 +173,20 @@ async def test_the_functions_page_counts_instances_per_orchestrator(
     row = page.locator("table.functions tr", has_text="failing_order")
     await expect(row.locator("td").nth(1)).to_have_text("1")
     await expect(page.locator("table.functions").nth(1)).to_contain_text("echo")
+
+
+async def test_a_large_input_is_cut_with_a_link_to_the_whole_value(
+    client: EngineClient, hub_url: str, page: Page
+) -> None:
+    large = {"lines": [f"line {i:05d}" for i in range(2_000)]}
+    await client.start_new("await_approval", "large-1", json.dumps(large))
+    await page.goto(hub_url + "instance?id=large-1")
+    card = page.locator("#value-input")
+    await expect(card.locator(".cut")).to_contain_text("Cut at")
+    await expect(card.locator("pre")).not_to_contain_text("line 01999")
+
+    async with page.expect_download() as download_info:
+        await card.locator(".cut a").click()
+    download = await download_info.value
+    path = await download.path()
+    assert json.loads(path.read_text(encoding="utf-8")) == large

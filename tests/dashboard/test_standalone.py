@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from durable_host.cli_dashboard import READY_LINE
-from durable_host.dashboard import DASHBOARD_PATH
+from durable_host.dashboard import DASHBOARD_PATH, account_label
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage
 from tests.conftest import PROJECT_DIR
@@ -107,3 +107,17 @@ async def test_the_standalone_dashboard_browses_hubs_without_an_app_read_only(
                 assert response.status == 403
         await page.goto(f"{url}{second}/instance?id=order-b")
         await expect(page.locator("#runtime-status")).to_have_text("Completed")
+
+
+async def test_a_hub_that_is_not_there_is_named_at_start(azurite: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "durable_host", "dashboard", "--connection", azurite, "--hub", "NoSuchHub"),
+        cwd=PROJECT_DIR,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 1
+    account = account_label(azurite)
+    assert f"Task hub NoSuchHub is not in storage account {account}" in stderr.decode()

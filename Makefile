@@ -27,7 +27,7 @@ $(CHROMIUM):
 		echo "The browser tests need Chromium: sudo apt-get install -y chromium" >&2; exit 1; \
 	fi
 
-setup: $(STAMP) $(NPMSTAMP) $(CHROMIUM)
+setup: $(STAMP) $(NPMSTAMP)
 
 # The benchmark's own environment (DBOS peer, matplotlib), kept out of the project's venv.
 BENCHVENV := bench/.venv
@@ -56,7 +56,7 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/python -m durable_host lint .
 
-test: lint
+test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 clean:

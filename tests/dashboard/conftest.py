@@ -1,6 +1,6 @@
 """Fixtures: a host serving the dashboard app, and Debian's Chromium driven by Playwright.
 
-Playwright never downloads a browser here: it launches /usr/bin/chromium (`make setup`
+Playwright never downloads a browser here: it launches /usr/bin/chromium (`make test`
 installs it with apt-get when it is missing).
 """
 

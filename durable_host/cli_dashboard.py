@@ -12,15 +12,10 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
-from aiohttp import web
-
-from durable_host.dashboard import DASHBOARD_PATH, StandaloneHubs, standalone_app
+from durable_host.cli_replay import connection_string
 from durable_host.errors import DurableHostError
-from durable_host.http.keys import FUNCTIONS_KEY_SETTING, AccessKeys, generate_key, is_loopback
-from durable_host.server.azurite import development_storage_connection_string
-from durable_host.server.settings import DEVELOPMENT_STORAGE, resolve_connection_string
 
 __all__ = ["add_dashboard_command", "run_dashboard"]
 
@@ -62,18 +57,20 @@ def add_dashboard_command(commands: argparse._SubParsersAction[argparse.Argument
     )
 
 
-def connection_string(value: str, environ: Mapping[str, str]) -> str:
-    """A connection string as given, Azurite's for UseDevelopmentStorage=true, else a setting."""
-    if value.strip().lower() == DEVELOPMENT_STORAGE.lower():
-        return development_storage_connection_string()
-    if "=" in value:
-        return value
-    return resolve_connection_string(value, environ)
-
-
 async def serve(args: argparse.Namespace, echo: Callable[[str], None]) -> None:
+    # Imported here: registering the parser must stay cheap for the other commands.
+    from aiohttp import web
+
+    from durable_host.dashboard import DASHBOARD_PATH, StandaloneHubs, standalone_app
+    from durable_host.http.keys import (
+        FUNCTIONS_KEY_SETTING,
+        AccessKeys,
+        generate_key,
+        is_loopback,
+    )
+
     environ = os.environ
-    connections = [connection_string(c, environ) for c in args.connection]
+    connections = [connection_string(c) for c in args.connection]
     keys = (
         AccessKeys()
         if is_loopback(args.host)

@@ -38,16 +38,13 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {"server", "dashboard", "http", "engine", "functions", "taskhub", "tracing"},
     "cli_lint": {"server", "lint"},
     "cli_replay": {"server", "replayer", "taskhub"},
-    "cli_dashboard": {"server", "dashboard", "http", "taskhub"},
+    "cli_dashboard": {"cli_replay", "dashboard", "http"},
 }
 
 
 def layer_of(path: Path) -> str:
     relative = path.relative_to(PACKAGE)
-    if len(relative.parts) > 1:
-        return relative.parts[0]
-    # cli_<command>.py modules are the CLI's commands.
-    return "cli" if relative.stem.startswith("cli_") else relative.stem
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
 
 
 def imported_layers(path: Path) -> set[str]:
@@ -61,7 +58,7 @@ def imported_layers(path: Path) -> set[str]:
         for name in names:
             parts = name.split(".")
             if parts[0] == "durable_host" and len(parts) > 1:
-                layers.add("cli" if parts[1].startswith("cli_") else parts[1])
+                layers.add(parts[1])
     return layers
 
 

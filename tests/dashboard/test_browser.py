@@ -190,3 +190,24 @@ async def test_a_large_input_is_cut_with_a_link_to_the_whole_value(
     download = await download_info.value
     path = await download.path()
     assert json.loads(path.read_text(encoding="utf-8")) == large
+
+
+async def test_suspend_resume_and_restart_from_the_instance_page(
+    client: EngineClient, hub_url: str, page: Page
+) -> None:
+    await _started_waiting(client, "approval-4")
+    await page.goto(hub_url + "instance?id=approval-4")
+    await page.click("button[value=suspend]")
+    await expect(page.locator(".flash.ok")).to_have_text("Suspension requested.")
+    await _wait_status(client, "approval-4", OrchestrationStatus.Suspended)
+    await page.click("button[value=resume]")
+    await expect(page.locator(".flash.ok")).to_have_text("Resumption requested.")
+    await _wait_status(client, "approval-4", Running)
+
+    await page.click("button[value=restart]")
+    await expect(page.locator(".flash.ok")).to_have_text("Restarted as this instance.")
+    new_id = page.url.split("id=")[1].split("&")[0]
+    assert new_id != "approval-4"
+    await _wait_status(client, new_id, Running)
+    restarted = await client.get_status(new_id)
+    assert restarted is not None and restarted.input == json.dumps("order")

@@ -16,6 +16,7 @@ from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from durable_host.taskhub.keys import escape_partition_key
+from durable_host.taskhub.rest_blobs import RestBlobs
 from durable_host.taskhub.storage_errors import storage_errors
 
 __all__ = [
@@ -31,6 +32,7 @@ MAX_MESSAGE_BYTES = 45 * 1024
 MAX_PROPERTY_BYTES = 60 * 1024
 # Compressing a megabyte takes milliseconds; above this size do it off the event loop.
 _THREAD_THRESHOLD = 256 * 1024
+_CONTENT_TYPE = "application/octet-stream"
 
 
 def is_large_property(value: str) -> bool:
@@ -65,9 +67,12 @@ def _decompress(data: bytes) -> str:
 class LargePayloads:
     """Upload, download and delete gzipped payload blobs of one task hub."""
 
-    def __init__(self, service: BlobServiceClient, container: str) -> None:
+    def __init__(
+        self, service: BlobServiceClient, container: str, *, rest: RestBlobs | None = None
+    ) -> None:
         self.container_name = container
         self._container: ContainerClient = service.get_container_client(container)
+        self._rest = rest
 
     def blob_name_of(self, reference: str) -> str:
         """The blob name for `reference`, which may be a bare name or a full blob URL."""
@@ -85,20 +90,26 @@ class LargePayloads:
         else:
             data = _compress(text)
         with storage_errors(f"upload large payload blob {name!r} to {self.container_name}"):
+            if self._rest is not None:
+                await self._rest.put(name, data, content_type=_CONTENT_TYPE)
+                return
             await self._container.upload_blob(
                 name,
                 data,
                 overwrite=True,
                 # No Content-Encoding header: readers (and the real provider) gunzip
                 # the bytes themselves, so no transport may decompress them first.
-                content_settings=ContentSettings(content_type="application/octet-stream"),
+                content_settings=ContentSettings(content_type=_CONTENT_TYPE),
             )
 
     async def download(self, reference: str) -> str:
         name = self.blob_name_of(reference)
         with storage_errors(f"download large payload blob {name!r} from {self.container_name}"):
-            stream = await self._container.download_blob(name, decompress=False)
-            data = await stream.readall()
+            if self._rest is not None:
+                data = await self._rest.get(name)
+            else:
+                stream = await self._container.download_blob(name, decompress=False)
+                data = await stream.readall()
         if len(data) > _THREAD_THRESHOLD // 4:
             return await asyncio.to_thread(_decompress, data)
         return _decompress(data)

@@ -9,6 +9,7 @@ resource on the hot path. Every SDK failure surfaces as StorageError
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -23,6 +24,10 @@ from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.large_payloads import LargePayloads
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.partitions import PartitionLease, PartitionStore
+from durable_host.taskhub.rest_blobs import RestBlobs
+from durable_host.taskhub.rest_client import RestClient, StorageAccount
+from durable_host.taskhub.rest_queues import RestQueues
+from durable_host.taskhub.rest_tables import RestTables
 from durable_host.taskhub.storage_errors import storage_errors
 from durable_host.taskhub.storage_history import HistoryLoad, HistoryStore
 from durable_host.taskhub.storage_instances import InstanceStore
@@ -42,6 +47,9 @@ __all__ = [
     "TaskHubStorage",
 ]
 
+
+# "sdk" sends every request through the Azure SDKs (for A/B measurements and diagnosis).
+CLIENT_ENV = "DURABLE_HOST_STORAGE_CLIENT"
 
 # Seconds, or a timedelta.
 Delay = float | timedelta
@@ -68,8 +76,15 @@ class TaskHubStorage:
     """Queues, tables and blobs of one task hub. Use `async with`, or call `close()`."""
 
     def __init__(
-        self, connection_string: str, names: TaskHubNames, *, retry_total: int = 3
+        self,
+        connection_string: str,
+        names: TaskHubNames,
+        *,
+        retry_total: int = 3,
+        thin_client: bool | None = None,
     ) -> None:
+        """`thin_client`: send the hot-path requests with `rest_client.py` (default: whenever
+        the connection has an account key or SAS, unless DURABLE_HOST_STORAGE_CLIENT=sdk)."""
         self.names = names
         # The SDK default backs off 15 s, 18 s, 24 s, 42 s: far too slow for a local host whose
         # own loops retry anyway. Short backoffs keep a transient blip cheap and an outage
@@ -93,13 +108,38 @@ class TaskHubStorage:
         self._table_service = TableServiceClient.from_connection_string(
             connection_string, retry_total=retry_total, retry_backoff_factor=0.5, **transport
         )
-        self._payloads = LargePayloads(self._blob_service, names.large_messages_container)
-        self._queues = QueueStore(self._queue_service, self._payloads, names.poison_queue)
+        account = StorageAccount.parse(connection_string)
+        if thin_client is None:
+            thin_client = os.environ.get(CLIENT_ENV, "").lower() != "sdk"
+        self._rest = (
+            RestClient(
+                account,
+                retry_total=retry_total,
+                trust_env=transport["use_env_settings"],
+            )
+            if thin_client and account is not None
+            else None
+        )
+        rest = self._rest
+        self._payloads = LargePayloads(
+            self._blob_service,
+            names.large_messages_container,
+            rest=RestBlobs(rest, names.large_messages_container) if rest else None,
+        )
+        self._queues = QueueStore(
+            self._queue_service,
+            self._payloads,
+            names.poison_queue,
+            rest=RestQueues(rest) if rest else None,
+        )
+        tables = RestTables(rest) if rest else None
         self._history = HistoryStore(
-            self._table_service.get_table_client(names.history_table), self._payloads
+            self._table_service.get_table_client(names.history_table), self._payloads, rest=tables
         )
         self._instances = InstanceStore(
-            self._table_service.get_table_client(names.instances_table), self._payloads
+            self._table_service.get_table_client(names.instances_table),
+            self._payloads,
+            rest=tables,
         )
         # Lease renewals get their own connection pool: behind a burst of the workload's own
         # requests they would wait long enough for the leases to lapse.
@@ -126,7 +166,12 @@ class TaskHubStorage:
             self._table_service.close(),
             self._blob_service.close(),
             self._lease_service.close(),
+            *([self._rest.close()] if self._rest is not None else []),
         )
+
+    @property
+    def uses_thin_client(self) -> bool:
+        return self._rest is not None
 
     # ------------------------------------------------------------------ task hub lifecycle
 

@@ -28,6 +28,7 @@ from durable_host.taskhub.codec import (
 from durable_host.taskhub.events import HistoryEvent
 from durable_host.taskhub.keys import escape_partition_key
 from durable_host.taskhub.large_payloads import LargePayloads, history_blob_name, is_large_property
+from durable_host.taskhub.rest_tables import BatchOperation, BatchVerb, RestTables
 from durable_host.taskhub.storage_errors import storage_errors
 from durable_host.taskhub.table_batch import submit_batch
 
@@ -110,9 +111,13 @@ async def restore_large_properties(
 class HistoryStore:
     """Reads and writes `<hub>History` for one task hub."""
 
-    def __init__(self, table: TableClient, payloads: LargePayloads) -> None:
+    def __init__(
+        self, table: TableClient, payloads: LargePayloads, *, rest: RestTables | None = None
+    ) -> None:
         self._table = table
         self._payloads = payloads
+        # The thin client writes checkpoints when the connection has a key or SAS.
+        self._rest = rest
 
     async def load(self, instance_id: str, execution_id: str | None = None) -> HistoryLoad:
         query = partition_filter(instance_id)
@@ -243,6 +248,8 @@ class HistoryStore:
             checkpoint_complete=complete,
             completed_at=datetime.now(timezone.utc) if complete else None,
         )
+        if self._rest is not None:
+            return await self._transact(instance_id, rows, sentinel, etag)
         operations: list[Any] = [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in rows]
         if etag is None:
             operations.append(("create", sentinel))
@@ -264,6 +271,25 @@ class HistoryStore:
         if not new_etag:
             raise RuntimeError("The table service returned no ETag for the sentinel row.")
         return str(new_etag)
+
+    async def _transact(
+        self,
+        instance_id: str,
+        rows: list[dict[str, Any]],
+        sentinel: dict[str, Any],
+        etag: str | None,
+    ) -> str:
+        assert self._rest is not None
+        operations = [BatchOperation(BatchVerb.INSERT_OR_REPLACE, row) for row in rows]
+        if etag is None:
+            operations.append(BatchOperation(BatchVerb.INSERT, sentinel))
+        else:
+            operations.append(BatchOperation(BatchVerb.INSERT_OR_MERGE, sentinel, etag))
+        with storage_errors(f"checkpoint the history of instance {instance_id!r}", conflict=True):
+            etags = await self._rest.transact(self._table.table_name, operations)
+        if not etags[-1]:
+            raise RuntimeError("The table service returned no ETag for the sentinel row.")
+        return etags[-1]
 
     async def delete(self, instance_id: str) -> int:
         """Delete every history row of the instance (all executions); returns the row count."""

@@ -18,6 +18,7 @@ from durable_host.taskhub.codec import decode_message
 from durable_host.taskhub.instances import InstanceRecord, instance_merge_row
 from durable_host.taskhub.keys import escape_partition_key
 from durable_host.taskhub.large_payloads import LargePayloads
+from durable_host.taskhub.rest_tables import RestTables
 from durable_host.taskhub.storage_errors import storage_errors
 from durable_host.taskhub.storage_history import (
     offload_large_properties,
@@ -58,9 +59,13 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
 class InstanceStore:
     """Reads and writes `<hub>Instances` for one task hub."""
 
-    def __init__(self, table: TableClient, payloads: LargePayloads) -> None:
+    def __init__(
+        self, table: TableClient, payloads: LargePayloads, *, rest: RestTables | None = None
+    ) -> None:
         self._table = table
         self._payloads = payloads
+        # The thin client for point reads and writes when the connection has a key or SAS.
+        self._rest = rest
 
     async def _to_entity(self, row: Mapping[str, Any]) -> dict[str, Any]:
         entity = dict(row)
@@ -103,11 +108,15 @@ class InstanceStore:
         key = escape_partition_key(instance_id)
         rows = []
         with storage_errors(f"read the status of instance {instance_id!r}"):
-            # A query, not get_entity: a missing row is an empty page, not an exception.
-            async for entity in self._table.query_entities(
-                "PartitionKey eq @pk and RowKey eq ''", parameters={"pk": key}
-            ):
-                rows.append(entity)
+            if self._rest is not None:
+                found = await self._rest.get(self._table.table_name, key, _ROW_KEY)
+                rows = [found] if found is not None else []
+            else:
+                # A query, not get_entity: a missing row is an empty page, not an exception.
+                async for entity in self._table.query_entities(
+                    "PartitionKey eq @pk and RowKey eq ''", parameters={"pk": key}
+                ):
+                    rows.append(entity)
         if not rows:
             return None
         return await self._from_entity(rows[0]), str(rows[0].metadata.get("etag") or "")
@@ -115,6 +124,11 @@ class InstanceStore:
     async def insert_or_replace(self, record: InstanceRecord, *, etag: str | None) -> str:
         entity = await self._to_entity(record.to_row())
         what = f"write the status of instance {record.instance_id!r}"
+        if self._rest is not None:
+            with storage_errors(what, conflict=etag is not None):
+                return await self._rest.write(
+                    self._table.table_name, entity, merge=False, etag=etag
+                )
         if etag is None:
             with storage_errors(what):
                 result = await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
@@ -140,6 +154,8 @@ class InstanceStore:
         for attempt in range(_INSERT_ATTEMPTS):
             try:
                 with storage_errors(what, conflict=True):
+                    if self._rest is not None:
+                        return await self._rest.insert(self._table.table_name, entity)
                     result = await self._table.create_entity(entity)
                 return str(result.get("etag") or "")
             except CheckpointConflictError:
@@ -155,6 +171,9 @@ class InstanceStore:
     ) -> str:
         entity = await self._to_entity(instance_merge_row(instance_id, **fields))
         what = f"update the status of instance {instance_id!r}"
+        if self._rest is not None:
+            with storage_errors(what, conflict=etag is not None):
+                return await self._rest.write(self._table.table_name, entity, merge=True, etag=etag)
         if etag is None:
             with storage_errors(what):
                 result = await self._table.upsert_entity(entity, mode=UpdateMode.MERGE)

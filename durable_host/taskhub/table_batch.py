@@ -18,7 +18,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
@@ -30,11 +30,25 @@ __all__ = [
     "TableBatchError",
     "decode_batch_response",
     "encode_batch",
+    "refused",
     "submit_batch",
 ]
 
 _BOUNDARY = re.compile(r'boundary="?([^";\s]+)"?', re.IGNORECASE)
 _STATUS_LINE = re.compile(rb"^HTTP/\d\.\d (\d{3})")
+
+
+class BatchPart(Protocol):
+    """A request inside the batch: azure-core's HttpRequest, or the thin client's own."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def headers(self) -> Any: ...
+    @property
+    def content(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +70,7 @@ class TableBatchError(HttpResponseError):
         self.error_code = code
 
 
-def encode_batch(requests: Sequence[HttpRequest], batch_id: str, changeset_id: str) -> bytes:
+def encode_batch(requests: Sequence[BatchPart], batch_id: str, changeset_id: str) -> bytes:
     """The `$batch` body: one changeset with every request, as `submit_transaction` sends."""
     out: list[str] = [
         f"--batch_{batch_id}\r\n",
@@ -153,7 +167,7 @@ async def submit_batch(table: TableClient, operations: Iterable[Any]) -> list[di
         ) from exc
     for part in parts:
         if not 200 <= part.status < 300:
-            raise _refused(part)
+            raise refused(part)
     if len(parts) != len(builder.requests):
         raise TableBatchError(
             response.status_code,
@@ -199,7 +213,7 @@ def _http_response(payload: bytes) -> PartResponse:
     return PartResponse(int(match.group(1)), headers, body.rstrip(b"\r\n"))
 
 
-def _refused(part: PartResponse) -> TableBatchError:
+def refused(part: PartResponse) -> TableBatchError:
     code: str | None = part.headers.get("x-ms-error-code")
     message = part.body.decode("utf-8", "replace")[:200]
     try:

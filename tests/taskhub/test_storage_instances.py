@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from azure.data.tables import TableClient
@@ -143,27 +144,39 @@ async def test_delete_instance(hub_storage: TaskHubStorage) -> None:
     await hub_storage.delete_instance("gone")  # deleting twice is not an error
 
 
-async def test_an_insert_whose_answer_was_lost_is_retried(hub_storage: TaskHubStorage) -> None:
-    """A connection reset after the POST went out: azure-core does not repeat it, so the
-    store does; a repeat that finds the row reports the conflict an existing row gives."""
+@pytest.mark.parametrize("thin", [True, False], ids=["thin-client", "sdk"])
+async def test_an_insert_whose_answer_was_lost_is_retried(
+    azurite: str, hub_name: str, thin: bool
+) -> None:
+    """A connection reset after the POST went out: neither azure-core nor the thin client
+    repeats a POST, so the store does; a repeat that finds the row reports the conflict an
+    existing row gives."""
     from azure.core.exceptions import ServiceResponseError
 
-    table = hub_storage._instances._table
-    real_create = table.create_entity
+    from durable_host.taskhub.names import TaskHubNames
+
+    hub_storage = TaskHubStorage(azurite, TaskHubNames(hub_name, 1), thin_client=thin)
+    await hub_storage.create_if_not_exists()
+    # The call that sends the insert, on either path.
+    owner: Any = hub_storage._instances._rest if thin else hub_storage._instances._table
+    name = "insert" if thin else "create_entity"
+    real_create = getattr(owner, name)
     calls: list[str] = []
 
-    async def created_then_reset(entity: object, **options: object) -> object:
+    async def created_then_reset(*args: object, **options: object) -> object:
         calls.append("create")
-        result = await real_create(entity, **options)
+        result = await real_create(*args, **options)
         if len(calls) == 1:
             raise ServiceResponseError("Connection reset by peer")
         return result
 
-    table.create_entity = created_then_reset  # type: ignore[method-assign]
+    setattr(owner, name, created_then_reset)
     with pytest.raises(CheckpointConflictError):
         await hub_storage.insert_instance(record("reset"))
     assert calls == ["create", "create"]
     stored = await hub_storage.get_instance("reset")
     assert stored is not None and stored.runtime_status == OrchestrationStatus.Pending
-    table.create_entity = real_create  # type: ignore[method-assign]
+    setattr(owner, name, real_create)
     assert await hub_storage.insert_instance(record("fresh"))
+    await hub_storage.delete_task_hub()
+    await hub_storage.close()

@@ -1,46 +1,71 @@
 """Azurite's own round trips for the operations on a durable host's critical path.
 
-Two figures per operation, with the same async SDK clients durable_host uses:
-- latency: median of one-at-a-time calls (what a chain of dependent steps waits for);
-- throughput: calls/s with many in flight (what a wide fan-out is bound by; Azurite is one
-  Node.js process, so all operation kinds share its time).
+Measured twice, with two clients:
+- `minimal`: durable_host's thin REST client (`taskhub/rest_client.py`: aiohttp, SharedKey
+  signing, no pipeline), the cheapest Python client there is: its figures price the floors;
+- `sdk`: the Azure SDK clients (azure-storage-queue, azure-data-tables), shown beside them.
+Per operation and client:
+- `ms`: median of one-at-a-time calls (what a chain of dependent steps waits for);
+- `cpu_ms`: client CPU per call during those calls (what the host pays for each request);
+- `per_s`: calls/s with many in flight (what a wide fan-out is bound by; Azurite is one
+  Node.js process, so all operation kinds share its time), and `client_cpu`, the share of a
+  core the client used meanwhile (near 1.0: the Python client, not Azurite, set the pace).
 The floors in `floors()` are lower bounds: the fewest round trips each workload needs for
-the Durable Task Azure Storage layout, at these measured costs.
+the Durable Task Azure Storage layout, at the minimal client's measured costs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
+from durable_host.taskhub.rest_client import RestClient, Service, StorageAccount
+from durable_host.taskhub.rest_queues import RestQueues
+from durable_host.taskhub.rest_tables import BatchOperation, BatchVerb, RestTables
 from durable_host.taskhub.table_batch import submit_batch
 
 __all__ = ["floors", "measure_round_trips"]
 
 Op = Callable[[int], Awaitable[Any]]
+OPS = (
+    "queue.send",
+    "queue.receive",
+    "queue.update",
+    "queue.delete",
+    "table.batch",
+    "table.upsert",
+    "table.read",
+    "table.query",
+)
+BODY = '{"$type":"DurableTask.AzureStorage.MessageData","TaskMessage":{}}' * 4
 
 
-async def _latency(op: Op, count: int) -> float:
+def _row(partition: str, key: str) -> dict[str, Any]:
+    return {"PartitionKey": partition, "RowKey": key, "EventType": "TaskScheduled"}
+
+
+async def _latency(op: Op, count: int) -> tuple[float, float]:
+    """Median ms per call, and client CPU ms per call, one call at a time."""
     samples = []
+    cpu = time.process_time()
     for i in range(count):
         started = time.perf_counter()
         await op(i)
         samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
+    return statistics.median(samples) * 1000, (time.process_time() - cpu) / count * 1000
 
 
 async def _throughput(op: Op, count: int, concurrency: int) -> tuple[float, float]:
-    """Calls/s, and the share of one core this (client) process used meanwhile: near 1.0
-    means the Python client, not Azurite, set the pace."""
+    """Calls/s, and the share of one core this (client) process used meanwhile."""
     next_index = iter(range(count))
 
     async def worker() -> None:
@@ -53,85 +78,150 @@ async def _throughput(op: Op, count: int, concurrency: int) -> tuple[float, floa
     return count / wall, (time.process_time() - cpu) / wall
 
 
+class _Receipts:
+    """Messages received and not yet settled: the updates and deletes work on these."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+
+def _sdk_ops(queue: Any, table: Any, receipts: _Receipts) -> dict[str, Op]:
+    async def send(_: int) -> None:
+        await queue.send_message(BODY)
+
+    async def receive(_: int) -> None:
+        async for msg in queue.receive_messages(max_messages=1, visibility_timeout=300):
+            receipts.items.append((msg.id, msg.pop_receipt or ""))
+
+    async def update(i: int) -> None:
+        message_id, receipt = receipts.items[i % len(receipts.items)]
+        new = await queue.update_message(message_id, receipt, visibility_timeout=300)
+        receipts.items[i % len(receipts.items)] = (message_id, new.pop_receipt or "")
+
+    async def delete(_: int) -> None:
+        message_id, receipt = receipts.items.pop()
+        await queue.delete_message(message_id, receipt)
+
+    async def batch(i: int) -> None:
+        # A checkpoint: two history rows and the sentinel in one entity group transaction,
+        # as the SDK path of the engine sends it (table_batch.py over the table client).
+        partition = f"i{i}"
+        ops: list[Any] = [("upsert", _row(partition, f"{k:016X}"), {}) for k in range(2)]
+        ops.append(("upsert", _row(partition, "sentinel"), {"mode": UpdateMode.REPLACE}))
+        await submit_batch(table, ops)
+
+    async def upsert(i: int) -> None:
+        await table.upsert_entity(_row("instances", f"{i % 50}"), mode=UpdateMode.REPLACE)
+
+    async def read(i: int) -> None:
+        await table.get_entity("instances", f"{i % 50}")
+
+    async def query(i: int) -> None:
+        # A history load: every row of one instance's partition.
+        rows = table.query_entities("PartitionKey eq @p", parameters={"p": f"i{i % 50}"})
+        async for _ in rows:
+            pass
+
+    return dict(zip(OPS, (send, receive, update, delete, batch, upsert, read, query), strict=True))
+
+
+def _minimal_ops(client: RestClient, queue: str, table: str, receipts: _Receipts) -> dict[str, Op]:
+    queues, tables = RestQueues(client), RestTables(client)
+
+    async def send(_: int) -> None:
+        await queues.send(queue, BODY, visibility_timeout=None, time_to_live=-1)
+
+    async def receive(_: int) -> None:
+        for msg in await queues.receive(queue, max_messages=1, visibility_timeout=300):
+            receipts.items.append((msg.id, msg.pop_receipt or ""))
+
+    async def update(i: int) -> None:
+        message_id, receipt = receipts.items[i % len(receipts.items)]
+        new = await queues.update_visibility(queue, message_id, receipt, 300)
+        receipts.items[i % len(receipts.items)] = (message_id, new)
+
+    async def delete(_: int) -> None:
+        message_id, receipt = receipts.items.pop()
+        await queues.delete(queue, message_id, receipt)
+
+    async def batch(i: int) -> None:
+        partition = f"i{i}"
+        rows = [_row(partition, f"{k:016X}") for k in range(2)] + [_row(partition, "sentinel")]
+        await tables.transact(
+            table, [BatchOperation(BatchVerb.INSERT_OR_REPLACE, row) for row in rows]
+        )
+
+    async def upsert(i: int) -> None:
+        await tables.write(table, _row("instances", f"{i % 50}"), merge=False)
+
+    async def read(i: int) -> None:
+        await tables.get(table, "instances", f"{i % 50}")
+
+    async def query(i: int) -> None:
+        response = await client.request(
+            Service.TABLE,
+            "GET",
+            f"{table}()",
+            query={"$filter": f"PartitionKey eq 'i{i % 50}'"},
+            headers={"Accept": "application/json;odata=nometadata", "DataServiceVersion": "3.0"},
+        )
+        json.loads(response.body)
+
+    return dict(zip(OPS, (send, receive, update, delete, batch, upsert, read, query), strict=True))
+
+
+async def _measure(ops: dict[str, Op], receipts: _Receipts, samples: int, concurrency: int) -> Any:
+    out: dict[str, dict[str, float]] = {}
+    # One at a time. Sends fill the queue for the receives, which fill the receipts for the
+    # updates and the deletes.
+    for name in OPS:
+        ms, cpu_ms = await _latency(ops[name], samples)
+        out[name] = {"ms": ms, "cpu_ms": cpu_ms}
+    # Many in flight.
+    for name in OPS:
+        count = samples * 2
+        if name in ("queue.update", "queue.delete"):
+            count = len(receipts.items)
+        out[name]["per_s"], out[name]["client_cpu"] = await _throughput(
+            ops[name], count, concurrency
+        )
+    return out
+
+
 async def measure_round_trips(
     connection_string: str, *, samples: int = 200, concurrency: int = 32
-) -> dict[str, dict[str, float]]:
-    """{'queue.send': {'ms': median latency, 'per_s': throughput, 'client_cpu': share}, ...}."""
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{'minimal': {'queue.send': {'ms', 'cpu_ms', 'per_s', 'client_cpu'}, ...}, 'sdk': ...}."""
+    account = StorageAccount.parse(connection_string)
+    if account is None:
+        raise ValueError("the benchmark needs a connection string with an account key or SAS")
     tag = "phys" + uuid.uuid4().hex[:8]
     queues = QueueServiceClient.from_connection_string(connection_string)
     tables = TableServiceClient.from_connection_string(connection_string)
-    out: dict[str, dict[str, float]] = {}
+    client = RestClient(account)
+    out: dict[str, Any] = {}
     try:
         queue = await queues.create_queue(tag)
         table = await tables.create_table(tag)
-        body = '{"$type":"DurableTask.AzureStorage.MessageData","TaskMessage":{}}' * 4
-
-        async def send(_: int) -> None:
-            await queue.send_message(body)
-
-        receipts: list[tuple[str, str]] = []
-
-        async def receive(_: int) -> None:
-            async for msg in queue.receive_messages(max_messages=1, visibility_timeout=300):
-                receipts.append((msg.id, msg.pop_receipt or ""))
-
-        async def delete(_: int) -> None:
-            message_id, receipt = receipts.pop()
-            await queue.delete_message(message_id, receipt)
-
-        def row(partition: str, key: str) -> dict[str, Any]:
-            return {"PartitionKey": partition, "RowKey": key, "EventType": "TaskScheduled"}
-
-        async def batch(i: int) -> None:
-            # A checkpoint: two history rows and the sentinel, in one entity group transaction,
-            # sent as the engine sends it (table_batch.py, not the SDK's submit_transaction).
-            partition = f"i{i}"
-            ops: list[Any] = [("upsert", row(partition, f"{k:016X}"), {}) for k in range(2)]
-            ops.append(("upsert", row(partition, "sentinel"), {"mode": UpdateMode.REPLACE}))
-            try:
-                await submit_batch(table, ops)
-            except HttpResponseError as exc:  # pragma: no cover - reported, not hidden
-                raise RuntimeError(f"Azurite refused a batch: {exc}") from exc
-
-        async def upsert(i: int) -> None:
-            await table.upsert_entity(row("instances", f"{i % 50}"), mode=UpdateMode.REPLACE)
-
-        async def query(i: int) -> None:
-            # A history load: every row of one instance's partition.
-            rows = table.query_entities("PartitionKey eq @p", parameters={"p": f"i{i % 50}"})
-            async for _ in rows:
-                pass
-
-        # Latencies, one at a time. Sends fill the queue for the receives, which fill the
-        # receipts for the deletes.
-        out["queue.send"] = {"ms": await _latency(send, samples)}
-        out["queue.receive"] = {"ms": await _latency(receive, samples)}
-        out["queue.delete"] = {"ms": await _latency(delete, samples)}
-        out["table.batch"] = {"ms": await _latency(batch, samples)}
-        out["table.upsert"] = {"ms": await _latency(upsert, samples)}
-        out["table.query"] = {"ms": await _latency(query, samples)}
-        # Throughputs, many in flight.
-        many = samples * 2
-        for name, op in (
-            ("queue.send", send),
-            ("queue.receive", receive),
-            ("queue.delete", delete),  # as many as the receives left receipts for
-            ("table.batch", batch),
-            ("table.upsert", upsert),
-            ("table.query", query),
-        ):
-            n = len(receipts) if op is delete else many
-            out[name]["per_s"], out[name]["client_cpu"] = await _throughput(op, n, concurrency)
+        receipts = _Receipts()
+        out["minimal"] = await _measure(
+            _minimal_ops(client, tag, tag, receipts), receipts, samples, concurrency
+        )
+        receipts = _Receipts()
+        out["sdk"] = await _measure(
+            _sdk_ops(queue, table, receipts), receipts, samples, concurrency
+        )
     finally:
         await asyncio.gather(
             queues.delete_queue(tag), tables.delete_table(tag), return_exceptions=True
         )
-        await asyncio.gather(queues.close(), tables.close())
+        await asyncio.gather(queues.close(), tables.close(), client.close())
     return out
 
 
 def floors(rt: dict[str, dict[str, float]], sizes: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """The fewest round trips each workload needs, priced at the measured costs.
+    """The fewest round trips each workload needs, priced at the measured costs (`rt` is one
+    client's figures: the minimal client's).
 
     Latency floors add medians of dependent calls; throughput floors add 1/throughput of
     every call the workload must make (one emulator process does them all).
@@ -155,6 +245,10 @@ def floors(rt: dict[str, dict[str, float]], sizes: dict[str, int]) -> dict[str, 
     orch = (
         11 * cost("queue.send") + 11 * cost("queue.delete") + 6 * cost("table.batch")
     ) + 2 * cost("table.upsert")
+    # An HTTP start of a 1-activity orchestration: Pending row, start message sent/deleted,
+    # 2 x (work item + result, sent and deleted)... as `orch` with one activity.
+    start = 3 * cost("queue.send") + 3 * cost("queue.delete") + 2 * cost("table.batch")
+    start += 2 * cost("table.upsert")
     # An event or an entity signal: sent by the client. Its delete and the checkpoint can
     # follow after the clock stops (one checkpoint takes many), so only the send counts.
     message = cost("queue.send")
@@ -167,6 +261,10 @@ def floors(rt: dict[str, dict[str, float]], sizes: dict[str, int]) -> dict[str, 
         "orchestrations_per_s": {
             "value": 1.0 / orch,
             "model": "11 send + 11 delete + 6 batch + 2 upsert per orchestration",
+        },
+        "http_starts_per_s": {
+            "value": 1.0 / start,
+            "model": "3 send + 3 delete + 2 batch + 2 upsert per 1-activity orchestration",
         },
         "events_per_s": {"value": 1.0 / message, "model": "1 send per event"},
         "entity_ops_per_s": {"value": 1.0 / message, "model": "1 send per signal"},

@@ -45,6 +45,8 @@ FULL = {
     "events": 1000,
     "events_per_instance": 10,
     "signals": 1000,
+    "http_starts": 1000,
+    "http_clients": 10,
     "idle_s": 60.0,
     "runs": 3,
     "samples": 200,
@@ -56,6 +58,8 @@ QUICK = {
     "events": 100,
     "events_per_instance": 5,
     "signals": 200,
+    "http_starts": 100,
+    "http_clients": 10,
     "idle_s": 4.0,
     "runs": 1,
     "samples": 30,
@@ -106,12 +110,9 @@ async def run_host(sizes: dict[str, Any], clock: Clock) -> dict[str, Any]:
             azurite.queue_port: "queue",
             azurite.table_port: "table",
         }
-        clock.say("Azurite round trips (the physical floor)")
-        out["round_trips"] = await measure_round_trips(
-            azurite.connection_string, samples=sizes["samples"]
-        )
-        for op, figures in out["round_trips"].items():
-            clock.say(f"  {op:14} {figures['ms']:6.2f} ms one at a time, {figures['per_s']:5.0f}/s")
+        clock.say("Azurite round trips (the physical floor), minimal client and SDK")
+        before = await measure_round_trips(azurite.connection_string, samples=sizes["samples"])
+        _say_round_trips(clock, before)
         counter = StorageCounter(ports)
         suite = Suite(azurite.connection_string, counter, clock.say)
         runs = sizes["runs"]
@@ -133,17 +134,31 @@ async def run_host(sizes: dict[str, Any], clock: Clock) -> dict[str, Any]:
             clock.say(f"5. {sizes['signals']} entity signals, to 1 and to 100 entities")
             out["entities_1"] = await suite.entities(sizes["signals"], 1, runs)
             out["entities_100"] = await suite.entities(sizes["signals"], 100, runs)
+            clock.say(f"9. {sizes['http_starts']} HTTP starts from {sizes['http_clients']} clients")
+            out["http_starts"] = await suite.http_starts(
+                sizes["http_starts"], sizes["http_clients"], runs
+            )
             clock.say("7. storage transactions per activity")
             out["transactions"] = await suite.transactions(sizes["hops"], sizes["fan_out"])
         # Price the floors at the mean of before and after: the machine's load drifts.
         clock.say("Azurite round trips again, after the workloads")
-        out["round_trips_before"] = out["round_trips"]
-        out["round_trips_after"] = await measure_round_trips(
-            azurite.connection_string, samples=sizes["samples"]
-        )
-        out["round_trips"] = _mean_round_trips(out["round_trips_before"], out["round_trips_after"])
+        after = await measure_round_trips(azurite.connection_string, samples=sizes["samples"])
+        _say_round_trips(clock, after)
+        out["round_trips_before"], out["round_trips_after"] = before, after
+        out["round_trips"] = _mean_round_trips(before["minimal"], after["minimal"])
+        out["round_trips_sdk"] = _mean_round_trips(before["sdk"], after["sdk"])
     out["floors"] = floors(out["round_trips"], {"fan_out": sizes["fan_out"]})
     return out
+
+
+def _say_round_trips(clock: Clock, measured: dict[str, dict[str, dict[str, float]]]) -> None:
+    for op, mine in measured["minimal"].items():
+        sdk = measured["sdk"][op]
+        clock.say(
+            f"  {op:14} minimal {mine['ms']:5.2f} ms, {mine['cpu_ms']:4.2f} ms CPU, "
+            f"{mine['per_s']:4.0f}/s | SDK {sdk['ms']:5.2f} ms, {sdk['cpu_ms']:4.2f} ms CPU, "
+            f"{sdk['per_s']:4.0f}/s"
+        )
 
 
 def _mean_round_trips(
@@ -208,6 +223,14 @@ def summary(results: dict[str, Any]) -> None:
             f["entity_ops_per_s"],
             None,
         ),
+        (
+            "9. HTTP starts",
+            h["http_starts"]["per_s"],
+            "/s",
+            f["http_starts_per_s"],
+            None,
+        ),
+        ("9. HTTP start p95, to completion", h["http_starts"]["p95_ms"], "ms", None, None),
         (
             "6. idle to first activity",
             h["idle"]["first_activity_ms"],

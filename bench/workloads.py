@@ -9,19 +9,22 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import statistics
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from storage_counter import StorageCounter, diff
 
 from durable_host.engine.host import Engine, EngineSettings
 from durable_host.functions import FunctionIndex, FunctionInvoker, load_app
+from durable_host.server.host import DurableHost, HostOptions
 from durable_host.taskhub.storage import TaskHubStorage
 
 __all__ = ["Suite"]
@@ -272,6 +275,78 @@ class Suite:
             if time.monotonic() > deadline:
                 raise RuntimeError("the engine did not finish the work within its deadline")
             await asyncio.sleep(0.002)
+
+    # -- 9. HTTP starts ---------------------------------------------------------------------------
+
+    async def http_starts(self, total: int, clients: int, runs: int) -> dict[str, Any]:
+        """`total` POSTs to the app's starter from `clients` concurrent loopback clients, each
+        a 1-activity orchestration, each timed from its POST to its completion."""
+        rates: list[float] = []
+        latencies: list[float] = []
+        async with self.http_host() as host:
+            assert host.engine is not None
+            engine = host.engine
+            url = f"http://127.0.0.1:{host.port}/api/orchestrators/single"
+            connector = aiohttp.TCPConnector(limit=clients)
+            async with aiohttp.ClientSession(connector=connector) as session:
+
+                async def one() -> float:
+                    started = time.perf_counter()
+                    async with session.post(url, data=b"1") as response:
+                        if response.status != 202:
+                            raise RuntimeError(f"the starter answered {response.status}")
+                        instance = (await response.json())["id"]
+                    status = await engine.client.wait_for_completion(instance, timeout=600)
+                    if status is None or status.runtime_status.name != "Completed":
+                        raise RuntimeError(f"started instance did not complete: {status}")
+                    return time.perf_counter() - started
+
+                await one()  # warm-up: imports, connections
+                for run in range(runs):
+                    jobs = iter(range(total))
+
+                    async def client(jobs: Iterator[int] = jobs) -> list[float]:
+                        return [await one() for _ in jobs]
+
+                    started = time.perf_counter()
+                    done = await asyncio.gather(*(client() for _ in range(clients)))
+                    rates.append(total / (time.perf_counter() - started))
+                    latencies += [s * 1000 for part in done for s in part]
+                    self.progress(f"  run {run + 1}/{runs}: {rates[-1]:.0f} starts/s")
+        return {
+            "starts": total,
+            "clients": clients,
+            "runs": runs,
+            "per_s": statistics.median(rates),
+            "per_s_all": rates,
+            "p50_ms": statistics.median(latencies),
+            "p95_ms": _percentile(latencies, 0.95),
+        }
+
+    @asynccontextmanager
+    async def http_host(self) -> AsyncIterator[DurableHost]:
+        """The whole host (HTTP server and engine) on the bench app, on loopback."""
+        hub = "bench" + uuid.uuid4().hex[:10]
+        environ = {
+            "AzureWebJobsStorage": self.connection,
+            "AzureFunctionsJobHost__extensions__durableTask__hubName": hub,
+        }
+        host = DurableHost(
+            HostOptions(app_dir=APP_DIR, host="127.0.0.1", port=0),
+            environ=environ,
+            echo=lambda _: None,
+        )
+        # Each request's invocation line would be logged at INFO: keep the bench's output.
+        logging.getLogger("durable_host").setLevel(logging.WARNING)
+        await host.start()
+        try:
+            yield host
+        finally:
+            names = host.engine.names if host.engine is not None else None
+            await host.stop()
+            if names is not None:
+                async with TaskHubStorage(self.connection, names) as storage:
+                    await storage.delete_task_hub()
 
     # -- 6. idle host, and 7. idle requests/s ------------------------------------------------------
 

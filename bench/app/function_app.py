@@ -1,10 +1,13 @@
-"""No-op orchestrations, a waiting orchestration and a counter entity for the benchmarks."""
+"""No-op orchestrations, a waiting orchestration, a counter entity and an HTTP starter for
+the benchmarks."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import azure.durable_functions as df
+import azure.functions as func
 
 app = df.DFApp()
 
@@ -69,3 +72,15 @@ def counter(context: df.DurableEntityContext) -> None:
     if context.operation_name == "add":
         context.set_state(value + context.get_input())
     context.set_result(value)
+
+
+@app.route(route="orchestrators/{functionName}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_start(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """The usual HTTP starter of a Durable Functions app: the body is the input."""
+    body = req.get_body()
+    payload = json.loads(body) if body.strip() else None
+    instance_id = await client.start_new(req.route_params["functionName"], None, payload)
+    return client.create_check_status_response(req, instance_id)

@@ -155,7 +155,8 @@ def _say_round_trips(clock: Clock, measured: dict[str, dict[str, dict[str, float
     for op, mine in measured["minimal"].items():
         sdk = measured["sdk"][op]
         clock.say(
-            f"  {op:14} minimal {mine['ms']:5.2f} ms, {mine['cpu_ms']:4.2f} ms CPU, "
+            f"  {op:14} minimal {mine['ms']:5.2f} ms, {mine['cpu_ms']:4.2f} ms CPU "
+            f"({mine['user_ms']:4.2f} user), "
             f"{mine['per_s']:4.0f}/s | SDK {sdk['ms']:5.2f} ms, {sdk['cpu_ms']:4.2f} ms CPU, "
             f"{sdk['per_s']:4.0f}/s"
         )

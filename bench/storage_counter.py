@@ -2,8 +2,9 @@
 
 The counter is an azure-core pipeline policy (`on_request` sees each request once per try,
 so retries count too). It is attached in the benchmark process only, around the transport
-that all three SDKs (queue, table, blob) use by default, so durable_host needs no hook and
-its public API is unchanged:
+that all three SDKs (queue, table, blob) use by default and around the send of durable_host's
+thin REST client (`taskhub/rest_client.py`), so durable_host needs no hook and its public API
+is unchanged:
 
     counter = StorageCounter(ports_by_service(azurite))
     with counter.attached():
@@ -23,6 +24,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from azure.core.pipeline import PipelineContext, PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.pipeline.transport import AioHttpTransport
+
+from durable_host.taskhub.rest_client import RestClient, RestResponse
 
 __all__ = ["StorageCounter", "classify", "diff"]
 
@@ -79,11 +82,14 @@ class StorageCounter(SansIOHTTPPolicy[Any, Any]):
 
     def on_request(self, request: PipelineRequest[Any]) -> None:
         http = request.http_request
-        port = urlsplit(http.url).port
+        self.count(http.method, http.url)
+
+    def count(self, method: str, url: str) -> None:
+        port = urlsplit(url).port
         service = self._ports.get(port or 0)
         if service is None:
             return  # not the emulator under test (e.g. the peer's endpoints)
-        name = classify(service, http.method, http.url)
+        name = classify(service, method, url)
         with self._lock:
             self._counts[name] += 1
 
@@ -103,17 +109,24 @@ class StorageCounter(SansIOHTTPPolicy[Any, Any]):
         wrapping its `send` sees exactly what goes on the wire, once per try.
         """
         original = AioHttpTransport.send
+        original_rest = RestClient._send
         policy = self
 
         async def send(transport: AioHttpTransport, request: Any, **kwargs: Any) -> Any:
             policy.on_request(PipelineRequest(request, PipelineContext(None)))
             return await original(transport, request, **kwargs)
 
+        async def rest_send(client: RestClient, method: str, url: Any, *args: Any) -> RestResponse:
+            policy.count(method, str(url))
+            return await original_rest(client, method, url, *args)
+
         AioHttpTransport.send = send
+        RestClient._send = rest_send  # type: ignore[method-assign]
         try:
             yield self
         finally:
             AioHttpTransport.send = original
+            RestClient._send = original_rest  # type: ignore[method-assign]
 
 
 def diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:

@@ -93,6 +93,23 @@ class RestTables:
             return None
         return _convert_to_entity(json.loads(response.body))
 
+    async def query(self, table: str, filter_text: str) -> list[TableEntity]:
+        """Every entity matching the OData filter, following continuation tokens."""
+        entities: list[TableEntity] = []
+        query = {"$filter": filter_text}
+        while True:
+            response = await self._client.request(
+                Service.TABLE, "GET", f"{table}()", query=query, headers=_JSON_HEADERS
+            )
+            entities += [_convert_to_entity(e) for e in json.loads(response.body)["value"]]
+            next_pk = response.headers.get("x-ms-continuation-NextPartitionKey")
+            next_rk = response.headers.get("x-ms-continuation-NextRowKey")
+            if not next_pk and not next_rk:
+                return entities
+            query = {"$filter": filter_text, "NextPartitionKey": next_pk or ""}
+            if next_rk:
+                query["NextRowKey"] = next_rk
+
     async def insert(self, table: str, entity: Mapping[str, Any]) -> str:
         """Create the row; returns its ETag (409 EntityAlreadyExists when it exists)."""
         response = await self._client.request(

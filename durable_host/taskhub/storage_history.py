@@ -127,11 +127,15 @@ class HistoryStore:
         rows: list[dict[str, Any]] = []
         sentinel: TableEntity | None = None
         with storage_errors(f"load the history of instance {instance_id!r}"):
-            async for entity in self._table.query_entities(query):
-                if entity.get("RowKey") == SENTINEL_ROW_KEY:
-                    sentinel = entity
-                else:
-                    rows.append(dict(entity))
+            if self._rest is not None:
+                found = await self._rest.query(self._table.table_name, query)
+            else:
+                found = [entity async for entity in self._table.query_entities(query)]
+        for entity in found:
+            if entity.get("RowKey") == SENTINEL_ROW_KEY:
+                sentinel = entity
+            else:
+                rows.append(dict(entity))
         rows.sort(key=lambda r: str(r.get("RowKey", "")))
         etag = sentinel.metadata.get("etag") if sentinel is not None else None
         current = execution_id

@@ -156,9 +156,11 @@ class RestClient:
         trust_env: bool = False,
         connect_timeout: float = 20.0,
         read_timeout: float = 60.0,
+        backoff: float = 0.5,
     ) -> None:
         self.account = account
         self._retry_total = retry_total
+        self._backoff = backoff
         self._trust_env = trust_env
         self._timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -285,7 +287,8 @@ class RestClient:
                 if response.status not in retry or attempt >= self._retry_total:
                     code, message = _error_detail(response)
                     raise RestResponseError(response.status, code, message)
-            await asyncio.sleep(0.5 * 1.5**attempt + random.uniform(0, 0.5))
+            # As the SDK's retry policy: growing waits with jitter, so retrying hosts spread out.
+            await asyncio.sleep(self._backoff * (1.5**attempt + random.uniform(0, 1)))
             attempt += 1
 
     async def _send(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import hashlib
 import hmac
 import json
@@ -52,6 +53,7 @@ _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _POST_RETRY_STATUS = frozenset({500, 503, 504})
 # A request that may have reached the service is repeated only when repeating is harmless.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+_RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
 
 class Service(Enum):
@@ -143,6 +145,12 @@ def _error_detail(response: RestResponse) -> tuple[str | None, str]:
             pass
     first = (message or text or f"HTTP {response.status}").splitlines()[0]
     return code, first
+
+
+def _is_reset(error: BaseException) -> bool:
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return True
+    return isinstance(error, aiohttp.ClientOSError) and error.errno in _RESET_ERRNOS
 
 
 class RestClient:
@@ -258,8 +266,14 @@ class RestClient:
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
         ok: tuple[int, ...] = (200, 201, 202, 204),
+        replay_on_reset: bool = False,
     ) -> RestResponse:
-        """Send with retries; an answer outside `ok` raises RestResponseError."""
+        """Send with retries; an answer outside `ok` raises RestResponseError.
+
+        `replay_on_reset`: a request of another method whose repeat is harmless too (a merge
+        of the same properties, or a write guarded by an ETag, whose repeat then conflicts),
+        sent again when its connection was reset.
+        """
         url = self.url(service, path, query)
         attempt = 0
         while True:
@@ -278,7 +292,8 @@ class RestClient:
                     raise ServiceRequestError(str(error) or type(error).__name__) from error
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
                 # May have reached the service: repeat only what repeating cannot change.
-                if method not in _IDEMPOTENT or attempt >= self._retry_total:
+                repeatable = method in _IDEMPOTENT or (replay_on_reset and _is_reset(error))
+                if not repeatable or attempt >= self._retry_total:
                     raise ServiceResponseError(str(error) or type(error).__name__) from error
             else:
                 if response.status in ok:

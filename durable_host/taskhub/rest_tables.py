@@ -138,6 +138,7 @@ class RestTables:
             entity_path(table, str(entity["PartitionKey"]), str(entity["RowKey"])),
             headers=headers,
             body=_body(entity),
+            replay_on_reset=True,  # the same merge again, or a conditional one that conflicts
         )
         return response.headers.get("ETag", "")
 
@@ -162,6 +163,9 @@ class RestTables:
             },
             body=encode_batch(parts, batch_id, changeset_id),
             ok=(202,),
+            # Every history transaction carries its sentinel, created or ETag-guarded: a
+            # repeat of one that landed conflicts, which the engine handles.
+            replay_on_reset=True,
         )
         try:
             answers = decode_batch_response(response.headers.get("Content-Type", ""), response.body)

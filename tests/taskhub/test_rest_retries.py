@@ -98,3 +98,18 @@ async def test_a_get_whose_answer_is_lost_is_repeated(serve) -> None:  # type: i
     response = await client.request(Service.QUEUE, "GET", "q/messages")
     assert response.status == 200 and calls == ["GET", "GET"]
     await client.close()
+
+
+async def test_a_reset_batch_is_sent_again(serve) -> None:  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request, n: int) -> web.StreamResponse:
+        if n == 1:
+            assert request.transport is not None
+            request.transport.abort()  # the connection drops under the request
+        return web.Response(status=202)
+
+    client, calls = await serve(handler)
+    response = await client.request(
+        Service.TABLE, "POST", "$batch", body=b"--b--", ok=(202,), replay_on_reset=True
+    )
+    assert response.status == 202 and calls == ["POST", "POST"]
+    await client.close()

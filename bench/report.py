@@ -274,8 +274,9 @@ def round_trip_table(r: R) -> list[str]:
     lines += [
         "",
         "The first columns are the minimal client (durable_host's thin REST client: aiohttp, "
-        "SharedKey signing, no pipeline), which prices the floors; the SDK columns are the "
-        "same requests through the Azure SDK clients (azure-storage-queue, azure-data-tables). "
+        "SharedKey signing, no pipeline; see docs/storage-client.md), which prices the floors; "
+        "the SDK columns are the same requests through the Azure SDK clients "
+        "(azure-storage-queue, azure-data-tables). "
         "Client CPU per request is the benchmark process's CPU time per call while calls run "
         "one at a time, with its user-space part in brackets (on loopback the kernel's part "
         "includes delivering the request to Azurite); 'client CPU meanwhile' is the share of "

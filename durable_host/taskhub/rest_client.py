@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import errno
 import hashlib
 import hmac
@@ -22,7 +23,7 @@ import json
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from enum import Enum
 from urllib.parse import quote, unquote
@@ -72,8 +73,8 @@ class StorageAccount:
     """What a connection string says about the account: name, key or SAS, endpoints."""
 
     name: str
-    key: bytes | None
-    sas: str | None
+    key: bytes | None = field(repr=False)  # secrets never reach a log line
+    sas: str | None = field(repr=False)
     endpoints: Mapping[Service, str]
 
     @classmethod
@@ -99,12 +100,11 @@ class StorageAccount:
         # A key signs with the account name; a SAS needs only the endpoints.
         if (key and not name) or len(endpoints) != len(Service):
             return None
-        return cls(
-            name,
-            base64.b64decode(key) if key else None,
-            sas.lstrip("?") if sas else None,
-            endpoints,
-        )
+        try:
+            secret = base64.b64decode(key, validate=True) if key else None
+        except binascii.Error:
+            return None  # not a key this client can sign with: the SDK path reports it
+        return cls(name, secret, sas.lstrip("?") if sas else None, endpoints)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def test_an_account_key_names_every_endpoint() -> None:
     assert account is not None
     assert account.key == b"key"
     assert account.endpoints[Service.TABLE] == "https://acct.table.core.windows.net"
+    assert "a2V5" not in repr(account) and "key" not in repr(account)
 
 
 # ---------------------------------------------------------------------------- queues

@@ -1,4 +1,4 @@
-"""`durable-host start` (the `func start` of durable_host) and `durable-host poison`."""
+"""`durable-host start` (the `func start` of durable_host), `poison`, `init` and `durable`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from durable_host import __version__, cli_dashboard, cli_lint, cli_replay
+from durable_host.cli_durable import add_durable_command, run_durable
+from durable_host.cli_init import add_init_command, run_init
 from durable_host.errors import DurableHostError
 from durable_host.functions.logs import ConsoleFormatter, InvocationLogFilter
 
@@ -64,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_lint.add_parser(commands)
     cli_replay.add_parsers(commands)
     cli_dashboard.add_dashboard_command(commands)
+    add_init_command(commands)
+    add_durable_command(commands)
     return parser
 
 
@@ -159,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "poison":
         return _run_poison(args)
+    if args.command == "init":
+        return run_init(args)
+    if args.command == "durable":
+        return run_durable(args)
     if args.command == "lint":
         return cli_lint.run(args)
     if args.command in cli_replay.COMMANDS:

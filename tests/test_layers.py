@@ -35,10 +35,22 @@ ALLOWED: dict[str, set[str]] = {
         "replayer",
         "tracing",
     },
-    "cli": {"server", "dashboard", "http", "engine", "functions", "taskhub", "tracing"},
+    "cli": {
+        "server",
+        "dashboard",
+        "http",
+        "engine",
+        "functions",
+        "taskhub",
+        "tracing",
+        "cli_durable",
+        "cli_init",
+    },
     "cli_lint": {"server", "lint"},
     "cli_replay": {"server", "replayer", "taskhub"},
     "cli_dashboard": {"cli_replay", "dashboard", "http"},
+    "cli_durable": {"server", "engine", "taskhub"},
+    "cli_init": {"server"},
 }
 
 

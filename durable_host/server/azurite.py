@@ -1,4 +1,7 @@
-"""Start and stop a local Azurite (the Azure Storage emulator) from the project's node_modules.
+"""Start and stop a local Azurite (the Azure Storage emulator).
+
+Which Azurite runs (the app's node_modules, PATH, or the per-user cache) is decided by
+durable_host.server.azurite_install.
 
 Azurite is asked for port 0 by default, so the OS picks free loopback ports with no
 race between "find a free port" and "bind it"; the real ports are read from
@@ -8,7 +11,6 @@ Azurite's startup lines and then checked to accept connections.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import shutil
@@ -21,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 
 from durable_host.errors import ConfigurationError
+from durable_host.server.azurite_install import AzuriteLauncher, locate_azurite
 
 __all__ = [
     "DEV_ACCOUNT_KEY",
@@ -70,31 +73,10 @@ def is_listening(host: str, port: int, *, timeout: float = 0.5) -> bool:
         return False
 
 
-def find_azurite(project_dir: str | os.PathLike[str]) -> Path:
-    """The Azurite script under `project_dir/node_modules`, or ConfigurationError saying the fix."""
-    project = Path(project_dir)
-    package = project / "node_modules" / "azurite"
-    launcher = project / "node_modules" / ".bin" / "azurite"
-    # The script named by the package's "bin" is run with `node` directly: on Windows
-    # .bin/azurite is a shell shim, not a symlink to it.
-    try:
-        meta = json.loads((package / "package.json").read_text(encoding="utf-8"))
-        script = package / str(meta["bin"]["azurite"])
-        if script.is_file():
-            return script.resolve()
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    if launcher.is_symlink() and launcher.resolve().is_file():
-        return launcher.resolve()
-    raise ConfigurationError(
-        f"Azurite is not installed: {launcher} does not exist. "
-        f"Run `npm ci` in {project.resolve()} (Azurite is pinned in package.json)."
-    )
-
-
 class AzuriteProcess:
     """One Azurite child process serving blob, queue and table on loopback.
 
+    `project_dir` is the folder Azurite is looked for from (see azurite_install.locate_azurite).
     Use as a (sync or async) context manager, or call `start()`/`stop()`.
     Ports of 0 (the default) let the OS choose free ports; `location=None`
     keeps all data in memory, otherwise data persists in that directory.
@@ -120,6 +102,7 @@ class AzuriteProcess:
         self._requested = {"Blob": blob_port, "Queue": queue_port, "Table": table_port}
         self._ports: dict[str, int] = {}
         self._process: subprocess.Popen[str] | None = None
+        self.launcher: AzuriteLauncher | None = None
         self._output: deque[str] = deque(maxlen=50)
         self._ready_lines: dict[str, int] = {}
         self._line_event = threading.Condition()
@@ -169,14 +152,15 @@ class AzuriteProcess:
         node = shutil.which("node")
         if node is None:
             raise ConfigurationError(
-                "Node.js is not installed (no `node` on PATH); Azurite needs it. "
-                "Install Node.js 18 or later, then run `npm ci` in the project directory."
+                "Node.js is not installed (no `node` on PATH), and Azurite, the storage emulator "
+                "durable_host runs on, needs it. Install Node.js 18 or later (with npm) from "
+                "https://nodejs.org or your package manager, then try again."
             )
-        script = find_azurite(self.project_dir)
+        self.launcher = locate_azurite(self.project_dir, node=node)
         if self.location is not None:
             self.location.mkdir(parents=True, exist_ok=True)
         self._process = subprocess.Popen(
-            [node, str(script), *self._arguments()],
+            [*self.launcher.command, *self._arguments()],
             cwd=str(self.location or self.project_dir),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -270,10 +254,11 @@ class AzuriteProcess:
     def _failure(self, what: str) -> str:
         with self._line_event:
             tail = "\n".join(self._output) or "(no output)"
+        where = self.launcher.describe() if self.launcher else "Azurite"
         return (
             f"Azurite {what} (timeout {self.startup_timeout:.0f}s). "
             "If a port is in use, choose other ports or stop the other emulator; "
-            f"if the install is broken, run `npm ci` in {self.project_dir.resolve()}. "
+            f"if the install is broken, reinstall {where}. "
             f"Azurite said:\n{tail}"
         )
 

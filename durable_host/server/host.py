@@ -112,13 +112,6 @@ def _continue_trace(tracer: DurableTracer) -> Callable[..., Awaitable[web.Stream
     return middleware
 
 
-def _azurite_project_dir(app_dir: Path) -> Path:
-    """Where node_modules/.bin/azurite is: the app folder, else the durable_host checkout."""
-    if (app_dir / "node_modules" / ".bin" / "azurite").exists():
-        return app_dir
-    return Path(__file__).resolve().parents[2]
-
-
 class DurableHost:
     """One running host. Use `await start()` / `await stop()` or `async with`."""
 
@@ -245,13 +238,11 @@ class DurableHost:
                 "Some of the ports 10000-10002 are in use by something other than a complete "
                 "storage emulator; starting Azurite on free ports instead."
             )
-            self._azurite = AzuriteProcess(
-                _azurite_project_dir(self.app_dir), location=location
-            ).start()
+            self._azurite = AzuriteProcess(self.app_dir, location=location).start()
         else:
             blob, queue, table = _AZURITE_PORTS
             self._azurite = AzuriteProcess(
-                _azurite_project_dir(self.app_dir),
+                self.app_dir,
                 blob_port=blob,
                 queue_port=queue,
                 table_port=table,

@@ -13,11 +13,8 @@ the whole poison queue for a short while and makes what it keeps visible again.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -26,25 +23,12 @@ from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from durable_host.errors import DurableHostError
-from durable_host.server.azurite import (
-    AzuriteProcess,
-    development_storage_connection_string,
-    is_listening,
-)
-from durable_host.server.settings import (
-    DEVELOPMENT_STORAGE,
-    export_values,
-    load_host_settings,
-    load_local_settings,
-    resolve_connection_string,
-)
+from durable_host.server.app_hub import HubLocation, app_task_hub
 from durable_host.taskhub.large_payloads import LargePayloads
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage_errors import storage_errors
 
 __all__ = ["HubLocation", "PoisonError", "PoisonQueue", "PoisonRecord", "app_task_hub"]
-
-_AZURITE_PORTS = (10000, 10001, 10002)
 
 # Long enough for one CLI command to finish; short enough that a crashed command's hold ends soon.
 _HOLD_SECONDS = 30
@@ -265,64 +249,3 @@ def _missing(held: list[_Held], ids: Iterable[str] | None) -> PoisonError | None
         f"No poison record with id {', '.join(unknown)}; "
         "`python -m durable_host poison list` shows the ids."
     )
-
-
-# --------------------------------------------------------------------------- the app's task hub
-
-
-@dataclass(frozen=True)
-class HubLocation:
-    connection_string: str
-    names: TaskHubNames
-
-    def __repr__(self) -> str:
-        return f"HubLocation(hub={self.names.hub!r})"
-
-
-def _is_development_storage(connection: str) -> bool:
-    parts = [p.strip().lower() for p in connection.split(";") if p.strip()]
-    return DEVELOPMENT_STORAGE.lower() in parts
-
-
-def _azurite_project_dir(app_dir: Path) -> Path:
-    if (app_dir / "node_modules" / ".bin" / "azurite").exists():
-        return app_dir
-    return Path(__file__).resolve().parents[2]
-
-
-@contextmanager
-def app_task_hub(app_dir: Path, environ: Mapping[str, str] | None = None) -> Iterator[HubLocation]:
-    """The task hub an app's host would use: its settings, its storage connection.
-
-    For `UseDevelopmentStorage=true` with no emulator listening, Azurite is started on its
-    usual ports over `<app_dir>/.azurite` (where `durable_host start` keeps its data) for the
-    duration, so the poison queue of the last run can be read.
-    """
-    env = dict(os.environ if environ is None else environ)
-    app_dir = Path(app_dir).resolve()
-    export_values(load_local_settings(app_dir).values, env)
-    settings = load_host_settings(app_dir, env).durable_task
-    names = TaskHubNames(settings.hub_name, settings.partition_count)
-    connection = resolve_connection_string(settings.connection_name, env)
-    if not _is_development_storage(connection):
-        yield HubLocation(connection, names)
-        return
-    listening = [is_listening("127.0.0.1", port) for port in _AZURITE_PORTS]
-    if all(listening):
-        yield HubLocation(development_storage_connection_string(), names)
-        return
-    if any(listening):
-        raise PoisonError(
-            "Some of the ports 10000-10002 are in use by something other than a complete storage "
-            "emulator; stop it, or start the host (`python -m durable_host start`) and run this "
-            "command while it runs."
-        )
-    blob, queue, table = _AZURITE_PORTS
-    with AzuriteProcess(
-        _azurite_project_dir(app_dir),
-        blob_port=blob,
-        queue_port=queue,
-        table_port=table,
-        location=app_dir / ".azurite",
-    ) as azurite:
-        yield HubLocation(azurite.connection_string, names)

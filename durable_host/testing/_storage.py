@@ -15,15 +15,6 @@ from durable_host.taskhub.storage import TaskHubStorage
 __all__ = ["STORAGE_ENV", "delete_task_hub", "new_hub_name", "test_storage"]
 
 STORAGE_ENV = "DURABLE_HOST_TEST_STORAGE"
-_CHECKOUT = Path(__file__).resolve().parents[2]
-
-
-def _azurite_project(search_from: Path) -> Path:
-    """The nearest folder with node_modules/.bin/azurite: the app's, its parents', or ours."""
-    for folder in (search_from, *search_from.parents):
-        if (folder / "node_modules" / ".bin" / "azurite").exists():
-            return folder
-    return _CHECKOUT
 
 
 @contextlib.contextmanager
@@ -37,7 +28,7 @@ def test_storage(
     if existing:
         yield existing
         return
-    with AzuriteProcess(_azurite_project(Path(search_from).resolve())) as process:
+    with AzuriteProcess(Path(search_from).resolve()) as process:
         yield process.connection_string
 
 

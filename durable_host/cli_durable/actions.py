@@ -96,7 +96,10 @@ async def _existing(hub: HubClient, instance_id: str) -> InstanceStatus:
 
 
 async def start_new(hub: HubClient, args: argparse.Namespace) -> Outcome:
-    input_json = json_argument(args.input, "input")
+    value_json = json_argument(args.input, "input")
+    # Stored as the Python SDK's client stores a start input (the value's JSON text, itself
+    # as a JSON string), which is what the SDK's `context.get_input()` decodes.
+    input_json = None if value_json is None else json.dumps(value_json)
     await hub.client.start_new(args.function_name, args.id, input_json)
     status = await _existing(hub, args.id)
     line = (

@@ -10,6 +10,7 @@ import sys
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeAlias
 
 from durable_host.cli_durable.actions import ACTIONS, Outcome
 from durable_host.cli_durable.hub import open_hub_client
@@ -17,7 +18,7 @@ from durable_host.errors import DurableHostError
 
 __all__ = ["add_durable_command", "run_durable"]
 
-_Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 _HELP = {
     "start-new": "Start a new instance of the specified orchestrator function",

@@ -249,7 +249,13 @@ class DurableHost:
                 location=location,
             ).start()
         where = "in memory" if location is None else f"data in {location}"
-        log.info("Started Azurite on ports %s (%s)", self._azurite.ports, where)
+        launcher = self._azurite.launcher
+        log.info(
+            "Started %s on ports %s (%s)",
+            launcher.describe() if launcher else "Azurite",
+            self._azurite.ports,
+            where,
+        )
         return self._azurite.connection_string
 
     def _bind(self, settings_port: int | None) -> socket.socket:

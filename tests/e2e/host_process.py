@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 __all__ = ["HUB_NAME_SETTING", "HostProcess"]
@@ -27,10 +27,23 @@ STOP_DEADLINE = 30.0
 class HostProcess:
     """One host process; its console output is collected line by line for assertions."""
 
-    def __init__(self, app_dir: Path, *, storage: str, hub_name: str) -> None:
+    def __init__(
+        self,
+        app_dir: Path,
+        *,
+        storage: str | None,
+        hub_name: str | None,
+        program: Sequence[str] = (sys.executable, "-m", "durable_host"),
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """`storage`/`hub_name` None: the app's own settings decide (the host may start
+        Azurite); `program` runs durable_host (e.g. an installed `durable-host` script);
+        `environ` replaces this process's environment."""
         self.app_dir = app_dir
         self.hub_name = hub_name
         self.storage = storage
+        self.program = tuple(program)
+        self.base_environ = dict(os.environ if environ is None else environ)
         self.lines: list[str] = []
         self.base_url = ""
         self._changed = threading.Condition()
@@ -43,18 +56,18 @@ class HostProcess:
         return self._process
 
     def environment(self) -> Mapping[str, str]:
-        env = dict(os.environ)
+        env = dict(self.base_environ)
         # The session's Azurite, so the host does not start its own; a hub no other test uses.
-        env["AzureWebJobsStorage"] = self.storage
-        env[HUB_NAME_SETTING] = self.hub_name
+        if self.storage is not None:
+            env["AzureWebJobsStorage"] = self.storage
+        if self.hub_name is not None:
+            env[HUB_NAME_SETTING] = self.hub_name
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
     def start(self) -> HostProcess:
         command = [
-            sys.executable,
-            "-m",
-            "durable_host",
+            *self.program,
             "start",
             "--app-dir",
             str(self.app_dir),

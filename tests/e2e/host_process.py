@@ -44,6 +44,7 @@ class HostProcess:
         self.storage = storage
         self.program = tuple(program)
         self.base_environ = dict(os.environ if environ is None else environ)
+        self.start_deadline = START_DEADLINE
         self.lines: list[str] = []
         self.base_url = ""
         self._changed = threading.Condition()
@@ -87,7 +88,7 @@ class HostProcess:
         )
         self._reader = threading.Thread(target=self._read_output, daemon=True)
         self._reader.start()
-        found = self.wait_for_line(_READY, timeout=START_DEADLINE)
+        found = self.wait_for_line(_READY, timeout=self.start_deadline)
         match = _READY.search(found)
         assert match is not None
         self.base_url = match.group(1)

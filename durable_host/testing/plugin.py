@@ -107,7 +107,7 @@ def _run_in_own_loop(coroutine: Any, timeout: float) -> None:
 @pytest.fixture(scope="session")
 def durable_storage(pytestconfig: pytest.Config) -> Iterator[str]:
     """A storage connection string for the session: DURABLE_HOST_TEST_STORAGE, or an Azurite
-    started from the nearest node_modules (free ports, in memory) and stopped at the end."""
+    (free ports, in memory; found as `durable-host start` finds it) stopped at the end."""
     from durable_host.testing._storage import test_storage
 
     with test_storage(pytestconfig.rootpath) as connection:

@@ -40,11 +40,6 @@ async def test_start_serves_all_three_services_then_stop_closes_them(tmp_path: P
     assert not any(is_listening("127.0.0.1", port) for port in ports)
 
 
-def test_missing_azurite_says_run_npm_ci(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="npm ci"):
-        AzuriteProcess(tmp_path).start()
-
-
 def test_missing_node_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ConfigurationError, match=r"Node\.js"):

@@ -45,7 +45,9 @@ class Venv:
         return self.bin / name
 
 
-def run(*command: str | Path, cwd: Path, env: dict[str, str], timeout: float = 300) -> str:
+def run(
+    *command: str | Path, cwd: Path, env: dict[str, str], timeout: float = 300, expect: int = 0
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [str(c) for c in command],
         cwd=cwd,
@@ -54,8 +56,8 @@ def run(*command: str | Path, cwd: Path, env: dict[str, str], timeout: float = 3
         text=True,
         timeout=timeout,
     )
-    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    assert result.returncode == expect, f"{command}:\n{result.stdout}\n{result.stderr}"
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -126,11 +128,21 @@ def node_only_path(tmp_path: Path) -> list[Path]:
     return [folder, system]
 
 
+def no_install_environment(venv: Venv, tmp_path: Path, *path: Path) -> dict[str, str]:
+    """Azurite only from what is on disk: an empty user cache that may not be filled."""
+    return clean_environment(
+        venv,
+        [*path, *node_only_path(tmp_path)],
+        DURABLE_HOST_CACHE_DIR=str(tmp_path / "empty-cache"),
+        DURABLE_HOST_NO_AZURITE_INSTALL="1",
+    )
+
+
 def new_app(folder: Path, venv: Venv, env: dict[str, str]) -> Path:
     """The user's app: their function_app.py, then `durable-host init`."""
     folder.mkdir(parents=True)
     shutil.copy(STANDALONE_APP, folder / "function_app.py")
-    out = run(venv.tool("durable-host"), "init", folder, cwd=folder, env=env)
+    out = run(venv.tool("durable-host"), "init", folder, cwd=folder, env=env).stdout
     assert "wrote local.settings.json" in out
     return folder
 
@@ -187,6 +199,11 @@ def serve_and_run_hello(app: Path, venv: Venv, env: dict[str, str], source: str)
     return host
 
 
+def start_failing(venv: Venv, app: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`durable-host start` that must stop at once with status 1 (its message on stderr)."""
+    return run(venv.tool("durable-host"), "start", "--port", "0", cwd=app, env=env, expect=1)
+
+
 def test_init_writes_the_app_files_and_keeps_them_without_force(venv: Venv, tmp_path: Path) -> None:
     env = clean_environment(venv, node_only_path(tmp_path))
     app = new_app(tmp_path / "app", venv, env)
@@ -205,12 +222,12 @@ def test_init_writes_the_app_files_and_keeps_them_without_force(venv: Venv, tmp_
     ]
 
     (app / "local.settings.json").write_text('{"Values": {"Mine": "1"}}')
-    again = run(venv.tool("durable-host"), "init", app, cwd=app, env=env)
+    again = run(venv.tool("durable-host"), "init", app, cwd=app, env=env).stdout
     assert "kept local.settings.json (exists; --force overwrites it)" in again
     assert "added to .gitignore" not in again
     assert json.loads((app / "local.settings.json").read_text()) == {"Values": {"Mine": "1"}}
     assert (app / ".gitignore").read_text().splitlines() == ignored
-    forced = run(venv.tool("durable-host"), "init", "--force", app, cwd=app, env=env)
+    forced = run(venv.tool("durable-host"), "init", "--force", app, cwd=app, env=env).stdout
     assert "wrote local.settings.json" in forced
     assert "Mine" not in (app / "local.settings.json").read_text()
 
@@ -220,12 +237,7 @@ def test_start_with_azurite_in_a_parent_folders_node_modules(venv: Venv, tmp_pat
     # The repository's installed Azurite, as if the user had run `npm install` one folder up.
     (tmp_path / "node_modules").mkdir()
     (tmp_path / "node_modules" / "azurite").symlink_to(REPO_AZURITE)
-    env = clean_environment(
-        venv,
-        node_only_path(tmp_path),
-        DURABLE_HOST_CACHE_DIR=str(tmp_path / "empty-cache"),
-        DURABLE_HOST_NO_AZURITE_INSTALL="1",
-    )
+    env = no_install_environment(venv, tmp_path)
     app = new_app(tmp_path / "app", venv, env)
     serve_and_run_hello(app, venv, env, "node_modules")
 
@@ -237,12 +249,7 @@ def test_start_with_azurite_on_path(venv: Venv, tmp_path: Path) -> None:
     global_bin.mkdir()
     script = json.loads((REPO_AZURITE / "package.json").read_text())["bin"]["azurite"]
     (global_bin / "azurite").symlink_to(REPO_AZURITE / script)
-    env = clean_environment(
-        venv,
-        [global_bin, *node_only_path(tmp_path)],
-        DURABLE_HOST_CACHE_DIR=str(tmp_path / "empty-cache"),
-        DURABLE_HOST_NO_AZURITE_INSTALL="1",
-    )
+    env = no_install_environment(venv, tmp_path, global_bin)
     app = new_app(tmp_path / "app", venv, env)
     serve_and_run_hello(app, venv, env, "PATH")
 
@@ -278,49 +285,22 @@ def test_start_installs_azurite_into_the_user_cache_and_the_plugin_uses_it(
     ]
 
     # The app's own tests, on the plugin: storage comes from the same cached Azurite.
-    result = subprocess.run(
-        [str(venv.tool("python")), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=app,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    tests = run(
+        venv.tool("python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=app, env=env
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed" in result.stdout
+    assert "1 passed" in tests.stdout
 
 
 def test_a_missing_node_is_reported_plainly(venv: Venv, tmp_path: Path) -> None:
     env = clean_environment(venv, node_only_path(tmp_path))
     app = new_app(tmp_path / "app", venv, env)
     no_node = clean_environment(venv, [])
-    result = subprocess.run(
-        [str(venv.tool("durable-host")), "start", "--port", "0"],
-        cwd=app,
-        env=no_node,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 1
+    result = start_failing(venv, app, no_node)
     assert "Node.js is not installed (no `node` on PATH)" in result.stderr
 
 
 def test_without_an_install_the_message_names_the_one_command(venv: Venv, tmp_path: Path) -> None:
-    env = clean_environment(
-        venv,
-        node_only_path(tmp_path),
-        DURABLE_HOST_CACHE_DIR=str(tmp_path / "empty-cache"),
-        DURABLE_HOST_NO_AZURITE_INSTALL="1",
-    )
+    env = no_install_environment(venv, tmp_path)
     app = new_app(tmp_path / "app", venv, env)
-    result = subprocess.run(
-        [str(venv.tool("durable-host")), "start", "--port", "0"],
-        cwd=app,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 1
+    result = start_failing(venv, app, env)
     assert f"Run `npm install` in {app}" in result.stderr

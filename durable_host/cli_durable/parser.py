@@ -10,11 +10,12 @@ import sys
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-from durable_host.cli_durable.actions import ACTIONS, Outcome
-from durable_host.cli_durable.hub import open_hub_client
 from durable_host.errors import DurableHostError
+
+if TYPE_CHECKING:
+    from durable_host.cli_durable.actions import Outcome
 
 __all__ = ["add_durable_command", "run_durable"]
 
@@ -142,6 +143,10 @@ def _datetime(text: str) -> datetime:
 
 
 async def _run(args: argparse.Namespace) -> Outcome:
+    # The storage SDKs load only when a durable command runs (`durable-host lint` stays fast).
+    from durable_host.cli_durable.actions import ACTIONS
+    from durable_host.cli_durable.hub import open_hub_client
+
     if args.action == "start-new" and args.id is None:
         args.id = uuid.uuid4().hex
     if args.action == "raise-event" and args.event_name is None:

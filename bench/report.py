@@ -297,6 +297,75 @@ def _cpu_ms(f: dict[str, float]) -> float:
     return float(f.get("client_cpu", 0.0)) / float(f["per_s"]) * 1000
 
 
+# Workload key -> (what one unit is, how many units a run has).
+_UNITS: dict[str, tuple[str, Callable[[R], float]]] = {
+    "sequential": ("hop", lambda w: w["hops"] * w["runs"]),
+    "fan_out": ("activity", lambda w: w["activities"] * w["runs"]),
+    "concurrent": ("orchestration", lambda w: w["orchestrations"] * w["runs"]),
+    "events": ("event", lambda w: w["events"] * w["runs"]),
+    "entities_1": ("operation", lambda w: w["signals"] * w["runs"]),
+    "entities_100": ("operation", lambda w: w["signals"] * w["runs"]),
+    "http_starts": ("start", lambda w: w["starts"] * w["runs"]),
+}
+
+
+def _cpu_per_unit(r: R, key: str) -> tuple[str, float, float, dict[str, float]] | None:
+    """(unit, host CPU ms per unit, Azurite CPU ms per unit, the raw figures)."""
+    workload = r["host"].get(key) or {}
+    cpu = workload.get("cpu")
+    if cpu is None or key not in _UNITS:
+        return None
+    unit, count = _UNITS[key]
+    n = float(count(workload))
+    return unit, cpu["host_s"] * 1000 / n, cpu["azurite_s"] * 1000 / n, cpu
+
+
+def cpu_table(r: R) -> list[str]:
+    lines = [
+        "| Workload | Wall | Host CPU (share of a core) | Azurite CPU (share of a core) "
+        "| Load average | Host CPU per unit | Azurite CPU per unit | Ceiling on 2 free cores |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key in _UNITS:
+        found = _cpu_per_unit(r, key)
+        if found is None:
+            continue
+        unit, host, azurite, cpu = found
+        wall = cpu["wall_s"]
+        lines.append(
+            f"| {key} | {wall:.1f} s | {cpu['host_s']:.1f} s ({cpu['host_s'] / wall:.2f}) "
+            f"| {cpu['azurite_s']:.1f} s ({cpu['azurite_s'] / wall:.2f}) | {cpu['load']} "
+            f"| {host:.1f} ms/{unit} | {azurite:.1f} ms/{unit} "
+            f"| {1000 / max(host, azurite):,.0f} {unit}s/s |"
+        )
+    lines += [
+        "",
+        "Measured around each workload (all its runs and its warm-up): the host's CPU (this "
+        "process: engine, SDK replays, functions, HTTP server, storage client) and Azurite's "
+        "(one Node.js process). A share near 1.00 means that process was CPU-bound; both well "
+        "below 1.00 with a high load average means both waited for cores other work held. "
+        "The ceiling is what the CPU per unit allows if each process had a core of its own "
+        "(the larger of the two per unit bounds it; latency-bound workloads such as the "
+        "sequential hop never reach it).",
+    ]
+    return lines
+
+
+def _cpu_bound_text(r: R, key: str) -> str:
+    found = _cpu_per_unit(r, key.removesuffix("_p95"))
+    if found is None:
+        return ""
+    unit, host, azurite, cpu = found
+    wall = cpu["wall_s"]
+    busier = "Azurite" if azurite > host else "the host"
+    return (
+        f"CPU: the host used {cpu['host_s'] / wall:.2f} of a core and Azurite "
+        f"{cpu['azurite_s'] / wall:.2f} (load average {cpu['load']}), {host:.1f} and "
+        f"{azurite:.1f} ms of CPU per {unit}: with a free core each, {busier} would bound it "
+        f"at {1000 / max(host, azurite):,.0f} {unit}s/s. "
+    )
+
+
 def http_starts_section(r: R) -> list[str]:
     hs = r["host"].get("http_starts")
     if not hs:
@@ -403,10 +472,15 @@ def bounds(r: R) -> list[str]:
             else:
                 text += "The gap is the engine's requests and its CPU (below). "
         else:
-            text += "no storage floor applies."
+            text += "no storage floor applies. "
+        text += _cpu_bound_text(r, g.key)
         out.append(text)
     if not out:
         return ["Every goal with a target was met in this run."]
+    out += [
+        "",
+        "Where the host's CPU goes, by workload (py-spy profiles): docs/storage-client.md.",
+    ]
     send = h["round_trips"]["queue.send"]
     if "client_cpu" in send:
         out += [
@@ -682,6 +756,10 @@ def write(r: R) -> None:
         "![hop latency](perf-hops.png)",
         "",
         *http_starts_section(r),
+        "## CPU during each workload",
+        "",
+        *cpu_table(r),
+        "",
         "## The physical limit: Azurite's round trips",
         "",
         "Measured from the benchmark process with a minimal client and with the Azure SDK "

@@ -28,6 +28,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
+from cpu_meter import CpuMeter  # noqa: E402
 from physical import floors, measure_round_trips  # noqa: E402
 from storage_counter import StorageCounter  # noqa: E402
 from workloads import Suite  # noqa: E402
@@ -116,6 +117,7 @@ async def run_host(sizes: dict[str, Any], clock: Clock) -> dict[str, Any]:
         counter = StorageCounter(ports)
         suite = Suite(azurite.connection_string, counter, clock.say)
         runs = sizes["runs"]
+        metered = CpuMeter(azurite.pid).metered
         with counter.attached():
             # Idle first: in-memory Azurite, once it holds the data of the heavy workloads,
             # stalls every request for seconds to minutes now and then (seen: all requests,
@@ -124,19 +126,21 @@ async def run_host(sizes: dict[str, Any], clock: Clock) -> dict[str, Any]:
             clock.say(f"6. idle host ({sizes['idle_s']:.0f} s) to first activity; idle requests/s")
             out["idle"] = await suite.idle(sizes["idle_s"])
             clock.say(f"1. sequential chain of {sizes['hops']} activities x {runs}")
-            out["sequential"] = await suite.sequential(sizes["hops"], runs)
+            out["sequential"] = await metered(suite.sequential(sizes["hops"], runs))
             clock.say(f"2. fan-out/fan-in of {sizes['fan_out']} activities x {runs} (8. RSS)")
-            out["fan_out"] = await suite.fan_out(sizes["fan_out"], runs)
+            out["fan_out"] = await metered(suite.fan_out(sizes["fan_out"], runs))
             clock.say(f"3. {sizes['orchestrations']} concurrent orchestrations of 5 activities")
-            out["concurrent"] = await suite.concurrent(sizes["orchestrations"], runs)
+            out["concurrent"] = await metered(suite.concurrent(sizes["orchestrations"], runs))
             clock.say(f"4. {sizes['events']} external events to waiting orchestrations")
-            out["events"] = await suite.events(sizes["events"], sizes["events_per_instance"], runs)
+            out["events"] = await metered(
+                suite.events(sizes["events"], sizes["events_per_instance"], runs)
+            )
             clock.say(f"5. {sizes['signals']} entity signals, to 1 and to 100 entities")
-            out["entities_1"] = await suite.entities(sizes["signals"], 1, runs)
-            out["entities_100"] = await suite.entities(sizes["signals"], 100, runs)
+            out["entities_1"] = await metered(suite.entities(sizes["signals"], 1, runs))
+            out["entities_100"] = await metered(suite.entities(sizes["signals"], 100, runs))
             clock.say(f"9. {sizes['http_starts']} HTTP starts from {sizes['http_clients']} clients")
-            out["http_starts"] = await suite.http_starts(
-                sizes["http_starts"], sizes["http_clients"], runs
+            out["http_starts"] = await metered(
+                suite.http_starts(sizes["http_starts"], sizes["http_clients"], runs)
             )
             clock.say("7. storage transactions per activity")
             out["transactions"] = await suite.transactions(sizes["hops"], sizes["fan_out"])

@@ -135,6 +135,11 @@ class AzuriteProcess:
         return development_storage_connection_string(*self.ports, host=self.host)
 
     @property
+    def pid(self) -> int | None:
+        """The emulator's process id while it runs (the benchmark reads its CPU time)."""
+        return self._process.pid if self.running and self._process is not None else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

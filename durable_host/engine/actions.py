@@ -20,6 +20,9 @@ SCHEDULED_SIGNAL_ENTITY = 10
 WHEN_ANY = 11
 WHEN_ALL = 12
 
+# The activity the extension runs a CallHttp action as (HttpOptions.HttpTaskActivityReservedName).
+HTTP_ACTIVITY_NAME = "BuiltIn::HttpActivity"
+
 _ACTION_NAMES = {
     "CallActivity": CALL_ACTIVITY,
     "CallActivityWithRetry": CALL_ACTIVITY_WITH_RETRY,

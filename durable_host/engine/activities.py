@@ -50,6 +50,10 @@ class ActivityResult:
         return self.error_message is not None
 
 
+class ActivityInterrupted(Exception):
+    """The host stops while the activity waits: its work item goes back to the queue as is."""
+
+
 ActivityRunner = Callable[[str, "str | None"], Awaitable[ActivityResult]]
 """(activity name, raw input JSON text) -> ActivityResult."""
 
@@ -115,11 +119,13 @@ class ActivityDispatcher:
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
         while self._backlog:
-            msg = self._backlog.popleft()
-            try:
-                await self._storage.abandon_message(msg, delay=0)
-            except Exception as exc:  # it reappears after its visibility timeout anyway
-                log.debug("Abandoning work item %s failed: %s", msg.message_id, exc)
+            await self._abandon(self._backlog.popleft())
+
+    async def _abandon(self, msg: ReceivedMessage) -> None:
+        try:
+            await self._storage.abandon_message(msg, delay=0)
+        except Exception as exc:  # it reappears after its visibility timeout anyway
+            log.debug("Abandoning work item %s failed: %s", msg.message_id, exc)
 
     async def _loop(self) -> None:
         wake = self._router.work_item_wakeup
@@ -189,6 +195,12 @@ class ActivityDispatcher:
                     instance.instance_id,
                     lambda: self._run(event.name, _first_input(event.input)),
                 )
+        except ActivityInterrupted as exc:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+            log.info("Activity %s for %s: %s; it runs again", event.name, instance.instance_id, exc)
+            await self._abandon(self._latest(msg))
+            return
         finally:
             renewer.cancel()
         self.activities_run += 1

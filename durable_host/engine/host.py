@@ -16,6 +16,7 @@ from durable_host.engine.client import EngineClient
 from durable_host.engine.clock import Clock, RealClock, VirtualClock
 from durable_host.engine.doubles import run_double
 from durable_host.engine.entities import EntityProcessor
+from durable_host.engine.http_activity import HTTP_ACTIVITY_NAME, HttpActivity
 from durable_host.engine.notifier import InstanceNotifier
 from durable_host.engine.orchestrations import OrchestrationDispatcher
 from durable_host.engine.partitions import PartitionManager
@@ -53,6 +54,9 @@ class EngineSettings:
     # Distributed tracing (OpenTelemetry, durable_host.tracing); off costs nothing.
     tracing: bool = False
     trace_console: bool = False
+    # httpSettings.defaultAsyncRequestSleepTimeMilliseconds: call_http's wait between polls
+    # of a 202 that has no Retry-After.
+    http_async_sleep_default: float = 30.0
 
 
 def default_worker_id() -> str:
@@ -147,6 +151,7 @@ class Engine:
         self.tracer: DurableTracer | None = None
         if settings.tracing:
             self._trace(load_tracer(console=settings.trace_console))
+        self.http_activity = HttpActivity(default_async_sleep=settings.http_async_sleep_default)
         self._activity_doubles: dict[str, Callable[[Any], Any]] = {}
         self._time: TimeSkipper | None = None
         if isinstance(self.clock, VirtualClock):
@@ -179,7 +184,9 @@ class Engine:
         if self._started:
             await self.partitions.stop()
             await self.orchestrations.stop()
+            self.http_activity.interrupt()
             await self.activities.stop()
+        await self.http_activity.close()
         self.router.close()
         await self.storage.close()
         self._started = False
@@ -240,7 +247,7 @@ class Engine:
         return await self.invoker.invoke_entity(name, batch_json)
 
     def _is_activity(self, name: str) -> bool:
-        if name.lower() in self._activity_doubles:
+        if name.lower() in self._activity_doubles or name == HTTP_ACTIVITY_NAME:
             return True
         try:
             self.index.get_activity(name)
@@ -258,6 +265,8 @@ class Engine:
         double = self._activity_doubles.get(name.lower())
         if double is not None:
             return await run_double(double, raw_input)
+        if name == HTTP_ACTIVITY_NAME:
+            return await self.http_activity.run(raw_input)
         try:
             outcome = await self.invoker.invoke_activity(name, raw_input)
         except Exception as exc:

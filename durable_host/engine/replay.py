@@ -32,6 +32,7 @@ from durable_host.engine.actions import (
     CALL_SUB_ORCHESTRATOR_WITH_RETRY,
     CONTINUE_AS_NEW,
     CREATE_TIMER,
+    HTTP_ACTIVITY_NAME,
     SCHEDULED_SIGNAL_ENTITY,
     SIGNAL_ENTITY,
     WAIT_FOR_EXTERNAL_EVENT,
@@ -253,10 +254,9 @@ class HistoryWalker:
             self.decision.continue_as_new_input = encode_string(action.get("input"))
             return Instant()
         if kind == CALL_HTTP:
-            raise UnsupportedActionError(
-                "context.call_http is not supported by durable_host yet: call the HTTP endpoint "
-                "from an activity function instead."
-            )
+            # The extension schedules its built-in HTTP activity with the request as input.
+            http_call = {"functionName": HTTP_ACTIVITY_NAME, "input": action.get("httpRequest")}
+            return self.schedule_activity(http_call, parent)
         raise UnsupportedActionError(f"Unknown orchestrator action type {kind}.")
 
     def next_seq(self) -> int:

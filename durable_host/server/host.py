@@ -93,6 +93,7 @@ def _engine_settings(settings: HostSettings, *, trace_console: bool = False) -> 
         partition_renew_interval=seconds(dt.partition_renew_interval),
         tracing=dt.distributed_tracing or trace_console,
         trace_console=trace_console,
+        http_async_sleep_default=seconds(dt.http_async_sleep_default),
     )
 
 

@@ -83,6 +83,8 @@ class DurableTaskSettings:
     # `tracing`: DistributedTracingEnabled with Version "V2" (V1, the Application Insights
     # correlation protocol, is not implemented: it reads as off).
     distributed_tracing: bool = False
+    # httpSettings.defaultAsyncRequestSleepTimeMilliseconds (call_http's 202 polling).
+    http_async_sleep_default: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,11 @@ def _durable_task(root: _Section, environ: Mapping[str, str]) -> DurableTaskSett
         partition_renew_interval=timedelta(seconds=renew),
         distributed_tracing=durable.section("tracing").boolean("DistributedTracingEnabled", False)
         and durable.section("tracing").string("Version", "V1").upper() == "V2",
+        http_async_sleep_default=timedelta(
+            milliseconds=durable.section("httpSettings").integer(
+                "defaultAsyncRequestSleepTimeMilliseconds", 30000, low=0
+            )
+        ),
     )
 
 

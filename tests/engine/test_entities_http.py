@@ -109,6 +109,20 @@ async def test_post_get_list_delete_over_http(http: TestClient, engine: Engine, 
     assert [e["entityId"]["key"] for e in remaining] == [""]
 
 
+async def test_get_instances_lists_entities_too(http: TestClient, engine: Engine) -> None:
+    # The extension's ListInstancesAsync passes no entity filter to the Azure Storage
+    # provider, so entity scheduler instances (ids "@name@key") are listed with the rest.
+    resp = await http.post("/runtime/webhooks/durabletask/entities/counter/listed?op=add", json=1)
+    assert resp.status == 202
+
+    async def listed() -> list[Any]:
+        page = await (await http.get("/runtime/webhooks/durabletask/instances")).json()
+        return [i for i in page if i["instanceId"] == "@counter@listed"]
+
+    (row,) = await eventually(listed, what="the entity in GET instances")
+    assert row["runtimeStatus"] == "Running"
+
+
 async def test_raw_body_is_sent_as_a_string(http: TestClient, engine: Engine) -> None:
     # A non-JSON content type reaches the entity as a string: "raise" echoes it in its error.
     resp = await http.post(

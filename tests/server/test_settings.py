@@ -214,3 +214,11 @@ def test_resolve_connection_string() -> None:
     assert resolve_connection_string("My", {"My": "c"}) == "c"
     with pytest.raises(ConfigurationError, match="set AzureWebJobsStorage"):
         resolve_connection_string("Storage", {})
+
+
+def test_http_settings_default_async_sleep(tmp_path: Path) -> None:
+    default = load_host_settings(write_host(tmp_path), environ={}).durable_task
+    assert default.http_async_sleep_default == timedelta(seconds=30)
+    durable = {"httpSettings": {"defaultAsyncRequestSleepTimeMilliseconds": 250}}
+    dt = load_host_settings(write_host(tmp_path, durable), environ={}).durable_task
+    assert dt.http_async_sleep_default == timedelta(milliseconds=250)

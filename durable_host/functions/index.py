@@ -60,9 +60,26 @@ class HttpFunction:
     client_task_hub: str | None = None
     client_connection: str | None = None
     has_return: bool = True  # an `http` output named `$return`
+    output_param: str | None = None  # a named `http` output (v1: a func.Out parameter)
 
     def allows(self, method: str) -> bool:
         return not self.methods or method.upper() in self.methods
+
+
+@dataclass(frozen=True)
+class FunctionSource:
+    """One function as either programming model declares it, before indexing.
+
+    `bindings` are the raw binding dicts (function.json's, or the v2 decorators' JSON),
+    `trigger` the one with the trigger type.
+    """
+
+    name: str
+    bindings: list[dict[str, Any]]
+    trigger: dict[str, Any]
+    user_function: Callable[..., Any]
+    directory: str
+    origin: str = ""  # the file that declares it (v1: its function.json), for messages
 
 
 @dataclass(frozen=True)

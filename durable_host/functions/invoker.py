@@ -282,11 +282,20 @@ class FunctionInvoker:
                     "pass client_binding_json."
                 )
             inputs[fn.client_param] = client_binding_json
+        output = _OutValue()
+        if fn.output_param is not None:
+            inputs[fn.output_param] = output
         with self._invocation("http", fn.name, invocation_id, logs.HTTP_REASON):
             try:
                 args = self._args(fn, invocation_id, inputs)
                 result = await self._call(fn.user_function, fn.is_async, args)
-                return _http_response(fn, result)
+                if fn.output_param is not None and not fn.has_return:
+                    _no_return_value(fn.name, result)
+                    result = output.get()
+                    if result is None:  # the output was never set
+                        return func.HttpResponse(status_code=204)
+                    return _http_response(fn.name, True, result)
+                return _http_response(fn.name, fn.has_return, result)
             except Exception as exc:
                 raise self._invocation_error(exc) from exc
 
@@ -413,13 +422,29 @@ def _activity_error(exc: BaseException) -> ActivityError:
     return ActivityError(_worker_message(exc), type(exc).__name__, stack)
 
 
-def _http_response(fn: HttpFunction, result: Any) -> func.HttpResponse:
-    """What the host makes of the `$return` http output (HttpResponseConverter rules)."""
-    if not fn.has_return:
-        if result is not None:
-            raise RuntimeError(
-                f"function {fn.name!r} without a $return binding returned a non-None value"
-            )
+class _OutValue(func.Out[Any]):
+    """What a v1 function's `out` binding parameter receives (the worker's Out)."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def set(self, val: Any) -> None:
+        self._value = val
+
+    def get(self) -> Any:
+        return self._value
+
+
+def _no_return_value(name: str, result: Any) -> None:
+    if result is not None:
+        raise RuntimeError(f"function {name!r} without a $return binding returned a non-None value")
+
+
+def _http_response(name: str, has_return: bool, result: Any) -> func.HttpResponse:
+    """What the host makes of the http output (`$return` or a named one; the
+    HttpResponseConverter rules). No http output gives an empty 204."""
+    if not has_return:
+        _no_return_value(name, result)
         return func.HttpResponse(status_code=204)
     if isinstance(result, str):
         result = func.HttpResponse(result, status_code=200, mimetype="text/plain", charset="utf-8")

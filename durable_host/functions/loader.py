@@ -33,7 +33,7 @@ import sys
 import traceback
 import typing
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,9 +43,11 @@ from durable_host.functions.index import (
     DurableFunction,
     DurableKind,
     FunctionIndex,
+    FunctionSource,
     HttpFunction,
     UnsupportedFunction,
 )
+from durable_host.functions.loader_v1 import V1_PACKAGE, is_v1_app, load_v1_functions
 
 logger = logging.getLogger("durable_host.functions")
 
@@ -84,19 +86,35 @@ def load_app(app_dir: Path | str, *, script_file: str | None = None) -> Function
     script = script_file or os.environ.get(SCRIPT_FILE_SETTING) or DEFAULT_SCRIPT_FILE
     script_path = root / script
     if not script_path.is_file():
+        if is_v1_app(root):
+            return build_index(root, load_v1_functions(root, _import_fresh))
         raise AppLoadError(
-            f"No {script} in {root}. durable_host runs apps on the Python v2 programming "
-            f"model, whose functions are declared in {script} with a df.DFApp; run it from "
-            "(or pass) the folder that contains that file."
+            f"No {script} in {root}, and no function folders with a function.json. "
+            f"durable_host runs apps on the Python v2 programming model (functions declared "
+            f"in {script} with a df.DFApp) and on the v1 model (one folder per function with "
+            "its function.json); run it from (or pass) the app folder."
         )
-    module = _import_fresh(root, Path(script).stem)
+    (module,) = _import_fresh(root, Path(script).stem)
     functions = _get_functions(_find_app(module, script), script)
-    return _build_index(root, functions)
+    return build_index(root, [_v2_source(fn) for fn in functions])
 
 
-def _import_fresh(root: Path, module_name: str) -> Any:
+def _import_fresh(
+    root: Path,
+    module_name: str,
+    modules: Sequence[str] = (),
+    *,
+    prepare: Callable[[], None] | None = None,
+) -> list[Any]:
+    """Import `module_name` (the v2 script, or the v1 package `__app__`), then `modules`.
+
+    Returns the modules of `modules`, or `[module_name's module]` when there are none.
+    `prepare` runs once the previous app is forgotten (v1 installs `__app__` there).
+    """
     global _current
     _forget_previous_app(root, module_name)
+    if prepare is not None:
+        prepare()
     os.environ[SCRIPT_ROOT_SETTING] = str(root)
     if str(root) in sys.path:
         sys.path.remove(str(root))
@@ -104,18 +122,30 @@ def _import_fresh(root: Path, module_name: str) -> Any:
     importlib.invalidate_caches()
 
     before = set(sys.modules)
+    imported: list[Any] = []
+    current = module_name
     try:
-        module = importlib.import_module(module_name)
+        first = importlib.import_module(module_name)
+        for current in modules:
+            imported.append(importlib.import_module(current))
     except (Exception, SystemExit) as exc:
         _evict(name for name in set(sys.modules) - before if _is_under(sys.modules[name], root))
         sys.modules.pop(module_name, None)
         raise AppLoadError(
-            f"Importing {root / (module_name + '.py')} failed; fix the error below "
+            f"Importing {_module_file(root, current)} failed; fix the error below "
             f"and start again.\n{_user_traceback(exc)}"
         ) from exc
     loaded = {name for name in set(sys.modules) - before if _is_under(sys.modules[name], root)}
     _current = _LoadedApp(root, loaded | {module_name})
-    return module
+    return imported or [first]
+
+
+def _module_file(root: Path, module_name: str) -> Path:
+    parts = module_name.split(".")
+    if parts[0] == V1_PACKAGE:
+        parts = parts[1:]
+    path = root.joinpath(*parts)
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
 def _forget_previous_app(root: Path, module_name: str) -> None:
@@ -197,31 +227,50 @@ def _get_functions(app: Any, script: str) -> list[Any]:
         raise AppLoadError(f"Indexing the functions of {script} failed: {exc}") from exc
 
 
-def _build_index(root: Path, functions: list[Any]) -> FunctionIndex:
+def _v2_source(fn: Any) -> FunctionSource:
+    name: str = fn.get_function_name()
+    bindings = [json.loads(raw) for raw in fn.get_raw_bindings()]
+    trigger = fn.get_trigger()
+    binding = next(
+        (b for b in bindings if b.get("name") == trigger.name and b.get("type") == trigger.type),
+        None,
+    )
+    if binding is None:
+        raise AppLoadError(f"Function '{name}' has no trigger binding.")
+    user_function: Callable[..., Any] = fn.get_user_function()
+    directory = _function_directory(user_function)
+    return FunctionSource(name, bindings, binding, user_function, directory)
+
+
+def build_index(root: Path, sources: list[FunctionSource]) -> FunctionIndex:
+    """Classify the functions by trigger, after the worker's parameter checks."""
     tables: dict[DurableKind, dict[str, DurableFunction]] = {k: {} for k in DurableKind}
     http: list[HttpFunction] = []
     unsupported: list[UnsupportedFunction] = []
     seen: dict[str, str] = {}
 
-    for fn in functions:
-        name: str = fn.get_function_name()
+    for source in sources:
+        name = source.name
         if name.lower() in seen:
             raise AppLoadError(
                 f"Two functions are named '{seen[name.lower()]}' and '{name}'; function names "
                 "are case-insensitive. Rename one (the Python name or @app.function_name)."
             )
         seen[name.lower()] = name
-        bindings = [json.loads(raw) for raw in fn.get_raw_bindings()]
-        trigger = _trigger_binding(fn, bindings)
-        user_function: Callable[..., Any] = fn.get_user_function()
-        requires_context = _check_parameters(name, user_function, bindings)
+        trigger = source.trigger
+        try:
+            requires_context = _check_parameters(name, source.user_function, source.bindings)
+        except AppLoadError as exc:
+            if not source.origin:
+                raise
+            raise AppLoadError(f"{source.origin}: {exc}") from exc
         common = {
-            "user_function": user_function,
+            "user_function": source.user_function,
             "trigger_param": trigger["name"],
             "requires_context": requires_context,
-            "is_async": inspect.iscoroutinefunction(user_function),
+            "is_async": inspect.iscoroutinefunction(source.user_function),
             "function_id": str(uuid.uuid5(uuid.NAMESPACE_OID, name)),
-            "function_directory": _function_directory(user_function),
+            "function_directory": source.directory,
         }
         trigger_type = trigger["type"]
         if trigger_type in _DURABLE_TRIGGERS:
@@ -238,7 +287,7 @@ def _build_index(root: Path, functions: list[Any]) -> FunctionIndex:
                 name=durable_name, function_name=name, kind=kind, **common
             )
         elif trigger_type == "httpTrigger":
-            http.append(_http_function(name, trigger, bindings, common))
+            http.append(_http_function(name, trigger, source.bindings, common))
         else:
             logger.warning(
                 "Function '%s' has a %s, which durable_host does not run; it is skipped.",
@@ -257,14 +306,6 @@ def _build_index(root: Path, functions: list[Any]) -> FunctionIndex:
     )
 
 
-def _trigger_binding(fn: Any, bindings: list[dict[str, Any]]) -> dict[str, Any]:
-    trigger = fn.get_trigger()
-    for binding in bindings:
-        if binding.get("name") == trigger.name and binding.get("type") == trigger.type:
-            return binding
-    raise AppLoadError(f"Function '{fn.get_function_name()}' has no trigger binding.")
-
-
 def _http_function(
     name: str, trigger: dict[str, Any], bindings: list[dict[str, Any]], common: dict[str, Any]
 ) -> HttpFunction:
@@ -278,6 +319,16 @@ def _http_function(
         client_task_hub=client.get("taskHub") if client else None,
         client_connection=client.get("connectionName") if client else None,
         has_return=any(b.get("name") == "$return" for b in bindings),
+        output_param=next(
+            (
+                b["name"]
+                for b in bindings
+                if b.get("type") == "http"
+                and b.get("direction") == "out"
+                and b.get("name") != "$return"
+            ),
+            None,
+        ),
         **common,
     )
 

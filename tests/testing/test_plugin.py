@@ -189,3 +189,40 @@ def test_a_fresh_task_hub_per_test_or_module_deleted_afterwards(
     assert len(hubs) == (2 if scope == "test" else 1)
     for hub in hubs:
         assert _hub_tables(azurite, hub) == [], f"task hub {hub} was not deleted"
+
+
+V1_APP_DIR = Path(__file__).resolve().parent.parent / "apps" / "v1"
+
+
+def test_a_v1_app(tester: pytest.Pytester) -> None:
+    tester.makeini(
+        f"""
+        [pytest]
+        asyncio_mode = auto
+        asyncio_default_fixture_loop_scope = function
+        durable_host_app_dir = {V1_APP_DIR}
+        """
+    )
+    tester.makepyfile(
+        """
+        import aiohttp
+
+        async def test_chaining(durable_env):
+            output = await durable_env.run("E1_HelloSequence", ["Ada"])
+            assert output == ["Hello Ada!", "Hello ADA! Hello ADA!"]
+
+        async def test_a_double_for_a_v1_activity(durable_env):
+            double = durable_env.replace_activity("E1_SayHello", lambda name: f"Hi {name}")
+            output = await durable_env.run("E1_HelloSequence", ["Bob"])
+            assert output[0] == "Hi Bob" and double.calls == ["Bob"]
+
+        async def test_the_entity_and_its_http_function(durable_env):
+            assert await durable_env.run("CounterOrchestration") == 3
+            assert await durable_env.read_entity("Counter", "myCounter") == 3
+            url = f"{durable_env.base_url}/api/entity/Counter/myCounter"
+            async with aiohttp.ClientSession() as http, http.get(url) as response:
+                assert response.status == 200
+                assert (await response.json())["state"] == 3
+        """
+    )
+    run(tester).assert_outcomes(passed=3)

@@ -1,0 +1,13 @@
+"""Signals, then calls, the Counter entity (the SDK sample's DurableOrchestration)."""
+
+import azure.durable_functions as df
+
+
+def orchestrator_function(context: df.DurableOrchestrationContext):
+    entity_id = df.EntityId("Counter", "myCounter")
+    context.signal_entity(entity_id, "add", 3)
+    state = yield context.call_entity(entity_id, "get")
+    return state
+
+
+main = df.Orchestrator.create(orchestrator_function)

@@ -1,0 +1,18 @@
+"""Function chaining on the v1 model (the SDK sample E1_HelloSequence), plus a custom class."""
+
+import azure.durable_functions as df
+
+from ..shared_code.greetings import Greeting
+
+
+def orchestrator_function(context: df.DurableOrchestrationContext):
+    cities = context.get_input() or ["Tokyo", "Seattle", "London"]
+    results = []
+    for city in cities:
+        results.append((yield context.call_activity("E1_SayHello", city)))
+    reshaped = yield context.call_activity("E1_Reshape", Greeting(cities[0], 2))
+    results.append(reshaped.text())
+    return results
+
+
+main = df.Orchestrator.create(orchestrator_function)

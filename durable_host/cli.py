@@ -38,7 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("start", help="start the host (like `func start`)")
     start.add_argument(
-        "--app-dir", type=Path, default=Path("."), help="folder with function_app.py and host.json"
+        "--app-dir",
+        type=Path,
+        default=Path("."),
+        help="the app folder: host.json plus function_app.py (v2) or function.json folders (v1)",
     )
     start.add_argument(
         "--port",

@@ -5,7 +5,8 @@ DurableOrchestrationClient), `durable_storage` (the session's storage connection
 `durable_app_dir`, `durable_hub_name`.
 
 Configuration (pytest.ini / pyproject `[tool.pytest.ini_options]`):
-  durable_host_app_dir      folder with function_app.py, relative to rootdir (default: rootdir)
+  durable_host_app_dir      the app folder (function_app.py or v1 function.json folders),
+                            relative to rootdir (default: rootdir)
   durable_host_hub_scope    `test` (a fresh task hub per test, the default) or `module`
   durable_host_virtual_time `true` (default) or `false` for real time
 and per test: `@pytest.mark.durable_host(app_dir=..., virtual_time=..., start_time=...)`.
@@ -46,8 +47,8 @@ _MAX_PARTITIONS = 16
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         _APP_DIR_INI,
-        "durable_host: folder with the app's function_app.py, relative to rootdir "
-        "(default: rootdir)",
+        "durable_host: the app folder (function_app.py, or v1 function.json folders), "
+        "relative to rootdir (default: rootdir)",
         default="",
     )
     parser.addini(

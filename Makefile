@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 NPMSTAMP := node_modules/.installed
 
-.PHONY: setup run test lint clean bench bench-quick bench-setup
+.PHONY: setup run test lint clean bench bench-quick bench-setup test-py
 
 $(STAMP): pyproject.toml requirements.txt
 	$(PY) -m venv $(VENV)
@@ -59,5 +59,24 @@ lint: setup
 test: lint $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
+# The suite on another Python (Azure Functions runs 3.10-3.13), in its own venv .venv<major><minor>:
+#   make test-py PYVER=3.13             the fast subset below (what .ci/run adds to `make test`)
+#   make test-py PYVER=3.12 SUITE=tests the whole suite
+# The interpreter is pyenv's newest <PYVER>.x, else python<PYVER> on PATH.
+PYVER   ?= 3.13
+PYX     ?= $(shell ls -d $(HOME)/.pyenv/versions/$(PYVER).*/bin/python$(PYVER) 2>/dev/null | tail -1 | grep . || command -v python$(PYVER))
+XVENV   := .venv$(subst .,,$(PYVER))
+SUITE   ?= tests/taskhub tests/functions tests/app tests/patterns tests/e2e/test_patterns.py
+
+$(XVENV)/.installed: pyproject.toml requirements.txt
+	@test -n "$(PYX)" || { echo "No python$(PYVER) on PATH or in ~/.pyenv/versions; set PYX=/path/to/python$(PYVER)"; exit 1; }
+	$(PYX) -m venv $(XVENV)
+	$(XVENV)/bin/pip install --quiet --upgrade pip
+	$(XVENV)/bin/pip install --quiet -r requirements.txt -e '.[dev]'
+	touch $@
+
+test-py: $(XVENV)/.installed $(NPMSTAMP)
+	$(XVENV)/bin/python -m pytest -q $(SUITE)
+
 clean:
-	rm -rf $(VENV) node_modules .azurite .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv3[0-9]* node_modules .azurite .pytest_cache .mypy_cache .ruff_cache

@@ -129,11 +129,14 @@ def _import_fresh(
         for current in modules:
             imported.append(importlib.import_module(current))
     except (Exception, SystemExit) as exc:
+        # Formatted first: from Python 3.12 on, formatting an ImportError imports the
+        # module it names (for "Did you mean" hints), which the eviction must then undo.
+        details = _user_traceback(exc)
         _evict(name for name in set(sys.modules) - before if _is_under(sys.modules[name], root))
         sys.modules.pop(module_name, None)
         raise AppLoadError(
             f"Importing {_module_file(root, current)} failed; fix the error below "
-            f"and start again.\n{_user_traceback(exc)}"
+            f"and start again.\n{details}"
         ) from exc
     loaded = {name for name in set(sys.modules) - before if _is_under(sys.modules[name], root)}
     _current = _LoadedApp(root, loaded | {module_name})

@@ -30,6 +30,7 @@ log = logging.getLogger("durable_host.http_activity")
 
 __all__ = ["HTTP_ACTIVITY_NAME", "HttpActivity"]
 DEFAULT_ASYNC_SLEEP_SECONDS = 30.0  # httpSettings.defaultAsyncRequestSleepTimeMilliseconds
+_CLIENT_TIMEOUT_SECONDS = 240.0  # the extension's DurableHttpClientFactory HttpClient.Timeout
 
 # .NET keeps these on HttpContent, not on HttpResponseMessage.Headers, and the extension
 # copies only the latter into DurableHttpResponse.headers.
@@ -180,7 +181,9 @@ class HttpActivity:
         if self._closing.is_set():
             raise ActivityInterrupted("the host is stopping")
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=_CLIENT_TIMEOUT_SECONDS)
+            )
         try:
             async with self._session.request(
                 request.method, request.uri, headers=headers, data=data, allow_redirects=True

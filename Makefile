@@ -72,7 +72,7 @@ $(XVENV)/.installed: pyproject.toml requirements.txt
 	@test -n "$(PYX)" || { echo "No python$(PYVER) on PATH or in ~/.pyenv/versions; set PYX=/path/to/python$(PYVER)"; exit 1; }
 	$(PYX) -m venv $(XVENV)
 	$(XVENV)/bin/pip install --quiet --upgrade pip
-	$(XVENV)/bin/pip install --quiet -r requirements.txt -e '.[dev]'
+	$(XVENV)/bin/pip install --quiet -r requirements.txt -e '.[dev,otel]'
 	touch $@
 
 test-py: $(XVENV)/.installed $(NPMSTAMP)

@@ -1,4 +1,4 @@
-"""`durable-host lint` on a v1 (function.json) app: the same rules, paths in the function folders."""
+"""`durable-host lint` on a v1 (function.json) app: same rules, paths in the function folders."""
 
 from __future__ import annotations
 

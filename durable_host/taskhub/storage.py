@@ -72,6 +72,18 @@ def _is_loopback(connection_string: str) -> bool:
     )
 
 
+def _thin_client(
+    connection_string: str, wanted: bool | None, retry_total: int, *, trust_env: bool
+) -> RestClient | None:
+    """The hot path's REST client, unless turned off or the connection has no key or SAS."""
+    if wanted is None:
+        wanted = os.environ.get(CLIENT_ENV, "").lower() != "sdk"
+    account = StorageAccount.parse(connection_string)
+    if not wanted or account is None:
+        return None
+    return RestClient(account, retry_total=retry_total, trust_env=trust_env)
+
+
 class TaskHubStorage:
     """Queues, tables and blobs of one task hub. Use `async with`, or call `close()`."""
 
@@ -108,19 +120,9 @@ class TaskHubStorage:
         self._table_service = TableServiceClient.from_connection_string(
             connection_string, retry_total=retry_total, retry_backoff_factor=0.5, **transport
         )
-        account = StorageAccount.parse(connection_string)
-        if thin_client is None:
-            thin_client = os.environ.get(CLIENT_ENV, "").lower() != "sdk"
-        self._rest = (
-            RestClient(
-                account,
-                retry_total=retry_total,
-                trust_env=transport["use_env_settings"],
-            )
-            if thin_client and account is not None
-            else None
+        self._rest = rest = _thin_client(
+            connection_string, thin_client, retry_total, trust_env=transport["use_env_settings"]
         )
-        rest = self._rest
         self._payloads = LargePayloads(
             self._blob_service,
             names.large_messages_container,

@@ -46,7 +46,7 @@ FULL = {
     "events": 1000,
     "events_per_instance": 10,
     "signals": 1000,
-    "http_starts": 1000,
+    "http_starts": 300,
     "http_clients": 10,
     "idle_s": 60.0,
     "runs": 3,

@@ -170,6 +170,23 @@ class HubClient:
     async def drained(self) -> dict[str, int]:
         return await self.storage.queue_lengths()
 
+    async def wait_drained(self, timeout: float) -> tuple[dict[str, int], float]:
+        """Poll the queue lengths (invisible messages included) until every queue is empty or
+        `timeout` passes; the last lengths and the seconds waited.
+
+        A host deletes an episode's messages after it writes the Instances row, so a final
+        status shows up a moment before the queues empty: how long that moment lasts depends
+        on the machine's load, never a fixed sleep. A message that stays (a duplicate hidden
+        until its visibility timeout, or one nobody consumes) outlasts any `timeout` shorter
+        than that visibility timeout."""
+        began = time.monotonic()
+        deadline = began + timeout
+        while True:
+            lengths = await self.drained()
+            if not any(lengths.values()) or time.monotonic() >= deadline:
+                return lengths, round(time.monotonic() - began, 1)
+            await asyncio.sleep(0.25)
+
 
 async def wait_until(
     probe: Callable[[], Awaitable[Any]], *, timeout: float, what: str, every: float = 0.25

@@ -93,7 +93,12 @@ async def test_terminated_child_fails_the_parents_task(engine: Engine) -> None:
     child_id = "pw:w"
 
     async def child_waiting() -> bool:
-        return await history_has(engine, child_id, OrchestratorCompleted)
+        # A sub-orchestration's Instances row is first written by its own first checkpoint,
+        # after its history: terminate needs the row, so wait for both.
+        if not await history_has(engine, child_id, OrchestratorCompleted):
+            return False
+        row = await engine.client.get_status(child_id)
+        return row is not None and row.runtime_status == OrchestrationStatus.Running
 
     await eventually(child_waiting, what="the child's wait")
     await engine.client.terminate(child_id, "killed")

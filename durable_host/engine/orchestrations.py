@@ -427,7 +427,10 @@ class OrchestrationDispatcher:
             status == OrchestrationStatus.Suspended,
         )
         del fields["custom_status"]  # not in the history: leave whatever the row has
-        session.row_etag = await self._storage.merge_instance(session.instance_id, fields)
+        # Guarded like a checkpoint's write: this host's history can be behind a newer
+        # owner's, whose final row must not be put back to Running.
+        session.row_etag = None
+        await self._runner.write_row(session, fields)
 
     async def _triage(self, session: Session, batch: list[ReceivedMessage]) -> _Triage:
         triage = _Triage()

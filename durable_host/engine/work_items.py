@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("durable_host.orchestrations")
 
+# Reads and conditional writes of a row that other writers keep changing, before giving up.
+_ROW_WRITE_ATTEMPTS = 3
+
 OrchestratorRunner = Callable[[str, str], Awaitable[tuple[dict[str, Any] | None, str | None]]]
 """(orchestrator name, context JSON) -> (SDK OrchestratorState or None, error text or None)."""
 
@@ -454,7 +457,7 @@ class WorkItemRunner:
             await asyncio.gather(previous, return_exceptions=True)
         instance_id = session.instance_id
         try:
-            await self._write_row(session, fields)
+            await self.write_row(session, fields)
             # Only once the row is written: a crash in between then replays the messages,
             # which bring the row up to date (see OrchestrationDispatcher._repair_row).
             await self.delete_all(consumed)
@@ -474,51 +477,67 @@ class WorkItemRunner:
         if terminal:
             self.notifier.notify(instance_id)
 
-    async def _write_row(self, session: Session, fields: dict[str, Any]) -> None:
+    async def write_row(self, session: Session, fields: dict[str, Any]) -> None:
         """Merge the episode's fields into the Instances row, never over a newer owner's end.
 
         A write can land late: queued behind a storage stall while the partition's lease
-        lapsed and another host finished the instance. So each write is conditioned on the
-        row this session last wrote. When the row changed meanwhile, it is read: a finished
-        row of this execution is left alone (its writer saw more history than this episode);
-        anything else (a client's Pending row for a rewind or restart) is written over.
+        lapsed and another host finished the instance. So every write is conditioned on a
+        version of the row: the one this session last wrote, or, for a session's first write
+        (a host that just took the partition over has no ETag yet), the row as read now.
+        A finished row of this execution is left alone (its writer saw more history than
+        this episode); anything else (a client's Pending row for a rewind or restart) is
+        written over. A row that keeps changing raises CheckpointConflictError, so the
+        episode's messages stay queued and their redelivery repairs the row.
         """
-        try:
-            session.row_etag = await self._storage.merge_instance(
-                session.instance_id, fields, etag=session.row_etag
-            )
-            return
-        except CheckpointConflictError:
-            session.row_etag = None
-        current = await self._storage.get_instance_with_etag(session.instance_id)
-        finishing_here = "completed_time" in fields
-        if current is not None:
-            record, etag = current
-            newer_end = (
-                record.runtime_status.is_terminal
-                and record.execution_id == session.execution_id
-                and not finishing_here
-            )
-            if newer_end:
-                log.warning(
-                    "Instance %s: its row already says %s (written by the host that finished "
-                    "it); not writing this host's older status over it",
-                    session.instance_id,
-                    record.runtime_status.name,
+        if session.row_etag is not None:
+            try:
+                session.row_etag = await self._storage.merge_instance(
+                    session.instance_id, fields, etag=session.row_etag
                 )
                 return
-        else:
-            etag = None
-        try:
-            session.row_etag = await self._storage.merge_instance(
-                session.instance_id, fields, etag=etag
-            )
-        except CheckpointConflictError:
+            except CheckpointConflictError:
+                session.row_etag = None
+        for _ in range(_ROW_WRITE_ATTEMPTS):
+            write_over, etag = await self._row_version_to_write_over(session, fields)
+            if not write_over:
+                return
+            try:
+                session.row_etag = await self._storage.merge_instance(
+                    session.instance_id, fields, etag=etag
+                )
+                return
+            except CheckpointConflictError:
+                log.warning(
+                    "Instance %s: its row changed while being written; reading it again",
+                    session.instance_id,
+                )
+        raise CheckpointConflictError(
+            f"The Instances row of {session.instance_id} kept changing while this host wrote "
+            "it; the episode's messages stay queued and their redelivery repairs the row."
+        )
+
+    async def _row_version_to_write_over(
+        self, session: Session, fields: dict[str, Any]
+    ) -> tuple[bool, str | None]:
+        """Whether to write, and the ETag of the row to merge into (None: no row yet)."""
+        current = await self._storage.get_instance_with_etag(session.instance_id)
+        if current is None:
+            return True, None
+        record, etag = current
+        newer_end = (
+            record.runtime_status.is_terminal
+            and record.execution_id == session.execution_id
+            and "completed_time" not in fields
+        )
+        if newer_end:
             log.warning(
-                "Instance %s: its row changed again while being written; leaving it to the "
-                "next checkpoint",
+                "Instance %s: its row already says %s (written by the host that finished "
+                "it); not writing this host's older status over it",
                 session.instance_id,
+                record.runtime_status.name,
             )
+            return False, etag
+        return True, etag
 
     def instance_fields(
         self,

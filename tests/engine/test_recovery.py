@@ -138,11 +138,11 @@ async def test_a_lost_instances_row_write_is_repaired_from_the_history(
     real_merge = engine.storage.merge_instance
     lost: list[str] = []
 
-    async def merge_lost_once(instance_id: str, fields: dict[str, object]) -> None:
+    async def merge_lost_once(instance_id: str, fields: dict[str, object], **options: Any) -> str:
         if not lost and fields.get("runtime_status") == OrchestrationStatus.Running:
             lost.append(instance_id)
             raise ConnectionResetError("the host died before the Instances merge")
-        await real_merge(instance_id, fields)
+        return await real_merge(instance_id, fields, **options)
 
     engine.storage.merge_instance = merge_lost_once  # type: ignore[method-assign]
     await engine.start()
@@ -318,3 +318,49 @@ async def _raised_in_history(engine: Engine, instance_id: str) -> bool:
     from durable_host.taskhub.events import EventRaised
 
     return await history_has(engine, instance_id, EventRaised)
+
+
+async def test_a_new_owners_first_status_write_does_not_undo_an_end(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """A host that has just taken a partition over has no ETag of the instance's row yet.
+    Its first write used to be unconditional, so when it landed late (after the host after it
+    finished the instance) the row said Running for good, with ExecutionCompleted in the
+    history: sub-orchestration parents in a loaded 3-host crash run."""
+    import json
+    from datetime import datetime, timezone
+
+    from durable_host.taskhub.events import (
+        EventRaised,
+        OrchestrationInstance,
+        OrchestrationStatus,
+    )
+
+    before = make_engine()
+    await before.start()
+    instance_id = await start(before, "two_events", None)
+
+    async def running() -> bool:
+        row = await before.storage.get_instance(instance_id)
+        return row is not None and row.runtime_status == OrchestrationStatus.Running
+
+    await eventually(running, what="the instance to run")
+    await eventually(lambda: _settled(before), what="the checkpoint to settle")
+    await before.stop()
+    # The partition's new owner starts from storage: no session, no row ETag.
+    owner = make_engine()
+    await owner.start()
+    await owner.storage.merge_instance(
+        instance_id, {"runtime_status": OrchestrationStatus.Completed, "output": '"theirs"'}
+    )
+    await owner.router.send_to_instance(
+        OrchestrationInstance(instance_id, ""),
+        EventRaised(timestamp=datetime.now(timezone.utc), name="X", input=json.dumps(1)),
+    )
+    await eventually(
+        lambda: _raised_in_history(owner, instance_id), what="the new owner's first episode"
+    )
+    await eventually(lambda: _settled(owner), what="the checkpoint to settle")
+    row = await owner.storage.get_instance(instance_id)
+    assert row is not None and row.runtime_status == OrchestrationStatus.Completed
+    assert row.output == '"theirs"'

@@ -272,6 +272,48 @@ async def test_a_late_status_write_does_not_undo_a_newer_owners_end(
     """A host's Instances write can land late (queued behind a storage stall while its lease
     lapsed), after the partition's next owner finished the instance. The late write must not
     put the row back to Running: nothing would ever correct it."""
+    engine = make_engine()
+    await engine.start()
+    instance_id = await _running_and_settled(engine, "two_events")
+    await _their_end_then_an_event(engine, instance_id)
+    await _assert_row_says_theirs(engine, instance_id)
+
+
+async def test_a_new_owners_first_status_write_does_not_undo_an_end(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """A host that has just taken a partition over has no ETag of the instance's row yet.
+    Its first write used to be unconditional, so when it landed late (after the host after it
+    finished the instance) the row said Running for good, with ExecutionCompleted in the
+    history: sub-orchestration parents in a loaded 3-host crash run."""
+    before = make_engine()
+    await before.start()
+    instance_id = await _running_and_settled(before, "two_events")
+    await before.stop()
+    # The partition's new owner starts from storage: no session, no row ETag.
+    owner = make_engine()
+    await owner.start()
+    await _their_end_then_an_event(owner, instance_id)
+    await _assert_row_says_theirs(owner, instance_id)
+
+
+async def _running_and_settled(engine: Engine, orchestrator: str) -> str:
+    from durable_host.taskhub.events import OrchestrationStatus
+
+    instance_id = await start(engine, orchestrator, None)
+
+    async def running() -> bool:
+        row = await engine.storage.get_instance(instance_id)
+        return row is not None and row.runtime_status == OrchestrationStatus.Running
+
+    await eventually(running, what="the instance to run")
+    await eventually(lambda: _settled(engine), what="the checkpoint to settle")
+    return instance_id
+
+
+async def _their_end_then_an_event(engine: Engine, instance_id: str) -> None:
+    """Another host's final write lands while `engine` still has the instance; then an event
+    raised before that write (a client checks the row first) runs an episode here."""
     import json
     from datetime import datetime, timezone
 
@@ -281,21 +323,9 @@ async def test_a_late_status_write_does_not_undo_a_newer_owners_end(
         OrchestrationStatus,
     )
 
-    engine = make_engine()
-    await engine.start()
-    instance_id = await start(engine, "two_events", None)
-
-    async def running() -> bool:
-        row = await engine.storage.get_instance(instance_id)
-        return row is not None and row.runtime_status == OrchestrationStatus.Running
-
-    await eventually(running, what="the instance to run")
-    await eventually(lambda: _settled(engine), what="the checkpoint to settle")
-    # Another host's final write, as it lands while this host still has the instance.
     await engine.storage.merge_instance(
         instance_id, {"runtime_status": OrchestrationStatus.Completed, "output": '"theirs"'}
     )
-    # The event was raised before that write (a client checks the row first).
     await engine.router.send_to_instance(
         OrchestrationInstance(instance_id, ""),
         EventRaised(timestamp=datetime.now(timezone.utc), name="X", input=json.dumps(1)),
@@ -304,6 +334,11 @@ async def test_a_late_status_write_does_not_undo_a_newer_owners_end(
         lambda: _raised_in_history(engine, instance_id), what="this host's next episode"
     )
     await eventually(lambda: _settled(engine), what="the checkpoint to settle")
+
+
+async def _assert_row_says_theirs(engine: Engine, instance_id: str) -> None:
+    from durable_host.taskhub.events import OrchestrationStatus
+
     row = await engine.storage.get_instance(instance_id)
     assert row is not None and row.runtime_status == OrchestrationStatus.Completed
     assert row.output == '"theirs"'
@@ -318,49 +353,3 @@ async def _raised_in_history(engine: Engine, instance_id: str) -> bool:
     from durable_host.taskhub.events import EventRaised
 
     return await history_has(engine, instance_id, EventRaised)
-
-
-async def test_a_new_owners_first_status_write_does_not_undo_an_end(
-    make_engine: Callable[..., Engine],
-) -> None:
-    """A host that has just taken a partition over has no ETag of the instance's row yet.
-    Its first write used to be unconditional, so when it landed late (after the host after it
-    finished the instance) the row said Running for good, with ExecutionCompleted in the
-    history: sub-orchestration parents in a loaded 3-host crash run."""
-    import json
-    from datetime import datetime, timezone
-
-    from durable_host.taskhub.events import (
-        EventRaised,
-        OrchestrationInstance,
-        OrchestrationStatus,
-    )
-
-    before = make_engine()
-    await before.start()
-    instance_id = await start(before, "two_events", None)
-
-    async def running() -> bool:
-        row = await before.storage.get_instance(instance_id)
-        return row is not None and row.runtime_status == OrchestrationStatus.Running
-
-    await eventually(running, what="the instance to run")
-    await eventually(lambda: _settled(before), what="the checkpoint to settle")
-    await before.stop()
-    # The partition's new owner starts from storage: no session, no row ETag.
-    owner = make_engine()
-    await owner.start()
-    await owner.storage.merge_instance(
-        instance_id, {"runtime_status": OrchestrationStatus.Completed, "output": '"theirs"'}
-    )
-    await owner.router.send_to_instance(
-        OrchestrationInstance(instance_id, ""),
-        EventRaised(timestamp=datetime.now(timezone.utc), name="X", input=json.dumps(1)),
-    )
-    await eventually(
-        lambda: _raised_in_history(owner, instance_id), what="the new owner's first episode"
-    )
-    await eventually(lambda: _settled(owner), what="the checkpoint to settle")
-    row = await owner.storage.get_instance(instance_id)
-    assert row is not None and row.runtime_status == OrchestrationStatus.Completed
-    assert row.output == '"theirs"'

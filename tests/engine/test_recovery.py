@@ -353,3 +353,37 @@ async def _raised_in_history(engine: Engine, instance_id: str) -> bool:
     from durable_host.taskhub.events import EventRaised
 
     return await history_has(engine, instance_id, EventRaised)
+
+
+async def test_a_final_row_write_that_keeps_conflicting_is_repaired_later(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """The final episode's row write conflicts each time (other writers keep changing the row).
+    It used to give up with a warning and delete the episode's messages, so the row said
+    Running for good; now its messages stay queued and their redelivery repairs the row."""
+    import json
+
+    from durable_host.errors import CheckpointConflictError
+    from durable_host.taskhub.events import OrchestrationStatus
+
+    engine = make_engine(control_queue_visibility_timeout=2.0)
+    real_merge = engine.storage.merge_instance
+    conflicts: list[str] = []
+
+    async def final_write_conflicts(
+        instance_id: str, fields: dict[str, object], **options: Any
+    ) -> str:
+        final = fields.get("runtime_status") == OrchestrationStatus.Completed
+        if final and options.get("etag") is not None and len(conflicts) < 4:
+            conflicts.append(instance_id)
+            raise CheckpointConflictError("another writer changed the row")
+        return await real_merge(instance_id, fields, **options)
+
+    engine.storage.merge_instance = final_write_conflicts  # type: ignore[method-assign]
+    await engine.start()
+    instance_id = await _running_and_settled(engine, "wait_event")
+    await engine.client.raise_event(instance_id, "Go", json.dumps("done"))
+    status = await finish(engine, instance_id)
+    assert status.runtime_status == COMPLETED
+    assert len(conflicts) == 4
+    await queues_drained(engine)

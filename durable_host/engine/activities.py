@@ -9,17 +9,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from durable_host.engine.clock import Clock, sleep_or_wake
+from durable_host.engine.returns import MessageReturns, retry_while_unavailable
 from durable_host.engine.router import MessageRouter
 from durable_host.errors import StorageError
 from durable_host.taskhub.events import (
     FailureDetails,
     HistoryEvent,
+    OrchestrationInstance,
     TaskCompleted,
     TaskFailed,
     TaskScheduled,
@@ -76,6 +79,7 @@ class ActivityDispatcher:
         self._clock = clock
         self._max = max_concurrent
         self._visibility = visibility_timeout
+        self._returns = MessageReturns(storage, visibility_timeout=visibility_timeout)
         self._max_poll = max_poll_interval
         self._running: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
@@ -120,12 +124,10 @@ class ActivityDispatcher:
             await asyncio.gather(*self._running, return_exceptions=True)
         while self._backlog:
             await self._abandon(self._backlog.popleft())
+        await self._returns.close()
 
     async def _abandon(self, msg: ReceivedMessage) -> None:
-        try:
-            await self._storage.abandon_message(msg, delay=0)
-        except Exception as exc:  # it reappears after its visibility timeout anyway
-            log.debug("Abandoning work item %s failed: %s", msg.message_id, exc)
+        await self._returns.give_back(msg, 0)
 
     async def _loop(self) -> None:
         wake = self._router.work_item_wakeup
@@ -171,10 +173,7 @@ class ActivityDispatcher:
                     reason,
                 )
                 delay = min(2.0 ** max(msg.dequeue_count, 0), _MAX_ABANDON_SECONDS)
-                try:
-                    await self._storage.abandon_message(msg, delay=delay)
-                except Exception as exc:  # it reappears after its visibility timeout anyway
-                    log.debug("Abandoning work item %s failed: %s", msg.message_id, exc)
+                await self._returns.give_back(msg, delay)
                 return
             await self._poison(msg, reason)
             return
@@ -199,7 +198,7 @@ class ActivityDispatcher:
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
             log.info("Activity %s for %s: %s; it runs again", event.name, instance.instance_id, exc)
-            await self._abandon(self._latest(msg))
+            await self._abandon(self._renewed.pop(msg.message_id, msg))
             return
         finally:
             renewer.cancel()
@@ -223,26 +222,48 @@ class ActivityDispatcher:
             result = TaskCompleted(
                 timestamp=now, task_scheduled_id=event.event_id, result=outcome.result_json
             )
-        try:
+        await self._report(msg, instance, result, event.name)
+
+    async def _report(
+        self,
+        msg: ReceivedMessage,
+        instance: OrchestrationInstance,
+        result: HistoryEvent,
+        name: str,
+    ) -> None:
+        """Send the result to the instance, then delete the work item."""
+
+        async def report() -> None:
             stored = await self._router.send_result(instance, result)
             if stored is not None:
                 await stored  # the result must be in its queue before the work item goes
-            await self._storage.delete_message(self._latest(msg))
+            await self._storage.delete_message(self._renewed.get(msg.message_id, msg))
+
+        # Through a storage outage the result is kept and reported once storage answers (a
+        # repeat whose first send did land is dropped as a duplicate on receipt), rather than
+        # left for the work item to reappear when its visibility runs out.
+        deadline = time.monotonic() + self._visibility
+        what = f"report activity {name} of instance {instance.instance_id}"
+        try:
+            if not await retry_while_unavailable(report, deadline=deadline, what=what):
+                log.error("Could not %s: storage did not answer; it will run again", what)
         except StorageError as exc:
             if not exc.pop_receipt_mismatch:
-                _log_report_failed(event.name, instance.instance_id)
+                _log_report_failed(name, instance.instance_id)
                 return
             # Its visibility lapsed (a stall longer than the renewals allow) and it is back in
             # the queue: the activity runs again and its second result is dropped as a duplicate.
             log.warning(
                 "Activity %s for instance %s: its work item was already back in the queue (%s); "
                 "it will run again",
-                event.name,
+                name,
                 instance.instance_id,
                 exc,
             )
         except Exception:
-            _log_report_failed(event.name, instance.instance_id)
+            _log_report_failed(name, instance.instance_id)
+        finally:
+            self._renewed.pop(msg.message_id, None)
 
     async def _poison(self, msg: ReceivedMessage, reason: str) -> None:
         log.error(
@@ -259,16 +280,17 @@ class ActivityDispatcher:
         try:
             while True:
                 await asyncio.sleep(self._visibility / 2)
-                receipt = await self._storage.renew_message(
-                    current, visibility_timeout=self._visibility
-                )
+                try:
+                    receipt = await self._storage.renew_message(
+                        current, visibility_timeout=self._visibility
+                    )
+                except StorageError as exc:  # an outage: try again at the next turn
+                    log.debug("Renewing work item %s failed: %s", msg.message_id, exc)
+                    continue
                 current = replace(current, pop_receipt=receipt)
                 self._renewed[msg.message_id] = current
         except asyncio.CancelledError:
             pass
-
-    def _latest(self, msg: ReceivedMessage) -> ReceivedMessage:
-        return self._renewed.pop(msg.message_id, msg)
 
 
 def _first_input(text: str | None) -> str | None:

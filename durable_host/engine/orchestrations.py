@@ -25,6 +25,7 @@ from durable_host.engine.notifier import InstanceNotifier
 from durable_host.engine.replay import (
     Completion,
 )
+from durable_host.engine.returns import MessageReturns, storage_unavailable
 from durable_host.engine.router import MessageRouter, stored_message
 from durable_host.engine.sessions import (
     RESULT_EVENTS,
@@ -104,6 +105,7 @@ class OrchestrationDispatcher:
         self._partitions = partitions
         self._batch_size = batch_size
         self._visibility = visibility_timeout
+        self._returns = MessageReturns(storage, visibility_timeout=visibility_timeout)
         self._max_poll = max_poll_interval
         self._slots = asyncio.Semaphore(max_concurrent)
         self._session_idle = session_idle_timeout
@@ -200,6 +202,7 @@ class OrchestrationDispatcher:
             for msg in messages:
                 await self._abandon_quietly(msg, 0)
         self._pending.clear()
+        await self._returns.close()
 
     # -- receiving --------------------------------------------------------------------------------
 
@@ -323,7 +326,9 @@ class OrchestrationDispatcher:
                     )
                     await self._poison(msg, reason)
                 else:
-                    await self._abandon_quietly(msg, _abandon_delay(msg))
+                    # An outage is not the message's fault: no back-off once storage is back.
+                    delay = 0.0 if storage_unavailable(exc) else _abandon_delay(msg)
+                    await self._abandon_quietly(msg, delay)
 
     async def _poison(self, msg: ReceivedMessage, reason: str) -> None:
         log.error(
@@ -567,9 +572,11 @@ class OrchestrationDispatcher:
 
     async def _abandon_quietly(self, msg: ReceivedMessage, delay: float) -> None:
         try:
-            await self._storage.abandon_message(await stored_message(msg), delay=delay)
-        except Exception as exc:  # the message reappears after its visibility timeout anyway
-            log.debug("Abandoning message %s failed: %s", msg.message_id, exc)
+            stored = await stored_message(msg)
+        except Exception as exc:  # never stored: nothing to give back
+            log.debug("Message %s was never stored: %s", msg.message_id, exc)
+            return
+        await self._returns.give_back(stored, delay)
 
 
 # --------------------------------------------------------------------------- helpers

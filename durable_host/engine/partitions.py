@@ -24,6 +24,9 @@ from durable_host.taskhub.storage import TaskHubStorage
 
 log = logging.getLogger("durable_host.partitions")
 
+# Seconds before another lease pass when one failed (storage unreachable or stalled).
+_RETRY_AFTER_FAILED_PASS = 0.5
+
 
 class PartitionManager:
     def __init__(
@@ -82,12 +85,18 @@ class PartitionManager:
             await self._give_up(queue, free_row=True)
 
     async def _run(self) -> None:
+        delay = self._interval
         while not self._stopping.is_set():
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(delay)
             try:
-                await self.balance_once()
-            except Exception:
-                log.exception("Partition lease pass failed; retrying")
+                # A stalled storage must not hold the pass past the point where our leases
+                # have to be dropped; and once storage answers again, the next pass (soon,
+                # not a full interval later) renews or re-claims them at once.
+                await asyncio.wait_for(self.balance_once(), timeout=self._interval)
+                delay = self._interval
+            except Exception as exc:
+                log.warning("Partition lease pass failed (%s); retrying shortly", _describe(exc))
+                delay = min(self._interval, _RETRY_AFTER_FAILED_PASS)
             await self._drop_expired()
 
     async def balance_once(self) -> None:
@@ -166,10 +175,17 @@ class PartitionManager:
     async def _drop_expired(self) -> None:
         """Never process a queue past our lease: stop before another host may claim it."""
         now = _now()
-        for queue, expires in list(self._owned.items()):
-            if expires - now < self._safety_margin:
-                log.warning("Lease of %s could not be renewed in time; releasing it", queue)
-                await self._give_up(queue, free_row=False)
+        expired = [q for q, expires in self._owned.items() if expires - now < self._safety_margin]
+        for queue in expired:
+            log.warning("Lease of %s could not be renewed in time; releasing it", queue)
+        # All at once: a release waits for the queue's running episodes, which a stalled
+        # storage holds up, and no other queue may go on past its lease meanwhile.
+        results = await asyncio.gather(
+            *(self._give_up(queue, free_row=False) for queue in expired), return_exceptions=True
+        )
+        for queue, result in zip(expired, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("Releasing %s failed: %s", queue, result)
 
     async def _give_up(self, queue: str, *, free_row: bool) -> None:
         self._owned.pop(queue, None)
@@ -188,3 +204,9 @@ class PartitionManager:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "storage did not answer in time"
+    return f"{type(exc).__name__}: {exc}"

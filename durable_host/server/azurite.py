@@ -40,6 +40,10 @@ DEV_ACCOUNT_KEY = (
 )
 
 _SERVICES = ("Blob", "Queue", "Table")
+# Seconds an idle keep-alive connection stays open (Azurite's default is 5 s). Well above
+# the storage client's pool idle limit (taskhub/connections.py), so a request never goes
+# out on a connection the server is closing, however late the client's event loop runs.
+SERVER_KEEP_ALIVE_SECONDS = 60
 _LISTENING = re.compile(
     r"Azurite (Blob|Queue|Table) service is successfully listening at https?://[^\s]+?:(\d+)"
 )
@@ -80,6 +84,7 @@ class AzuriteProcess:
     Use as a (sync or async) context manager, or call `start()`/`stop()`.
     Ports of 0 (the default) let the OS choose free ports; `location=None`
     keeps all data in memory, otherwise data persists in that directory.
+    `keep_alive` is the seconds an idle client connection stays open.
     """
 
     def __init__(
@@ -93,8 +98,10 @@ class AzuriteProcess:
         location: str | os.PathLike[str] | None = None,
         startup_timeout: float = 30.0,
         stop_timeout: float = 10.0,
+        keep_alive: int = SERVER_KEEP_ALIVE_SECONDS,
     ) -> None:
         self.project_dir = Path(project_dir)
+        self.keep_alive = keep_alive
         self.host = host
         self.location = Path(location) if location is not None else None
         self.startup_timeout = startup_timeout
@@ -209,6 +216,7 @@ class AzuriteProcess:
         for service in _SERVICES:
             flag = service.lower()
             args += [f"--{flag}Host", self.host, f"--{flag}Port", str(self._requested[service])]
+            args += [f"--{flag}KeepAliveTimeout", str(self.keep_alive)]
         if self.location is None:
             args.append("--inMemoryPersistence")
         else:

@@ -19,6 +19,7 @@ from azure.data.tables.aio import TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
+from durable_host.taskhub.connections import PooledTransport
 from durable_host.taskhub.events import HistoryEvent, MessageData
 from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.large_payloads import LargePayloads
@@ -103,25 +104,30 @@ class TaskHubStorage:
         # visible within seconds.
         # Proxy settings from the environment cost aiohttp a thread hop on every request
         # (about a third of the client's CPU per call); they never apply to a loopback emulator.
-        transport = {"use_env_settings": not _is_loopback(connection_string)}
+        trust_env = not _is_loopback(connection_string)
         storage_retry: dict[str, Any] = {
             "retry_total": retry_total,
             "initial_backoff": 0.5,
             "increment_base": 1.5,
             "random_jitter_range": 1,
-            **transport,
         }
+        table_retry: dict[str, Any] = {"retry_total": retry_total, "retry_backoff_factor": 0.5}
+        # Each client its own pool, whose idle connections close before the server's do.
         self._queue_service = QueueServiceClient.from_connection_string(
-            connection_string, **storage_retry
+            connection_string,
+            transport=PooledTransport(use_env_settings=trust_env),
+            **storage_retry,
         )
         self._blob_service = BlobServiceClient.from_connection_string(
-            connection_string, **storage_retry
+            connection_string,
+            transport=PooledTransport(use_env_settings=trust_env),
+            **storage_retry,
         )
         self._table_service = TableServiceClient.from_connection_string(
-            connection_string, retry_total=retry_total, retry_backoff_factor=0.5, **transport
+            connection_string, transport=PooledTransport(use_env_settings=trust_env), **table_retry
         )
         self._rest = rest = _thin_client(
-            connection_string, thin_client, retry_total, trust_env=transport["use_env_settings"]
+            connection_string, thin_client, retry_total, trust_env=trust_env
         )
         self._payloads = LargePayloads(
             self._blob_service,
@@ -146,7 +152,7 @@ class TaskHubStorage:
         # Lease renewals get their own connection pool: behind a burst of the workload's own
         # requests they would wait long enough for the leases to lapse.
         self._lease_service = TableServiceClient.from_connection_string(
-            connection_string, retry_total=retry_total, retry_backoff_factor=0.5, **transport
+            connection_string, transport=PooledTransport(use_env_settings=trust_env), **table_retry
         )
         self._partitions = PartitionStore(
             self._lease_service.get_table_client(names.partitions_table)

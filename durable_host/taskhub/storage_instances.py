@@ -15,6 +15,7 @@ from azure.data.tables.aio import TableClient
 
 from durable_host.errors import CheckpointConflictError, StorageError
 from durable_host.taskhub.codec import decode_message
+from durable_host.taskhub.connections import replay_after_reset
 from durable_host.taskhub.instances import InstanceRecord, instance_merge_row
 from durable_host.taskhub.keys import escape_partition_key
 from durable_host.taskhub.large_payloads import LargePayloads
@@ -174,16 +175,23 @@ class InstanceStore:
         if self._rest is not None:
             with storage_errors(what, conflict=etag is not None):
                 return await self._rest.write(self._table.table_name, entity, merge=True, etag=etag)
+        # A merge (PATCH) is not repeated by the SDK after a reset; merging the same
+        # properties twice is harmless, and a conditional one then conflicts.
         if etag is None:
             with storage_errors(what):
-                result = await self._table.upsert_entity(entity, mode=UpdateMode.MERGE)
+                result = await replay_after_reset(
+                    lambda: self._table.upsert_entity(entity, mode=UpdateMode.MERGE), what=what
+                )
         else:
             with storage_errors(what, conflict=True):
-                result = await self._table.update_entity(
-                    entity,
-                    mode=UpdateMode.MERGE,
-                    etag=etag,
-                    match_condition=MatchConditions.IfNotModified,
+                result = await replay_after_reset(
+                    lambda: self._table.update_entity(
+                        entity,
+                        mode=UpdateMode.MERGE,
+                        etag=etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    ),
+                    what=what,
                 )
         return str(result.get("etag") or "")
 

@@ -25,6 +25,8 @@ from azure.core.rest import HttpRequest
 from azure.data.tables._table_batch import TableBatchOperations
 from azure.data.tables.aio import TableClient
 
+from durable_host.taskhub.connections import replay_after_reset
+
 __all__ = [
     "PartResponse",
     "TableBatchError",
@@ -151,8 +153,13 @@ async def submit_batch(table: TableClient, operations: Iterable[Any]) -> list[di
         },
         content=encode_batch(builder.requests, str(batch_id), str(changeset_id)),
     )
-    response = await table._client.send_request(request, stream=True)
-    body = await response.read()
+
+    async def send() -> tuple[Any, bytes]:
+        response = await table._client.send_request(request, stream=True)
+        return response, await response.read()
+
+    # Safe to replay: see connections.py (every history batch is ETag-guarded).
+    response, body = await replay_after_reset(send, what=f"write a batch to {table.table_name}")
     if response.status_code != 202:
         error = HttpResponseError(response=response)
         # Table errors are OData v3 bodies, which azure-core does not read: take the header's.

@@ -13,7 +13,9 @@ $(STAMP): pyproject.toml requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt -e '.[dev,otel]'
 	touch $(STAMP)
 
-$(NPMSTAMP): package.json package-lock.json
+# npm ci runs the postinstall script, which applies durable_host/server/patches (patch-package);
+# a changed patch re-installs, so node_modules never holds a stale one.
+$(NPMSTAMP): package.json package-lock.json $(wildcard durable_host/server/patches/*.patch)
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NPMSTAMP)
 

@@ -132,10 +132,14 @@ async def _recovers(engine: Engine, app_module: ModuleType, instance_id: str) ->
     return recovered
 
 
-async def test_the_host_recovers_once_unreachable_storage_answers(
-    outage_engine: Engine, proxied: ProxiedStorage, app_module: ModuleType
+async def _outage_during_an_activity(
+    engine: Engine,
+    app_module: ModuleType,
+    proxied: ProxiedStorage,
+    outage: Callable[[], Awaitable[None]],
 ) -> None:
-    engine = outage_engine
+    """Start a chain, begin the outage while its first activity runs, let the activity
+    finish during it (its result cannot be stored yet), end the outage, check recovery."""
     await eventually(_holds_every_partition(engine), what="the leases claimed")
     instance_id = await start(engine, "gated_chain", "held", instance_id="held")
 
@@ -143,33 +147,28 @@ async def test_the_host_recovers_once_unreachable_storage_answers(
         return "held" in app_module.ENTERED
 
     await eventually(entered, what="the activity running")
-    await proxied.drop()
-    # The activity finishes while storage is unreachable: its result cannot be sent yet.
+    await outage()
     app_module.gate("held").set()
+    # No renewal lands, so the host stops before its leases lapse.
     await eventually(_holds_none(engine), timeout=30, what="the leases given up")
     await proxied.resume()
     recovered = await _recovers(engine, app_module, instance_id)
     print(f"leases re-held {recovered:.2f} s after storage answered again")
+
+
+async def test_the_host_recovers_once_unreachable_storage_answers(
+    outage_engine: Engine, proxied: ProxiedStorage, app_module: ModuleType
+) -> None:
+    await _outage_during_an_activity(outage_engine, app_module, proxied, proxied.drop)
 
 
 async def test_the_host_recovers_once_frozen_storage_answers(
     outage_engine: Engine, proxied: ProxiedStorage, app_module: ModuleType
 ) -> None:
-    engine = outage_engine
-    await eventually(_holds_every_partition(engine), what="the leases claimed")
-    instance_id = await start(engine, "gated_chain", "frozen", instance_id="frozen")
+    async def freeze() -> None:
+        proxied.pause()  # every request hangs until resumed
 
-    async def entered() -> bool:
-        return "frozen" in app_module.ENTERED
-
-    await eventually(entered, what="the activity running")
-    proxied.pause()
-    app_module.gate("frozen").set()
-    # Every request hangs; the renewals cannot land, so the host stops before its leases lapse.
-    await eventually(_holds_none(engine), timeout=30, what="the leases given up")
-    await proxied.resume()
-    recovered = await _recovers(engine, app_module, instance_id)
-    print(f"leases re-held {recovered:.2f} s after storage answered again")
+    await _outage_during_an_activity(outage_engine, app_module, proxied, freeze)
 
 
 async def test_a_message_given_back_during_an_outage_is_visible_once_storage_answers(

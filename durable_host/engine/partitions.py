@@ -89,10 +89,9 @@ class PartitionManager:
         while not self._stopping.is_set():
             await asyncio.sleep(delay)
             try:
-                # A stalled storage must not hold the pass past the point where our leases
-                # have to be dropped; and once storage answers again, the next pass (soon,
-                # not a full interval later) renews or re-claims them at once.
-                await asyncio.wait_for(self.balance_once(), timeout=self._interval)
+                # Once storage answers again after a failed pass, the next pass (soon, not a
+                # full interval later) renews or re-claims the leases at once.
+                await self.balance_once()
                 delay = self._interval
             except Exception as exc:
                 log.warning("Partition lease pass failed (%s); retrying shortly", _describe(exc))
@@ -101,26 +100,46 @@ class PartitionManager:
 
     async def balance_once(self) -> None:
         now = _now()
-        leases = await self._storage.list_partition_leases()
+        leases = await self._list()
         for lease in leases:
             if lease.current_owner == self.worker_id:
                 await self._keep_or_hand_over(lease, now)
             elif lease.current_owner is None or lease.is_expired(now):
                 await self._try_claim(lease, now)
-        await self._steal_if_unbalanced(await self._storage.list_partition_leases(), _now())
+        leases = await self._list()
+        await self._steal_if_unbalanced(leases, _now())
+
+    # A stalled storage must not hold a pass past the point where an owned lease has to be
+    # dropped, so a lease request may take until then (at least one renew interval). Only
+    # the requests are timed: a release (which drains the queue's episodes) is never cut short.
+    def _request_timeout(self) -> float:
+        if not self._owned:
+            return max(self._lease.total_seconds(), self._interval)
+        until_drop = min(self._owned.values()) - self._safety_margin - _now()
+        return max(until_drop.total_seconds(), self._interval)
+
+    async def _list(self) -> list[PartitionLease]:
+        return await asyncio.wait_for(
+            self._storage.list_partition_leases(), timeout=self._request_timeout()
+        )
+
+    async def _replace(self, lease: PartitionLease) -> PartitionLease:
+        return await asyncio.wait_for(
+            self._storage.replace_partition_lease(lease), timeout=self._request_timeout()
+        )
 
     async def _keep_or_hand_over(self, lease: PartitionLease, now: datetime) -> None:
         if lease.next_owner and lease.next_owner != self.worker_id:
             log.info("Handing %s over to %s", lease.queue, lease.next_owner)
             await self._give_up(lease.queue, free_row=False)
             with contextlib.suppress(CheckpointConflictError):
-                await self._storage.replace_partition_lease(
+                await self._replace(
                     lease.with_changes(current_owner=None, is_draining=False, expires_at=now)
                 )
             return
         renewed = lease.with_changes(last_renewal=now, expires_at=now + self._lease)
         try:
-            await self._storage.replace_partition_lease(renewed)
+            await self._replace(renewed)
         except CheckpointConflictError:
             log.warning("Lost the lease of %s to another worker", lease.queue)
             await self._give_up(lease.queue, free_row=False)
@@ -145,7 +164,7 @@ class PartitionManager:
             is_draining=False,
         )
         try:
-            await self._storage.replace_partition_lease(claimed)
+            await self._replace(claimed)
         except CheckpointConflictError:
             return  # another worker claimed it first
         log.info("Claimed %s", lease.queue)
@@ -166,9 +185,7 @@ class PartitionManager:
         for lease in live:
             if lease.current_owner == richest and not lease.next_owner:
                 with contextlib.suppress(CheckpointConflictError):
-                    await self._storage.replace_partition_lease(
-                        lease.with_changes(next_owner=self.worker_id)
-                    )
+                    await self._replace(lease.with_changes(next_owner=self.worker_id))
                     log.info("Asked %s for %s", richest, lease.queue)
                 return
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import errno
 import hashlib
 import hmac
 import json
+import logging
 import random
 import time
 from collections.abc import Mapping
@@ -36,6 +36,10 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from yarl import URL
+
+from durable_host.taskhub import connections
+
+log = logging.getLogger("durable_host.rest_client")
 
 __all__ = [
     "RestClient",
@@ -54,7 +58,6 @@ _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _POST_RETRY_STATUS = frozenset({500, 503, 504})
 # A request that may have reached the service is repeated only when repeating is harmless.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
-_RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
 
 class Service(Enum):
@@ -147,12 +150,6 @@ def _error_detail(response: RestResponse) -> tuple[str | None, str]:
     return code, first
 
 
-def _is_reset(error: BaseException) -> bool:
-    if isinstance(error, aiohttp.ServerDisconnectedError):
-        return True
-    return isinstance(error, aiohttp.ClientOSError) and error.errno in _RESET_ERRNOS
-
-
 class RestClient:
     """One aiohttp session for blob, queue and table requests of one account."""
 
@@ -180,7 +177,9 @@ class RestClient:
         if self._session is None or self._session.closed:
             # Idle connections are dropped before Azurite's 5 s keep-alive closes them, so no
             # request is written onto a connection the server is closing.
-            connector = aiohttp.TCPConnector(limit=100, keepalive_timeout=4.0)
+            connector = aiohttp.TCPConnector(
+                limit=100, keepalive_timeout=connections.POOL_IDLE_SECONDS
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=self._timeout,
@@ -292,9 +291,12 @@ class RestClient:
                     raise ServiceRequestError(str(error) or type(error).__name__) from error
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
                 # May have reached the service: repeat only what repeating cannot change.
-                repeatable = method in _IDEMPOTENT or (replay_on_reset and _is_reset(error))
+                reset = connections.is_connection_reset(error)
+                repeatable = method in _IDEMPOTENT or (replay_on_reset and reset)
                 if not repeatable or attempt >= self._retry_total:
                     raise ServiceResponseError(str(error) or type(error).__name__) from error
+                if reset:
+                    log.warning("Connection reset during %s %s; sending it again", method, path)
             else:
                 if response.status in ok:
                     return response

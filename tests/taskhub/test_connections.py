@@ -14,6 +14,7 @@ import logging
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -63,10 +64,19 @@ def _hold_loop_until_server_closed(server_port: int, timeout: float = 30) -> Non
         time.sleep(0.05)
 
 
-@pytest.fixture
-async def short_keep_alive_storage(hub_name: str) -> AsyncIterator[tuple[TaskHubStorage, int]]:
+@pytest.fixture(params=[True, False], ids=["thin-client", "sdk"])
+def thin_client(request: pytest.FixtureRequest) -> bool:
+    """Merges go through the thin REST client (the hot path) or the tables SDK."""
+    return bool(request.param)
+
+
+@asynccontextmanager
+async def short_keep_alive_storage(
+    hub_name: str, thin_client: bool
+) -> AsyncIterator[tuple[TaskHubStorage, int]]:
     async with AzuriteProcess(PROJECT_DIR, keep_alive=AZURITE_DEFAULT_KEEP_ALIVE) as azurite:
-        storage = TaskHubStorage(azurite.connection_string, TaskHubNames(hub_name, 1))
+        names = TaskHubNames(hub_name, 1)
+        storage = TaskHubStorage(azurite.connection_string, names, thin_client=thin_client)
         try:
             await storage.create_if_not_exists()
             yield storage, azurite.table_port
@@ -87,29 +97,27 @@ def _resets(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def test_no_reset_after_an_idle_gap_longer_than_the_server_keep_alive(
-    short_keep_alive_storage: tuple[TaskHubStorage, int], caplog: pytest.LogCaptureFixture
+    hub_name: str, thin_client: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert connections.POOL_IDLE_SECONDS < AZURITE_DEFAULT_KEEP_ALIVE
-    storage, table_port = short_keep_alive_storage
     caplog.set_level(logging.INFO)
-    await _merge_after_the_server_closed(storage, table_port)
+    async with short_keep_alive_storage(hub_name, thin_client) as (storage, table_port):
+        await _merge_after_the_server_closed(storage, table_port)
     assert _resets(caplog) == []
 
 
 async def test_a_pool_that_outlives_the_server_keep_alive_meets_a_reset_that_is_replayed(
-    hub_name: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    hub_name: str,
+    thin_client: bool,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The same gap with aiohttp's default 15 s idle limit: the merge goes out on the closed
     connection and is reset (what the test above avoids); the replay still stores it."""
     monkeypatch.setattr(connections, "POOL_IDLE_SECONDS", 15.0)
     caplog.set_level(logging.INFO)
-    async with AzuriteProcess(PROJECT_DIR, keep_alive=AZURITE_DEFAULT_KEEP_ALIVE) as azurite:
-        storage = TaskHubStorage(azurite.connection_string, TaskHubNames(hub_name, 1))
-        try:
-            await storage.create_if_not_exists()
-            await _merge_after_the_server_closed(storage, azurite.table_port)
-        finally:
-            await storage.close()
+    async with short_keep_alive_storage(hub_name, thin_client) as (storage, table_port):
+        await _merge_after_the_server_closed(storage, table_port)
     assert len(_resets(caplog)) == 1, _resets(caplog)
 
 

@@ -320,6 +320,10 @@ def _cpu_per_unit(r: R, key: str) -> tuple[str, float, float, dict[str, float]] 
     return unit, cpu["host_s"] * 1000 / n, cpu["azurite_s"] * 1000 / n, cpu
 
 
+def _plural(unit: str) -> str:
+    return unit[:-1] + "ies" if unit.endswith("y") else unit + "s"
+
+
 def cpu_table(r: R) -> list[str]:
     lines = [
         "| Workload | Wall | Host CPU (share of a core) | Azurite CPU (share of a core) "
@@ -336,7 +340,7 @@ def cpu_table(r: R) -> list[str]:
             f"| {key} | {wall:.1f} s | {cpu['host_s']:.1f} s ({cpu['host_s'] / wall:.2f}) "
             f"| {cpu['azurite_s']:.1f} s ({cpu['azurite_s'] / wall:.2f}) | {cpu['load']} "
             f"| {host:.1f} ms/{unit} | {azurite:.1f} ms/{unit} "
-            f"| {1000 / max(host, azurite):,.0f} {unit}s/s |"
+            f"| {1000 / max(host, azurite):,.0f} {_plural(unit)}/s |"
         )
     lines += [
         "",
@@ -362,7 +366,7 @@ def _cpu_bound_text(r: R, key: str) -> str:
         f"CPU: the host used {cpu['host_s'] / wall:.2f} of a core and Azurite "
         f"{cpu['azurite_s'] / wall:.2f} (load average {cpu['load']}), {host:.1f} and "
         f"{azurite:.1f} ms of CPU per {unit}: with a free core each, {busier} would bound it "
-        f"at {1000 / max(host, azurite):,.0f} {unit}s/s. "
+        f"at {1000 / max(host, azurite):,.0f} {_plural(unit)}/s. "
     )
 
 

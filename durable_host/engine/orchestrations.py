@@ -63,6 +63,10 @@ _POISON_DEQUEUE_COUNT = 20
 # hub), so it gets a few tries too, but fewer: on this host it will never decode.
 _POISON_UNDECODABLE_DEQUEUE_COUNT = 3
 _SUSPENDED_RECHECK_SECONDS = 5.0
+# A result for an instance with no history yet is put back this many times (2+4+...+32 s,
+# about a minute) before it is dropped as a stray: the provider's bound for out-of-order
+# messages of a nonexistent instance (OrchestrationSession.IsOutOfOrderMessage).
+_NOT_STARTED_TRIES = 5
 
 EntityProcessor = Callable[[str, list[ReceivedMessage]], Awaitable[None]]
 """(entity instance id "@name@key", its received messages) -> processes and checkpoints them."""
@@ -363,6 +367,10 @@ class OrchestrationDispatcher:
         session = await self._session(instance_id)
         batch.sort(key=_arrival_order)
         triage = await self._triage(session, batch)
+        if session.status is None and not triage.accept:
+            # Nothing started here: read the history again next time, a late first write of
+            # another host may land meanwhile (the deferred results wait for it).
+            self._sessions.pop(instance_id, None)
         for msg in triage.defer:
             if msg.dequeue_count >= _POISON_DEQUEUE_COUNT:
                 await self._poison(
@@ -474,10 +482,11 @@ class OrchestrationDispatcher:
                     triage.discard.append(msg)
                 continue
             if status is None:
-                if isinstance(event, EventRaised) and msg.data.sender.instance_id.startswith("@"):
-                    # An entity's reply to a caller whose first checkpoint was lost after its
-                    # call went out: the redone call is a duplicate the entity will not answer
-                    # again, so this reply must wait for the call to be in the history.
+                if _may_precede_first_checkpoint(msg) and msg.dequeue_count <= _NOT_STARTED_TRIES:
+                    # A result (or an entity's reply) sent by the instance's first episode can
+                    # arrive before that episode's history write lands: a killed or stalled
+                    # host still has it in flight. Once it lands, the start message is a
+                    # duplicate and nothing is sent again, so dropping this would lose it.
                     triage.defer.append(msg)
                     continue
                 log.info(
@@ -588,6 +597,16 @@ def _arrival_order(msg: ReceivedMessage) -> tuple[datetime, int]:
         inserted = inserted.replace(tzinfo=None)
     seq = msg.data.sequence_number if msg.data is not None else 0
     return inserted, seq
+
+
+def _may_precede_first_checkpoint(msg: ReceivedMessage) -> bool:
+    """A result of something the instance's first episode sent: an activity, timer or
+    sub-orchestration result, or an entity's reply (the provider's out-of-order kinds)."""
+    assert msg.data is not None and msg.data.task_message is not None
+    event = msg.data.task_message.event
+    if isinstance(event, RESULT_EVENTS):
+        return True
+    return isinstance(event, EventRaised) and msg.data.sender.instance_id.startswith("@")
 
 
 def _abandon_delay(msg: ReceivedMessage) -> float:

@@ -11,7 +11,12 @@ import pytest
 
 from durable_host.engine.host import Engine
 from durable_host.functions import FunctionIndex, FunctionInvoker
-from durable_host.taskhub.events import OrchestratorCompleted, TaskCompleted, TaskScheduled
+from durable_host.taskhub.events import (
+    ExecutionStarted,
+    OrchestratorCompleted,
+    TaskCompleted,
+    TaskScheduled,
+)
 from tests.engine._helpers import (
     COMPLETED,
     drop_hub,
@@ -386,4 +391,60 @@ async def test_a_final_row_write_that_keeps_conflicting_is_repaired_later(
     status = await finish(engine, instance_id)
     assert status.runtime_status == COMPLETED
     assert len(conflicts) == 4
+    await queues_drained(engine)
+
+
+async def test_a_result_that_beats_a_late_first_history_write_waits_for_it(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """Host A's first episode sends the activity, then its history write stays in flight (A
+    was killed or stalled). The result reaches the next owner, which has read no history yet;
+    then A's write lands. The start message now comes back as a duplicate of that history, so
+    nothing sends the activity again: a dropped result is lost for good (the crash run's
+    c-0040-s1), a deferred one is taken once the history is there."""
+    instance_id = "late-first-write"
+    engine = make_engine()
+    dispatcher = engine.orchestrations
+    real_append = engine.storage.append_history
+    real_triage = dispatcher._triage
+    in_flight: list[tuple[Any, ...]] = []
+    landed = asyncio.Event()
+
+    async def append(target: str, *args: Any, **kwargs: Any) -> str:
+        if target == instance_id and not landed.is_set():
+            if not in_flight:
+                in_flight.append((args, kwargs))
+            raise ConnectionResetError("host A holds this instance's first history write")
+        return await real_append(target, *args, **kwargs)
+
+    async def triage(session: Any, batch: list[Any]) -> Any:
+        events = [m.data.task_message.event for m in batch]
+        result_first = (
+            session.instance_id == instance_id
+            and not session.history
+            and any(isinstance(e, TaskCompleted) for e in events)
+            and not any(isinstance(e, ExecutionStarted) for e in events)
+        )
+        verdict = await real_triage(session, batch)
+        if result_first and not landed.is_set():
+            args, kwargs = in_flight[0]
+            await real_append(instance_id, *args, **kwargs)  # A's write lands just after
+            landed.set()
+            # The start comes back to a host that reads the landed history (a third owner,
+            # or this one once its idle session is evicted), not to this empty session.
+            dispatcher._sessions.pop(instance_id, None)
+        return verdict
+
+    engine.storage.append_history = append  # type: ignore[method-assign]
+    dispatcher._triage = triage  # type: ignore[method-assign]
+    await engine.start()
+    await start(engine, "chain", 3, instance_id)
+    await eventually(lambda: _true_if(landed.is_set()), what="the result ahead of the history")
+
+    status = await finish(engine, instance_id)
+    assert status.runtime_status == COMPLETED
+    assert output(status) == 24
+    events = await history(engine, instance_id)
+    assert kinds(events).count("ExecutionStarted") == 1
+    assert [e.event_id for e in events if isinstance(e, TaskScheduled)] == [0, 1, 2]
     await queues_drained(engine)

@@ -1,11 +1,11 @@
-"""The SDK's orchestrator actions (out-of-proc-protocol.md §1.3-§1.4): types and parsing."""
+"""The SDK's orchestrator actions (docs/protocol.md §1.3-§1.4): types and parsing."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-# SDK ActionType numbers (out-of-proc-protocol.md §1.4)
+# SDK ActionType numbers (docs/protocol.md §1.4)
 CALL_ACTIVITY = 0
 CALL_ACTIVITY_WITH_RETRY = 1
 CALL_SUB_ORCHESTRATOR = 2

@@ -1,4 +1,4 @@
-"""The orchestration trigger payload the SDK receives (out-of-proc-protocol.md §1.1)."""
+"""The orchestration trigger payload the SDK receives (docs/protocol.md §1.1)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def build_context_json(
     *,
     is_replaying: bool,
 ) -> str:
-    """The orchestration trigger payload (out-of-proc-protocol.md §1.1)."""
+    """The orchestration trigger payload (docs/protocol.md §1.1)."""
     parent = started.parent_instance
     payload = {
         "history": history_json,

@@ -2,7 +2,7 @@
 
 The orchestration dispatcher hands every message for an entity instance here,
 one batch at a time per entity. A batch is processed as the extension's entity
-scheduler does (task-hub-layout.md §6):
+scheduler does (docs/task-hub-layout.md §6):
 
 1. the operations (`op` EventRaised messages) are taken in arrival order; a
    scheduled one (`op@<time>`) that is not due yet is hidden again until it is;

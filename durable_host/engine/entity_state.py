@@ -1,8 +1,8 @@
 """Pure entity formats: ids, the stored SchedulerState, request messages, SDK batches.
 
 No I/O here; `entities.py` does the receiving, invoking and checkpointing.
-Formats: task-hub-layout.md §6 (SchedulerState, RequestMessage) and
-out-of-proc-protocol.md §2 (the batch the SDK's entity function reads and the
+Formats: docs/task-hub-layout.md §6 (SchedulerState, RequestMessage) and
+docs/protocol.md §2 (the batch the SDK's entity function reads and the
 result it returns).
 """
 
@@ -171,7 +171,7 @@ def is_operation_event(event_name: str) -> bool:
 def build_batch_json(
     name: str, key: str, state: SchedulerState, operations: list[OperationRequest]
 ) -> str:
-    """The entity trigger payload (protocol §2.1)."""
+    """The entity trigger payload (docs/protocol.md §2.1)."""
     payload = {
         "self": {"name": name, "key": key},
         "exists": state.exists,
@@ -196,7 +196,7 @@ class EntityResult:
 
 
 def parse_entity_result(text: str, operation_count: int) -> EntityResult:
-    """The SDK's batch result (protocol §2.2); ValueError if it is not one."""
+    """The SDK's batch result (docs/protocol.md §2.2); ValueError if it is not one."""
     body = json.loads(text)
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
         raise ValueError("the entity function returned no 'results' list")

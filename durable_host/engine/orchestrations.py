@@ -552,7 +552,7 @@ class OrchestrationDispatcher:
         status: OrchestrationStatus | None,
         msg: ReceivedMessage,
     ) -> str:
-        """'accept', 'discard' or 'defer' an ExecutionStarted (task-hub-layout.md §5.2)."""
+        """'accept', 'discard' or 'defer' an ExecutionStarted (docs/task-hub-layout.md §5.2)."""
         new_execution = event.orchestration_instance.execution_id
         if status is None:
             return "accept"

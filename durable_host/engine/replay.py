@@ -1,6 +1,6 @@
 """Pure orchestration replay: the host side of one episode, with no I/O.
 
-The SDK returns its actions (out-of-proc protocol V2/V3: one append-only list)
+The SDK returns its actions (schema V2/V3: one append-only list, docs/protocol.md §1.3)
 but not their DTFx sequence ids. The real extension assigns those by replaying
 the actions through a DTFx context: it schedules each action, awaits it, and
 stops at the first pending one; retries (DTFx RetryInterceptor) schedule a timer

@@ -192,7 +192,7 @@ class FunctionInvoker:
     # -- durable functions -------------------------------------------------------------
 
     async def invoke_orchestrator(self, name: str, context_json: str) -> OrchestratorOutcome:
-        """Run one episode: `context_json` is the trigger payload (protocol §1.1)."""
+        """Run one episode: `context_json` is the trigger payload (docs/protocol.md §1.1)."""
         fn = self.index.get_orchestrator(name)
         invocation_id = _new_id()
         context = OrchestrationTriggerConverter.decode(
@@ -241,7 +241,7 @@ class FunctionInvoker:
                 return ActivityOutcome(invocation_id, error=error)
 
     async def invoke_entity(self, name: str, batch_json: str) -> str:
-        """Run an entity batch (protocol §2.1); returns the result JSON (§2.2).
+        """Run an entity batch (docs/protocol.md §2.1); returns the result JSON (§2.2).
 
         Operation errors are inside the result; an exception here means the SDK
         itself failed (e.g. a malformed batch) and is raised as FunctionInvocationError.
@@ -400,7 +400,7 @@ def _worker_message(exc: BaseException) -> str:
 
 
 def _split_out_of_proc_error(exc: Exception) -> tuple[dict[str, Any] | None, str]:
-    """Split the SDK's "<msg>\\n\\n$OutOfProcData$:<state JSON>" (protocol §1.6)."""
+    """Split the SDK's "<msg>\\n\\n$OutOfProcData$:<state JSON>" (docs/protocol.md §1.6)."""
     text = str(exc)
     # The last label is the SDK's: inside the JSON a newline is always escaped.
     head, label, tail = text.rpartition(OUT_OF_PROC_DATA_LABEL)

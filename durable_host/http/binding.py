@@ -1,4 +1,4 @@
-"""The durable client binding JSON and the management URLs (out-of-proc spec §4, §6).
+"""The durable client binding JSON and the management URLs (docs/protocol.md §4, §6).
 
 The real extension builds these in `HttpApiHandler` (`GetInstanceCreationLinks`,
 `GetClientResponseLinks`) and `BindingHelper`; keys, their order and the kept
@@ -70,7 +70,7 @@ def management_urls(
     connection_name: str | None = None,
     return_internal_server_error_on_failure: bool = False,
 ) -> dict[str, str]:
-    """`HttpManagementPayload` for one instance (spec §6), keys in the extension's order."""
+    """`HttpManagementPayload` for one instance (docs/protocol.md §6), in the extension's order."""
     base = (origin or endpoints.origin) + WEBHOOK_PATH
     prefix = f"{base}/instances/{_url_encode(instance_id)}"
     hub = _url_encode(hub_name or endpoints.hub_name)
@@ -102,7 +102,7 @@ def check_status_payload(
     hub_name: str | None = None,
     connection_name: str | None = None,
 ) -> dict[str, str]:
-    """The body of the host's own 202 check-status response: no `rewindPostUri` (spec §6)."""
+    """The host's own 202 check-status body: no `rewindPostUri` (docs/protocol.md §6)."""
     urls = management_urls(
         endpoints, instance_id, origin=origin, hub_name=hub_name, connection_name=connection_name
     )
@@ -116,7 +116,7 @@ def client_binding_json(
     task_hub: str | None = None,
     connection_name: str | None = None,
 ) -> str:
-    """The string a `durableClient` parameter receives (spec §4).
+    """The string a `durableClient` parameter receives (docs/protocol.md §4).
 
     `task_hub`/`connection_name` are the binding's own `taskHub`/`connectionName` settings;
     `connectionName` stays null when the binding does not set one, as in the extension.

@@ -171,7 +171,7 @@ def _compact_json(text: str) -> str:
 
 
 class DurableApi:
-    """aiohttp handler for every route of spec §5 on one ManagementApi."""
+    """aiohttp handler for every route of docs/openapi.yaml on one ManagementApi."""
 
     def __init__(self, client: ManagementApi, endpoints: ClientEndpoints) -> None:
         self._client = client

@@ -1,4 +1,6 @@
-"""JSON bodies of the Durable HTTP API: status objects, history, HttpError (spec §5).
+"""JSON bodies of the Durable HTTP API: status objects, history, HttpError.
+
+Routes and shapes: docs/openapi.yaml and docs/protocol.md §5.
 
 Shapes follow the extension's `StatusResponsePayload`, `DurableClient`'s history
 conversion and ASP.NET Web API's `HttpError`.

@@ -1,8 +1,8 @@
 """Pure (de)serialization of history events, queue messages and History rows.
 
 One generic mapping drives every form: a dataclass field `task_scheduled_id`
-is the .NET member `TaskScheduledId` (spec/task-hub-layout.md §2-§3,
-spec/out-of-proc-protocol.md §1.2). Three forms exist:
+is the .NET member `TaskScheduledId` (docs/task-hub-layout.md §2-§3,
+docs/protocol.md §1.2). Three forms exist:
 
 - queue JSON (`with_type=True`): Newtonsoft with `TypeNameHandling.Objects`,
   `$type` first in every object, `EventType` and enums as ints, nulls kept;
@@ -73,7 +73,7 @@ _HISTORY_NAMESPACE = "DurableTask.Core.History."
 
 SENTINEL_ROW_KEY = "sentinel"
 
-# Row properties that move to a blob when larger than the table limit (spec §3).
+# Row properties that move to a blob above the table limit (docs/task-hub-layout.md §3).
 LARGE_PROPERTY_NAMES: tuple[str, ...] = (
     "Name",
     "Input",
@@ -97,7 +97,7 @@ _DICT_FIELD_TYPE_NAMES = {
 }
 
 # .NET declares ExecutionStartedEvent.OrchestrationInstance as a field, which
-# Newtonsoft writes before the EventType property (spec §2 example).
+# Newtonsoft writes before the EventType property (docs/task-hub-layout.md §2).
 _BEFORE_EVENT_TYPE: dict[type[HistoryEvent], tuple[str, ...]] = {
     ExecutionStarted: ("orchestration_instance",),
 }
@@ -580,7 +580,7 @@ def sentinel_row(
     checkpoint_complete: bool,
     completed_at: datetime | None,
 ) -> dict[str, Any]:
-    """The `sentinel` row that guards an instance's history with its ETag (spec §3)."""
+    """The `sentinel` row guarding an instance's history (docs/task-hub-layout.md §3)."""
     row: dict[str, Any] = {
         "PartitionKey": escape_partition_key(instance_id),
         "RowKey": SENTINEL_ROW_KEY,

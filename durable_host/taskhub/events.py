@@ -1,7 +1,7 @@
 """Durable Task history events and queue messages as typed, frozen dataclasses.
 
 These mirror `DurableTask.Core.History.*Event`, `TaskMessage` and
-`DurableTask.AzureStorage.MessageData` (spec/task-hub-layout.md §2-§3). Field
+`DurableTask.AzureStorage.MessageData` (docs/task-hub-layout.md §2-§3). Field
 names are the snake_case of the .NET `[DataMember]` names; `codec.py` maps them
 to PascalCase JSON (queues, the SDK's history) and to table columns.
 

@@ -1,4 +1,4 @@
-"""The Instances table row (`<hub>Instances`, spec/task-hub-layout.md §4) as a typed record.
+"""The Instances table row (`<hub>Instances`, docs/task-hub-layout.md §4) as a typed record.
 
 One row per instance: PartitionKey = escaped instance id, RowKey = "". Column
 names are those of DurableTask.AzureStorage's `OrchestrationInstanceStatus`, so

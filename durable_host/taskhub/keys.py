@@ -1,4 +1,4 @@
-"""PartitionKey escaping for the History and Instances tables (spec/task-hub-layout.md §3).
+"""PartitionKey escaping for the History and Instances tables (docs/task-hub-layout.md §3).
 
 Table keys may not contain `/`, `\\`, `#`, `?` or control characters, yet
 instance ids may. DurableTask.AzureStorage escapes them with `^`, so a task hub

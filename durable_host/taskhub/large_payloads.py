@@ -1,4 +1,4 @@
-"""Gzipped payloads in `<hub>-largemessages` (spec/task-hub-layout.md §2 and §3).
+"""Gzipped payloads in `<hub>-largemessages` (docs/task-hub-layout.md §2 and §3).
 
 Queue bodies over 45 KiB (UTF-8) and table properties over 60 KiB (UTF-16) do
 not fit the services' 64 KiB limits, so DurableTask.AzureStorage stores them

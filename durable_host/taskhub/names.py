@@ -1,6 +1,6 @@
 """Every task hub resource name, the hub-name rules and the partition hash.
 
-Names follow DurableTask.AzureStorage (spec/task-hub-layout.md §1): queues and
+Names follow DurableTask.AzureStorage (docs/task-hub-layout.md §1): queues and
 blob containers are lower-cased (Azure requires it), tables keep the hub's case.
 """
 

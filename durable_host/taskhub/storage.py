@@ -225,8 +225,8 @@ class TaskHubStorage:
                 pass
 
     async def _create_app_lease_info(self) -> None:
-        # The provider always writes this blob, leased or not (spec §1); Storage Explorer and
-        # the real host expect to find it.
+        # The provider always writes this blob, leased or not (docs/task-hub-layout.md §1);
+        # Storage Explorer and the real host expect to find it.
         container = self._blob_service.get_container_client(self.names.app_lease_container)
         blob = self.names.app_lease_info_blob
         with storage_errors(f"create blob {blob} in {self.names.app_lease_container}"):

@@ -1,6 +1,6 @@
 """History table I/O: load one execution, append a checkpoint under the sentinel ETag.
 
-The split-brain guard is the `sentinel` row (spec/task-hub-layout.md §3): every
+The split-brain guard is the `sentinel` row (docs/task-hub-layout.md §3): every
 checkpoint batch carries it, created when no ETag is known, else merged with
 If-Match on the last ETag; a conflict fails the whole batch, so a worker that
 lost its partition can never interleave rows with the new owner.

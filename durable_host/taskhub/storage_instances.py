@@ -1,4 +1,4 @@
-"""Instances table I/O: one row per orchestration instance (spec/task-hub-layout.md §4)."""
+"""Instances table I/O: one row per orchestration instance (docs/task-hub-layout.md §4)."""
 
 from __future__ import annotations
 

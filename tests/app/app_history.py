@@ -1,6 +1,6 @@
 """Build the orchestration history the Durable extension sends, and run one episode.
 
-The payload follows spec/out-of-proc-protocol.md §1.1/§1.2: PascalCase DTFx events with
+The payload follows docs/protocol.md §1.1/§1.2: PascalCase DTFx events with
 integer EventType, nulls kept, `"Version": ""` on ExecutionStarted, EventId set only on
 TaskScheduled/SubOrchestrationInstanceCreated/TimerCreated/EventSent, IsPlayed true for
 events of earlier episodes except OrchestratorStarted. OrchestratorStarted timestamps drive

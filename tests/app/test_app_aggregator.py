@@ -11,7 +11,7 @@ from app_history import History
 
 
 def _batch(key: str, state: Any, *operations: tuple[str, Any]) -> str:
-    """Entity trigger payload (spec §2.1); an operation's input is JSON of JSON."""
+    """Entity trigger payload (docs/protocol.md §2.1); an operation's input is JSON of JSON."""
     return json.dumps(
         {
             "self": {"name": "metric", "key": key},

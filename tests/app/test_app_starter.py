@@ -24,7 +24,7 @@ UNREACHABLE_RPC = "http://127.0.0.1:9/durabletask/"
 
 
 def binding(rpc_base_url: str) -> str:
-    """The durable client binding string the host passes (spec §4 shape)."""
+    """The durable client binding string the host passes (docs/protocol.md §4 shape)."""
     instance = f"{WEBHOOK}/instances/INSTANCEID"
     return json.dumps(
         {

@@ -71,7 +71,7 @@ def event(event_type: int, **fields: Any) -> dict[str, Any]:
 
 
 def orchestration_context(name: str, input_json: str | None, history: list[dict[str, Any]]) -> str:
-    """The trigger payload; `input` holds the stored input text as a JSON string (spec §1.1)."""
+    """The trigger payload (docs/protocol.md §1.1); `input`: the stored input as a JSON string."""
     return json.dumps(
         {
             "history": history,

@@ -1,4 +1,4 @@
-"""Golden tests: expected JSON and rows are written by hand from spec/task-hub-layout.md §2-§3."""
+"""Golden tests: expected JSON and rows written by hand from docs/task-hub-layout.md §2-§3."""
 
 import base64
 import json

@@ -28,7 +28,7 @@ FULL = InstanceRecord(
     task_hub_name="TestHubName",
 )
 
-# Written by hand from spec §4.
+# Written by hand from docs/task-hub-layout.md §4.
 FULL_ROW = {
     "PartitionKey": "orders^042",
     "RowKey": "",

@@ -3,7 +3,7 @@ import pytest
 from durable_host.errors import MessageFormatError
 from durable_host.taskhub.keys import escape_partition_key, unescape_partition_key
 
-# (instance id, PartitionKey) pairs written by hand from spec §3.
+# (instance id, PartitionKey) pairs written by hand from docs/task-hub-layout.md §3.
 CASES = [
     ("abc123", "abc123"),
     ("", ""),

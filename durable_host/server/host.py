@@ -30,13 +30,13 @@ from durable_host.http.binding import ClientEndpoints, client_binding_json
 from durable_host.http.durable_api import DurableApi
 from durable_host.http.keys import FUNCTIONS_KEY_SETTING, AccessKeys, generate_key, is_loopback
 from durable_host.http.triggers import HttpTriggers, function_route
+from durable_host.server.app_hub import AZURITE_PORTS, is_development_storage
 from durable_host.server.azurite import (
     AzuriteProcess,
     development_storage_connection_string,
     is_listening,
 )
 from durable_host.server.settings import (
-    DEVELOPMENT_STORAGE,
     HostSettings,
     export_values,
     load_host_settings,
@@ -52,7 +52,6 @@ __all__ = ["DurableHost", "HostOptions"]
 log = logging.getLogger("durable_host")
 
 _DEFAULT_PORT = 7071
-_AZURITE_PORTS = (10000, 10001, 10002)
 _WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
 _ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
@@ -64,11 +63,6 @@ class HostOptions:
     port: int | None = None  # None: Host.LocalHttpPort of local.settings.json, else 7071
     in_memory_azurite: bool = False
     trace_console: bool = False  # print finished spans (turns tracing on)
-
-
-def _is_development_storage(connection: str) -> bool:
-    parts = [p.strip().lower() for p in connection.split(";") if p.strip()]
-    return DEVELOPMENT_STORAGE.lower() in parts
 
 
 def _engine_settings(settings: HostSettings, *, trace_console: bool = False) -> EngineSettings:
@@ -227,9 +221,9 @@ class DurableHost:
 
     def _storage_connection(self, settings: HostSettings) -> str:
         connection = resolve_connection_string(settings.durable_task.connection_name, self.environ)
-        if not _is_development_storage(connection):
+        if not is_development_storage(connection):
             return connection
-        busy = [is_listening("127.0.0.1", port) for port in _AZURITE_PORTS]
+        busy = [is_listening("127.0.0.1", port) for port in AZURITE_PORTS]
         if all(busy):
             log.info("Using the storage emulator already listening on 127.0.0.1:10000-10002")
             return development_storage_connection_string()
@@ -241,7 +235,7 @@ class DurableHost:
             )
             self._azurite = AzuriteProcess(self.app_dir, location=location).start()
         else:
-            blob, queue, table = _AZURITE_PORTS
+            blob, queue, table = AZURITE_PORTS
             self._azurite = AzuriteProcess(
                 self.app_dir,
                 blob_port=blob,

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from durable_host.engine.host import Engine, EngineSettings  # noqa: E402
+from durable_host.engine.runtime import Engine, EngineSettings  # noqa: E402
 from durable_host.functions import FunctionInvoker, load_app  # noqa: E402
 from durable_host.server.azurite import AzuriteProcess  # noqa: E402
 

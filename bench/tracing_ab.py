@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 async def _measure(connection: str, tracing: bool, hops: int, runs: int) -> list[float]:
-    from durable_host.engine.host import Engine, EngineSettings
+    from durable_host.engine.runtime import Engine, EngineSettings
     from durable_host.functions import FunctionInvoker, load_app
 
     index = load_app(ROOT / "bench" / "app")

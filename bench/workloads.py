@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 from storage_counter import StorageCounter, diff
 
-from durable_host.engine.host import Engine, EngineSettings
+from durable_host.engine.runtime import Engine, EngineSettings
 from durable_host.functions import FunctionIndex, FunctionInvoker, load_app
 from durable_host.server.host import DurableHost, HostOptions
 from durable_host.taskhub.storage import TaskHubStorage

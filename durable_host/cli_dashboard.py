@@ -62,7 +62,7 @@ async def serve(args: argparse.Namespace, echo: Callable[[str], None]) -> None:
     from aiohttp import web
 
     from durable_host.dashboard import DASHBOARD_PATH, StandaloneHubs, standalone_app
-    from durable_host.http.keys import (
+    from durable_host.http.function_keys import (
         FUNCTIONS_KEY_SETTING,
         AccessKeys,
         generate_key,

@@ -1,8 +1,9 @@
 """The layers of durable_host import one way only.
 
 docs/design.md: taskhub <- engine <- http <- server <- cli/testing, with functions beside the
-engine; lint (on functions) and replayer (on engine) are used by cli/testing only. Checked on
-the source, imports inside functions included.
+engine, and inside the engine time <- replay <- dispatch <- client <- runtime; lint (on
+functions) and replayer (on engine) are used by cli/testing only. Checked on the source,
+imports inside functions included.
 """
 
 from __future__ import annotations
@@ -84,6 +85,52 @@ def test_imports_go_down_the_layers_only(path: Path) -> None:
     layer = layer_of(path)
     foreign = imported_layers(path) - ALLOWED[layer] - {layer, "errors"}
     assert not foreign, f"{path.relative_to(PACKAGE)} ({layer}) imports {sorted(foreign)}"
+
+
+# Inside the engine, its sub-packages also go one way: time <- replay <- dispatch <- client,
+# with runtime.py (the Engine) wiring them all. The replay core knows nothing of queues.
+ENGINE = PACKAGE / "engine"
+ENGINE_ALLOWED: dict[str, set[str]] = {
+    "time": set(),
+    "replay": set(),
+    "dispatch": {"time", "replay"},
+    "client": {"time", "dispatch"},
+    "runtime": {"time", "replay", "dispatch", "client"},
+}
+
+
+def engine_part_of(path: Path) -> str:
+    relative = path.relative_to(ENGINE)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def imported_engine_parts(path: Path) -> set[str]:
+    parts: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            dotted = name.split(".")
+            if dotted[:2] == ["durable_host", "engine"] and len(dotted) > 2:
+                parts.add(dotted[2])
+    return parts
+
+
+ENGINE_MODULES = sorted(p for p in ENGINE.rglob("*.py") if p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("path", ENGINE_MODULES, ids=lambda p: str(p.relative_to(ENGINE)))
+def test_engine_subpackages_import_one_way(path: Path) -> None:
+    part = engine_part_of(path)
+    foreign = imported_engine_parts(path) - ENGINE_ALLOWED[part] - {part}
+    assert not foreign, f"engine/{path.relative_to(ENGINE)} ({part}) imports {sorted(foreign)}"
+
+
+def test_every_engine_part_is_checked() -> None:
+    assert {engine_part_of(p) for p in ENGINE_MODULES} == set(ENGINE_ALLOWED)
 
 
 def test_every_layer_is_checked() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from durable_host.cli_durable.hub import HubClient
-from durable_host.engine.api import InstanceQuery, InstanceStatus
+from durable_host.engine.client.api import InstanceQuery, InstanceStatus
 from durable_host.errors import (
     ConfigurationError,
     InstanceNotFoundError,

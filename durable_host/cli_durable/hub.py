@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from durable_host.engine.client import EngineClient
-from durable_host.engine.clock import RealClock
-from durable_host.engine.router import MessageRouter
+from durable_host.engine.client.engine_client import EngineClient
+from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.engine.time.clock import RealClock
 from durable_host.server.app_hub import app_task_hub
 from durable_host.taskhub.storage import TaskHubStorage
 

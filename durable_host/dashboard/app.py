@@ -16,7 +16,7 @@ from durable_host.dashboard.hubs import DashboardHub
 from durable_host.dashboard.pages import redirect
 from durable_host.dashboard.render import DASHBOARD_PATH, HUBS_KEY, render
 from durable_host.dashboard.security import security_middleware
-from durable_host.http.keys import AccessKeys
+from durable_host.http.function_keys import AccessKeys
 
 __all__ = ["DASHBOARD_PATH", "create_dashboard", "standalone_app"]
 

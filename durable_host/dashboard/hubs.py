@@ -12,10 +12,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from durable_host.engine.api import ManagementApi
-from durable_host.engine.client import EngineClient
-from durable_host.engine.clock import RealClock
-from durable_host.engine.router import MessageRouter
+from durable_host.engine.client.api import ManagementApi
+from durable_host.engine.client.engine_client import EngineClient
+from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.engine.time.clock import RealClock
 from durable_host.errors import ConfigurationError
 from durable_host.functions import FunctionIndex
 from durable_host.taskhub.discovery import find_task_hubs, partition_count_of

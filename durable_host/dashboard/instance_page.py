@@ -21,7 +21,7 @@ from durable_host.dashboard.pages import (
     redirect,
 )
 from durable_host.dashboard.render import json_value, render
-from durable_host.engine.api import ManagementApi
+from durable_host.engine.client.api import ManagementApi
 from durable_host.errors import DurableHostError
 from durable_host.taskhub.events import (
     ExecutionStarted,

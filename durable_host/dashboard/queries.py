@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
-from durable_host.engine.api import InstanceQuery, InstanceStatus, ManagementApi
+from durable_host.engine.client.api import InstanceQuery, InstanceStatus, ManagementApi
 from durable_host.errors import DurableHostError
 from durable_host.taskhub.events import OrchestrationStatus
 

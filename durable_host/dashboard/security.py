@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from durable_host.dashboard.render import DASHBOARD_PATH
-from durable_host.http.keys import AccessKeys
+from durable_host.http.function_keys import AccessKeys
 
 __all__ = ["KEY_COOKIE", "security_middleware"]
 

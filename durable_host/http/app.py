@@ -8,7 +8,7 @@ from aiohttp import web
 
 from durable_host.http.binding import RPC_BASE_PATH, WEBHOOK_PATH
 from durable_host.http.durable_api import DurableApi
-from durable_host.http.keys import AccessKeys
+from durable_host.http.function_keys import AccessKeys
 
 __all__ = ["MAX_REQUEST_BYTES", "create_app"]
 

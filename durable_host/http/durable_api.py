@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
-from durable_host.engine.api import InstanceQuery, InstanceStatus, ManagementApi
+from durable_host.engine.client.api import InstanceQuery, InstanceStatus, ManagementApi
 from durable_host.errors import (
     FunctionNotFoundError,
     InstanceAlreadyExistsError,

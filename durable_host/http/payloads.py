@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from durable_host.engine.api import EntityStatus, InstanceStatus
+from durable_host.engine.client.api import EntityStatus, InstanceStatus
 from durable_host.errors import InstanceAlreadyExistsError
 from durable_host.taskhub.events import (
     EventType,

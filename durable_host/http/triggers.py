@@ -11,7 +11,7 @@ from multidict import CIMultiDict
 
 from durable_host.errors import FunctionInvocationError
 from durable_host.functions.index import HttpFunction
-from durable_host.http.keys import AccessKeys
+from durable_host.http.function_keys import AccessKeys
 from durable_host.http.routes import MethodNotAllowed, Router
 
 __all__ = ["HttpTriggers", "function_route", "to_aiohttp_response"]

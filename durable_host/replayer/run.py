@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from durable_host.engine.actions import flatten_actions
-from durable_host.engine.context import build_context_json
-from durable_host.engine.replay import Decision, EpisodeContext, UnsupportedActionError, settle
+from durable_host.engine.replay.actions import flatten_actions
+from durable_host.engine.replay.context import build_context_json
+from durable_host.engine.replay.walk import Decision, EpisodeContext, UnsupportedActionError, settle
 from durable_host.errors import FunctionNotFoundError
 from durable_host.functions.invoker import FunctionInvoker, OrchestratorOutcome
 from durable_host.functions.loader import load_app

@@ -21,14 +21,19 @@ from aiohttp import web
 from azure.durable_functions.models.utils import http_utils
 
 from durable_host.dashboard import DASHBOARD_PATH, DashboardHub, account_label, create_dashboard
-from durable_host.engine.clock import Clock
-from durable_host.engine.host import Engine, EngineSettings
+from durable_host.engine.runtime import Engine, EngineSettings
+from durable_host.engine.time.clock import Clock
 from durable_host.functions import FunctionIndex, FunctionInvoker, HttpFunction, load_app
 from durable_host.functions.logs import InvocationEvent, format_event
 from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints, client_binding_json
 from durable_host.http.durable_api import DurableApi
-from durable_host.http.keys import FUNCTIONS_KEY_SETTING, AccessKeys, generate_key, is_loopback
+from durable_host.http.function_keys import (
+    FUNCTIONS_KEY_SETTING,
+    AccessKeys,
+    generate_key,
+    is_loopback,
+)
 from durable_host.http.triggers import HttpTriggers, function_route
 from durable_host.server.app_hub import AZURITE_PORTS, is_development_storage
 from durable_host.server.azurite import (

@@ -47,7 +47,7 @@ from durable_host.taskhub.events import (
     ParentInstance,
     TaskMessage,
 )
-from durable_host.taskhub.keys import escape_partition_key
+from durable_host.taskhub.key_escaping import escape_partition_key
 from durable_host.taskhub.timestamps import format_timestamp, parse_timestamp
 
 __all__ = [

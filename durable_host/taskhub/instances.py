@@ -24,7 +24,7 @@ from typing import Any
 
 from durable_host.errors import MessageFormatError
 from durable_host.taskhub.events import OrchestrationStatus
-from durable_host.taskhub.keys import escape_partition_key, unescape_partition_key
+from durable_host.taskhub.key_escaping import escape_partition_key, unescape_partition_key
 from durable_host.taskhub.timestamps import parse_timestamp
 
 __all__ = ["InstanceRecord", "instance_merge_row"]

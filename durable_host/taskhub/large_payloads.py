@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
-from durable_host.taskhub.keys import escape_partition_key
+from durable_host.taskhub.key_escaping import escape_partition_key
 from durable_host.taskhub.rest_blobs import RestBlobs
 from durable_host.taskhub.storage_errors import storage_errors
 

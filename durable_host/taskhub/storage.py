@@ -23,8 +23,8 @@ from durable_host.taskhub.connections import PooledTransport
 from durable_host.taskhub.events import HistoryEvent, MessageData
 from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.large_payloads import LargePayloads
+from durable_host.taskhub.lease_table import PartitionLease, PartitionStore
 from durable_host.taskhub.names import TaskHubNames
-from durable_host.taskhub.partitions import PartitionLease, PartitionStore
 from durable_host.taskhub.rest_blobs import RestBlobs
 from durable_host.taskhub.rest_client import RestClient, StorageAccount
 from durable_host.taskhub.rest_queues import RestQueues

@@ -26,7 +26,7 @@ from durable_host.taskhub.codec import (
     sentinel_row,
 )
 from durable_host.taskhub.events import HistoryEvent
-from durable_host.taskhub.keys import escape_partition_key
+from durable_host.taskhub.key_escaping import escape_partition_key
 from durable_host.taskhub.large_payloads import LargePayloads, history_blob_name, is_large_property
 from durable_host.taskhub.rest_tables import BatchOperation, BatchVerb, RestTables
 from durable_host.taskhub.storage_errors import storage_errors

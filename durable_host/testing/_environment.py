@@ -26,10 +26,10 @@ from typing import Any, TypeAlias
 import azure.durable_functions as df
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-from durable_host.engine.api import InstanceStatus
-from durable_host.engine.clock import Clock, VirtualClock
-from durable_host.engine.entity_state import entity_instance_id
-from durable_host.engine.host import Engine
+from durable_host.engine.client.api import InstanceStatus
+from durable_host.engine.dispatch.entity_state import entity_instance_id
+from durable_host.engine.runtime import Engine
+from durable_host.engine.time.clock import Clock, VirtualClock
 from durable_host.errors import FunctionNotFoundError, InstanceNotFoundError
 from durable_host.functions.index import DurableKind
 from durable_host.http.binding import client_binding_json
@@ -38,6 +38,7 @@ from durable_host.server.settings import export_values, load_host_settings, load
 from durable_host.taskhub.events import HistoryEvent
 from durable_host.testing._failures import OrchestrationAssertionError, unexpected_status_message
 from durable_host.testing._storage import delete_task_hub, new_hub_name
+from durable_host.testing.doubles import activity_runner
 
 __all__ = ["ActivityDouble", "DurableTestEnvironment"]
 
@@ -352,7 +353,7 @@ class DurableTestEnvironment:
                 self.engine.index.not_found_message(DurableKind.ACTIVITY, name)
             )
         recorder = ActivityDouble(name, double)
-        self.engine.replace_activity(name, recorder)
+        self.engine.replace_activity(name, activity_runner(recorder))
         return recorder
 
     def restore_activity(self, name: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from durable_host.dashboard import DASHBOARD_PATH
-from durable_host.engine.client import EngineClient
+from durable_host.engine.client.engine_client import EngineClient
 from durable_host.server.host import DurableHost, HostOptions
 
 APP_DIR = Path(__file__).resolve().parent.parent / "apps" / "dashboard"

@@ -13,7 +13,7 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 
 from durable_host.dashboard import DASHBOARD_PATH
-from durable_host.engine.client import EngineClient
+from durable_host.engine.client.engine_client import EngineClient
 from durable_host.server.azurite import AzuriteProcess
 from durable_host.server.host import DurableHost, HostOptions
 from tests.conftest import PROJECT_DIR

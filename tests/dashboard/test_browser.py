@@ -7,7 +7,7 @@ import json
 import pytest
 from playwright.async_api import Page, expect
 
-from durable_host.engine.client import EngineClient
+from durable_host.engine.client.engine_client import EngineClient
 from durable_host.taskhub.events import OrchestrationStatus
 from tests.dashboard.conftest import eventually
 

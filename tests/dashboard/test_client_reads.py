@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from durable_host.engine.api import InstanceQuery
-from durable_host.engine.client import EngineClient
-from durable_host.engine.clock import RealClock
-from durable_host.engine.router import MessageRouter
+from durable_host.engine.client.api import InstanceQuery
+from durable_host.engine.client.engine_client import EngineClient
+from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.engine.time.clock import RealClock
 from durable_host.taskhub.events import OrchestrationStatus
 from durable_host.taskhub.storage import TaskHubStorage
 from tests.dashboard.written_hub import write_completed_chain

@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from durable_host.engine.api import InstanceStatus
-from durable_host.engine.host import Engine, EngineSettings
+from durable_host.engine.client.api import InstanceStatus
+from durable_host.engine.runtime import Engine, EngineSettings
 from durable_host.taskhub.events import HistoryEvent, OrchestrationStatus
 
 

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from durable_host.engine.host import Engine
+from durable_host.engine.runtime import Engine
 from durable_host.functions import FunctionIndex, FunctionInvoker, load_app
 from tests.engine._helpers import drop_hub, settings
 

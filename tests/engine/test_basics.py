@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from durable_host.engine.host import Engine
+from durable_host.engine.runtime import Engine
 from durable_host.errors import FunctionNotFoundError
 from durable_host.taskhub.events import (
     ExecutionCompleted,
@@ -20,7 +20,7 @@ from durable_host.taskhub.events import (
     TimerCreated,
     TimerFired,
 )
-from durable_host.taskhub.keys import escape_partition_key
+from durable_host.taskhub.key_escaping import escape_partition_key
 from tests.engine._helpers import (
     COMPLETED,
     FAILED,

@@ -12,8 +12,8 @@ from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from durable_host.engine.blocked_episodes import BlockedWalk, replay_while_blocked
-from durable_host.engine.replay import Decision, EpisodeContext
+from durable_host.engine.replay.blocked_episodes import BlockedWalk, replay_while_blocked
+from durable_host.engine.replay.walk import Decision, EpisodeContext
 from durable_host.taskhub.events import (
     ExecutionStarted,
     ExecutionSuspended,

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from durable_host.engine.host import Engine
+from durable_host.engine.runtime import Engine
 from durable_host.functions import FunctionInvoker, load_app
 from durable_host.taskhub.events import TaskCompleted, TaskScheduled, TimerCreated
 from tests.engine._helpers import (

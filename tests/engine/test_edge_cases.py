@@ -6,7 +6,7 @@ import asyncio
 import json
 from datetime import timedelta
 
-from durable_host.engine.host import Engine
+from durable_host.engine.runtime import Engine
 from durable_host.taskhub.events import (
     EventRaised,
     ExecutionStarted,

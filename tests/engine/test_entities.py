@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from durable_host.engine.entity_state import SchedulerState
-from durable_host.engine.host import Engine
+from durable_host.engine.dispatch.entity_state import SchedulerState
+from durable_host.engine.runtime import Engine
 from durable_host.functions import FunctionInvoker, load_app
 from durable_host.taskhub.events import (
     ExecutionStarted,
@@ -19,7 +19,7 @@ from durable_host.taskhub.events import (
     OrchestratorCompleted,
     OrchestratorStarted,
 )
-from durable_host.taskhub.keys import escape_partition_key
+from durable_host.taskhub.key_escaping import escape_partition_key
 from tests.engine._helpers import (
     ENTITY_APP_DIR,
     eventually,

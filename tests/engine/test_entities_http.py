@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from azure.durable_functions.models.utils import http_utils
 
-from durable_host.engine.host import Engine
+from durable_host.engine.runtime import Engine
 from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints, client_binding_json
 from durable_host.http.durable_api import DurableApi

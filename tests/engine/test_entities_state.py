@@ -1,4 +1,4 @@
-"""Pure entity formats (engine/entity_state.py) against the spec's examples."""
+"""Pure entity formats (engine/dispatch/entity_state.py) against the spec's examples."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from durable_host.engine.entity_state import (
+from durable_host.engine.dispatch.entity_state import (
     OperationOutcome,
     OperationRequest,
     SchedulerState,

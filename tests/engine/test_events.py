@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 
-from durable_host.engine.host import Engine
+from durable_host.engine.runtime import Engine
 from durable_host.errors import InstanceFinishedError
 from durable_host.taskhub.events import (
     EventRaised,

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from durable_host.engine.api import InstanceQuery
-from durable_host.engine.host import Engine
+from durable_host.engine.client.api import InstanceQuery
+from durable_host.engine.runtime import Engine
 from durable_host.errors import (
     InstanceAlreadyExistsError,
     InstanceFinishedError,

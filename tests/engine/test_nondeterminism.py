@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from durable_host.engine.host import Engine
+from durable_host.engine.runtime import Engine
 from durable_host.taskhub.events import ExecutionCompleted, TaskCompleted, TaskScheduled
 from tests.engine._helpers import FAILED, eventually, finish, history, history_has, start
 

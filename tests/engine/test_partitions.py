@@ -8,9 +8,9 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from durable_host.engine.host import Engine
+from durable_host.engine.runtime import Engine
 from durable_host.functions import FunctionIndex, FunctionInvoker
-from durable_host.taskhub.partitions import PartitionLease
+from durable_host.taskhub.lease_table import PartitionLease
 from tests.engine._helpers import drop_hub, eventually, finish, settings, start
 
 FAST_LEASES = {"partition_lease_duration": 3.0, "partition_renew_interval": 0.5}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from durable_host.engine.host import Engine
+from durable_host.engine.runtime import Engine
 from durable_host.functions import FunctionIndex, FunctionInvoker
 from durable_host.taskhub.events import (
     ExecutionStarted,
@@ -222,9 +222,9 @@ async def test_a_clients_pending_row_never_overwrites_a_running_one(
     a client waiting for Running (to raise its event) waits forever."""
     import json
 
-    from durable_host.engine.client import EngineClient
-    from durable_host.engine.clock import RealClock
-    from durable_host.engine.router import MessageRouter
+    from durable_host.engine.client.engine_client import EngineClient
+    from durable_host.engine.dispatch.router import MessageRouter
+    from durable_host.engine.time.clock import RealClock
     from durable_host.taskhub.events import OrchestrationStatus
     from durable_host.taskhub.names import TaskHubNames
     from durable_host.taskhub.storage import TaskHubStorage

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from durable_host.engine.host import Engine
+from durable_host.engine.runtime import Engine
 from durable_host.taskhub.events import (
     HistoryEvent,
     TaskCompleted,

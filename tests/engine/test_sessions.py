@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from durable_host.engine.sessions import Session
+from durable_host.engine.dispatch.sessions import Session
 from durable_host.taskhub.events import (
     EventRaised,
     EventSent,

@@ -14,8 +14,8 @@ from types import ModuleType
 
 import pytest
 
-from durable_host.engine.host import Engine
-from durable_host.engine.returns import MessageReturns
+from durable_host.engine.dispatch.returns import MessageReturns
+from durable_host.engine.runtime import Engine
 from durable_host.functions import FunctionIndex, FunctionInvoker
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage

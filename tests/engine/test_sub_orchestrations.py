@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from durable_host.engine.host import Engine
+from durable_host.engine.runtime import Engine
 from durable_host.taskhub.events import (
     ExecutionStarted,
     SubOrchestrationInstanceCompleted,

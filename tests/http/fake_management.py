@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from durable_host.engine.api import InstancePage, InstanceQuery, InstanceStatus
+from durable_host.engine.client.api import InstancePage, InstanceQuery, InstanceStatus
 from durable_host.errors import (
     FunctionNotFoundError,
     InstanceAlreadyExistsError,

@@ -5,7 +5,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints
 from durable_host.http.durable_api import DurableApi
-from durable_host.http.keys import AccessKeys, is_loopback
+from durable_host.http.function_keys import AccessKeys, is_loopback
 from durable_host.taskhub.events import OrchestrationStatus
 from tests.http.fake_management import FakeManagementApi
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from durable_host.functions import FunctionInvoker, load_app
 from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints, client_binding_json
-from durable_host.http.keys import AccessKeys
+from durable_host.http.function_keys import AccessKeys
 from durable_host.http.triggers import HttpTriggers, function_route
 
 APP = """

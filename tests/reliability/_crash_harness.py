@@ -20,9 +20,9 @@ from typing import Any
 
 from azure.data.tables.aio import TableClient
 
-from durable_host.engine.client import EngineClient
-from durable_host.engine.clock import RealClock
-from durable_host.engine.router import MessageRouter
+from durable_host.engine.client.engine_client import EngineClient
+from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.engine.time.clock import RealClock
 from durable_host.taskhub.events import OrchestrationStatus
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from durable_host.engine.host import Engine, EngineSettings
+from durable_host.engine.runtime import Engine, EngineSettings
 from durable_host.functions import FunctionInvoker, load_app
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage

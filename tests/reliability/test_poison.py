@@ -18,8 +18,8 @@ import pytest
 from azure.data.tables.aio import TableClient
 from azure.storage.queue.aio import QueueClient
 
-from durable_host.engine import orchestrations
-from durable_host.engine.host import Engine
+from durable_host.engine.dispatch import orchestrations
+from durable_host.engine.runtime import Engine
 from durable_host.server.poison import PoisonQueue, PoisonRecord
 from durable_host.taskhub.codec import encode_message
 from durable_host.taskhub.events import (
@@ -29,8 +29,9 @@ from durable_host.taskhub.events import (
     OrchestrationInstance,
     OrchestrationStatus,
 )
-from durable_host.taskhub.keys import escape_partition_key
+from durable_host.taskhub.key_escaping import escape_partition_key
 from durable_host.taskhub.storage_history import history_row_key
+from durable_host.testing.doubles import activity_runner
 from tests.reliability.conftest import EngineFactory
 
 pytestmark = pytest.mark.azurite
@@ -182,7 +183,7 @@ async def test_a_work_item_for_an_activity_the_app_lacks_fails_the_task(
     # The activity existed when it was scheduled and is gone when its work item runs, as
     # after a redeploy: the one activity slot is held so the work item waits in between.
     engine = engines.build(max_concurrent_activity_functions=1)
-    engine.replace_activity("retired", lambda value: value)
+    engine.replace_activity("retired", activity_runner(lambda value: value))
     await engine.start()
     holder = await engine.client.start_new("hold_one", None, None)
     await eventually(

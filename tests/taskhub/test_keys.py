@@ -1,7 +1,7 @@
 import pytest
 
 from durable_host.errors import MessageFormatError
-from durable_host.taskhub.keys import escape_partition_key, unescape_partition_key
+from durable_host.taskhub.key_escaping import escape_partition_key, unescape_partition_key
 
 # (instance id, PartitionKey) pairs written by hand from docs/task-hub-layout.md §3.
 CASES = [

@@ -19,7 +19,7 @@ from durable_host.taskhub.events import (
     TaskCompleted,
     TaskScheduled,
 )
-from durable_host.taskhub.keys import escape_partition_key
+from durable_host.taskhub.key_escaping import escape_partition_key
 from durable_host.taskhub.storage import TaskHubStorage
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)

@@ -11,7 +11,7 @@ from azure.data.tables import TableClient
 from durable_host.errors import CheckpointConflictError, StorageError
 from durable_host.taskhub.events import OrchestrationStatus
 from durable_host.taskhub.instances import InstanceRecord
-from durable_host.taskhub.keys import escape_partition_key
+from durable_host.taskhub.key_escaping import escape_partition_key
 from durable_host.taskhub.storage import TaskHubStorage
 
 T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from durable_host.engine.actions import flatten_actions
-from durable_host.engine.replay import (
+from durable_host.engine.replay.actions import flatten_actions
+from durable_host.engine.replay.walk import (
     Decision,
     EpisodeContext,
     HistoryWalker,

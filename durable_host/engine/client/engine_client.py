@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from durable_host.engine.api import (
+from durable_host.engine.client.api import (
     EntityPage,
     EntityState,
     EntityStatus,
@@ -24,8 +24,7 @@ from durable_host.engine.api import (
     InstanceQuery,
     InstanceStatus,
 )
-from durable_host.engine.clock import Clock
-from durable_host.engine.entity_state import (
+from durable_host.engine.dispatch.entity_state import (
     OPERATION_EVENT,
     SchedulerState,
     entity_instance_id,
@@ -33,8 +32,9 @@ from durable_host.engine.entity_state import (
     scheduled_operation_name,
     split_entity_id,
 )
-from durable_host.engine.notifier import InstanceNotifier
-from durable_host.engine.router import MessageRouter
+from durable_host.engine.dispatch.notifier import InstanceNotifier
+from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.engine.time.clock import Clock
 from durable_host.errors import (
     CheckpointConflictError,
     InstanceAlreadyExistsError,
@@ -70,7 +70,7 @@ _RUNNING_STATES = {
 
 
 class EngineClient:
-    """Implements durable_host.engine.api.ManagementApi over the task hub."""
+    """Implements durable_host.engine.client.api.ManagementApi over the task hub."""
 
     def __init__(
         self,
@@ -407,7 +407,7 @@ class EngineClient:
         last_operation_from: datetime | None = None,
         last_operation_to: datetime | None = None,
     ) -> EntityPage:
-        from durable_host.taskhub.keys import escape_partition_key
+        from durable_host.taskhub.key_escaping import escape_partition_key
 
         # Entity ids sort between '@' and 'A'; one entity function's between '@name@' and '@name`'.
         prefix = escape_partition_key(f"@{name.lower()}@" if name else "@")
@@ -487,7 +487,7 @@ def _odata_time(value: datetime) -> str:
 
 def instance_filter(query: InstanceQuery) -> str | None:
     """The OData filter for the Instances table."""
-    from durable_host.taskhub.keys import escape_partition_key
+    from durable_host.taskhub.key_escaping import escape_partition_key
 
     clauses: list[str] = []
     if query.runtime_status:

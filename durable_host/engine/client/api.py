@@ -1,6 +1,6 @@
 """The engine's management API as seen by the HTTP layer and tests.
 
-`EngineClient` (engine/client.py) implements `ManagementApi`. The HTTP layer
+`EngineClient` (engine/client/engine_client.py) implements `ManagementApi`. The HTTP layer
 (http/durable_api.py) and the pytest plugin code against this protocol only.
 
 Payloads (`input`, `output`, `custom_status`, event data) are JSON *text*, as

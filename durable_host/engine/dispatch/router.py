@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from durable_host.engine.clock import Clock, is_virtual
+from durable_host.engine.time.clock import Clock
+from durable_host.engine.time.held_messages import HeldMessages
 from durable_host.taskhub.events import (
     HistoryEvent,
     MessageData,
@@ -30,7 +30,13 @@ LocalDelivery = Callable[[ReceivedMessage], None]
 
 
 class MessageRouter:
-    def __init__(self, storage: TaskHubStorage, partition_count: int, clock: Clock) -> None:
+    def __init__(
+        self,
+        storage: TaskHubStorage,
+        partition_count: int,
+        clock: Clock,
+        held: HeldMessages | None = None,
+    ) -> None:
         self._storage = storage
         self._partition_count = partition_count
         self._clock = clock
@@ -51,10 +57,8 @@ class MessageRouter:
         # Sends under way (including deliveries deferred by the caller): the engine is not
         # idle while a message is between storage and a dispatcher.
         self.in_flight = 0
-        # Virtual time: delayed messages are stored (hidden) and released when time reaches
-        # them, as (visible_at, order, partition, message).
-        self._virtual_timers: list[_Held] = []
-        self._timer_order = itertools.count()
+        # On virtual time, delayed messages are stored hidden and held here until due.
+        self._held = held
 
     def deliver_control_locally(
         self,
@@ -109,14 +113,10 @@ class MessageRouter:
         self.in_flight += 1
         deferred = False
         try:
-            held = visible_at is not None and visible_at > self._clock.now()
-            if held and is_virtual(self._clock):
+            if self._held is not None and self._held.should_hold(visible_at):
                 sent = await self._storage.send_control(partition, msg, delay=MAX_DELAY_SECONDS)
                 assert visible_at is not None
-                held_message = _Held(
-                    visible_at, next(self._timer_order), partition, _as_received(sent)
-                )
-                heapq.heappush(self._virtual_timers, held_message)
+                self._held.hold(visible_at, partition, _as_received(sent))
                 return _nothing
             delay = self._delay(visible_at)
             local = self._local_control.get(partition)
@@ -182,16 +182,12 @@ class MessageRouter:
 
         return hand_over
 
-    def next_virtual_timer(self) -> datetime | None:
-        return self._virtual_timers[0].visible_at if self._virtual_timers else None
-
     def release_due_timers(self) -> int:
         """Hand every held message that virtual time has reached to its dispatcher."""
+        if self._held is None:
+            return 0
         released = 0
-        now = self._clock.now()
-        while self._virtual_timers and self._virtual_timers[0].visible_at <= now:
-            entry = heapq.heappop(self._virtual_timers)
-            partition, received = entry.partition, entry.message
+        for partition, received in self._held.pop_due():
             local = self._local_control.get(partition)
             if local is not None:
                 local[0](received)
@@ -279,14 +275,6 @@ async def stored_message(msg: ReceivedMessage) -> ReceivedMessage:
             body=msg.body,
         )
     return msg
-
-
-@dataclass(order=True)
-class _Held:
-    visible_at: datetime
-    order: int
-    partition: int = field(compare=False)
-    message: ReceivedMessage = field(compare=False)
 
 
 def _nothing() -> None:

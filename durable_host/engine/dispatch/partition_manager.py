@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
 from durable_host.errors import CheckpointConflictError, StorageError
-from durable_host.taskhub.partitions import PartitionLease
+from durable_host.taskhub.lease_table import PartitionLease
 from durable_host.taskhub.storage import TaskHubStorage
 
 log = logging.getLogger("durable_host.partitions")

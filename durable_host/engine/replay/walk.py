@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from durable_host.engine.actions import (
+from durable_host.engine.replay.actions import (
     CALL_ACTIVITY,
     CALL_ACTIVITY_WITH_RETRY,
     CALL_ENTITY,
@@ -42,7 +42,7 @@ from durable_host.engine.actions import (
     flatten_actions,
     parse_sdk_datetime,
 )
-from durable_host.engine.replay_tasks import Compound, HostTask, Instant, Leaf, Retry, Wait
+from durable_host.engine.replay.tasks import Compound, HostTask, Instant, Leaf, Retry, Wait
 from durable_host.errors import NonDeterminismError
 from durable_host.taskhub.events import (
     EventRaised,

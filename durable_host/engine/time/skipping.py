@@ -12,8 +12,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from durable_host.engine.clock import VirtualClock
-from durable_host.engine.router import MessageRouter
+from durable_host.engine.time.clock import VirtualClock
 
 # Idle must hold across this many consecutive checks, each yielding to the event loop, so
 # work handed from one task to another between two checks is seen. Every hand-over in the
@@ -25,10 +24,15 @@ _CHECK_INTERVAL = 0.002
 
 class TimeSkipper:
     def __init__(
-        self, clock: VirtualClock, router: MessageRouter, is_idle: Callable[[bool], bool]
+        self,
+        clock: VirtualClock,
+        next_due: Callable[[], datetime | None],
+        release_due: Callable[[], object],
+        is_idle: Callable[[bool], bool],
     ) -> None:
         self._clock = clock
-        self._router = router
+        self._next_due = next_due
+        self._release_due = release_due
         self._is_idle = is_idle
         self._wanted = 0
         self._wanted_changed = asyncio.Event()
@@ -67,13 +71,13 @@ class TimeSkipper:
         """Move time to `until`, firing every timer due on the way, each once the engine is idle."""
         while True:
             await self.wait_until_idle(settled=False)
-            due = self._router.next_virtual_timer()
+            due = self._next_due()
             if due is None or due > until:
                 break
             self._clock.advance_to(due)
-            self._router.release_due_timers()
+            self._release_due()
         self._clock.advance_to(until)
-        self._router.release_due_timers()
+        self._release_due()
         await self.wait_until_idle()
 
     async def _run(self) -> None:
@@ -85,10 +89,10 @@ class TimeSkipper:
             await self.wait_until_idle(settled=False)
             if self._wanted <= 0:
                 continue
-            due = self._router.next_virtual_timer()
+            due = self._next_due()
             if due is None:
                 # Nothing scheduled: the waiter is waiting on something outside (an event).
                 await asyncio.sleep(_CHECK_INTERVAL * 5)
                 continue
             self._clock.advance_to(due)
-            self._router.release_due_timers()
+            self._release_due()

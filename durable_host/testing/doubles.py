@@ -10,7 +10,8 @@ from typing import Any
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
-from durable_host.engine.activities import ActivityResult
+from durable_host.engine.dispatch.activities import ActivityResult
+from durable_host.engine.runtime import ActivityRunner
 
 
 async def run_double(double: Callable[[Any], Any], raw_input: str | None) -> ActivityResult:
@@ -37,3 +38,12 @@ async def run_double(double: Callable[[Any], Any], raw_input: str | None) -> Act
     return ActivityResult(
         result_json=ActivityTriggerConverter.encode(result, expected_type=None).value
     )
+
+
+def activity_runner(double: Callable[[Any], Any]) -> ActivityRunner:
+    """An Engine.replace_activity runner that calls `double` with the decoded input."""
+
+    async def run(raw_input: str | None) -> ActivityResult:
+        return await run_double(double, raw_input)
+
+    return run

@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from durable_host.engine.clock import Clock, sleep_or_wake
-from durable_host.engine.returns import MessageReturns, retry_while_unavailable
-from durable_host.engine.router import MessageRouter
+from durable_host.engine.dispatch.returns import MessageReturns, retry_while_unavailable
+from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.engine.time.clock import Clock, sleep_or_wake
 from durable_host.errors import StorageError
 from durable_host.taskhub.events import (
     FailureDetails,

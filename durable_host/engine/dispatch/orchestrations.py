@@ -20,20 +20,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from durable_host.engine.clock import Clock, sleep_or_wake
-from durable_host.engine.notifier import InstanceNotifier
-from durable_host.engine.replay import (
-    Completion,
-)
-from durable_host.engine.returns import MessageReturns, storage_unavailable
-from durable_host.engine.router import MessageRouter, stored_message
-from durable_host.engine.sessions import (
+from durable_host.engine.dispatch.notifier import InstanceNotifier
+from durable_host.engine.dispatch.returns import MessageReturns, storage_unavailable
+from durable_host.engine.dispatch.router import MessageRouter, stored_message
+from durable_host.engine.dispatch.sessions import (
     RESULT_EVENTS,
     EntityReplies,
     Session,
     result_verdict,
 )
-from durable_host.engine.work_items import OrchestratorRunner, WorkItemRunner
+from durable_host.engine.dispatch.work_items import OrchestratorRunner, WorkItemRunner
+from durable_host.engine.replay.walk import (
+    Completion,
+)
+from durable_host.engine.time.clock import Clock, sleep_or_wake
 from durable_host.errors import CheckpointConflictError, LeaseLapsingError
 from durable_host.taskhub.events import (
     EventRaised,

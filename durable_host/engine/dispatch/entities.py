@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from durable_host.engine.clock import Clock
-from durable_host.engine.entity_state import (
+from durable_host.engine.dispatch.entity_state import (
     EntityResult,
     OperationRequest,
     SchedulerState,
@@ -42,7 +41,8 @@ from durable_host.engine.entity_state import (
     response_json,
     split_entity_id,
 )
-from durable_host.engine.router import MAX_DELAY_SECONDS, MessageRouter
+from durable_host.engine.dispatch.router import MAX_DELAY_SECONDS, MessageRouter
+from durable_host.engine.time.clock import Clock
 from durable_host.errors import CheckpointConflictError, LeaseLapsingError, StorageError
 from durable_host.taskhub.events import (
     EventRaised,

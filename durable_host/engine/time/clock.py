@@ -18,7 +18,6 @@ class Clock(Protocol):
 
 
 class RealClock:
-    is_virtual = False
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
@@ -35,7 +34,6 @@ class VirtualClock:
     72-hour timeout takes milliseconds and writes the history a real run would write.
     """
 
-    is_virtual = True
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = (start or datetime.now(timezone.utc)).astimezone(timezone.utc)
@@ -49,10 +47,6 @@ class VirtualClock:
     def advance_to(self, when: datetime) -> None:
         if when > self._now:
             self._now = when
-
-
-def is_virtual(clock: Clock) -> bool:
-    return bool(getattr(clock, "is_virtual", False))
 
 
 async def sleep_or_wake(event: asyncio.Event, timeout: float) -> bool:

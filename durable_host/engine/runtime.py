@@ -6,22 +6,22 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from durable_host.engine.activities import ActivityDispatcher, ActivityResult
-from durable_host.engine.client import EngineClient
-from durable_host.engine.clock import Clock, RealClock, VirtualClock
-from durable_host.engine.doubles import run_double
-from durable_host.engine.entities import EntityProcessor
-from durable_host.engine.http_activity import HTTP_ACTIVITY_NAME, HttpActivity
-from durable_host.engine.notifier import InstanceNotifier
-from durable_host.engine.orchestrations import OrchestrationDispatcher
-from durable_host.engine.partitions import PartitionManager
-from durable_host.engine.router import MessageRouter
-from durable_host.engine.time_skipping import TimeSkipper
+from durable_host.engine.client.engine_client import EngineClient
+from durable_host.engine.dispatch.activities import ActivityDispatcher, ActivityResult
+from durable_host.engine.dispatch.entities import EntityProcessor
+from durable_host.engine.dispatch.http_activity import HTTP_ACTIVITY_NAME, HttpActivity
+from durable_host.engine.dispatch.notifier import InstanceNotifier
+from durable_host.engine.dispatch.orchestrations import OrchestrationDispatcher
+from durable_host.engine.dispatch.partition_manager import PartitionManager
+from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.engine.time.clock import Clock, RealClock, VirtualClock
+from durable_host.engine.time.held_messages import HeldMessages
+from durable_host.engine.time.skipping import TimeSkipper
 from durable_host.errors import ConfigurationError, FunctionNotFoundError
 from durable_host.functions import FunctionIndex, FunctionInvoker
 from durable_host.taskhub.names import TaskHubNames
@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from durable_host.tracing.spans import DurableTracer
 
 log = logging.getLogger("durable_host.engine")
+
+
+ActivityRunner = Callable[[str | None], Awaitable[ActivityResult]]
+"""Runs an activity in place of the app's function: raw input in, result out."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,8 @@ class Engine:
         self.clock: Clock = clock or RealClock()
         self.index = index
         self.invoker = invoker
-        self.router = MessageRouter(self.storage, settings.partition_count, self.clock)
+        held = HeldMessages(self.clock) if isinstance(self.clock, VirtualClock) else None
+        self.router = MessageRouter(self.storage, settings.partition_count, self.clock, held)
         self.notifier = InstanceNotifier()
         self.entities = EntityProcessor(
             storage=self.storage,
@@ -152,10 +157,13 @@ class Engine:
         if settings.tracing:
             self._trace(load_tracer(console=settings.trace_console))
         self.http_activity = HttpActivity(default_async_sleep=settings.http_async_sleep_default)
-        self._activity_doubles: dict[str, Callable[[Any], Any]] = {}
+        self._activity_doubles: dict[str, ActivityRunner] = {}
         self._time: TimeSkipper | None = None
         if isinstance(self.clock, VirtualClock):
-            self._time = TimeSkipper(self.clock, self.router, self.is_idle)
+            assert held is not None
+            self._time = TimeSkipper(
+                self.clock, held.next_due, self.router.release_due_timers, self.is_idle
+            )
             self.client.time_skipping = self._time.skipping
         self._started = False
 
@@ -218,17 +226,18 @@ class Engine:
             )
         await self._time.advance(self.clock.now() + delta)
 
-    def replace_activity(self, name: str, double: Callable[[Any], Any] | None) -> None:
-        """Run `double(input)` instead of the app's activity `name` (None restores it).
+    def replace_activity(self, name: str, runner: ActivityRunner | None) -> None:
+        """Run `runner(raw_input)` instead of the app's activity `name` (None restores it).
 
-        The double gets the activity's decoded input and returns its result, sync or async,
-        like the activity function itself; it runs through the same converters.
+        The runner gets the activity's input as stored (JSON text) and returns its
+        ActivityResult; `durable_host.testing.doubles.activity_runner` makes one from a plain
+        callable, through the same converters as the real activity.
         """
         key = name.lower()
-        if double is None:
+        if runner is None:
             self._activity_doubles.pop(key, None)
         else:
-            self._activity_doubles[key] = double
+            self._activity_doubles[key] = runner
 
     # -- adapters between the engine and the app's functions ------------------------------------
 
@@ -262,9 +271,9 @@ class Engine:
         return outcome.state, outcome.error
 
     async def _run_activity(self, name: str, raw_input: str | None) -> ActivityResult:
-        double = self._activity_doubles.get(name.lower())
-        if double is not None:
-            return await run_double(double, raw_input)
+        runner = self._activity_doubles.get(name.lower())
+        if runner is not None:
+            return await runner(raw_input)
         if name == HTTP_ACTIVITY_NAME:
             return await self.http_activity.run(raw_input)
         try:

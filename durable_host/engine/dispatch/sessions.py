@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable_host.engine.blocked_episodes import BlockedWalk
+from durable_host.engine.replay.blocked_episodes import BlockedWalk
 from durable_host.taskhub.codec import event_to_json
 from durable_host.taskhub.events import (
     EventRaised,

@@ -17,19 +17,19 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from durable_host.engine.blocked_episodes import replay_while_blocked
-from durable_host.engine.clock import Clock
-from durable_host.engine.context import build_context_json
-from durable_host.engine.notifier import InstanceNotifier
-from durable_host.engine.replay import (
+from durable_host.engine.dispatch.notifier import InstanceNotifier
+from durable_host.engine.dispatch.router import MessageRouter, stored_message
+from durable_host.engine.dispatch.sessions import Session, find_started, suspended_after
+from durable_host.engine.replay.blocked_episodes import replay_while_blocked
+from durable_host.engine.replay.context import build_context_json
+from durable_host.engine.replay.walk import (
     Completion,
     Decision,
     EpisodeContext,
     Outbound,
     replay,
 )
-from durable_host.engine.router import MessageRouter, stored_message
-from durable_host.engine.sessions import Session, find_started, suspended_after
+from durable_host.engine.time.clock import Clock
 from durable_host.errors import CheckpointConflictError, FunctionNotFoundError, StorageError
 from durable_host.taskhub.codec import event_to_json
 from durable_host.taskhub.events import (

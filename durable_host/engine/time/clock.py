@@ -18,7 +18,6 @@ class Clock(Protocol):
 
 
 class RealClock:
-
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
 
@@ -33,7 +32,6 @@ class VirtualClock:
     when virtual time reaches them (see Engine.advance_time and wait_for_completion), so a
     72-hour timeout takes milliseconds and writes the history a real run would write.
     """
-
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = (start or datetime.now(timezone.utc)).astimezone(timezone.utc)

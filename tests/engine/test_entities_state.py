@@ -1,4 +1,4 @@
-"""Pure entity formats (engine/dispatch/entity_state.py) against the spec's examples."""
+"""Pure entity formats (engine/dispatch/entity_state.py): task-hub-layout.md §6, protocol.md §2."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ async def test_hourly_polls_for_a_day_expire_in_virtual_time(
         "lastSeenState": "running",
         "polls": 25,
     }
-    # Real time would take a day; the budget of the brief is in test_wall_time.py.
+    # Real time would take a day: virtual time skips the waits.
     assert wall < 10, f"a day of hourly polls took {wall:.2f} s of wall time"
     history = await durable_env.history(instance_id)
     fired = [e.fire_at for e in history if isinstance(e, TimerFired)]

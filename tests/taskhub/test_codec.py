@@ -585,7 +585,8 @@ def test_reads_hand_written_golden_forms(event: ev.HistoryEvent, expected: dict,
 
 # --------------------------------------------------------------------------- messages
 
-SPEC_START_MESSAGE = (
+# A start message as current .NET (DT.AS 2.x) writes it: docs/task-hub-layout.md §2.
+DOTNET_START_MESSAGE = (
     '{"$type":"DurableTask.AzureStorage.MessageData",'
     '"ActivityId":"0f8fad5b-d9cb-469f-a165-70867728950e",'
     '"TaskMessage":{"$type":"DurableTask.Core.TaskMessage",'
@@ -602,7 +603,7 @@ SPEC_START_MESSAGE = (
     '"CompressedBlobName":null,"SequenceNumber":7,"Sender":{"InstanceId":"","ExecutionId":""},'
     '"SerializableTraceContext":null}'
 )
-# Members of the spec's example (as current .NET emits it) that we do not model.
+# Members of that message that we do not model (readers ignore them).
 DROPPED = {"GenerateNewTrace", "OrchestrationExecutionContext"}
 
 
@@ -612,8 +613,8 @@ def _without(value: Any, keys: set[str]) -> Any:
     return value
 
 
-def test_spec_start_message_decodes() -> None:
-    msg = decode_message(SPEC_START_MESSAGE)
+def test_dotnet_start_message_decodes() -> None:
+    msg = decode_message(DOTNET_START_MESSAGE)
     assert msg.activity_id == "0f8fad5b-d9cb-469f-a165-70867728950e"
     assert msg.sequence_number == 7
     assert msg.episode is None
@@ -630,9 +631,9 @@ def test_spec_start_message_decodes() -> None:
     )
 
 
-def test_spec_start_message_reencodes_key_by_key() -> None:
-    original = json.loads(SPEC_START_MESSAGE)
-    reencoded = json.loads(encode_message(decode_message(SPEC_START_MESSAGE)))
+def test_dotnet_start_message_reencodes_key_by_key() -> None:
+    original = json.loads(DOTNET_START_MESSAGE)
+    reencoded = json.loads(encode_message(decode_message(DOTNET_START_MESSAGE)))
     # 7 fractional digits go through Python's microseconds: the 7th is truncated.
     original["TaskMessage"]["Event"]["Timestamp"] = TS
     expected = _without(original, DROPPED)
@@ -723,7 +724,7 @@ def test_large_message_stub_decodes_without_task_message() -> None:
 
 
 def test_decode_accepts_assembly_suffix_names_and_extra_members() -> None:
-    data = json.loads(SPEC_START_MESSAGE)
+    data = json.loads(DOTNET_START_MESSAGE)
     event = data["TaskMessage"]["Event"]
     event["$type"] += ", DurableTask.Core"
     event["EventType"] = "ExecutionStarted"

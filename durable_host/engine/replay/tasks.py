@@ -1,7 +1,7 @@
 """The host's view of the orchestrator's tasks during replay (what DTFx's context awaits).
 
 Each SDK action becomes one of these; history events finish them, and a finished task tells
-its parent (a WhenAll/WhenAny, or a retry loop). See replay.py.
+its parent (a WhenAll/WhenAny, or a retry loop). See walk.py.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from durable_host import __version__, cli_dashboard, cli_lint, cli_replay
 from durable_host.cli_durable import add_durable_command, run_durable
 from durable_host.cli_init import add_init_command, run_init
+from durable_host.engine.log_context import InstanceLogFilter
 from durable_host.errors import DurableHostError
 from durable_host.functions.logs import ConsoleFormatter, InvocationLogFilter
 
@@ -111,6 +112,7 @@ def _configure_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(ConsoleFormatter())
     handler.addFilter(InvocationLogFilter())
+    handler.addFilter(InstanceLogFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

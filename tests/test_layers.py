@@ -93,9 +93,10 @@ ENGINE = PACKAGE / "engine"
 ENGINE_ALLOWED: dict[str, set[str]] = {
     "time": set(),
     "replay": set(),
-    "dispatch": {"time", "replay"},
-    "client": {"time", "dispatch"},
-    "runtime": {"time", "replay", "dispatch", "client"},
+    "log_context": set(),
+    "dispatch": {"time", "replay", "log_context"},
+    "client": {"time", "dispatch", "log_context"},
+    "runtime": {"time", "replay", "dispatch", "client", "log_context"},
 }
 
 

@@ -111,11 +111,25 @@ def format_event(event: InvocationEvent) -> str:
 
 
 class ConsoleFormatter(logging.Formatter):
-    """Formats user log records like the host console: `[timestamp] message`."""
+    """Formats user log records like the host console: `[timestamp] message`.
+
+    durable_host's own records about an instance (stamped by the engine's
+    InstanceLogFilter) read `[timestamp] [instance_id execution_id] message`, so one
+    instance's story can be grepped out of several hosts' logs; user records keep the
+    host console's format.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         moment = datetime.fromtimestamp(record.created, tz=timezone.utc)
-        text = f"[{format_timestamp(moment)}] {record.getMessage()}"
+        text = f"[{format_timestamp(moment)}] {_instance_label(record)}{record.getMessage()}"
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text
+
+
+def _instance_label(record: logging.LogRecord) -> str:
+    instance_id = getattr(record, "durable_instance_id", None)
+    if instance_id is None or not record.name.startswith("durable_host"):
+        return ""
+    execution_id = getattr(record, "durable_execution_id", None)
+    return f"[{instance_id} {execution_id}] " if execution_id else f"[{instance_id}] "

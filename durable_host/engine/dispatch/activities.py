@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from durable_host.engine.dispatch.returns import MessageReturns, retry_while_unavailable
 from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.engine.log_context import about_instance
 from durable_host.engine.time.clock import Clock, sleep_or_wake
 from durable_host.errors import StorageError
 from durable_host.taskhub.events import (
@@ -179,6 +180,7 @@ class ActivityDispatcher:
             return
         event = data.task_message.event
         instance = data.task_message.orchestration_instance
+        about_instance(instance.instance_id, instance.execution_id)
         if not isinstance(event, TaskScheduled):
             await self._poison(
                 msg, f"work item holds {event.event_type.dotnet_name}, not TaskScheduled"

@@ -42,6 +42,7 @@ from durable_host.engine.dispatch.entity_state import (
     split_entity_id,
 )
 from durable_host.engine.dispatch.router import MAX_DELAY_SECONDS, MessageRouter
+from durable_host.engine.log_context import about_instance
 from durable_host.engine.time.clock import Clock
 from durable_host.errors import CheckpointConflictError, LeaseLapsingError, StorageError
 from durable_host.taskhub.events import (
@@ -144,11 +145,14 @@ class EntityProcessor:
 
     async def _process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         session = await self._session(instance_id)
+        about_instance(instance_id, session.execution_id)
         sorted_batch = self._sort(session, batch)
         for msg, delay in sorted_batch.later:
             await self._storage.abandon_message(msg, delay=delay)
         if sorted_batch.operations:
+            log.debug("Batch starts: %d operation(s)", len(sorted_batch.operations))
             await self._run_batch(session, sorted_batch.operations)
+            log.debug("Batch done: checkpointed as execution %s", session.execution_id)
             consumed = sorted_batch.consumed + [m for m, _ in sorted_batch.operations]
         else:
             consumed = sorted_batch.consumed

@@ -30,6 +30,7 @@ from durable_host.engine.dispatch.sessions import (
     result_verdict,
 )
 from durable_host.engine.dispatch.work_items import OrchestratorRunner, WorkItemRunner
+from durable_host.engine.log_context import about_instance
 from durable_host.engine.replay.walk import (
     Completion,
 )
@@ -284,6 +285,8 @@ class OrchestrationDispatcher:
         self._enqueue(msg.data.task_message.orchestration_instance.instance_id, msg)
 
     async def _instance_worker(self, instance_id: str) -> None:
+        # This task may have been started by another instance's episode (a local delivery).
+        about_instance(instance_id)
         try:
             while True:
                 batch = self._pending.pop(instance_id, None)
@@ -365,8 +368,16 @@ class OrchestrationDispatcher:
             self.notifier.notify(instance_id)
             return
         session = await self._session(instance_id)
+        about_instance(instance_id, session.execution_id)
         batch.sort(key=_arrival_order)
         triage = await self._triage(session, batch)
+        log.debug(
+            "Messages: %d accepted, %d dropped, %d put back for later, %d held (suspended)",
+            len(triage.accept),
+            len(triage.discard),
+            len(triage.defer),
+            len(triage.hold),
+        )
         if session.status is None and not triage.accept:
             # Nothing started here: read the history again next time, a late first write of
             # another host may land meanwhile (the deferred results wait for it).
@@ -389,7 +400,12 @@ class OrchestrationDispatcher:
         consumed = [m for m, _ in triage.accept] + triage.discard
         events = [e for _, e in triage.accept]
         session.consumed = consumed
+        about_instance(instance_id, _started_execution(events) or session.execution_id)
+        log.debug("Episode starts: %s", ", ".join(e.event_type.dotnet_name for e in events))
         await self._runner.run(session, events, triage.restart)
+        about_instance(instance_id, session.execution_id)  # a new one after continue-as-new
+        if log.isEnabledFor(logging.DEBUG):  # status walks the history
+            log.debug("Episode done: %s", session.status.name if session.status else "no status")
         await self._delete_all(session.consumed)
         session.consumed = []
 
@@ -607,6 +623,12 @@ def _may_precede_first_checkpoint(msg: ReceivedMessage) -> bool:
     if isinstance(event, RESULT_EVENTS):
         return True
     return isinstance(event, EventRaised) and msg.data.sender.instance_id.startswith("@")
+
+
+def _started_execution(events: list[HistoryEvent]) -> str | None:
+    """The execution a (re)start among the episode's events begins, if there is one."""
+    started = next((e for e in events if isinstance(e, ExecutionStarted)), None)
+    return started.orchestration_instance.execution_id if started is not None else None
 
 
 def _abandon_delay(msg: ReceivedMessage) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from datetime import timedelta
@@ -63,6 +64,13 @@ def flaky(spec: dict) -> str:
     if _ATTEMPTS[key] <= spec["failures"]:
         raise RuntimeError(f"attempt {_ATTEMPTS[key]} failed")
     return f"ok after {_ATTEMPTS[key]}"
+
+
+@app.activity_trigger(input_name="value")
+def noted(value: str) -> str:
+    """Logs its input, so a test can check which instance the log line is attributed to."""
+    logging.getLogger("function_app").info("noted %s", value)
+    return value
 
 
 @app.activity_trigger(input_name="size")
@@ -261,3 +269,12 @@ def two_events(context: df.DurableOrchestrationContext):
     first = yield context.wait_for_external_event("X")
     second = yield context.wait_for_external_event("X")
     return [first, second]
+
+
+@app.orchestration_trigger(context_name="context")
+def noted_family(context: df.DurableOrchestrationContext):
+    """Notes its instance id in an activity; with input "parent", has a child do the same."""
+    yield context.call_activity("noted", context.instance_id)
+    if context.get_input() == "parent":
+        yield context.call_sub_orchestrator("noted_family", "child", f"{context.instance_id}-child")
+    return context.instance_id

@@ -32,11 +32,11 @@ from durable_host.engine.dispatch.entity_state import (
     scheduled_operation_name,
     split_entity_id,
 )
+from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.router import MessageRouter
 from durable_host.engine.time.clock import Clock
 from durable_host.errors import (
-    CheckpointConflictError,
     InstanceAlreadyExistsError,
     InstanceFinishedError,
     InstanceNotFoundError,
@@ -90,6 +90,7 @@ class EngineClient:
         self._hub_name = hub_name
         self._resolve_orchestrator = resolve_orchestrator
         self._notifier = notifier
+        self._rows = InstanceRowWriter(storage, hub_name)
         # Set by the Engine under a virtual clock: time jumps to the next timer while we wait.
         self.time_skipping: Callable[[], AbstractContextManager[None]] = nullcontext
         self.tracer: DurableTracer | None = None  # set by the Engine when tracing is on
@@ -175,16 +176,7 @@ class EngineClient:
             generation=generation,
             task_hub_name=self._hub_name,
         )
-        # Insert a new row, or replace the one read before; never overwrite a row a worker
-        # wrote meanwhile: the start message went first, and a worker that already ran it
-        # has moved the row on to Running (the provider ignores this race the same way).
-        try:
-            if etag is None:
-                await self._storage.insert_instance(record)
-            else:
-                await self._storage.insert_or_replace_instance(record, etag=etag)
-        except CheckpointConflictError:
-            log.debug("Instance %s: a worker wrote its row first; keeping that", instance_id)
+        await self._rows.write_pending(record, read_etag=etag)
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -288,9 +280,10 @@ class EngineClient:
         )
 
     async def rewind(self, instance_id: str, reason: str | None) -> None:
-        record = await self._storage.get_instance(instance_id)
-        if record is None:
+        found = await self._storage.get_instance_with_etag(instance_id)
+        if found is None:
             raise InstanceNotFoundError(f"No instance with ID '{instance_id}' was found.")
+        record, etag = found
         if record.runtime_status in _RUNNING_STATES:
             raise InvalidOperationError(
                 f"Instance '{instance_id}' is {record.runtime_status.name}; only a Failed "
@@ -305,9 +298,7 @@ class EngineClient:
             OrchestrationInstance(instance_id, None),
             ExecutionRewound(timestamp=self._clock.now(), reason=reason),
         )
-        await self._storage.merge_instance(
-            instance_id, {"runtime_status": OrchestrationStatus.Pending}
-        )
+        await self._rows.mark_rewinding(instance_id, read_etag=etag)
 
     async def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
         record = await self._storage.get_instance(instance_id)

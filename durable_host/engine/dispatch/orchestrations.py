@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.returns import MessageReturns, storage_unavailable
 from durable_host.engine.dispatch.router import MessageRouter, stored_message
@@ -31,14 +32,10 @@ from durable_host.engine.dispatch.sessions import (
 )
 from durable_host.engine.dispatch.work_items import OrchestratorRunner, WorkItemRunner
 from durable_host.engine.log_context import about_instance
-from durable_host.engine.replay.walk import (
-    Completion,
-)
 from durable_host.engine.time.clock import Clock, sleep_or_wake
 from durable_host.errors import CheckpointConflictError, LeaseLapsingError
 from durable_host.taskhub.events import (
     EventRaised,
-    ExecutionCompleted,
     ExecutionResumed,
     ExecutionRewound,
     ExecutionStarted,
@@ -120,7 +117,7 @@ class OrchestrationDispatcher:
             router=router,
             run_orchestrator=run_orchestrator,
             clock=clock,
-            hub_name=hub_name,
+            rows=InstanceRowWriter(storage, hub_name),
             known_activity=known_activity,
             notifier=self.notifier,
         )
@@ -410,56 +407,10 @@ class OrchestrationDispatcher:
         session.consumed = []
 
     async def _repair_row(self, session: Session) -> None:
-        """Make the Instances row say what the history says (status and execution).
-
-        A crash after an episode's history write but before the row's merge leaves the row
-        behind (Pending after the first episode, Running after the last); the episode's
-        messages then come back and are all discarded as duplicates, so without this nothing
-        would ever bring the row up to date, and clients waiting for Running or a final
-        status would wait forever.
-        """
+        """Bring the row up to the history once the last checkpoint's own write is done."""
         if session.finishing is not None:
             await asyncio.gather(session.finishing, return_exceptions=True)
-        started = session.started
-        status = session.status
-        if started is None or status is None:
-            return
-        record = await self._storage.get_instance(session.instance_id)
-        if (
-            record is not None
-            and record.runtime_status == status
-            and record.execution_id == session.execution_id
-        ):
-            return
-        log.warning(
-            "Instance %s is %s by its history but its Instances row says %s; rewriting the row",
-            session.instance_id,
-            status.name,
-            record.runtime_status.name if record is not None else "nothing",
-        )
-        completed = next(
-            (e for e in reversed(session.history) if isinstance(e, ExecutionCompleted)), None
-        )
-        completion = (
-            Completion(completed.orchestration_status, completed.result, completed.failure_details)
-            if completed is not None
-            else None
-        )
-        updated = completed.timestamp if completed is not None else self._clock.now()
-        fields = self._runner.instance_fields(
-            session,
-            started,
-            session.history,
-            completion,
-            None,
-            updated,
-            status == OrchestrationStatus.Suspended,
-        )
-        del fields["custom_status"]  # not in the history: leave whatever the row has
-        # Guarded like a checkpoint's write: this host's history can be behind a newer
-        # owner's, whose final row must not be put back to Running.
-        session.row_etag = None
-        await self._runner.write_row(session, fields)
+        await self._runner.rows.repair(session, self._clock.now())
 
     async def _triage(self, session: Session, batch: list[ReceivedMessage]) -> _Triage:
         triage = _Triage()

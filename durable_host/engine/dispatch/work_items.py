@@ -4,8 +4,9 @@ The dispatcher (orchestrations.py) decides which messages form a work item; this
 builds the new events, runs the orchestrator (or skips it when it cannot change), handles
 termination, suspension, rewind and continue-as-new, and checkpoints in the provider's
 order: outbound messages, then history rows + sentinel (ETag-guarded), then the Instances
-row, then the consumed messages are deleted (the last two in the background, in order per
-instance, so the instance's next episode starts once its history is written).
+row (instance_row.py), then the consumed messages are deleted (the last two in the
+background, in order per instance, so the instance's next episode starts once its history
+is written).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.router import MessageRouter, stored_message
 from durable_host.engine.dispatch.sessions import Session, find_started, suspended_after
@@ -30,7 +32,7 @@ from durable_host.engine.replay.walk import (
     replay,
 )
 from durable_host.engine.time.clock import Clock
-from durable_host.errors import CheckpointConflictError, FunctionNotFoundError, StorageError
+from durable_host.errors import FunctionNotFoundError, StorageError
 from durable_host.taskhub.codec import event_to_json
 from durable_host.taskhub.events import (
     ExecutionCompleted,
@@ -55,9 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("durable_host.orchestrations")
 
-# Reads and conditional writes of a row that other writers keep changing, before giving up.
-_ROW_WRITE_ATTEMPTS = 3
-
 OrchestratorRunner = Callable[[str, str], Awaitable[tuple[dict[str, Any] | None, str | None]]]
 """(orchestrator name, context JSON) -> (SDK OrchestratorState or None, error text or None)."""
 
@@ -70,7 +69,7 @@ class WorkItemRunner:
         router: MessageRouter,
         run_orchestrator: OrchestratorRunner,
         clock: Clock,
-        hub_name: str,
+        rows: InstanceRowWriter,
         known_activity: Callable[[str], bool] | None,
         notifier: InstanceNotifier,
     ) -> None:
@@ -78,7 +77,7 @@ class WorkItemRunner:
         self._router = router
         self._run = run_orchestrator
         self._clock = clock
-        self._hub_name = hub_name
+        self.rows = rows
         self._known_activity = known_activity
         self.notifier = notifier
         self.finishing: set[asyncio.Task[None]] = set()
@@ -428,8 +427,8 @@ class WorkItemRunner:
             session.history = list(new_events)
         else:
             session.history.extend(new_events)
-        fields = self.instance_fields(
-            session, started, new_events, completion, custom_status, now, suspended
+        fields = self.rows.episode_fields(
+            session, started, new_events, completion, custom_status, now, suspended=suspended
         )
         consumed, session.consumed = session.consumed, []
         # The rest of the checkpoint (Instances row, then nothing depends on it, and the
@@ -457,7 +456,7 @@ class WorkItemRunner:
             await asyncio.gather(previous, return_exceptions=True)
         instance_id = session.instance_id
         try:
-            await self.write_row(session, fields)
+            await self.rows.write_owned(session, fields)
             # Only once the row is written: a crash in between then replays the messages,
             # which bring the row up to date (see OrchestrationDispatcher._repair_row).
             await self.delete_all(consumed)
@@ -476,104 +475,6 @@ class WorkItemRunner:
             _log_unfinished(instance_id)
         if terminal:
             self.notifier.notify(instance_id)
-
-    async def write_row(self, session: Session, fields: dict[str, Any]) -> None:
-        """Merge the episode's fields into the Instances row, never over a newer owner's end.
-
-        A write can land late: queued behind a storage stall while the partition's lease
-        lapsed and another host finished the instance. So every write is conditioned on a
-        version of the row: the one this session last wrote, or, for a session's first write
-        (a host that just took the partition over has no ETag yet), the row as read now.
-        A finished row of this execution is left alone (its writer saw more history than
-        this episode); anything else (a client's Pending row for a rewind or restart) is
-        written over. A row that keeps changing raises CheckpointConflictError, so the
-        episode's messages stay queued and their redelivery repairs the row.
-        """
-        if session.row_etag is not None:
-            try:
-                session.row_etag = await self._storage.merge_instance(
-                    session.instance_id, fields, etag=session.row_etag
-                )
-                return
-            except CheckpointConflictError:
-                session.row_etag = None
-        for _ in range(_ROW_WRITE_ATTEMPTS):
-            write_over, etag = await self._row_version_to_write_over(session, fields)
-            if not write_over:
-                return
-            try:
-                session.row_etag = await self._storage.merge_instance(
-                    session.instance_id, fields, etag=etag
-                )
-                return
-            except CheckpointConflictError:
-                log.warning(
-                    "Instance %s: its row changed while being written; reading it again",
-                    session.instance_id,
-                )
-        raise CheckpointConflictError(
-            f"The Instances row of {session.instance_id} kept changing while this host wrote "
-            "it; the episode's messages stay queued and their redelivery repairs the row."
-        )
-
-    async def _row_version_to_write_over(
-        self, session: Session, fields: dict[str, Any]
-    ) -> tuple[bool, str | None]:
-        """Whether to write, and the ETag of the row to merge into (None: no row yet)."""
-        current = await self._storage.get_instance_with_etag(session.instance_id)
-        if current is None:
-            return True, None
-        record, etag = current
-        newer_end = (
-            record.runtime_status.is_terminal
-            and record.execution_id == session.execution_id
-            and "completed_time" not in fields
-        )
-        if newer_end:
-            log.warning(
-                "Instance %s: its row already says %s (written by the host that finished "
-                "it); not writing this host's older status over it",
-                session.instance_id,
-                record.runtime_status.name,
-            )
-            return False, etag
-        return True, etag
-
-    def instance_fields(
-        self,
-        session: Session,
-        started: ExecutionStarted,
-        new_events: list[HistoryEvent],
-        completion: Completion | None,
-        custom_status: str | None,
-        now: datetime,
-        suspended: bool,
-    ) -> dict[str, Any]:
-        fields: dict[str, Any] = {
-            "custom_status": custom_status,
-            "execution_id": session.execution_id,
-            "last_updated_time": now,
-            "task_hub_name": self._hub_name,
-        }
-        if any(isinstance(e, ExecutionStarted) for e in new_events):
-            fields.update(
-                name=started.name,
-                version=started.version or "",
-                input=started.input if started.input is not None else "null",
-                created_time=started.timestamp,
-                generation=started.generation,
-            )
-        if completion is not None:
-            fields.update(
-                runtime_status=completion.status,
-                completed_time=now,
-                output=completion.result if completion.result is not None else "null",
-            )
-        elif suspended:
-            fields["runtime_status"] = OrchestrationStatus.Suspended
-        else:
-            fields["runtime_status"] = OrchestrationStatus.Running
-        return fields
 
     async def delete_all(self, messages: list[ReceivedMessage]) -> None:
         if messages:

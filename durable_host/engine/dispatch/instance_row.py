@@ -1,0 +1,241 @@
+"""InstanceRowWriter: every write of an instance's Instances row, under one ETag policy.
+
+The row (docs/task-hub-layout.md §4) has two kinds of writers: the instance's owner, after
+each episode and when it repairs a row a crash left behind, and a client, which writes the
+Pending row of a start, restart or rewind after sending the message that does it. So the row
+can change between a writer's read and its write, and a write can land late (queued behind a
+storage stall while the partition moved to another host).
+
+The policy: no write is blind. Each is conditioned on a version of the row (its ETag): the
+one the writer last wrote or has just read; where there is no row, it is an insert, which
+fails if one appeared meanwhile. When that version is no longer current, the row changed
+meanwhile, and who wins depends on the writer:
+
+- The owner (`write_owned`, `repair`) reads the row again and writes over it, unless it is a
+  finished row of the same execution and this write does not finish it: that row's writer
+  saw more history than this episode (the partition's next owner). A row that keeps changing
+  (3 reads) raises CheckpointConflictError, so the episode's messages stay queued and their
+  redelivery repairs the row.
+- A client (`write_pending`, `mark_rewinding`) yields: the row changed because a worker has
+  already run the message the client sent first, and the worker's row is the newer one (the
+  provider's `SetNewExecutionAsync` ignores that race the same way).
+
+Entity rows are written by the entity processor (entities.py) after its ETag-guarded history
+write, which already decided who owns the entity.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from durable_host.engine.dispatch.sessions import Session
+from durable_host.engine.replay.walk import Completion
+from durable_host.errors import CheckpointConflictError
+from durable_host.taskhub.events import (
+    ExecutionCompleted,
+    ExecutionStarted,
+    HistoryEvent,
+    OrchestrationStatus,
+)
+from durable_host.taskhub.instances import InstanceRecord
+from durable_host.taskhub.storage import TaskHubStorage
+
+__all__ = ["InstanceRowWriter"]
+
+log = logging.getLogger("durable_host.orchestrations")
+
+# Reads and conditional writes of a row that other writers keep changing, before giving up.
+_ROW_WRITE_ATTEMPTS = 3
+
+
+class InstanceRowWriter:
+    def __init__(self, storage: TaskHubStorage, hub_name: str) -> None:
+        self._storage = storage
+        self._hub_name = hub_name
+
+    # -- the owner --------------------------------------------------------------------------------
+
+    async def write_owned(self, session: Session, fields: dict[str, Any]) -> None:
+        """Merge an episode's fields into the row, never over a newer owner's end.
+
+        Conditioned on the version this session last wrote, or, for its first write (a host
+        that just took the partition over has no ETag yet), on the row as read now.
+        """
+        if session.row_etag is not None:
+            try:
+                session.row_etag = await self._storage.merge_instance(
+                    session.instance_id, fields, etag=session.row_etag
+                )
+                return
+            except CheckpointConflictError:
+                session.row_etag = None
+        for _ in range(_ROW_WRITE_ATTEMPTS):
+            write_over, etag = await self._version_to_write_over(session, fields)
+            if not write_over:
+                return
+            try:
+                session.row_etag = await self._write_version(session.instance_id, fields, etag)
+                return
+            except CheckpointConflictError:
+                log.warning(
+                    "Instance %s: its row changed while being written; reading it again",
+                    session.instance_id,
+                )
+        raise CheckpointConflictError(
+            f"The Instances row of {session.instance_id} kept changing while this host wrote "
+            "it; the episode's messages stay queued and their redelivery repairs the row."
+        )
+
+    async def _write_version(
+        self, instance_id: str, fields: dict[str, Any], etag: str | None
+    ) -> str:
+        if etag is not None:
+            return await self._storage.merge_instance(instance_id, fields, etag=etag)
+        values = {"name": "", **fields}
+        return await self._storage.insert_instance(
+            InstanceRecord(instance_id=instance_id, **values)
+        )
+
+    async def _version_to_write_over(
+        self, session: Session, fields: dict[str, Any]
+    ) -> tuple[bool, str | None]:
+        """Whether to write, and the ETag of the row to merge into (None: no row yet)."""
+        current = await self._storage.get_instance_with_etag(session.instance_id)
+        if current is None:
+            return True, None
+        record, etag = current
+        newer_end = (
+            record.runtime_status.is_terminal
+            and record.execution_id == session.execution_id
+            and "completed_time" not in fields
+        )
+        if newer_end:
+            log.warning(
+                "Instance %s: its row already says %s (written by the host that finished "
+                "it); not writing this host's older status over it",
+                session.instance_id,
+                record.runtime_status.name,
+            )
+            return False, etag
+        return True, etag
+
+    async def repair(self, session: Session, now: datetime) -> None:
+        """Make the row say what the session's history says (status and execution).
+
+        A crash after an episode's history write but before its row write leaves the row
+        behind (Pending after the first episode, Running after the last); the episode's
+        messages then come back and are all discarded as duplicates, so without this nothing
+        would ever bring the row up to date, and clients waiting for Running or a final
+        status would wait forever. Written as the owner: this host's history can be behind a
+        newer owner's, whose final row must not be put back to Running.
+        """
+        started = session.started
+        status = session.status
+        if started is None or status is None:
+            return
+        record = await self._storage.get_instance(session.instance_id)
+        if (
+            record is not None
+            and record.runtime_status == status
+            and record.execution_id == session.execution_id
+        ):
+            return
+        log.warning(
+            "Instance %s is %s by its history but its Instances row says %s; rewriting the row",
+            session.instance_id,
+            status.name,
+            record.runtime_status.name if record is not None else "nothing",
+        )
+        completed = next(
+            (e for e in reversed(session.history) if isinstance(e, ExecutionCompleted)), None
+        )
+        completion = (
+            Completion(completed.orchestration_status, completed.result, completed.failure_details)
+            if completed is not None
+            else None
+        )
+        fields = self.episode_fields(
+            session,
+            started,
+            session.history,
+            completion,
+            None,
+            completed.timestamp if completed is not None else now,
+            suspended=status == OrchestrationStatus.Suspended,
+        )
+        del fields["custom_status"]  # not in the history: leave whatever the row has
+        session.row_etag = None
+        await self.write_owned(session, fields)
+
+    def episode_fields(
+        self,
+        session: Session,
+        started: ExecutionStarted,
+        new_events: Sequence[HistoryEvent],
+        completion: Completion | None,
+        custom_status: str | None,
+        now: datetime,
+        *,
+        suspended: bool,
+    ) -> dict[str, Any]:
+        """The row's fields after an episode that appended `new_events` to the history."""
+        fields: dict[str, Any] = {
+            "custom_status": custom_status,
+            "execution_id": session.execution_id,
+            "last_updated_time": now,
+            "task_hub_name": self._hub_name,
+        }
+        if any(isinstance(e, ExecutionStarted) for e in new_events):
+            fields.update(
+                name=started.name,
+                version=started.version or "",
+                input=started.input if started.input is not None else "null",
+                created_time=started.timestamp,
+                generation=started.generation,
+            )
+        if completion is not None:
+            fields.update(
+                runtime_status=completion.status,
+                completed_time=now,
+                output=completion.result if completion.result is not None else "null",
+            )
+        elif suspended:
+            fields["runtime_status"] = OrchestrationStatus.Suspended
+        else:
+            fields["runtime_status"] = OrchestrationStatus.Running
+        return fields
+
+    # -- a client ---------------------------------------------------------------------------------
+
+    async def write_pending(self, record: InstanceRecord, *, read_etag: str | None) -> bool:
+        """Insert a new instance's Pending row, or replace the row read before (`read_etag`).
+
+        False when a worker wrote the row first: it already ran the start message, which went
+        out before this write, and moved the row on to Running; that row is kept.
+        """
+        try:
+            if read_etag is None:
+                await self._storage.insert_instance(record)
+            else:
+                await self._storage.insert_or_replace_instance(record, etag=read_etag)
+        except CheckpointConflictError:
+            log.debug("Instance %s: a worker wrote its row first; keeping that", record.instance_id)
+            return False
+        return True
+
+    async def mark_rewinding(self, instance_id: str, *, read_etag: str) -> bool:
+        """Set the Failed row read before (`read_etag`) to Pending, after the rewind was sent.
+
+        False when a worker has already run the rewind and moved the row on; that row is kept.
+        """
+        try:
+            await self._storage.merge_instance(
+                instance_id, {"runtime_status": OrchestrationStatus.Pending}, etag=read_etag
+            )
+        except CheckpointConflictError:
+            log.debug("Instance %s: a worker ran the rewind first; keeping its row", instance_id)
+            return False
+        return True

@@ -1,0 +1,296 @@
+"""InstanceRowWriter on a real task hub: each case of its one ETag policy."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from durable_host.engine.dispatch.instance_row import InstanceRowWriter
+from durable_host.engine.dispatch.sessions import Session
+from durable_host.errors import CheckpointConflictError
+from durable_host.taskhub.events import (
+    ExecutionCompleted,
+    ExecutionStarted,
+    HistoryEvent,
+    OrchestrationInstance,
+    OrchestrationStatus,
+    OrchestratorCompleted,
+    OrchestratorStarted,
+)
+from durable_host.taskhub.instances import InstanceRecord
+from durable_host.taskhub.storage import TaskHubStorage
+
+HUB = "RowHub"
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+RUNNING = OrchestrationStatus.Running
+PENDING = OrchestrationStatus.Pending
+COMPLETED = OrchestrationStatus.Completed
+FAILED = OrchestrationStatus.Failed
+
+
+def started(instance_id: str, execution_id: str) -> ExecutionStarted:
+    return ExecutionStarted(
+        timestamp=NOW,
+        orchestration_instance=OrchestrationInstance(instance_id, execution_id),
+        name="hello",
+        input='"in"',
+    )
+
+
+def first_episode(instance_id: str, execution_id: str) -> list[HistoryEvent]:
+    return [
+        OrchestratorStarted(timestamp=NOW),
+        started(instance_id, execution_id),
+        OrchestratorCompleted(timestamp=NOW),
+    ]
+
+
+def finished(status: OrchestrationStatus, result: str) -> list[HistoryEvent]:
+    return [
+        OrchestratorStarted(timestamp=NOW),
+        ExecutionCompleted(timestamp=NOW, orchestration_status=status, result=result),
+        OrchestratorCompleted(timestamp=NOW),
+    ]
+
+
+def session_after(instance_id: str, history: list[HistoryEvent]) -> Session:
+    start = next(e for e in history if isinstance(e, ExecutionStarted))
+    execution = start.orchestration_instance.execution_id
+    return Session(instance_id=instance_id, execution_id=execution, history=list(history))
+
+
+def running_fields(writer: InstanceRowWriter, session: Session) -> dict[str, Any]:
+    assert session.started is not None
+    return writer.episode_fields(
+        session, session.started, session.history, None, '"busy"', NOW, suspended=False
+    )
+
+
+def completed_fields(writer: InstanceRowWriter, session: Session, output: str) -> dict[str, Any]:
+    from durable_host.engine.replay.walk import Completion
+
+    assert session.started is not None
+    return writer.episode_fields(
+        session, session.started, [], Completion(COMPLETED, output), None, NOW, suspended=False
+    )
+
+
+def pending_record(instance_id: str, execution_id: str) -> InstanceRecord:
+    return InstanceRecord(
+        instance_id=instance_id,
+        name="hello",
+        runtime_status=PENDING,
+        execution_id=execution_id,
+        created_time=NOW,
+        last_updated_time=NOW,
+    )
+
+
+async def row(storage: TaskHubStorage, instance_id: str) -> InstanceRecord:
+    record = await storage.get_instance(instance_id)
+    assert record is not None
+    return record
+
+
+async def etag_of(storage: TaskHubStorage, instance_id: str) -> str:
+    found = await storage.get_instance_with_etag(instance_id)
+    assert found is not None
+    return found[1]
+
+
+# -- the owner ------------------------------------------------------------------------------------
+
+
+async def test_an_owners_first_write_inserts_the_row(hub_storage: TaskHubStorage) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    session = session_after("fresh", first_episode("fresh", "e1"))
+    await writer.write_owned(session, running_fields(writer, session))
+    record = await row(hub_storage, "fresh")
+    assert (record.runtime_status, record.execution_id, record.name) == (RUNNING, "e1", "hello")
+    assert (record.input, record.custom_status, record.task_hub_name) == ('"in"', '"busy"', HUB)
+    assert session.row_etag == await etag_of(hub_storage, "fresh")
+
+
+async def test_an_owners_next_write_is_guarded_by_the_etag_it_wrote(
+    hub_storage: TaskHubStorage,
+) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    session = session_after("guarded", first_episode("guarded", "e1"))
+    await writer.write_owned(session, running_fields(writer, session))
+    first = session.row_etag
+    merges: list[str | None] = []
+    real_merge = hub_storage.merge_instance
+
+    async def recorded(instance_id: str, fields: dict[str, Any], **options: Any) -> str:
+        merges.append(options.get("etag"))
+        return await real_merge(instance_id, fields, **options)
+
+    hub_storage.merge_instance = recorded  # type: ignore[method-assign]
+    await writer.write_owned(session, completed_fields(writer, session, '"done"'))
+    assert merges == [first]
+    assert session.row_etag != first
+    record = await row(hub_storage, "guarded")
+    assert (record.runtime_status, record.output) == (COMPLETED, '"done"')
+
+
+async def test_a_finished_row_of_the_same_execution_is_left_alone(
+    hub_storage: TaskHubStorage,
+) -> None:
+    """Another owner finished the instance after this session's last write: this session's
+    Running write (it saw less history) must not put the row back."""
+    writer = InstanceRowWriter(hub_storage, HUB)
+    session = session_after("theirs", first_episode("theirs", "e1"))
+    await writer.write_owned(session, running_fields(writer, session))
+    await hub_storage.merge_instance("theirs", {"runtime_status": COMPLETED, "output": '"them"'})
+    await writer.write_owned(session, running_fields(writer, session))
+    record = await row(hub_storage, "theirs")
+    assert (record.runtime_status, record.output) == (COMPLETED, '"them"')
+    # A write that finishes the execution itself is written over it.
+    await writer.write_owned(session, completed_fields(writer, session, '"mine"'))
+    assert (await row(hub_storage, "theirs")).output == '"mine"'
+
+
+async def test_a_new_owner_without_an_etag_leaves_a_finished_row_alone(
+    hub_storage: TaskHubStorage,
+) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    before = session_after("moved", first_episode("moved", "e1"))
+    await writer.write_owned(before, running_fields(writer, before))
+    await writer.write_owned(before, completed_fields(writer, before, '"end"'))
+    late = session_after("moved", first_episode("moved", "e1"))
+    assert late.row_etag is None
+    await writer.write_owned(late, running_fields(writer, late))
+    assert (await row(hub_storage, "moved")).runtime_status == COMPLETED
+
+
+async def test_a_clients_pending_row_is_written_over(hub_storage: TaskHubStorage) -> None:
+    """A client's Pending row (a rewind) changed the row since this session's write: the
+    owner's next write goes over it."""
+    writer = InstanceRowWriter(hub_storage, HUB)
+    session = session_after("rewinding", first_episode("rewinding", "e1"))
+    await writer.write_owned(session, running_fields(writer, session))
+    written = session.row_etag
+    assert written is not None
+    assert await writer.mark_rewinding("rewinding", read_etag=written)
+    assert (await row(hub_storage, "rewinding")).runtime_status == PENDING
+    await writer.write_owned(session, running_fields(writer, session))
+    record = await row(hub_storage, "rewinding")
+    assert (record.runtime_status, record.execution_id) == (RUNNING, "e1")
+    assert session.row_etag == await etag_of(hub_storage, "rewinding") != written
+
+
+async def test_a_row_that_keeps_changing_raises_after_three_reads(
+    hub_storage: TaskHubStorage,
+) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    session = session_after("busy", first_episode("busy", "e1"))
+    await writer.write_owned(session, running_fields(writer, session))
+    real_merge = hub_storage.merge_instance
+    conditional: list[str] = []
+
+    async def someone_writes_first(instance_id: str, fields: dict[str, Any], **options: Any) -> str:
+        if options.get("etag") is not None:
+            conditional.append(instance_id)
+            await real_merge(instance_id, {"custom_status": f'"other {len(conditional)}"'})
+        return await real_merge(instance_id, fields, **options)
+
+    hub_storage.merge_instance = someone_writes_first  # type: ignore[method-assign]
+    with pytest.raises(CheckpointConflictError, match="kept changing"):
+        await writer.write_owned(session, completed_fields(writer, session, '"x"'))
+    assert len(conditional) == 4  # the session's ETag, then three fresh reads
+    assert (await row(hub_storage, "busy")).runtime_status == RUNNING
+
+
+async def test_repair_brings_the_row_up_to_the_history(hub_storage: TaskHubStorage) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    history = first_episode("behind", "e1") + finished(COMPLETED, '"out"')
+    await hub_storage.insert_instance(pending_record("behind", "e1"))
+    await hub_storage.merge_instance("behind", {"custom_status": '"kept"'})
+    session = session_after("behind", history)
+    await writer.repair(session, NOW)
+    record = await row(hub_storage, "behind")
+    assert (record.runtime_status, record.output, record.execution_id) == (
+        COMPLETED,
+        '"out"',
+        "e1",
+    )
+    assert record.custom_status == '"kept"'  # not in the history: left as the row has it
+    assert record.completed_time == NOW
+
+
+async def test_repair_writes_nothing_when_the_row_agrees(hub_storage: TaskHubStorage) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    session = session_after("agrees", first_episode("agrees", "e1"))
+    await writer.write_owned(session, running_fields(writer, session))
+    etag = await etag_of(hub_storage, "agrees")
+    await writer.repair(session_after("agrees", first_episode("agrees", "e1")), NOW)
+    assert await etag_of(hub_storage, "agrees") == etag
+
+
+async def test_repair_of_a_missing_row_inserts_it(hub_storage: TaskHubStorage) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    await writer.repair(session_after("lost", first_episode("lost", "e1")), NOW)
+    record = await row(hub_storage, "lost")
+    assert (record.runtime_status, record.name, record.input) == (RUNNING, "hello", '"in"')
+
+
+async def test_repair_does_not_undo_a_newer_owners_end(hub_storage: TaskHubStorage) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    await hub_storage.insert_instance(pending_record("ahead", "e1"))
+    await hub_storage.merge_instance("ahead", {"runtime_status": FAILED})
+    await writer.repair(session_after("ahead", first_episode("ahead", "e1")), NOW)
+    assert (await row(hub_storage, "ahead")).runtime_status == FAILED
+
+
+# -- a client -------------------------------------------------------------------------------------
+
+
+async def test_a_clients_pending_row_is_inserted_or_replaces_the_row_it_read(
+    hub_storage: TaskHubStorage,
+) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    assert await writer.write_pending(pending_record("new", "e1"), read_etag=None)
+    assert (await row(hub_storage, "new")).runtime_status == PENDING
+    await hub_storage.merge_instance("new", {"runtime_status": COMPLETED})
+    read = await etag_of(hub_storage, "new")
+    assert await writer.write_pending(pending_record("new", "e2"), read_etag=read)
+    record = await row(hub_storage, "new")
+    assert (record.runtime_status, record.execution_id) == (PENDING, "e2")
+
+
+async def test_a_clients_pending_row_yields_to_a_workers_row(hub_storage: TaskHubStorage) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    worker = session_after("raced", first_episode("raced", "e1"))
+    await writer.write_owned(worker, running_fields(writer, worker))
+    assert not await writer.write_pending(pending_record("raced", "e1"), read_etag=None)
+    assert (await row(hub_storage, "raced")).runtime_status == RUNNING
+    # A restart that read the finished row, then a worker ran the new start first.
+    await hub_storage.merge_instance("raced", {"runtime_status": COMPLETED})
+    read = await etag_of(hub_storage, "raced")
+    await hub_storage.merge_instance("raced", {"runtime_status": RUNNING, "execution_id": "e2"})
+    assert not await writer.write_pending(pending_record("raced", "e2"), read_etag=read)
+    assert (await row(hub_storage, "raced")).runtime_status == RUNNING
+
+
+async def test_rewind_sets_the_failed_row_it_read_to_pending(hub_storage: TaskHubStorage) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    await hub_storage.insert_instance(pending_record("failed", "e1"))
+    await hub_storage.merge_instance("failed", {"runtime_status": FAILED, "output": '"boom"'})
+    read = await etag_of(hub_storage, "failed")
+    assert await writer.mark_rewinding("failed", read_etag=read)
+    record = await row(hub_storage, "failed")
+    assert (record.runtime_status, record.output) == (PENDING, '"boom"')
+
+
+async def test_rewind_yields_to_a_worker_that_ran_it_first(hub_storage: TaskHubStorage) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    await hub_storage.insert_instance(pending_record("rewound", "e1"))
+    await hub_storage.merge_instance("rewound", {"runtime_status": FAILED})
+    read = await etag_of(hub_storage, "rewound")
+    worker = session_after("rewound", first_episode("rewound", "e1"))
+    worker.row_etag = read
+    await writer.write_owned(worker, running_fields(writer, worker))
+    assert not await writer.mark_rewinding("rewound", read_etag=read)
+    assert (await row(hub_storage, "rewound")).runtime_status == RUNNING

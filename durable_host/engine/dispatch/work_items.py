@@ -458,7 +458,7 @@ class WorkItemRunner:
         try:
             await self.rows.write_owned(session, fields)
             # Only once the row is written: a crash in between then replays the messages,
-            # which bring the row up to date (see OrchestrationDispatcher._repair_row).
+            # which bring the row up to date (see InstanceRowWriter.repair).
             await self.delete_all(consumed)
         except StorageError as exc:
             if exc.pop_receipt_mismatch:

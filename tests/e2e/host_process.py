@@ -45,6 +45,7 @@ class HostProcess:
         self.program = tuple(program)
         self.base_environ = dict(os.environ if environ is None else environ)
         self.start_deadline = START_DEADLINE
+        self.start_options: tuple[str, ...] = ()  # more `start` options, e.g. ("--verbose",)
         self.lines: list[str] = []
         self.base_url = ""
         self._changed = threading.Condition()
@@ -76,6 +77,7 @@ class HostProcess:
             "0",
             "--host",
             "127.0.0.1",
+            *self.start_options,
         ]
         self._process = subprocess.Popen(
             command,

@@ -32,6 +32,9 @@ APP_DIR = Path(__file__).resolve().parent.parent / "apps" / "reliability"
 LEDGER_SETTING = "DURABLE_HOST_TEST_LEDGER"
 PARTITIONS = 4
 LEASE_SECONDS = 4  # tests/apps/reliability/host.json
+# Set (to anything) to start the hosts with --verbose: their episode lines, with instance ids,
+# then go into the host logs a failing run saves (bench/crash_runs.py sets it).
+VERBOSE_SETTING = "DURABLE_HOST_CRASH_VERBOSE"
 
 
 class WorkloadHost(HostProcess):
@@ -40,6 +43,8 @@ class WorkloadHost(HostProcess):
     def __init__(self, *, storage: str, hub_name: str, env: Mapping[str, str]) -> None:
         super().__init__(APP_DIR, storage=storage, hub_name=hub_name)
         self._extra = dict(env)
+        if os.environ.get(VERBOSE_SETTING):
+            self.start_options = ("--verbose",)
 
     def environment(self) -> Mapping[str, str]:
         return {**super().environment(), **self._extra}
@@ -302,7 +307,7 @@ async def run_until_complete(driver: Driver, *, timeout: float) -> dict[str, Orc
         raise AssertionError(
             f"{len(open_)} of {len(ids)} instances unfinished after {timeout:g} s: "
             f"{dict(list(open_.items())[:10])}\nqueues: {await driver.hub.drained()}\n"
-            + "\n".join(details)
+            f"unfinished: {' '.join(open_)}\n" + "\n".join(details)
         ) from None
     return result
 

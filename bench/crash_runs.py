@@ -32,7 +32,7 @@ TEST = "tests/reliability/test_crash.py::test_three_hosts_survive_sigkills_one_a
 # The test's own bounds add up to about 6 minutes; past twice that the run is hung.
 RUN_TIMEOUT_SECONDS = 720.0
 _FIGURES = re.compile(r"^reliability figures: (\{.*\})$", re.MULTILINE)
-_HOST_LOGS = re.compile(r"host logs: ([^\s)]+)")
+_HOST_LOGS = re.compile(r"^E .*?host logs: ([^\s)]+)", re.MULTILINE)
 _UNFINISHED = re.compile(r"^E?\s*unfinished: (.*)$", re.MULTILINE)
 # The verification's failure: a header, then one "<instance id>: <what is wrong>" per problem.
 _PROBLEMS_HEADER = " problems (host logs: "

@@ -1,4 +1,4 @@
-"""The pure entity sorter (engine/entity_sorter.py): labels, receive-in-order, its JSON."""
+"""The pure entity sorter (engine/replay/entity_sorter.py): labels, receive-in-order, its JSON."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from durable_host.engine.entity_sorter import (
+from durable_host.engine.replay.entity_sorter import (
     DEFAULT_REORDER_WINDOW,
     TICKS_PER_SECOND,
     MessageSorter,
@@ -186,7 +186,12 @@ def test_several_senders_are_sorted_independently() -> None:
 
 def test_client_messages_and_forwarded_locks_are_not_sorted() -> None:
     sorter = MessageSorter[Msg]()
-    for message in (Msg("client", T0, parent=None), Msg("lock", T0, T0 + 5, position=1)):
+    unsorted = (
+        Msg("client", T0, parent=None),
+        Msg("lock", T0, T0 + 5, position=1),
+        Msg("unlabelled", 0),  # a sender that writes no Timestamp
+    )
+    for message in unsorted:
         receipt = receive_in_order(sorter, message)
         assert receipt.verdict is Verdict.DELIVERED and receipt.sorter is sorter
     off = receive_in_order(sorter, Msg("c", T0 + 5, T0 + 1), window=0)

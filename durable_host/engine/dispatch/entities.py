@@ -4,14 +4,21 @@ The orchestration dispatcher hands every message for an entity instance here,
 one batch at a time per entity. A batch is processed as the extension's entity
 scheduler does (docs/task-hub-layout.md §6):
 
-1. the operations (`op` EventRaised messages) are taken in arrival order; a
-   scheduled one (`op@<time>`) that is not due yet is hidden again until it is;
-2. the app's entity function runs them all in one invocation through the SDK;
+1. the operations (`op` EventRaised messages) are taken in arrival order through the
+   entity's sorter, which delivers each sender's requests in the order they were sent
+   (entity_batches.py); a scheduled one (`op@<time>`) not due yet is hidden again;
+2. the app's entity function runs the delivered ones in one invocation through the SDK;
 3. checkpoint, as a continue-as-new under a new ExecutionId, in the provider's
    order: responses to callers, then history rows 0-2 (OrchestratorStarted,
-   ExecutionStarted whose Input is the SchedulerState, OrchestratorCompleted)
-   + sentinel with the ETag guard, then the Instances row, then the consumed
-   messages are deleted.
+   ExecutionStarted whose Input is the SchedulerState, with the sorter and the
+   requests it holds back, OrchestratorCompleted) + sentinel with the ETag guard,
+   then the Instances row, then the consumed messages are deleted. A batch whose
+   requests were all held back still checkpoints (the sorter changed), without
+   running the entity function.
+
+A crash after the replies and before the state is stored cannot show a caller a state
+the entity never kept: the caller's next request names the answered one as its
+predecessor, so it waits until that one is redelivered and applied again.
 
 The state stays in memory between batches (like an orchestration session) until
 the entity has been idle for `session_idle_timeout`.
@@ -25,23 +32,22 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from durable_host.engine.dispatch.entity_batches import SortedBatch, sort_batch
 from durable_host.engine.dispatch.entity_state import (
     EntityResult,
     OperationRequest,
     SchedulerState,
     build_batch_json,
     error_outcome,
-    is_operation_event,
     parse_entity_result,
-    parse_operation_time,
     response_json,
     split_entity_id,
 )
-from durable_host.engine.dispatch.router import MAX_DELAY_SECONDS, MessageRouter
+from durable_host.engine.dispatch.router import MessageRouter
 from durable_host.engine.log_context import about_instance
 from durable_host.engine.time.clock import Clock
 from durable_host.errors import CheckpointConflictError, LeaseLapsingError, StorageError
@@ -96,13 +102,6 @@ class _EntitySession:
         self.seen_set.add(request_id)
 
 
-@dataclass
-class _Sorted:
-    operations: list[tuple[ReceivedMessage, OperationRequest]] = field(default_factory=list)
-    consumed: list[ReceivedMessage] = field(default_factory=list)
-    later: list[tuple[ReceivedMessage, float]] = field(default_factory=list)
-
-
 class EntityProcessor:
     """Pass an instance's `process` as the OrchestrationDispatcher's `entity_processor`."""
 
@@ -116,8 +115,10 @@ class EntityProcessor:
         hub_name: str,
         session_idle_timeout: float = 30.0,
         may_reply: Callable[[str], bool] | None = None,
+        reorder_window: timedelta = timedelta(minutes=30),
     ) -> None:
         self._may_reply = may_reply
+        self._reorder_window = reorder_window // timedelta(microseconds=1) * 10  # .NET ticks
         self._storage = storage
         self._router = router
         self._run = run_entity
@@ -146,18 +147,28 @@ class EntityProcessor:
     async def _process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         session = await self._session(instance_id)
         about_instance(instance_id, session.execution_id)
-        sorted_batch = self._sort(session, batch)
+        sorted_batch = sort_batch(
+            instance_id,
+            batch,
+            sorter=session.state.sorter,
+            applied=session.seen_set,
+            clock=self._clock,
+            reorder_window=self._reorder_window,
+        )
         for msg, delay in sorted_batch.later:
             await self._storage.abandon_message(msg, delay=delay)
         if sorted_batch.operations:
             log.debug("Batch starts: %d operation(s)", len(sorted_batch.operations))
-            await self._run_batch(session, sorted_batch.operations)
+            await self._run_batch(session, sorted_batch)
             log.debug("Batch done: checkpointed as execution %s", session.execution_id)
-            consumed = sorted_batch.consumed + [m for m, _ in sorted_batch.operations]
-        else:
-            consumed = sorted_batch.consumed
-        if consumed:
-            await asyncio.gather(*(self._storage.delete_message(m) for m in consumed))
+        elif sorted_batch.sorter != session.state.sorter:
+            # Requests were only held back (or the sorter forgot a silent sender): they live
+            # in the state now, so it is stored before their messages are deleted.
+            new_state = replace(session.state, sorter=sorted_batch.sorter)
+            await self._checkpoint(session, new_state, self._clock.now())
+            log.debug("Held requests stored as execution %s", session.execution_id)
+        if sorted_batch.consumed:
+            await asyncio.gather(*(self._storage.delete_message(m) for m in sorted_batch.consumed))
 
     # -- loading and sorting ------------------------------------------------------------------
 
@@ -178,77 +189,29 @@ class EntityProcessor:
         session.last_used = time.monotonic()
         return session
 
-    def _sort(self, session: _EntitySession, batch: list[ReceivedMessage]) -> _Sorted:
-        out = _Sorted()
-        now = self._clock.now()
-        batch_ids: set[str] = set()
-        for msg in sorted(batch, key=_arrival_order):
-            event = msg.data.task_message.event if msg.data and msg.data.task_message else None
-            if not isinstance(event, EventRaised) or not is_operation_event(event.name):
-                self._log_ignored(session.instance_id, event)
-                out.consumed.append(msg)
-                continue
-            due = _due_time(event.name)
-            if due is not None and due > now:
-                wait = min(self._clock.seconds_until(due), MAX_DELAY_SECONDS)
-                if wait > 0:
-                    out.later.append((msg, wait))
-                    continue
-            try:
-                request = OperationRequest.from_json(event.input)
-            except ValueError as exc:
-                log.error(
-                    "Entity %s: dropping a malformed operation message %s: %s",
-                    session.instance_id,
-                    msg.message_id,
-                    exc,
-                )
-                out.consumed.append(msg)
-                continue
-            if request.operation is None:
-                # Locks come from critical sections, which the Python SDK cannot open.
-                log.warning(
-                    "Entity %s: ignoring lock request %s (durable_host does not support "
-                    "entity locks; the Python SDK has no API for them)",
-                    session.instance_id,
-                    request.request_id,
-                )
-                out.consumed.append(msg)
-                continue
-            if request.request_id in session.seen_set or request.request_id in batch_ids:
-                log.info(
-                    "Entity %s: operation %s was already applied; dropping the duplicate",
-                    session.instance_id,
-                    request.request_id,
-                )
-                out.consumed.append(msg)
-                continue
-            batch_ids.add(request.request_id)
-            out.operations.append((msg, request))
-        return out
-
-    def _log_ignored(self, instance_id: str, event: HistoryEvent | None) -> None:
-        what = event.event_type.dotnet_name if event is not None else "an undecodable message"
-        name = getattr(event, "name", None)
-        log.info(
-            "Entity %s: ignoring %s%s (only entity operations are processed)",
-            instance_id,
-            what,
-            f" '{name}'" if name else "",
-        )
-
     # -- running ------------------------------------------------------------------------------
 
-    async def _run_batch(
-        self, session: _EntitySession, operations: list[tuple[ReceivedMessage, OperationRequest]]
-    ) -> None:
+    async def _run_batch(self, session: _EntitySession, sorted_batch: SortedBatch) -> None:
         name, key = split_entity_id(session.instance_id)
+        operations = sorted_batch.operations
         requests = [r for _, r in operations]
         began = self._clock.now()
         result = await self._invoke(session, name, key, requests)
         now = self._clock.now()
         if self.tracer is not None:
-            self.tracer.entity_batch(session.instance_id, operations, result.outcomes, began, now)
+            # Requests held back by an earlier batch have no message (nor trace context) here.
+            traced = [
+                (m, r, o)
+                for (m, r), o in zip(operations, result.outcomes, strict=True)
+                if m is not None
+            ]
+            self.tracer.entity_batch(
+                session.instance_id,
+                [(m, r) for m, r, _ in traced],
+                [o for _, _, o in traced],
+                began,
+                now,
+            )
         sends = [
             self._router.send_to_instance(
                 OrchestrationInstance(request.parent or "", request.parent_execution),
@@ -273,7 +236,7 @@ class EntityProcessor:
         # whole session anyway.
         for request in requests:
             session.remember(request.request_id)
-        await self._checkpoint(session, result.state, now)
+        await self._checkpoint(session, replace(result.state, sorter=sorted_batch.sorter), now)
         # Counted once stored, so a reader that sees the count also sees the state.
         self.batches_run += 1
         self.operations_run += len(requests)
@@ -384,19 +347,3 @@ class EntityProcessor:
         for instance_id in [k for k, s in self._sessions.items() if s.last_used < cutoff]:
             if instance_id not in self._active:
                 del self._sessions[instance_id]
-
-
-def _due_time(event_name: str) -> datetime | None:
-    try:
-        return parse_operation_time(event_name)
-    except ValueError:
-        log.warning("Entity operation name %r has an unreadable time; running it now", event_name)
-        return None
-
-
-def _arrival_order(msg: ReceivedMessage) -> tuple[datetime, int]:
-    inserted = msg.insertion_time or datetime.min
-    if inserted.tzinfo is not None:
-        inserted = inserted.replace(tzinfo=None)
-    seq = msg.data.sequence_number if msg.data is not None else 0
-    return inserted, seq

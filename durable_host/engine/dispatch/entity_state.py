@@ -9,10 +9,12 @@ result it returns).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from durable_host.engine.replay.entity_sorter import MessageSorter, parse_ticks
 from durable_host.taskhub.timestamps import parse_timestamp
 
 __all__ = [
@@ -27,6 +29,8 @@ __all__ = [
     "response_json",
     "split_entity_id",
 ]
+
+log = logging.getLogger("durable_host.entities")
 
 OPERATION_EVENT = "op"
 # Custom status the extension keeps on an entity's Instances row (its EntityStatus).
@@ -51,16 +55,79 @@ def split_entity_id(instance_id: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
-class SchedulerState:
-    """ExecutionStarted.Input of an entity: whether it exists and its state (JSON text).
+class OperationRequest:
+    """One RequestMessage (an `op` EventRaised's Input).
 
-    Written as the extension does, `{"exists":true,"state":"<json>","sorter":{}}`; the
-    queue and lock fields are never needed here (no locks, and every received operation
+    `timestamp` and `predecessor` are the sender's ordering labels in .NET ticks (0: none),
+    `position` a forwarded lock request's place, `scheduled` whether it has a `due` time;
+    `body` is the message as received, kept to store it again while it waits in the sorter.
+    """
+
+    request_id: str
+    operation: str | None
+    signal: bool
+    input: str | None
+    parent: str | None
+    parent_execution: str | None
+    is_lock_request: bool = False
+    timestamp: int = 0
+    predecessor: int = 0
+    position: int = 0
+    scheduled: bool = False
+    body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> OperationRequest:
+        return cls.from_body(json.loads(text or ""))
+
+    @classmethod
+    def from_body(cls, body: Any) -> OperationRequest:
+        """From the parsed JSON object; ValueError if it is not a request message."""
+        if not isinstance(body, dict) or "id" not in body:
+            raise ValueError("an entity request message must be a JSON object with an 'id'")
+        operation = body.get("op")
+        return cls(
+            request_id=str(body["id"]),
+            operation=operation,
+            signal=bool(body.get("signal", False)),
+            input=body.get("input"),
+            parent=body.get("parent"),
+            parent_execution=body.get("parentExecution"),
+            is_lock_request=operation is None
+            and (bool(body.get("lockset")) or bool(body.get("IsLockRequest"))),
+            timestamp=_label(body, "Timestamp"),
+            predecessor=_label(body, "Predecessor"),
+            position=int(body.get("pos") or 0),
+            scheduled=bool(body.get("due")),
+            body=body,
+        )
+
+    @property
+    def expects_response(self) -> bool:
+        return not self.signal and bool(self.parent)
+
+
+def _label(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    return parse_ticks(value) if isinstance(value, str) and value else 0
+
+
+EntitySorter = MessageSorter[OperationRequest]
+
+
+@dataclass(frozen=True)
+class SchedulerState:
+    """ExecutionStarted.Input of an entity: whether it exists, its state (JSON text), and the
+    sorter that orders requests per sender (entity_sorter.py), with the requests it holds back.
+
+    Written as the extension does, `{"exists":true,"state":"<json>","sorter":{...}}`; the
+    queue and lock fields are never needed here (no locks, and every delivered operation
     is processed in its batch), so they are left out, as the extension omits empty ones.
     """
 
     exists: bool = False
     state: str | None = None
+    sorter: EntitySorter = field(default_factory=MessageSorter)
 
     def to_json(self) -> str:
         body: dict[str, Any] = {}
@@ -68,7 +135,7 @@ class SchedulerState:
             body["exists"] = True
         if self.exists and self.state is not None:
             body["state"] = self.state
-        body["sorter"] = {}
+        body["sorter"] = self.sorter.to_json(lambda request: request.body)
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -83,7 +150,11 @@ class SchedulerState:
             return cls()
         state = body.get("state")
         exists = bool(body.get("exists", False))
-        return cls(exists=exists, state=state if exists and isinstance(state, str) else None)
+        return cls(
+            exists=exists,
+            state=state if exists and isinstance(state, str) else None,
+            sorter=_read_sorter(body.get("sorter")),
+        )
 
     def custom_status(self) -> str:
         return json.dumps(
@@ -91,38 +162,13 @@ class SchedulerState:
         )
 
 
-@dataclass(frozen=True)
-class OperationRequest:
-    """One RequestMessage (an `op` EventRaised's Input)."""
-
-    request_id: str
-    operation: str | None
-    signal: bool
-    input: str | None
-    parent: str | None
-    parent_execution: str | None
-    is_lock_request: bool = False
-
-    @classmethod
-    def from_json(cls, text: str | None) -> OperationRequest:
-        body = json.loads(text or "")
-        if not isinstance(body, dict) or "id" not in body:
-            raise ValueError("an entity request message must be a JSON object with an 'id'")
-        operation = body.get("op")
-        return cls(
-            request_id=str(body["id"]),
-            operation=operation,
-            signal=bool(body.get("signal", False)),
-            input=body.get("input"),
-            parent=body.get("parent"),
-            parent_execution=body.get("parentExecution"),
-            is_lock_request=operation is None
-            and (bool(body.get("lockset")) or bool(body.get("IsLockRequest"))),
-        )
-
-    @property
-    def expects_response(self) -> bool:
-        return not self.signal and bool(self.parent)
+def _read_sorter(body: Any) -> EntitySorter:
+    try:
+        return MessageSorter.from_json(body, OperationRequest.from_body)
+    except (ValueError, TypeError, AttributeError) as exc:
+        # Ordering is lost, not the entity: its state is still good.
+        log.warning("Ignoring an entity's unreadable message sorter (%s)", exc)
+        return MessageSorter()
 
 
 def request_json(

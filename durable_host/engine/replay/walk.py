@@ -20,7 +20,7 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from durable_host.engine.replay.actions import (
@@ -42,6 +42,8 @@ from durable_host.engine.replay.actions import (
     flatten_actions,
     parse_sdk_datetime,
 )
+from durable_host.engine.replay.entity_requests import read_stored_request, request_message
+from durable_host.engine.replay.entity_sorter import SendClock
 from durable_host.engine.replay.tasks import Compound, HostTask, Instant, Leaf, Retry, Wait
 from durable_host.errors import NonDeterminismError
 from durable_host.taskhub.events import (
@@ -154,6 +156,8 @@ class HistoryWalker:
         self.event_waits: dict[str, deque[Wait]] = defaultdict(deque)
         self.event_buffer: dict[str, deque[EventRaised]] = defaultdict(deque)
         self.decision = Decision()
+        # Ordering labels of the requests this execution sends to entities (entity_sorter.py).
+        self.send_clock = SendClock()
         self.continued_as_new = False
         self.started = False
 
@@ -360,27 +364,23 @@ class HistoryWalker:
         event_name = "op" if not fire_at else f"op@{fire_at}"
         leaf = Leaf(kind=EventSent, name=event_name, seq=seq, parent=None if signal else parent)
         if isinstance(stored, EventSent) and stored.input:
-            try:
-                leaf.request_id = str(json.loads(stored.input)["id"])
-            except (ValueError, KeyError, TypeError):
-                leaf.request_id = None
+            leaf.request_id, self.send_clock = read_stored_request(
+                stored.input, target, self.send_clock
+            )
         if leaf.request_id is None:
             leaf.request_id = deterministic_id(self.ctx.execution_id, seq, target)
         if not signal:
             self.entity_waits[leaf.request_id] = leaf
         if self.register(leaf, EventSent, event_name):
-            request = {
-                "op": action.get("operation"),
-                "signal": signal,
-                # The extension serializes the action's input text again (a JSON string
-                # holding JSON), which is what the SDK's entity get_input decodes.
-                "input": _json_text(action.get("input")),
-                "id": leaf.request_id,
-                "parent": None if signal else self.ctx.instance_id,
-                "parentExecution": None if signal else self.ctx.execution_id,
-                "Timestamp": _dotnet_time(self.now),
-            }
-            payload = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
+            self.send_clock, payload = request_message(
+                action,
+                target,
+                leaf.request_id,
+                sender=OrchestrationInstance(self.ctx.instance_id, self.ctx.execution_id),
+                signal=signal,
+                now=self.now,
+                clock=self.send_clock,
+            )
             self.emit(
                 EventSent(
                     event_id=seq,
@@ -514,10 +514,6 @@ class _RetryLink(HostTask):
         self.replayer.on_attempt_done(self.retry, child)
 
 
-def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
 def _is_entity_error(payload: str | None) -> bool:
     if not payload:
         return False
@@ -530,10 +526,6 @@ def _is_entity_error(payload: str | None) -> bool:
 
 def _name_text(name: str | None) -> str:
     return f" and name '{name}'" if name else ""
-
-
-def _dotnet_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 # --------------------------------------------------------------------------- entry point

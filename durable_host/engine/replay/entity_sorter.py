@@ -229,10 +229,11 @@ def receive_in_order(
 ) -> Receipt[M]:
     """Pass one request through the entity's sorter.
 
-    Requests from clients (no parent) and forwarded lock requests are not sorted. A request
-    older than the window passes; one whose predecessor is in the window and not yet
-    delivered waits; a new execution of the sender releases what waited and starts over."""
-    if window <= 0 or message.parent is None or message.position > 0:
+    Requests from clients (no parent) and forwarded lock requests are not sorted, nor (unlike
+    .NET, which would take it for a duplicate) one without a Timestamp. A request older than
+    the window passes; one whose predecessor is in the window and not yet delivered waits; a
+    new execution of the sender releases what waited and starts over."""
+    if window <= 0 or message.parent is None or message.position > 0 or message.timestamp <= 0:
         return Receipt(sorter, Verdict.DELIVERED, [message])
     buffers = dict(sorter.received_from)
     horizon = sorter.receive_horizon

@@ -7,15 +7,22 @@ target. It can:
 - `drop()`: reset every open connection and stop listening (an unreachable server:
   connections are refused);
 - `reset()`: reset every open connection once, and keep serving new ones;
-- `resume()`: forward again (listening again, on the same port, after `drop()`).
+- `resume()`: forward again (listening again, on the same port, after `drop()`);
+- `hold_request_containing(pattern)`: hold the first request whose bytes contain `pattern`
+  (it never reaches the target; the sender waits for an answer) and forward all else.
+
+`ProxiedStorage` puts one FaultProxy in front of each Azurite service.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 
 class FaultProxy:
@@ -28,6 +35,7 @@ class FaultProxy:
         self._flowing.set()
         self._connections: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
+        self._hold: _Hold | None = None
         self.connections_made = 0
 
     async def start(self) -> FaultProxy:
@@ -44,6 +52,16 @@ class FaultProxy:
 
     def pause(self) -> None:
         self._flowing.clear()
+
+    def hold_request_containing(
+        self, pattern: bytes, *, then: Callable[[], None] | None = None
+    ) -> asyncio.Event:
+        """Hold the first request (on any connection) whose bytes contain `pattern`: what
+        precedes it on that connection may already be forwarded, but the request is never
+        completed, so the target drops it when the connection closes. `then` runs the moment
+        the request is held; the returned event is set then too."""
+        self._hold = _Hold(pattern, then)
+        return self._hold.held
 
     async def drop(self) -> None:
         await self._stop_listening()
@@ -76,7 +94,7 @@ class FaultProxy:
             return
         self._connections.update((client, upstream))
         pipes = [
-            asyncio.create_task(self._pipe(client_reader, upstream)),
+            asyncio.create_task(self._pipe(client_reader, upstream, requests=True)),
             asyncio.create_task(self._pipe(upstream_reader, client)),
         ]
         self._pipes.update(pipes)
@@ -91,12 +109,79 @@ class FaultProxy:
                 self._connections.discard(writer)
                 writer.close()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, requests: bool = False
+    ) -> None:
+        tail = b""
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while chunk := await reader.read(65536):
+                hold = self._hold if requests else None
+                if hold is not None and not hold.held.is_set():
+                    seen = tail + chunk
+                    if hold.pattern in seen:
+                        hold.trigger()
+                        # Read on, forward nothing: the sender still waits for its answer.
+                        while await reader.read(65536):
+                            pass
+                        return
+                    tail = seen[-len(hold.pattern) :]
                 await self._flowing.wait()
                 writer.write(chunk)
                 await writer.drain()
+
+
+@dataclass
+class _Hold:
+    pattern: bytes
+    then: Callable[[], None] | None
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def trigger(self) -> None:
+        self.held.set()
+        if self.then is not None:
+            self.then()
+
+
+class ProxiedStorage:
+    """One FaultProxy per Azurite service; `connection_string` goes through them."""
+
+    def __init__(self, connection_string: str) -> None:
+        self._direct = connection_string
+        self.proxies: dict[str, FaultProxy] = {}
+
+    async def start(self) -> ProxiedStorage:
+        for service in ("Blob", "Queue", "Table"):
+            found = re.search(rf"{service}Endpoint=http://127\.0\.0\.1:(\d+)/", self._direct)
+            assert found is not None, f"no {service} endpoint on loopback"
+            self.proxies[service] = await FaultProxy(int(found[1])).start()
+        return self
+
+    @property
+    def connection_string(self) -> str:
+        text = self._direct
+        for service, proxy in self.proxies.items():
+            text = re.sub(
+                rf"{service}Endpoint=http://127\.0\.0\.1:\d+/",
+                f"{service}Endpoint=http://127.0.0.1:{proxy.port}/",
+                text,
+            )
+        return text
+
+    async def drop(self) -> None:
+        for proxy in self.proxies.values():
+            await proxy.drop()
+
+    def pause(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.pause()
+
+    async def resume(self) -> None:
+        for proxy in self.proxies.values():
+            await proxy.resume()
+
+    async def close(self) -> None:
+        for proxy in self.proxies.values():
+            await proxy.close()
 
 
 def _abort_with_reset(writer: asyncio.StreamWriter) -> None:

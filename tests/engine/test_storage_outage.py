@@ -7,7 +7,6 @@ every second) so that the outage outlasts them without a long test.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import ModuleType
@@ -20,54 +19,12 @@ from durable_host.functions import FunctionIndex, FunctionInvoker
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage
 from tests.engine._helpers import COMPLETED, drop_hub, eventually, finish, output, settings, start
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import ProxiedStorage
 from tests.taskhub.test_storage_queues import start_message
 
 # Recovery must come within seconds of storage answering; 300 s visibility timeouts are
 # what a host that waited them out would take instead.
 RECOVERY_DEADLINE = 15.0
-
-
-class ProxiedStorage:
-    """One FaultProxy per Azurite service; `connection_string` goes through them."""
-
-    def __init__(self, connection_string: str) -> None:
-        self._direct = connection_string
-        self.proxies: dict[str, FaultProxy] = {}
-
-    async def start(self) -> ProxiedStorage:
-        for service in ("Blob", "Queue", "Table"):
-            found = re.search(rf"{service}Endpoint=http://127\.0\.0\.1:(\d+)/", self._direct)
-            assert found is not None, f"no {service} endpoint on loopback"
-            self.proxies[service] = await FaultProxy(int(found[1])).start()
-        return self
-
-    @property
-    def connection_string(self) -> str:
-        text = self._direct
-        for service, proxy in self.proxies.items():
-            text = re.sub(
-                rf"{service}Endpoint=http://127\.0\.0\.1:\d+/",
-                f"{service}Endpoint=http://127.0.0.1:{proxy.port}/",
-                text,
-            )
-        return text
-
-    async def drop(self) -> None:
-        for proxy in self.proxies.values():
-            await proxy.drop()
-
-    def pause(self) -> None:
-        for proxy in self.proxies.values():
-            proxy.pause()
-
-    async def resume(self) -> None:
-        for proxy in self.proxies.values():
-            await proxy.resume()
-
-    async def close(self) -> None:
-        for proxy in self.proxies.values():
-            await proxy.close()
 
 
 @pytest.fixture

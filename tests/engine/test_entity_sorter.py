@@ -105,7 +105,7 @@ def test_in_order_messages_are_delivered_at_once() -> None:
 
 def test_out_of_order_within_the_window_waits_for_its_predecessor() -> None:
     a, b, c = chain("a", "b", "c")
-    sorter, delivered = feed(MessageSorter(), a)
+    sorter, _ = feed(MessageSorter(), a)
     receipt = receive_in_order(sorter, c)
     assert receipt.verdict is Verdict.BUFFERED and receipt.deliver == []
     assert receipt.sorter.buffered_count == 1
@@ -116,7 +116,7 @@ def test_out_of_order_within_the_window_waits_for_its_predecessor() -> None:
 
 
 def test_the_argument_is_not_changed() -> None:
-    a, b, c = chain("a", "b", "c")
+    a, _b, c = chain("a", "b", "c")
     sorter, _ = feed(MessageSorter(), a)
     before = sorter.received_from["orch"]
     receive_in_order(sorter, c)
@@ -125,7 +125,7 @@ def test_the_argument_is_not_changed() -> None:
 
 def test_duplicates_are_dropped() -> None:
     a, b = chain("a", "b")
-    sorter, delivered = feed(MessageSorter(), a, b)
+    sorter, _ = feed(MessageSorter(), a, b)
     receipt = receive_in_order(sorter, a)
     assert receipt.verdict is Verdict.DUPLICATE and receipt.deliver == []
     assert receive_in_order(receipt.sorter, b).verdict is Verdict.DUPLICATE
@@ -137,7 +137,7 @@ def test_duplicates_are_dropped() -> None:
 
 
 def test_a_predecessor_beyond_the_window_is_not_waited_for() -> None:
-    a, b = chain("a", "b")
+    a, _b = chain("a", "b")
     sorter, _ = feed(MessageSorter(), a)
     # A much later message whose predecessor (never seen) is older than the window.
     late = T0 + DEFAULT_REORDER_WINDOW + 60 * SECOND
@@ -148,7 +148,7 @@ def test_a_predecessor_beyond_the_window_is_not_waited_for() -> None:
 
 
 def test_moving_the_horizon_releases_what_waited_too_long() -> None:
-    a, b, c = chain("a", "b", "c")
+    _a, _b, c = chain("a", "b", "c")
     sorter, delivered = feed(MessageSorter(), c)  # waits for b, which never comes
     assert delivered == []
     other = Msg("x", T0 + DEFAULT_REORDER_WINDOW + 60 * SECOND, parent="other")
@@ -165,7 +165,7 @@ def test_messages_older_than_the_horizon_pass_through() -> None:
 
 
 def test_a_new_execution_of_the_sender_starts_over() -> None:
-    a, b, c = chain("a", "b", "c")
+    a, _b, c = chain("a", "b", "c")
     sorter, _ = feed(MessageSorter(), a, c)  # c waits for b
     fresh = Msg("n", T0 - 10 * SECOND, 0, parent_execution="e2")  # new execution, own clock
     sorter, delivered = feed(sorter, fresh)
@@ -199,7 +199,7 @@ def test_client_messages_and_forwarded_locks_are_not_sorted() -> None:
 
 
 def test_json_is_the_extensions_shape() -> None:
-    a, b, c = chain("a", "b", "c")
+    a, _b, c = chain("a", "b", "c")
     sorter, _ = feed(MessageSorter(), a, c)
 
     def encode(m: Msg) -> dict[str, Any]:

@@ -51,6 +51,8 @@ class EngineSettings:
     max_concurrent_activity_functions: int = 10 * (os.cpu_count() or 1)
     max_concurrent_orchestrator_functions: int = 10 * (os.cpu_count() or 1)
     extended_session_idle_timeout: float = 30.0
+    # entityMessageReorderWindowInMinutes, in seconds (dispatch/entity_batches.py).
+    entity_message_reorder_window: float = 1800.0
     # Partition leases (several hosts on one task hub split the control queues).
     worker_id: str = field(default_factory=lambda: default_worker_id())
     partition_lease_duration: float = 30.0
@@ -105,6 +107,7 @@ class Engine:
             clock=self.clock,
             hub_name=settings.hub_name,
             session_idle_timeout=settings.extended_session_idle_timeout,
+            reorder_window=timedelta(seconds=settings.entity_message_reorder_window),
             may_reply=lambda instance_id: self.partitions.holds(
                 self.router.partition_of(instance_id)
             ),

@@ -88,6 +88,7 @@ def _engine_settings(settings: HostSettings, *, trace_console: bool = False) -> 
         # The engine always keeps histories between episodes (our speed comes from it);
         # extendedSessionsEnabled only matters to the real extension.
         extended_session_idle_timeout=seconds(dt.extended_session_idle_timeout),
+        entity_message_reorder_window=seconds(dt.entity_message_reorder_window),
         partition_lease_duration=seconds(dt.partition_lease_duration),
         partition_renew_interval=seconds(dt.partition_renew_interval),
         tracing=dt.distributed_tracing or trace_console,

@@ -76,6 +76,9 @@ class DurableTaskSettings:
     extended_sessions_enabled: bool = False
     extended_session_idle_timeout: timedelta = timedelta(seconds=30)
     local_rpc_endpoint_enabled: bool = True
+    # entityMessageReorderWindowInMinutes: how long an entity holds back a request whose
+    # predecessor has not arrived (0: requests are not sorted).
+    entity_message_reorder_window: timedelta = timedelta(minutes=30)
     # durable_host's own storageProvider keys (the extension fixes these at 30 s / 10 s):
     # short leases let tests move a killed host's partitions to the survivors quickly.
     partition_lease_duration: timedelta = timedelta(seconds=30)
@@ -267,6 +270,9 @@ def _durable_task(root: _Section, environ: Mapping[str, str]) -> DurableTaskSett
             seconds=durable.integer("extendedSessionIdleTimeoutInSeconds", 30, low=0)
         ),
         local_rpc_endpoint_enabled=durable.boolean("localRpcEndpointEnabled", True),
+        entity_message_reorder_window=timedelta(
+            minutes=durable.integer("entityMessageReorderWindowInMinutes", 30, low=0)
+        ),
         partition_lease_duration=timedelta(seconds=lease),
         partition_renew_interval=timedelta(seconds=renew),
         distributed_tracing=durable.section("tracing").boolean("DistributedTracingEnabled", False)

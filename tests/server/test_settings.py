@@ -39,6 +39,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert dt.extended_sessions_enabled is False
     assert dt.extended_session_idle_timeout == timedelta(seconds=30)
     assert dt.local_rpc_endpoint_enabled is True
+    assert dt.entity_message_reorder_window == timedelta(minutes=30)
 
 
 def test_full_durable_task_section_case_insensitive(tmp_path: Path) -> None:
@@ -49,6 +50,7 @@ def test_full_durable_task_section_case_insensitive(tmp_path: Path) -> None:
         "extendedSessionsEnabled": "true",
         "extendedSessionIdleTimeoutInSeconds": 12,
         "localRpcEndpointEnabled": False,
+        "entityMessageReorderWindowInMinutes": 0,
         "storageProvider": {
             "partitionCount": 8,
             "maxQueuePollingInterval": "00:00:02",
@@ -73,6 +75,7 @@ def test_full_durable_task_section_case_insensitive(tmp_path: Path) -> None:
     assert dt.extended_sessions_enabled is True
     assert dt.extended_session_idle_timeout == timedelta(seconds=12)
     assert dt.local_rpc_endpoint_enabled is False
+    assert dt.entity_message_reorder_window == timedelta(0)
     assert dt.connection_name == "MyStorage"
 
 

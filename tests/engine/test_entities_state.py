@@ -89,3 +89,39 @@ def test_scheduled_operation_names_round_trip() -> None:
     assert parse_operation_time("op") is None
     # The SDK's own time format (what an orchestration's fireAt carries).
     assert parse_operation_time("op@2025-01-02T03:04:05.123456Z") == due
+
+
+# A SchedulerState as the extension writes it (Newtonsoft, members in declaration order, empty
+# ones left out): one request from orchestration `o1` waits for its predecessor.
+EXTENSION_STATE = (
+    '{"exists":true,"state":"3","sorter":{'
+    '"LastSentToInstance":{"@counter@other":"2026-12-01T08:59:00.5Z"},'
+    '"ReceivedFromInstance":{"o1":{"Last":"2026-12-01T09:00:00.1234567Z","ExecutionId":"e1",'
+    '"Buffered":{"2026-12-01T09:00:02Z":{"op":"add","input":"4",'
+    '"id":"5f0c8b1e-0d7e-4c4e-9d1a-3a1f0b0c2d3e","parent":"o1","parentExecution":"e1",'
+    '"Timestamp":"2026-12-01T09:00:02Z","Predecessor":"2026-12-01T09:00:01Z"}}}},'
+    '"ReceiveHorizon":"2026-12-01T08:30:00.1234567Z","SendHorizon":"2026-12-01T08:29:00Z"}}'
+)
+
+
+def test_an_extension_written_sorter_round_trips() -> None:
+    state = SchedulerState.from_json(EXTENSION_STATE)
+    assert (state.exists, state.state) == (True, "3")
+    buffer = state.sorter.received_from["o1"]
+    [waiting] = buffer.buffered
+    assert (waiting.operation, waiting.input, waiting.parent) == ("add", "4", "o1")
+    assert waiting.predecessor > buffer.last
+    assert state.sorter.buffered_count == 1
+    assert state.to_json() == EXTENSION_STATE
+    # An unreadable sorter loses the ordering, not the entity's state.
+    broken = SchedulerState.from_json('{"exists":true,"state":"3","sorter":{"ReceiveHorizon":5}}')
+    assert (broken.state, broken.sorter.buffered_count) == ("3", 0)
+
+
+def test_request_labels_are_read() -> None:
+    request = OperationRequest.from_json(
+        '{"op":"get","id":"r","parent":"o","Timestamp":"2026-12-01T09:00:00.0000001Z",'
+        '"Predecessor":"0001-01-01T00:00:00","pos":2,"due":"2026-12-01T10:00:00Z"}'
+    )
+    assert request.timestamp % 10 == 1 and request.predecessor == 0
+    assert request.position == 2 and request.scheduled

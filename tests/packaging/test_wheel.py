@@ -283,6 +283,13 @@ def test_start_installs_azurite_into_the_user_cache_and_the_plugin_uses_it(
     assert sorted(p.name for p in (installed / "patches").iterdir()) == [
         p.name for p in patch_files()
     ]
+    # ...and were applied: the GC fix (docs/azurite-gc.md) and the table lookups
+    # (docs/azurite-tables.md) are in the installed Azurite.
+    dist = installed / "node_modules" / "azurite" / "dist" / "src"
+    extents = (dist / "common" / "persistence" / "MemoryExtentStore.js").read_text()
+    assert "metadataStore.deleteExtents(ids)" in extents
+    queries = (dist / "table" / "persistence" / "LokiTableStoreQueryGenerator.js").read_text()
+    assert "partitionKeyPinnedBy" in queries
 
     # The app's own tests, on the plugin: storage comes from the same cached Azurite.
     tests = run(

@@ -2,6 +2,7 @@
 docs/azurite-tables.md):
 
     .venv/bin/python -m tests.server.tables_probe 1000 4000 16000
+    .venv/bin/python -m tests.server.tables_probe 16000 --azurite-from DIR  # DIR/node_modules
 
 For each size the probe starts its own Azurite (in memory) and fills two tables: an
 Instances-shaped one (one row per partition, RowKey "") and a History-shaped one (10 rows per
@@ -73,8 +74,8 @@ async def _timed(pid: int, calls: list[Callable[[], Awaitable[object]]]) -> tupl
     )
 
 
-async def probe(rows: int) -> dict[str, tuple[float, float]]:
-    async with AzuriteProcess(PROJECT_DIR) as azurite:
+async def probe(rows: int, azurite_from: Path = PROJECT_DIR) -> dict[str, tuple[float, float]]:
+    async with AzuriteProcess(azurite_from) as azurite:
         assert azurite.pid is not None
         async with TableServiceClient.from_connection_string(azurite.connection_string) as svc:
             instances = await svc.create_table("Instances")
@@ -109,10 +110,16 @@ async def probe(rows: int) -> dict[str, tuple[float, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", type=int, nargs="+", help="rows per table")
+    parser.add_argument(
+        "--azurite-from",
+        type=Path,
+        default=PROJECT_DIR,
+        help="the folder whose node_modules holds the Azurite to probe (e.g. an unpatched one)",
+    )
     args = parser.parse_args()
     print("rows | operation | Azurite CPU ms/request | wall ms/request")
     for rows in args.rows:
-        for operation, (cpu, wall) in asyncio.run(probe(rows)).items():
+        for operation, (cpu, wall) in asyncio.run(probe(rows, args.azurite_from)).items():
             print(f"{rows} | {operation} | {cpu:.2f} | {wall:.2f}")
 
 

@@ -15,10 +15,12 @@ from durable_host.engine.client.engine_client import EngineClient
 from durable_host.engine.dispatch.activities import ActivityDispatcher, ActivityResult
 from durable_host.engine.dispatch.entities import EntityProcessor
 from durable_host.engine.dispatch.http_activity import HTTP_ACTIVITY_NAME, HttpActivity
+from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.orchestrations import OrchestrationDispatcher
 from durable_host.engine.dispatch.partition_manager import PartitionManager
 from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.engine.dispatch.work_items import WorkItemRunner
 from durable_host.engine.time.clock import Clock, RealClock, VirtualClock
 from durable_host.engine.time.held_messages import HeldMessages
 from durable_host.engine.time.skipping import TimeSkipper
@@ -100,44 +102,7 @@ class Engine:
         held = HeldMessages(self.clock) if isinstance(self.clock, VirtualClock) else None
         self.router = MessageRouter(self.storage, settings.partition_count, self.clock, held)
         self.notifier = InstanceNotifier()
-        self.entities = EntityProcessor(
-            storage=self.storage,
-            router=self.router,
-            run_entity=self._run_entity,
-            clock=self.clock,
-            hub_name=settings.hub_name,
-            session_idle_timeout=settings.extended_session_idle_timeout,
-            reorder_window=timedelta(seconds=settings.entity_message_reorder_window),
-            may_reply=lambda instance_id: self.partitions.holds(
-                self.router.partition_of(instance_id)
-            ),
-        )
-        self.orchestrations = OrchestrationDispatcher(
-            storage=self.storage,
-            router=self.router,
-            run_orchestrator=self._run_orchestrator,
-            clock=self.clock,
-            hub_name=settings.hub_name,
-            partitions=list(range(settings.partition_count)),
-            batch_size=settings.control_queue_batch_size,
-            visibility_timeout=settings.control_queue_visibility_timeout,
-            max_poll_interval=settings.max_queue_polling_interval,
-            max_concurrent=settings.max_concurrent_orchestrator_functions,
-            session_idle_timeout=settings.extended_session_idle_timeout,
-            known_activity=self._is_activity,
-            notifier=self.notifier,
-            entity_processor=self.entities.process,
-            forget_entities=self.entities.forget_partition,
-        )
-        self.activities = ActivityDispatcher(
-            storage=self.storage,
-            router=self.router,
-            run_activity=self._run_activity,
-            clock=self.clock,
-            max_concurrent=settings.max_concurrent_activity_functions,
-            visibility_timeout=settings.work_item_queue_visibility_timeout,
-            max_poll_interval=settings.max_queue_polling_interval,
-        )
+        self._build_dispatchers(settings)
         self.client = EngineClient(
             storage=self.storage,
             router=self.router,
@@ -170,10 +135,56 @@ class Engine:
             self.client.time_skipping = self._time.skipping
         self._started = False
 
+    def _build_dispatchers(self, settings: EngineSettings) -> None:
+        """The entity processor and the orchestration and activity dispatchers."""
+        self.entities = EntityProcessor(
+            storage=self.storage,
+            router=self.router,
+            run_entity=self._run_entity,
+            clock=self.clock,
+            hub_name=settings.hub_name,
+            session_idle_timeout=settings.extended_session_idle_timeout,
+            reorder_window=timedelta(seconds=settings.entity_message_reorder_window),
+            may_reply=lambda instance_id: self.partitions.holds(
+                self.router.partition_of(instance_id)
+            ),
+        )
+        self._work_items = WorkItemRunner(
+            storage=self.storage,
+            run_orchestrator=self._run_orchestrator,
+            clock=self.clock,
+            rows=InstanceRowWriter(self.storage, settings.hub_name),
+            known_activity=self._is_activity,
+        )
+        self.orchestrations = OrchestrationDispatcher(
+            storage=self.storage,
+            router=self.router,
+            runner=self._work_items,
+            clock=self.clock,
+            partitions=list(range(settings.partition_count)),
+            batch_size=settings.control_queue_batch_size,
+            visibility_timeout=settings.control_queue_visibility_timeout,
+            max_poll_interval=settings.max_queue_polling_interval,
+            max_concurrent=settings.max_concurrent_orchestrator_functions,
+            session_idle_timeout=settings.extended_session_idle_timeout,
+            notifier=self.notifier,
+            entity_processor=self.entities.process,
+            forget_entities=self.entities.forget_partition,
+        )
+        self.activities = ActivityDispatcher(
+            storage=self.storage,
+            router=self.router,
+            run_activity=self._run_activity,
+            clock=self.clock,
+            max_concurrent=settings.max_concurrent_activity_functions,
+            visibility_timeout=settings.work_item_queue_visibility_timeout,
+            max_poll_interval=settings.max_queue_polling_interval,
+        )
+
     def _trace(self, tracer: DurableTracer) -> None:
         self.tracer = tracer
         self.client.tracer = self.activities.tracer = self.entities.tracer = tracer
-        self.orchestrations.trace_with(tracer)
+        self._work_items.tracer = tracer
 
     async def start(self) -> None:
         await self.storage.create_if_not_exists()

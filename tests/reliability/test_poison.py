@@ -18,7 +18,7 @@ import pytest
 from azure.data.tables.aio import TableClient
 from azure.storage.queue.aio import QueueClient
 
-from durable_host.engine.dispatch import orchestrations
+from durable_host.engine.dispatch import queue_consumer
 from durable_host.engine.runtime import Engine
 from durable_host.server.poison import PoisonQueue, PoisonRecord
 from durable_host.taskhub.codec import encode_message
@@ -215,8 +215,8 @@ async def test_a_message_that_makes_the_engine_raise_is_poisoned_after_bounded_r
     engines: EngineFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The default is 20 tries backed off up to 10 minutes; 3 tries of 1 s keep the test short.
-    monkeypatch.setattr(orchestrations, "_POISON_DEQUEUE_COUNT", 3)
-    monkeypatch.setattr(orchestrations, "_MAX_ABANDON_SECONDS", 1.0)
+    monkeypatch.setattr(queue_consumer, "POISON_DEQUEUE_COUNT", 3)
+    monkeypatch.setattr(queue_consumer, "MAX_ABANDON_SECONDS", 1.0)
     caplog.set_level(logging.ERROR, logger="durable_host")
     engine = engines.build()
     await engine.start()

@@ -13,9 +13,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from durable_host.engine.dispatch.returns import MessageReturns, retry_while_unavailable
+from durable_host.engine.dispatch.queue_consumer import QueueConsumer
+from durable_host.engine.dispatch.returns import retry_while_unavailable
 from durable_host.engine.dispatch.router import MessageRouter
 from durable_host.engine.log_context import about_instance
 from durable_host.engine.time.clock import Clock, sleep_or_wake
@@ -34,10 +36,6 @@ if TYPE_CHECKING:
     from durable_host.tracing.spans import DurableTracer
 
 log = logging.getLogger("durable_host.activities")
-
-# As for control-queue messages (orchestrations.py): a few tries, then the poison queue.
-_POISON_UNDECODABLE_DEQUEUE_COUNT = 3
-_MAX_ABANDON_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ ActivityRunner = Callable[[str, "str | None"], Awaitable[ActivityResult]]
 """(activity name, raw input JSON text) -> ActivityResult."""
 
 
-class ActivityDispatcher:
+class ActivityDispatcher(QueueConsumer):
     def __init__(
         self,
         *,
@@ -74,14 +72,16 @@ class ActivityDispatcher:
         visibility_timeout: float = 300.0,
         max_poll_interval: float = 30.0,
     ) -> None:
-        self._storage = storage
+        super().__init__(
+            storage,
+            visibility_timeout=visibility_timeout,
+            max_poll_interval=max_poll_interval,
+            logger=log,
+        )
         self._router = router
         self._run = run_activity
         self._clock = clock
         self._max = max_concurrent
-        self._visibility = visibility_timeout
-        self._returns = MessageReturns(storage, visibility_timeout=visibility_timeout)
-        self._max_poll = max_poll_interval
         self._running: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -96,7 +96,15 @@ class ActivityDispatcher:
         self._router.deliver_work_items_locally(
             self._deliver_local, visibility_timeout=self._visibility
         )
-        self._loop_task = asyncio.create_task(self._loop())
+        self._loop_task = asyncio.create_task(
+            self._poll(
+                self._storage.names.work_item_queue,
+                self._receive,
+                self._spawn_all,
+                wake=self._router.work_item_wakeup,
+                stop=self._stopping,
+            )
+        )
 
     def is_idle(self) -> bool:
         return not self._running and not self._backlog
@@ -114,6 +122,10 @@ class ActivityDispatcher:
         self._running.add(task)
         task.add_done_callback(self._finished)
 
+    async def _spawn_all(self, messages: list[ReceivedMessage]) -> None:
+        for msg in messages:
+            self._spawn(msg)
+
     async def stop(self) -> None:
         """Stop taking work; running activities finish and report (or reappear if the host dies)."""
         self._stopping.set()
@@ -124,62 +136,33 @@ class ActivityDispatcher:
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
         while self._backlog:
-            await self._abandon(self._backlog.popleft())
-        await self._returns.close()
+            await self._abandon(self._backlog.popleft(), 0)
+        await self._close_returns()
 
-    async def _abandon(self, msg: ReceivedMessage) -> None:
-        await self._returns.give_back(msg, 0)
+    async def _wait_for_room(self, wake: asyncio.Event) -> bool:
+        while self._backlog and len(self._running) < self._max:
+            self._spawn(self._backlog.popleft())
+        if len(self._running) < self._max and not self._backlog:
+            return True
+        await sleep_or_wake(self._slot_freed, 1.0)
+        return False
 
-    async def _loop(self) -> None:
-        wake = self._router.work_item_wakeup
-        idle_wait = 0.05
-        while not self._stopping.is_set():
-            while self._backlog and len(self._running) < self._max:
-                self._spawn(self._backlog.popleft())
-            free = self._max - len(self._running)
-            if free <= 0 or self._backlog:
-                await sleep_or_wake(self._slot_freed, 1.0)
-                continue
-            try:
-                messages = await self._storage.receive_work_items(
-                    max_messages=min(32, free), visibility_timeout=self._visibility
-                )
-            except Exception:
-                log.exception("Receiving work items failed; retrying")
-                await sleep_or_wake(wake, min(idle_wait * 4, self._max_poll))
-                continue
-            if not messages:
-                woken = await sleep_or_wake(wake, idle_wait)
-                # Woken for a message due now (a timer): poll briskly again, since the queue
-                # may make it visible a moment after our clock says it is due.
-                idle_wait = 0.05 if woken else min(idle_wait * 2, self._max_poll)
-                continue
-            idle_wait = 0.05
-            for msg in messages:
-                self._spawn(msg)
+    async def _receive(self) -> list[ReceivedMessage]:
+        free = self._max - len(self._running)
+        return await self._storage.receive_work_items(
+            max_messages=min(32, free), visibility_timeout=self._visibility
+        )
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
         self._slot_freed.set()
 
     async def _execute(self, msg: ReceivedMessage) -> None:
-        data = msg.data
-        if data is None or data.task_message is None:
-            reason = msg.decode_error or "no TaskMessage"
-            if msg.dequeue_count < _POISON_UNDECODABLE_DEQUEUE_COUNT:
-                log.warning(
-                    "Work item %s cannot be read (attempt %d): %s",
-                    msg.message_id,
-                    msg.dequeue_count,
-                    reason,
-                )
-                delay = min(2.0 ** max(msg.dequeue_count, 0), _MAX_ABANDON_SECONDS)
-                await self._returns.give_back(msg, delay)
-                return
-            await self._poison(msg, reason)
+        if await self._settle_unreadable(msg):
             return
-        event = data.task_message.event
-        instance = data.task_message.orchestration_instance
+        assert msg.data is not None and msg.data.task_message is not None
+        event = msg.data.task_message.event
+        instance = msg.data.task_message.orchestration_instance
         about_instance(instance.instance_id, instance.execution_id)
         if not isinstance(event, TaskScheduled):
             await self._poison(
@@ -200,30 +183,12 @@ class ActivityDispatcher:
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
             log.info("Activity %s for %s: %s; it runs again", event.name, instance.instance_id, exc)
-            await self._abandon(self._renewed.pop(msg.message_id, msg))
+            await self._abandon(self._renewed.pop(msg.message_id, msg), 0)
             return
         finally:
             renewer.cancel()
         self.activities_run += 1
-        result: HistoryEvent
-        now = self._clock.now()
-        if outcome.failed:
-            reason = f"Activity function '{event.name}' failed: {outcome.error_message}"
-            result = TaskFailed(
-                timestamp=now,
-                task_scheduled_id=event.event_id,
-                reason=reason,
-                details=outcome.stack_trace,
-                failure_details=FailureDetails(
-                    error_type=outcome.error_type or "Exception",
-                    error_message=outcome.error_message or "",
-                    stack_trace=outcome.stack_trace,
-                ),
-            )
-        else:
-            result = TaskCompleted(
-                timestamp=now, task_scheduled_id=event.event_id, result=outcome.result_json
-            )
+        result = _result_event(event, outcome, self._clock.now())
         await self._report(msg, instance, result, event.name)
 
     async def _report(
@@ -239,7 +204,7 @@ class ActivityDispatcher:
             stored = await self._router.send_result(instance, result)
             if stored is not None:
                 await stored  # the result must be in its queue before the work item goes
-            await self._storage.delete_message(self._renewed.get(msg.message_id, msg))
+            await self._delete_one(self._renewed.get(msg.message_id, msg))
 
         # Through a storage outage the result is kept and reported once storage answers (a
         # repeat whose first send did land is dropped as a duplicate on receipt), rather than
@@ -267,15 +232,6 @@ class ActivityDispatcher:
         finally:
             self._renewed.pop(msg.message_id, None)
 
-    async def _poison(self, msg: ReceivedMessage, reason: str) -> None:
-        log.error(
-            "Poison work item %s moved to %s: %s",
-            msg.message_id,
-            self._storage.names.poison_queue,
-            reason,
-        )
-        await self._storage.move_to_poison(msg, reason)
-
     async def _keep_invisible(self, msg: ReceivedMessage) -> None:
         """Renew the work item's visibility while a long activity runs."""
         current = msg
@@ -293,6 +249,25 @@ class ActivityDispatcher:
                 self._renewed[msg.message_id] = current
         except asyncio.CancelledError:
             pass
+
+
+def _result_event(event: TaskScheduled, outcome: ActivityResult, now: datetime) -> HistoryEvent:
+    """The TaskCompleted or TaskFailed that reports `outcome` to the orchestration."""
+    if not outcome.failed:
+        return TaskCompleted(
+            timestamp=now, task_scheduled_id=event.event_id, result=outcome.result_json
+        )
+    return TaskFailed(
+        timestamp=now,
+        task_scheduled_id=event.event_id,
+        reason=f"Activity function '{event.name}' failed: {outcome.error_message}",
+        details=outcome.stack_trace,
+        failure_details=FailureDetails(
+            error_type=outcome.error_type or "Exception",
+            error_message=outcome.error_message or "",
+            stack_trace=outcome.stack_trace,
+        ),
+    )
 
 
 def _first_input(text: str | None) -> str | None:

@@ -27,6 +27,7 @@ from durable_host.engine.dispatch.entity_state import (
     is_operation_event,
     parse_operation_time,
 )
+from durable_host.engine.dispatch.queue_consumer import arrival_order
 from durable_host.engine.dispatch.router import MAX_DELAY_SECONDS
 from durable_host.engine.replay.entity_sorter import Verdict, receive_in_order
 from durable_host.engine.time.clock import Clock
@@ -64,7 +65,7 @@ def sort_batch(
     which has already applied the request ids in `applied`; `reorder_window` in ticks."""
     out = SortedBatch(sorter=sorter)
     now = clock.now()
-    for msg in sorted(batch, key=_arrival_order):
+    for msg in sorted(batch, key=arrival_order):
         request = _read_operation(instance_id, msg, now, clock, out)
         if request is None:
             continue
@@ -171,11 +172,3 @@ def _due_time(event_name: str) -> datetime | None:
 def _is_scheduled(msg: ReceivedMessage) -> bool:
     event = msg.data.task_message.event if msg.data and msg.data.task_message else None
     return isinstance(event, EventRaised) and event.name != "op"
-
-
-def _arrival_order(msg: ReceivedMessage) -> tuple[datetime, int]:
-    inserted = msg.insertion_time or datetime.min
-    if inserted.tzinfo is not None:
-        inserted = inserted.replace(tzinfo=None)
-    seq = msg.data.sequence_number if msg.data is not None else 0
-    return inserted, seq

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from durable_host.engine.replay.blocked_episodes import BlockedWalk
@@ -29,7 +31,7 @@ from durable_host.taskhub.events import (
     TimerCreated,
     TimerFired,
 )
-from durable_host.taskhub.storage import ReceivedMessage
+from durable_host.taskhub.storage import TaskHubStorage
 
 RESULT_EVENTS = (
     TaskCompleted,
@@ -75,7 +77,6 @@ class Session:
     history: list[HistoryEvent] = field(default_factory=list)
     etag: str | None = None
     last_used: float = field(default_factory=time.monotonic)
-    consumed: list[ReceivedMessage] = field(default_factory=list)
     # The ETag of the Instances row as this session last wrote it (None: not written yet).
     row_etag: str | None = None
     # The background end of the last checkpoint (Instances row, message deletes).
@@ -153,6 +154,37 @@ class Session:
         return sum(1 for e in self.history if isinstance(e, OrchestratorStarted))
 
 
+class SessionCache(dict[str, Session]):
+    """The sessions of the instances this host works on, by instance id (extended sessions)."""
+
+    async def load(self, storage: TaskHubStorage, instance_id: str) -> Session:
+        """The instance's session: the cached one, or its history as stored."""
+        session = self.get(instance_id)
+        if session is None:
+            loaded = await storage.load_history(instance_id)
+            session = Session(
+                instance_id=instance_id,
+                execution_id=loaded.execution_id,
+                history=list(loaded.events),
+                etag=loaded.etag,
+            )
+            self[instance_id] = session
+        session.last_used = time.monotonic()
+        return session
+
+    def evict_idle(self, idle_seconds: float, busy: Container[str]) -> None:
+        """Forget sessions unused for `idle_seconds`, except those of `busy` instances."""
+        cutoff = time.monotonic() - idle_seconds
+        for instance_id in [k for k, s in self.items() if s.last_used < cutoff]:
+            if instance_id not in busy:
+                del self[instance_id]
+
+    def forget(self, which: Callable[[str], bool]) -> None:
+        """Forget the sessions of the instances `which` selects."""
+        for instance_id in [i for i in self if which(i)]:
+            del self[instance_id]
+
+
 def find_started(history: list[HistoryEvent]) -> ExecutionStarted | None:
     for event in history:
         if isinstance(event, ExecutionStarted):
@@ -170,21 +202,27 @@ def suspended_after(history: list[HistoryEvent]) -> bool:
     return suspended
 
 
+class ResultVerdict(Enum):
+    NEW = "new"
+    DUPLICATE = "duplicate"  # already applied
+    UNKNOWN = "unknown"  # its scheduling event is not in the history
+
+
 def result_verdict(
     index: tuple[set[tuple[str, int]], set[tuple[str, int]]], event: HistoryEvent
-) -> str:
-    """'ok', 'duplicate' (already applied) or 'unknown' (its scheduling event is not in history).
+) -> ResultVerdict:
+    """Whether a result is new, a duplicate, or of something the history never scheduled.
 
     An accepted result is added to the index, so a copy later in the same batch is a duplicate.
     """
     scheduled, applied = index
     key = result_key(event)
     if key not in scheduled:
-        return "unknown"
+        return ResultVerdict.UNKNOWN
     if key in applied:
-        return "duplicate"
+        return ResultVerdict.DUPLICATE
     applied.add(key)
-    return "ok"
+    return ResultVerdict.NEW
 
 
 def result_key(event: HistoryEvent) -> tuple[str, int]:

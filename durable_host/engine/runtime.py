@@ -19,6 +19,7 @@ from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.orchestrations import OrchestrationDispatcher
 from durable_host.engine.dispatch.partition_manager import PartitionManager
+from durable_host.engine.dispatch.queue_consumer import QueueSettings
 from durable_host.engine.dispatch.router import MessageRouter
 from durable_host.engine.dispatch.work_items import WorkItemRunner
 from durable_host.engine.time.clock import Clock, RealClock, VirtualClock
@@ -163,8 +164,9 @@ class Engine:
             clock=self.clock,
             partitions=list(range(settings.partition_count)),
             batch_size=settings.control_queue_batch_size,
-            visibility_timeout=settings.control_queue_visibility_timeout,
-            max_poll_interval=settings.max_queue_polling_interval,
+            queue=QueueSettings(
+                settings.control_queue_visibility_timeout, settings.max_queue_polling_interval
+            ),
             max_concurrent=settings.max_concurrent_orchestrator_functions,
             session_idle_timeout=settings.extended_session_idle_timeout,
             notifier=self.notifier,
@@ -177,8 +179,9 @@ class Engine:
             run_activity=self._run_activity,
             clock=self.clock,
             max_concurrent=settings.max_concurrent_activity_functions,
-            visibility_timeout=settings.work_item_queue_visibility_timeout,
-            max_poll_interval=settings.max_queue_polling_interval,
+            queue=QueueSettings(
+                settings.work_item_queue_visibility_timeout, settings.max_queue_polling_interval
+            ),
         )
 
     def _trace(self, tracer: DurableTracer) -> None:

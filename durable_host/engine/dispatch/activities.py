@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from durable_host.engine.dispatch.queue_consumer import QueueConsumer
+from durable_host.engine.dispatch.queue_consumer import QueueConsumer, QueueSettings
 from durable_host.engine.dispatch.returns import retry_while_unavailable
 from durable_host.engine.dispatch.router import MessageRouter
 from durable_host.engine.log_context import about_instance
@@ -69,15 +69,9 @@ class ActivityDispatcher(QueueConsumer):
         run_activity: ActivityRunner,
         clock: Clock,
         max_concurrent: int = 10,
-        visibility_timeout: float = 300.0,
-        max_poll_interval: float = 30.0,
+        queue: QueueSettings = QueueSettings(),
     ) -> None:
-        super().__init__(
-            storage,
-            visibility_timeout=visibility_timeout,
-            max_poll_interval=max_poll_interval,
-            logger=log,
-        )
+        super().__init__(storage, queue, log)
         self._router = router
         self._run = run_activity
         self._clock = clock

@@ -162,7 +162,7 @@ class Checkpoint:
         try:
             await self._to.write_row(session, effects.row_fields)
             # Only once the row is written: a crash in between then replays the messages,
-            # which bring the row up to date (see OrchestrationDispatcher._repair_row).
+            # which bring the row up to date (see InstanceRowWriter.repair).
             await self._to.delete(consumed)
         except StorageError as exc:
             if exc.pop_receipt_mismatch:

@@ -22,6 +22,7 @@ from durable_host.engine.dispatch.instance_workers import InstanceWorkers
 from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.queue_consumer import (
     QueueConsumer,
+    QueueSettings,
     abandon_delay,
     arrival_order,
 )
@@ -58,20 +59,14 @@ class OrchestrationDispatcher(QueueConsumer):
         clock: Clock,
         partitions: list[int],
         batch_size: int = 32,
-        visibility_timeout: float = 300.0,
-        max_poll_interval: float = 30.0,
+        queue: QueueSettings = QueueSettings(),
         max_concurrent: int = 100,
         session_idle_timeout: float = 30.0,
         notifier: InstanceNotifier | None = None,
         entity_processor: EntityProcessor | None = None,
         forget_entities: Callable[[int], None] | None = None,
     ) -> None:
-        super().__init__(
-            storage,
-            visibility_timeout=visibility_timeout,
-            max_poll_interval=max_poll_interval,
-            logger=log,
-        )
+        super().__init__(storage, queue, log)
         self._entity_processor = entity_processor
         self._forget_entities = forget_entities
         self._router = router

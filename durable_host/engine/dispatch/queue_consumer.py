@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from durable_host.engine.dispatch.returns import MessageReturns, storage_unavailable
@@ -75,8 +76,8 @@ class BackoffPoller:
     async def idle(self) -> None:
         """The queue was empty: wait (or until woken), and wait longer next time."""
         woken = await sleep_or_wake(self._wake, self._wait)
-        # Woken for a message due now (a timer): poll briskly again, since the queue may make
-        # it visible a moment after our clock says it is due.
+        # Woken for a message due now (a send of this host, a timer on a control queue): poll
+        # briskly again, since the queue may make it visible a moment after our clock says so.
         self._wait = BRISK_POLL_SECONDS if woken else min(self._wait * 2, self._max)
 
     async def failed(self) -> None:
@@ -84,21 +85,24 @@ class BackoffPoller:
         await sleep_or_wake(self._wake, min(self._wait * 4, self._max))
 
 
+@dataclass(frozen=True)
+class QueueSettings:
+    # How long a received message stays hidden from other receivers.
+    visibility_timeout: float = 300.0
+    # The longest wait between two receives of an idle queue (maxQueuePollingInterval).
+    max_poll_interval: float = 30.0
+
+
 class QueueConsumer:
     """The base of the dispatchers: one receive loop per queue, and settling its messages."""
 
     def __init__(
-        self,
-        storage: TaskHubStorage,
-        *,
-        visibility_timeout: float,
-        max_poll_interval: float,
-        logger: logging.Logger,
+        self, storage: TaskHubStorage, queue: QueueSettings, logger: logging.Logger
     ) -> None:
         self._storage = storage
-        self._visibility = visibility_timeout
-        self._max_poll = max_poll_interval
-        self._returns = MessageReturns(storage, visibility_timeout=visibility_timeout)
+        self._visibility = queue.visibility_timeout
+        self._max_poll = queue.max_poll_interval
+        self._returns = MessageReturns(storage, visibility_timeout=queue.visibility_timeout)
         self._log = logger
 
     # -- polling -------------------------------------------------------------------------------

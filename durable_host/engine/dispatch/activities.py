@@ -198,7 +198,7 @@ class ActivityDispatcher(QueueConsumer):
             stored = await self._router.send_result(instance, result)
             if stored is not None:
                 await stored  # the result must be in its queue before the work item goes
-            await self._delete_one(self._renewed.get(msg.message_id, msg))
+            await self._delete([self._renewed.get(msg.message_id, msg)])
 
         # Through a storage outage the result is kept and reported once storage answers (a
         # repeat whose first send did land is dropped as a duplicate on receipt), rather than

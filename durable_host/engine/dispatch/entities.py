@@ -47,7 +47,8 @@ from durable_host.engine.dispatch.entity_state import (
     response_json,
     split_entity_id,
 )
-from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.engine.dispatch.queue_consumer import delete_settled
+from durable_host.engine.dispatch.router import MessageRouter, stored_message
 from durable_host.engine.log_context import about_instance
 from durable_host.engine.time.clock import Clock
 from durable_host.errors import CheckpointConflictError, LeaseLapsingError, StorageError
@@ -156,7 +157,7 @@ class EntityProcessor:
             reorder_window=self._reorder_window,
         )
         for msg, delay in sorted_batch.later:
-            await self._storage.abandon_message(msg, delay=delay)
+            await self._storage.abandon_message(await stored_message(msg), delay=delay)
         if sorted_batch.operations:
             log.debug("Batch starts: %d operation(s)", len(sorted_batch.operations))
             await self._run_batch(session, sorted_batch)
@@ -167,8 +168,7 @@ class EntityProcessor:
             new_state = replace(session.state, sorter=sorted_batch.sorter)
             await self._checkpoint(session, new_state, self._clock.now())
             log.debug("Held requests stored as execution %s", session.execution_id)
-        if sorted_batch.consumed:
-            await asyncio.gather(*(self._storage.delete_message(m) for m in sorted_batch.consumed))
+        await delete_settled(self._storage, sorted_batch.consumed)
 
     # -- loading and sorting ------------------------------------------------------------------
 

@@ -61,6 +61,16 @@ def unreadable_reason(msg: ReceivedMessage) -> str | None:
     return msg.decode_error or "message has no TaskMessage"
 
 
+async def delete_settled(storage: TaskHubStorage, messages: list[ReceivedMessage]) -> None:
+    """Delete messages whose effects are stored, each as stored in its queue."""
+
+    async def delete(msg: ReceivedMessage) -> None:
+        await storage.delete_message(await stored_message(msg))
+
+    if messages:
+        await asyncio.gather(*(delete(m) for m in messages))
+
+
 class BackoffPoller:
     """The wait between receives of one queue: brisk while messages flow, longer while idle."""
 
@@ -150,11 +160,7 @@ class QueueConsumer:
 
     async def _delete(self, messages: list[ReceivedMessage]) -> None:
         """Remove messages whose effects are stored."""
-        if messages:
-            await asyncio.gather(*(self._delete_one(m) for m in messages))
-
-    async def _delete_one(self, msg: ReceivedMessage) -> None:
-        await self._storage.delete_message(await stored_message(msg))
+        await delete_settled(self._storage, messages)
 
     async def _abandon(self, msg: ReceivedMessage, delay: float) -> None:
         """Make a message visible again after `delay` seconds (retried through an outage)."""

@@ -25,6 +25,7 @@ def load_function_app() -> ModuleType:
     by other tests in the same session) indexes `function_app` itself; a module of our own,
     not registered in sys.modules, keeps the two from tripping over each other.
     """
+    _restore_the_app_modules()
     spec = importlib.util.spec_from_file_location(
         "_function_app_under_test", PROJECT_DIR / "function_app.py"
     )
@@ -32,6 +33,38 @@ def load_function_app() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+APP_PACKAGES = ("orchestrators", "activities", "entities")
+
+
+def _import_app_packages() -> dict[str, ModuleType]:
+    """Every module of the app's packages, imported now, at collection, from the project."""
+    modules: dict[str, ModuleType] = {}
+    for package in APP_PACKAGES:
+        for path in sorted((PROJECT_DIR / package).rglob("*.py")):
+            parts = path.relative_to(PROJECT_DIR).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            modules[name] = importlib.import_module(name)
+    return modules
+
+
+# The test modules import classes from these (e.g. InvalidInputError). Other tests load
+# copies of the app from temporary folders, and the loader evicts same-named modules; the
+# app under test is always run on these very module objects, so `raises(...)` matches.
+_APP_MODULES = _import_app_packages()
+
+
+def _restore_the_app_modules() -> None:
+    for name in [
+        n for n in sys.modules if n.split(".")[0] in {m.split(".")[0] for m in _APP_MODULES}
+    ]:
+        if name not in _APP_MODULES:
+            del sys.modules[name]
+    sys.modules.update(_APP_MODULES)
+    if str(PROJECT_DIR) in sys.path:
+        sys.path.remove(str(PROJECT_DIR))
+    sys.path.insert(0, str(PROJECT_DIR))
 
 
 @pytest.fixture(scope="session")

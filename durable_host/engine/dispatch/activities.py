@@ -149,6 +149,11 @@ class ActivityDispatcher(QueueConsumer):
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
+        # Start the backlog here, not in the loop: while this host hands work items to itself
+        # its receives come back empty, so the loop may be asleep in its poll back-off (up to
+        # maxQueuePollingInterval, 30 s) and would leave the backlog waiting that long.
+        while self._backlog and len(self._running) < self._max and not self._stopping.is_set():
+            self._spawn(self._backlog.popleft())
         self._slot_freed.set()
 
     async def _execute(self, msg: ReceivedMessage) -> None:

@@ -66,6 +66,10 @@ class InvalidOperationError(DurableHostError):
     """The operation is not valid for the instance's current state (e.g. rewind while running)."""
 
 
+class InvalidInstanceIdError(DurableHostError, ValueError):
+    """An instance id a client named breaks the extension's rules (HTTP 400)."""
+
+
 class InstanceAlreadyExistsError(InvalidOperationError):
     """A start, or a restart under the same id, names an instance that has not finished.
 

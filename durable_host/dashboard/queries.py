@@ -34,14 +34,7 @@ _SCAN_PAGE = 1000
 # Actions on many instances run a few at a time: fast, without flooding the queues.
 _BULK_CONCURRENCY = 8
 
-RUNNING_STATES = frozenset(
-    {
-        OrchestrationStatus.Running,
-        OrchestrationStatus.Pending,
-        OrchestrationStatus.ContinuedAsNew,
-        OrchestrationStatus.Suspended,
-    }
-)
+RUNNING_STATES = frozenset(s for s in OrchestrationStatus if not s.is_terminal)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from durable_host.errors import (
     InstanceAlreadyExistsError,
     InstanceFinishedError,
     InstanceNotFoundError,
+    InvalidInstanceIdError,
     InvalidOperationError,
     StorageError,
 )
@@ -43,19 +44,13 @@ from durable_host.http.payloads import (
 )
 from durable_host.http.routes import split_path
 from durable_host.taskhub.events import OrchestrationStatus
+from durable_host.taskhub.instance_ids import check_client_instance_id
 from durable_host.taskhub.timestamps import parse_timestamp
 
 __all__ = ["DurableApi"]
 
 log = logging.getLogger(__name__)
 
-_RUNNING = {
-    OrchestrationStatus.Running,
-    OrchestrationStatus.Pending,
-    OrchestrationStatus.ContinuedAsNew,
-    OrchestrationStatus.Suspended,
-}
-_MAX_INSTANCE_ID_LENGTH = 256
 _ARGUMENT_MESSAGE = "One or more of the arguments submitted is incorrect"
 _INTERNAL_MESSAGE = "Something went wrong while processing your request"
 _ALREADY_EXISTS_MESSAGE = "A non-terminal instance with this instance ID already exists."
@@ -141,19 +136,6 @@ def _statuses(query: CIMultiDict[str]) -> frozenset[OrchestrationStatus]:
     return frozenset(found)
 
 
-def _validate_instance_id(instance_id: str) -> None:
-    if instance_id.startswith("@"):
-        raise _BadArgument("Orchestration instance ids must not start with @.")
-    if any(ch in "/\\?#" or ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in instance_id):
-        raise _BadArgument(
-            "Orchestration instance ids must not contain /, \\, #, ?, or control characters."
-        )
-    if len(instance_id) > _MAX_INSTANCE_ID_LENGTH:
-        raise _BadArgument(
-            f"Instance ID lengths must not exceed {_MAX_INSTANCE_ID_LENGTH} characters."
-        )
-
-
 def _continuation_token(request: web.Request) -> str | None:
     token = request.headers.get("x-ms-continuation-token")
     # The tables SDK the extension uses reads a token of at most one character as "no token".
@@ -184,7 +166,7 @@ class DurableApi:
         segments = split_path(raw[len(base) :])
         try:
             return await self._dispatch(request, segments)
-        except _BadArgument as exc:
+        except (_BadArgument, InvalidInstanceIdError) as exc:
             return _json_response(400, http_error(_ARGUMENT_MESSAGE, exc))
         except FunctionNotFoundError as exc:
             return _json_response(400, http_error(_ARGUMENT_MESSAGE, exc))
@@ -280,7 +262,7 @@ class DurableApi:
         if not show_input:
             body["input"] = None
         runtime = status.runtime_status
-        if runtime in _RUNNING:
+        if not runtime.is_terminal:
             headers = {"Location": str(request.url), "Retry-After": "5"}
             return _json_response(202, body, headers)
         if runtime is OrchestrationStatus.Failed and _bool(
@@ -324,7 +306,7 @@ class DurableApi:
             # The extension stores the body text itself as the ExecutionStarted input.
             input_json = text
         if instance_id:
-            _validate_instance_id(instance_id)
+            check_client_instance_id(instance_id)
         new_id = await self._client.start_new(
             function_name, instance_id or uuid.uuid4().hex, input_json
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from durable_host.errors import MessageFormatError
 
-__all__ = ["escape_partition_key", "unescape_partition_key"]
+__all__ = ["escape_partition_key", "is_control_character", "unescape_partition_key"]
 
 _ESCAPE = "^"
 # Control characters are shifted into the printable Latin-1 Supplement / Latin Extended-A range.
@@ -19,7 +19,7 @@ _ESCAPES = {"^": "^", "/": "0", "\\": "1", "#": "2", "?": "3"}
 _UNESCAPES = {code: char for char, code in _ESCAPES.items()}
 
 
-def _is_control(code_point: int) -> bool:
+def is_control_character(code_point: int) -> bool:
     return code_point <= 0x1F or 0x7F <= code_point <= 0x9F
 
 
@@ -30,7 +30,7 @@ def escape_partition_key(instance_id: str) -> str:
         code = _ESCAPES.get(ch)
         if code is not None:
             out.append(_ESCAPE + code)
-        elif _is_control(ord(ch)):
+        elif is_control_character(ord(ch)):
             out.append(_ESCAPE + chr(ord(ch) + _CONTROL_OFFSET))
         else:
             out.append(ch)

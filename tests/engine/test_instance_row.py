@@ -77,14 +77,9 @@ def completed_fields(writer: InstanceRowWriter, session: Session, output: str) -
     )
 
 
-def pending_record(instance_id: str, execution_id: str) -> InstanceRecord:
-    return InstanceRecord(
-        instance_id=instance_id,
-        name="hello",
-        runtime_status=PENDING,
-        execution_id=execution_id,
-        created_time=NOW,
-        last_updated_time=NOW,
+async def pending_row(storage: TaskHubStorage, instance_id: str, execution_id: str) -> None:
+    await InstanceRowWriter(storage, HUB).write_pending(
+        started(instance_id, execution_id), read_etag=None
     )
 
 
@@ -206,7 +201,7 @@ async def test_a_row_that_keeps_changing_raises_after_three_reads(
 async def test_repair_brings_the_row_up_to_the_history(hub_storage: TaskHubStorage) -> None:
     writer = InstanceRowWriter(hub_storage, HUB)
     history = first_episode("behind", "e1") + finished(COMPLETED, '"out"')
-    await hub_storage.insert_instance(pending_record("behind", "e1"))
+    await pending_row(hub_storage, "behind", "e1")
     await hub_storage.merge_instance("behind", {"custom_status": '"kept"'})
     session = session_after("behind", history)
     await writer.repair(session, NOW)
@@ -238,7 +233,7 @@ async def test_repair_of_a_missing_row_inserts_it(hub_storage: TaskHubStorage) -
 
 async def test_repair_does_not_undo_a_newer_owners_end(hub_storage: TaskHubStorage) -> None:
     writer = InstanceRowWriter(hub_storage, HUB)
-    await hub_storage.insert_instance(pending_record("ahead", "e1"))
+    await pending_row(hub_storage, "ahead", "e1")
     await hub_storage.merge_instance("ahead", {"runtime_status": FAILED})
     await writer.repair(session_after("ahead", first_episode("ahead", "e1")), NOW)
     assert (await row(hub_storage, "ahead")).runtime_status == FAILED
@@ -251,11 +246,13 @@ async def test_a_clients_pending_row_is_inserted_or_replaces_the_row_it_read(
     hub_storage: TaskHubStorage,
 ) -> None:
     writer = InstanceRowWriter(hub_storage, HUB)
-    assert await writer.write_pending(pending_record("new", "e1"), read_etag=None)
-    assert (await row(hub_storage, "new")).runtime_status == PENDING
+    assert await writer.write_pending(started("new", "e1"), read_etag=None)
+    record = await row(hub_storage, "new")
+    assert (record.runtime_status, record.execution_id, record.name) == (PENDING, "e1", "hello")
+    assert (record.input, record.created_time, record.task_hub_name) == ('"in"', NOW, HUB)
     await hub_storage.merge_instance("new", {"runtime_status": COMPLETED})
     read = await etag_of(hub_storage, "new")
-    assert await writer.write_pending(pending_record("new", "e2"), read_etag=read)
+    assert await writer.write_pending(started("new", "e2"), read_etag=read)
     record = await row(hub_storage, "new")
     assert (record.runtime_status, record.execution_id) == (PENDING, "e2")
 
@@ -264,19 +261,19 @@ async def test_a_clients_pending_row_yields_to_a_workers_row(hub_storage: TaskHu
     writer = InstanceRowWriter(hub_storage, HUB)
     worker = session_after("raced", first_episode("raced", "e1"))
     await writer.write_owned(worker, running_fields(writer, worker))
-    assert not await writer.write_pending(pending_record("raced", "e1"), read_etag=None)
+    assert not await writer.write_pending(started("raced", "e1"), read_etag=None)
     assert (await row(hub_storage, "raced")).runtime_status == RUNNING
     # A restart that read the finished row, then a worker ran the new start first.
     await hub_storage.merge_instance("raced", {"runtime_status": COMPLETED})
     read = await etag_of(hub_storage, "raced")
     await hub_storage.merge_instance("raced", {"runtime_status": RUNNING, "execution_id": "e2"})
-    assert not await writer.write_pending(pending_record("raced", "e2"), read_etag=read)
+    assert not await writer.write_pending(started("raced", "e2"), read_etag=read)
     assert (await row(hub_storage, "raced")).runtime_status == RUNNING
 
 
 async def test_rewind_sets_the_failed_row_it_read_to_pending(hub_storage: TaskHubStorage) -> None:
     writer = InstanceRowWriter(hub_storage, HUB)
-    await hub_storage.insert_instance(pending_record("failed", "e1"))
+    await pending_row(hub_storage, "failed", "e1")
     await hub_storage.merge_instance("failed", {"runtime_status": FAILED, "output": '"boom"'})
     read = await etag_of(hub_storage, "failed")
     assert await writer.mark_rewinding("failed", read_etag=read)
@@ -286,7 +283,7 @@ async def test_rewind_sets_the_failed_row_it_read_to_pending(hub_storage: TaskHu
 
 async def test_rewind_yields_to_a_worker_that_ran_it_first(hub_storage: TaskHubStorage) -> None:
     writer = InstanceRowWriter(hub_storage, HUB)
-    await hub_storage.insert_instance(pending_record("rewound", "e1"))
+    await pending_row(hub_storage, "rewound", "e1")
     await hub_storage.merge_instance("rewound", {"runtime_status": FAILED})
     read = await etag_of(hub_storage, "rewound")
     worker = session_after("rewound", first_episode("rewound", "e1"))

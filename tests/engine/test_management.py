@@ -13,6 +13,7 @@ from durable_host.errors import (
     InstanceAlreadyExistsError,
     InstanceFinishedError,
     InstanceNotFoundError,
+    InvalidInstanceIdError,
     InvalidOperationError,
 )
 from durable_host.taskhub.events import (
@@ -147,6 +148,15 @@ async def test_rewind_refuses_running_and_unknown_instances(engine: Engine) -> N
         await engine.client.rewind(instance_id, None)
     with pytest.raises(InstanceNotFoundError, match="nobody"):
         await engine.client.rewind("nobody", None)
+
+
+async def test_start_refuses_a_blank_or_too_long_id(engine: Engine) -> None:
+    """The check the HTTP API makes too (taskhub/instance_ids.py): nothing is sent or written."""
+    for instance_id in (" ", "x" * 257):
+        with pytest.raises(InvalidInstanceIdError):
+            await engine.client.start_new("chain", instance_id, None)
+        assert await engine.storage.get_instance(instance_id) is None
+    await queues_drained(engine)
 
 
 async def test_restart_with_a_new_and_the_same_instance_id(engine: Engine) -> None:

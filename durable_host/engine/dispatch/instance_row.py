@@ -210,12 +210,27 @@ class InstanceRowWriter:
 
     # -- a client ---------------------------------------------------------------------------------
 
-    async def write_pending(self, record: InstanceRecord, *, read_etag: str | None) -> bool:
-        """Insert a new instance's Pending row, or replace the row read before (`read_etag`).
+    async def write_pending(self, started: ExecutionStarted, *, read_etag: str | None) -> bool:
+        """Insert the Pending row of the instance `started` starts, or replace the row read
+        before (`read_etag`: a restart of a finished instance).
 
         False when a worker wrote the row first: it already ran the start message, which went
         out before this write, and moved the row on to Running; that row is kept.
         """
+        execution = started.orchestration_instance
+        record = InstanceRecord(
+            instance_id=execution.instance_id,
+            name=started.name,
+            runtime_status=OrchestrationStatus.Pending,
+            version=started.version,
+            execution_id=execution.execution_id,
+            input=started.input,
+            created_time=started.timestamp,
+            last_updated_time=started.timestamp,
+            scheduled_start_time=started.scheduled_start_time,
+            generation=started.generation,
+            task_hub_name=self._hub_name,
+        )
         try:
             if read_etag is None:
                 await self._storage.insert_instance(record)

@@ -1,0 +1,116 @@
+"""Reading instances: one status, a page of a history, a filtered list, waiting for the end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from durable_host.engine.client.api import HistorySlice, InstancePage, InstanceQuery, InstanceStatus
+from durable_host.engine.client.base import ClientBase
+from durable_host.taskhub.events import HistoryEvent
+from durable_host.taskhub.instances import InstanceRecord
+from durable_host.taskhub.odata import instances_filter
+
+
+def query_filter(query: InstanceQuery) -> str | None:
+    """The Instances table filter for `query`."""
+    return instances_filter(
+        statuses=query.runtime_status,
+        created_from=query.created_time_from,
+        created_to=query.created_time_to,
+        instance_id_prefix=query.instance_id_prefix,
+        name_prefix=query.name_prefix,
+        orchestrations_only=query.orchestrations_only,
+    )
+
+
+class Queries(ClientBase):
+    async def get_status(
+        self,
+        instance_id: str,
+        *,
+        show_history: bool = False,
+        show_history_output: bool = False,
+        show_input: bool = True,
+    ) -> InstanceStatus | None:
+        record = await self.storage.get_instance(instance_id)
+        if record is None:
+            return None
+        history: list[HistoryEvent] | None = None
+        if show_history:
+            loaded = await self.storage.load_history(instance_id)
+            history = loaded.events
+        return _status(record, show_input=show_input, history=history)
+
+    async def get_history_slice(
+        self, instance_id: str, first: int, count: int
+    ) -> HistorySlice | None:
+        record = await self.storage.get_instance(instance_id)
+        if record is None:
+            return None
+        if not record.execution_id:
+            return HistorySlice(events=[], first=first, total=0)
+        execution = record.execution_id
+        total, events = await asyncio.gather(
+            self.storage.history_length(instance_id, execution),
+            self.storage.load_history_slice(instance_id, execution, first, count),
+        )
+        return HistorySlice(events=events, first=first, total=total)
+
+    async def list_instances(
+        self, query: InstanceQuery, *, top: int = 100, continuation_token: str | None = None
+    ) -> InstancePage:
+        records, token = await self.storage.query_instances(
+            query_filter(query), top=top, continuation_token=continuation_token
+        )
+        return InstancePage(
+            instances=[_status(r, show_input=True, history=None) for r in records],
+            continuation_token=token,
+        )
+
+    async def wait_for_completion(
+        self, instance_id: str, *, timeout: float, poll_interval: float = 0.05
+    ) -> InstanceStatus | None:
+        with self.time_skipping():
+            return await self._wait_for_completion(instance_id, timeout, poll_interval)
+
+    async def _wait_for_completion(
+        self, instance_id: str, timeout: float, poll_interval: float
+    ) -> InstanceStatus | None:
+        deadline = time.monotonic() + timeout
+        notifier = self.notifier
+        while True:
+            # Register before reading, so a checkpoint between the two is not missed.
+            waiter = notifier.register(instance_id) if notifier else None
+            status = await self.get_status(instance_id)
+            remaining = deadline - time.monotonic()
+            if status is None or status.runtime_status.is_terminal or remaining <= 0:
+                if notifier is not None and waiter is not None:
+                    await notifier.wait(instance_id, waiter, 0)
+                break
+            if notifier is not None and waiter is not None:
+                # Checkpoints by this host wake us at once; poll slowly for other hosts' work.
+                await notifier.wait(instance_id, waiter, min(remaining, 1.0))
+            else:
+                await asyncio.sleep(min(remaining, max(poll_interval, 0.01)))
+        return status
+
+
+def _status(
+    record: InstanceRecord, *, show_input: bool, history: list[HistoryEvent] | None
+) -> InstanceStatus:
+    created = record.created_time or record.last_updated_time
+    assert created is not None
+    return InstanceStatus(
+        instance_id=record.instance_id,
+        name=record.name,
+        runtime_status=record.runtime_status,
+        created_time=created,
+        last_updated_time=record.last_updated_time or created,
+        input=record.input if show_input else None,
+        output=record.output,
+        custom_status=record.custom_status,
+        execution_id=record.execution_id,
+        completed_time=record.completed_time,
+        history=history,
+    )

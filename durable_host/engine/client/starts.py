@@ -1,0 +1,77 @@
+"""Starting an orchestration, and restarting one with its original input."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import nullcontext
+from datetime import datetime
+
+from durable_host.engine.client.base import ClientBase
+from durable_host.errors import InstanceAlreadyExistsError
+from durable_host.taskhub.events import ExecutionStarted, OrchestrationInstance
+from durable_host.taskhub.instance_ids import check_instance_id
+
+
+class Starts(ClientBase):
+    async def start_new(
+        self,
+        orchestrator_name: str,
+        instance_id: str | None = None,
+        input_json: str | None = None,
+        *,
+        scheduled_start_time: datetime | None = None,
+    ) -> str:
+        name = self.resolve_orchestrator(orchestrator_name)
+        instance_id = instance_id or uuid.uuid4().hex
+        check_instance_id(instance_id)
+        existing = await self.storage.get_instance_with_etag(instance_id)
+        etag: str | None = None
+        generation = 0
+        if existing is not None:
+            record, etag = existing
+            if not record.runtime_status.is_terminal:
+                raise InstanceAlreadyExistsError(instance_id, record.runtime_status.name)
+            generation = record.generation + 1
+        started = ExecutionStarted(
+            timestamp=self.clock.now(),
+            orchestration_instance=OrchestrationInstance(instance_id, uuid.uuid4().hex),
+            name=name,
+            version="",
+            input=input_json,
+            scheduled_start_time=scheduled_start_time,
+            generation=generation,
+        )
+        # The provider enqueues first, then writes the row: a crash in between leaves a message
+        # that starts the instance, never a Pending row that nothing will run.
+        with (
+            self.tracer.creating_orchestration(started) if self.tracer else nullcontext(started)
+        ) as started:
+            hand_over = await self.router.send_to_instance(
+                started.orchestration_instance,
+                started,
+                visible_at=scheduled_start_time,
+                defer_local=True,
+            )
+        try:
+            await self.rows.write_pending(started, read_etag=etag)
+        finally:
+            # The local dispatcher checks a restart against this row, so it gets the message
+            # only after the row is written.
+            hand_over()
+        return instance_id
+
+    async def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
+        record = await self._existing(instance_id)
+        # Under the same id, start_new refuses an unfinished instance (InstanceAlreadyExistsError),
+        # as the extension's RestartAsync leaves that check to StartNewAsync.
+        loaded = await self.storage.load_history(instance_id)
+        original_input = record.input
+        for event in loaded.events:
+            if isinstance(event, ExecutionStarted):
+                original_input = event.input
+                break
+        return await self.start_new(
+            record.name,
+            None if new_instance_id else instance_id,
+            original_input,
+        )

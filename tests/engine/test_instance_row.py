@@ -239,6 +239,23 @@ async def test_repair_does_not_undo_a_newer_owners_end(hub_storage: TaskHubStora
     assert (await row(hub_storage, "ahead")).runtime_status == FAILED
 
 
+async def test_an_entitys_row_follows_each_stored_batch(hub_storage: TaskHubStorage) -> None:
+    """Merged without a condition: the batch's ETag-guarded history write decided the owner."""
+    writer = InstanceRowWriter(hub_storage, HUB)
+    for execution, state in (("b1", '{"v":1}'), ("b2", '{"v":2}')):
+        batch = ExecutionStarted(
+            timestamp=NOW,
+            orchestration_instance=OrchestrationInstance("@counter@k", execution),
+            name="@counter@k",
+            input=state,
+            generation=int(execution[1:]) - 1,
+        )
+        await writer.write_entity(batch, '"status"')
+    record = await row(hub_storage, "@counter@k")
+    assert (record.runtime_status, record.execution_id, record.input) == (RUNNING, "b2", '{"v":2}')
+    assert (record.name, record.generation, record.custom_status) == ("@counter@k", 1, '"status"')
+
+
 # -- a client -------------------------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from durable_host.engine.dispatch.entity_batches import SortedBatch, sort_batch
 from durable_host.engine.dispatch.entity_state import (
@@ -47,6 +47,7 @@ from durable_host.engine.dispatch.entity_state import (
     response_json,
     split_entity_id,
 )
+from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.queue_consumer import delete_settled
 from durable_host.engine.dispatch.router import MessageRouter, stored_message
 from durable_host.engine.log_context import about_instance
@@ -57,7 +58,6 @@ from durable_host.taskhub.events import (
     ExecutionStarted,
     HistoryEvent,
     OrchestrationInstance,
-    OrchestrationStatus,
     OrchestratorCompleted,
     OrchestratorStarted,
 )
@@ -124,7 +124,7 @@ class EntityProcessor:
         self._router = router
         self._run = run_entity
         self._clock = clock
-        self._hub_name = hub_name
+        self._rows = InstanceRowWriter(storage, hub_name)
         self._session_idle = session_idle_timeout
         self._sessions: dict[str, _EntitySession] = {}
         self._active: set[str] = set()
@@ -286,19 +286,7 @@ class EntityProcessor:
         session.execution_id = execution_id
         session.generation = generation
         session.state = state
-        fields: dict[str, Any] = {
-            "name": session.instance_id,
-            "version": "",
-            "runtime_status": OrchestrationStatus.Running,
-            "execution_id": execution_id,
-            "input": input_json,
-            "custom_status": state.custom_status(),
-            "created_time": now,
-            "last_updated_time": now,
-            "generation": generation,
-            "task_hub_name": self._hub_name,
-        }
-        await self._storage.merge_instance(session.instance_id, fields)
+        await self._rows.write_entity(started, state.custom_status())
 
     async def _store(
         self, session: _EntitySession, execution_id: str, events: list[HistoryEvent]

@@ -20,8 +20,9 @@ meanwhile, and who wins depends on the writer:
   already run the message the client sent first, and the worker's row is the newer one (the
   provider's `SetNewExecutionAsync` ignores that race the same way).
 
-Entity rows are written by the entity processor (entities.py) after its ETag-guarded history
-write, which already decided who owns the entity.
+An entity's row (`write_entity`) is the exception: it is merged without a condition, right
+after the entity batch's ETag-guarded history write, which already decided who owns the
+entity; an entity never finishes, so there is no end to protect.
 """
 
 from __future__ import annotations
@@ -207,6 +208,23 @@ class InstanceRowWriter:
         else:
             fields["runtime_status"] = OrchestrationStatus.Running
         return fields
+
+    async def write_entity(self, started: ExecutionStarted, custom_status: str | None) -> None:
+        """The row of an entity whose batch was just stored as the execution `started`."""
+        execution = started.orchestration_instance
+        fields = {
+            "name": started.name,
+            "version": started.version,
+            "runtime_status": OrchestrationStatus.Running,
+            "execution_id": execution.execution_id,
+            "input": started.input,
+            "custom_status": custom_status,
+            "created_time": started.timestamp,
+            "last_updated_time": started.timestamp,
+            "generation": started.generation,
+            "task_hub_name": self._hub_name,
+        }
+        await self._storage.merge_instance(execution.instance_id, fields)
 
     # -- a client ---------------------------------------------------------------------------------
 

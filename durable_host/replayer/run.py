@@ -11,7 +11,8 @@ from typing import Any
 
 from durable_host.engine.replay.actions import flatten_actions
 from durable_host.engine.replay.context import build_context_json
-from durable_host.engine.replay.walk import Decision, EpisodeContext, UnsupportedActionError, settle
+from durable_host.engine.replay.decision import Decision, EpisodeContext, settle
+from durable_host.engine.replay.walk import UnsupportedActionError
 from durable_host.errors import FunctionNotFoundError
 from durable_host.functions.invoker import FunctionInvoker, OrchestratorOutcome
 from durable_host.functions.loader import load_app

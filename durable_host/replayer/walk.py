@@ -22,7 +22,9 @@ from azure.durable_functions.models.DurableOrchestrationContext import (
     DurableOrchestrationContext,
 )
 
-from durable_host.engine.replay.walk import EpisodeContext, HistoryWalker, Leaf, Retry
+from durable_host.engine.replay.decision import EpisodeContext
+from durable_host.engine.replay.tasks import Leaf, Retry
+from durable_host.engine.replay.walk import HistoryWalker
 from durable_host.errors import NonDeterminismError
 from durable_host.functions.app_files import AppFiles
 from durable_host.replayer.verdicts import Divergence, SourceLine

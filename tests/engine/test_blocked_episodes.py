@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from durable_host.engine.replay.blocked_episodes import BlockedWalk, replay_while_blocked
-from durable_host.engine.replay.walk import Decision, EpisodeContext
+from durable_host.engine.replay.decision import Decision, EpisodeContext
 from durable_host.taskhub.events import (
     ExecutionStarted,
     ExecutionSuspended,

@@ -10,8 +10,9 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from durable_host.engine.replay.decision import EpisodeContext
 from durable_host.engine.replay.entity_sorter import format_ticks, parse_ticks, ticks_of
-from durable_host.engine.replay.walk import EpisodeContext, replay
+from durable_host.engine.replay.walk import replay
 from durable_host.taskhub.events import (
     EventRaised,
     EventSent,

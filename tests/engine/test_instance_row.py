@@ -69,7 +69,7 @@ def running_fields(writer: InstanceRowWriter, session: Session) -> dict[str, Any
 
 
 def completed_fields(writer: InstanceRowWriter, session: Session, output: str) -> dict[str, Any]:
-    from durable_host.engine.replay.walk import Completion
+    from durable_host.engine.replay.decision import Completion
 
     assert session.started is not None
     return writer.episode_fields(

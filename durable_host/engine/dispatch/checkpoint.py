@@ -25,7 +25,7 @@ from typing import Any
 from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.router import MessageRouter
 from durable_host.engine.dispatch.sessions import Session
-from durable_host.engine.replay.walk import Outbound
+from durable_host.engine.replay.decision import Outbound
 from durable_host.errors import StorageError
 from durable_host.taskhub.events import HistoryEvent, OrchestrationInstance
 from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage

@@ -14,13 +14,8 @@ from typing import Any
 from durable_host.engine.dispatch.sessions import Session
 from durable_host.engine.replay.blocked_episodes import replay_while_blocked
 from durable_host.engine.replay.context import build_context_json
-from durable_host.engine.replay.walk import (
-    Completion,
-    Decision,
-    EpisodeContext,
-    Outbound,
-    replay,
-)
+from durable_host.engine.replay.decision import Completion, Decision, EpisodeContext, Outbound
+from durable_host.engine.replay.walk import replay
 from durable_host.errors import FunctionNotFoundError
 from durable_host.taskhub.codec import event_to_json
 from durable_host.taskhub.events import (

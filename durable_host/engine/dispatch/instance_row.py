@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from durable_host.engine.dispatch.sessions import Session
-from durable_host.engine.replay.walk import Completion
+from durable_host.engine.replay.decision import Completion
 from durable_host.errors import CheckpointConflictError
 from durable_host.taskhub.events import (
     ExecutionCompleted,

@@ -19,11 +19,7 @@ from durable_host.engine.dispatch.checkpoint import Checkpoint, EpisodeEffects, 
 from durable_host.engine.dispatch.episode import EpisodeRunner, OrchestratorRunner, close_episode
 from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.sessions import Session, find_started, suspended_after
-from durable_host.engine.replay.walk import (
-    Completion,
-    Decision,
-    Outbound,
-)
+from durable_host.engine.replay.decision import Completion, Decision, Outbound
 from durable_host.engine.time.clock import Clock
 from durable_host.taskhub.events import (
     ExecutionCompleted,

@@ -18,13 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from durable_host.engine.replay.actions import flatten_actions
-from durable_host.engine.replay.walk import (
-    Decision,
-    EpisodeContext,
-    HistoryWalker,
-    UnsupportedActionError,
-    settle,
-)
+from durable_host.engine.replay.decision import Decision, EpisodeContext, settle
+from durable_host.engine.replay.walk import HistoryWalker, UnsupportedActionError
 from durable_host.errors import NonDeterminismError
 from durable_host.taskhub.events import (
     EventRaised,

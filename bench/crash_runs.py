@@ -35,7 +35,7 @@ _FIGURES = re.compile(r"^reliability figures: (\{.*\})$", re.MULTILINE)
 _HOST_LOGS = re.compile(r"^E .*?host logs: ([^\s)]+)", re.MULTILINE)
 _UNFINISHED = re.compile(r"^E?\s*unfinished: (.*)$", re.MULTILINE)
 # The verification's failure: a header, then one "<instance id>: <what is wrong>" per problem.
-_PROBLEMS_HEADER = " problems (host logs: "
+_PROBLEMS_HEADER = re.compile(r"^E .* problems \(host logs: ", re.MULTILINE)
 _PROBLEM = re.compile(r"^E\s+([\w@:.-]+): ", re.MULTILINE)
 
 
@@ -110,9 +110,9 @@ def read_outcome(result: RunResult, text: str, *, timed_out: bool) -> None:
     result.host_logs = logs.group(1) if logs else None
     unfinished = _UNFINISHED.search(text)
     result.unfinished = unfinished.group(1).split() if unfinished else []
-    header = text.find(_PROBLEMS_HEADER)
-    if header >= 0:
-        result.wrong = sorted({m.group(1) for m in _PROBLEM.finditer(text, header)})
+    header = _PROBLEMS_HEADER.search(text)
+    if header is not None:
+        result.wrong = sorted({m.group(1) for m in _PROBLEM.finditer(text, header.end())})
 
 
 def summary_markdown(results: list[RunResult], instances: int) -> str:

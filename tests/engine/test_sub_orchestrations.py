@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import datetime, timezone
 
 from durable_host.engine.runtime import Engine
 from durable_host.taskhub.events import (
     ExecutionStarted,
+    OrchestrationInstance,
     SubOrchestrationInstanceCompleted,
     SubOrchestrationInstanceCreated,
     SubOrchestrationInstanceFailed,
@@ -55,6 +58,31 @@ async def test_sub_orchestrations_with_explicit_and_generated_ids(engine: Engine
         )
         assert started.parent_instance.task_schedule_id == (0 if child_id == "p1-child" else 1)
     await queues_drained(engine)
+
+
+async def test_a_repeated_start_of_a_completed_child_from_the_same_call_is_dropped(
+    engine: Engine,
+) -> None:
+    """A parent that redoes a lost checkpoint sends its child's start again, with a new
+    execution id (each run of the episode picks one). Arriving after the child completed
+    (the first start was delivered locally by a host that died, and came back when its
+    visibility ran out), it must not run the child again over its answered history."""
+    instance_id = await start(engine, "parent", "ok", instance_id="p-redo")
+    await finish(engine, instance_id)
+    child_before = await history(engine, "p-redo-child")
+    started = next(e for e in child_before if isinstance(e, ExecutionStarted))
+    repeated = replace(
+        started,
+        orchestration_instance=OrchestrationInstance("p-redo-child", "a-redone-episodes-id"),
+        timestamp=datetime.now(timezone.utc),
+    )
+    await engine.router.send_to_instance(repeated.orchestration_instance, repeated)
+    await queues_drained(engine)
+
+    child = await finish(engine, "p-redo-child")
+    assert child.runtime_status == COMPLETED
+    assert child.execution_id == started.orchestration_instance.execution_id
+    assert await history(engine, "p-redo-child") == child_before
 
 
 async def test_sub_orchestration_failure_is_catchable(engine: Engine) -> None:

@@ -244,6 +244,12 @@ def start_verdict(
         log.warning("Ignoring a second start of running instance %s", session.instance_id)
         return TriageVerdict.DISCARD
     if event.parent_instance is not None:
+        if status == OrchestrationStatus.Completed and _same_call(session.started, event):
+            # The same call of the same parent execution, sent again by a redo of the
+            # parent's lost checkpoint (each run of an episode picks a new execution id): it
+            # was answered already, and running it again would replace that history.
+            log.warning("Dropping a repeated start of completed sub-orchestration")
+            return TriageVerdict.DISCARD
         # A parent reusing a finished sub-orchestration's id: its new execution wins (no
         # client writes a Pending row for sub-orchestrations to check against).
         return TriageVerdict.ACCEPT
@@ -252,6 +258,18 @@ def start_verdict(
         return TriageVerdict.ACCEPT
     # The client writes the row after sending the message; give it time, then give up.
     return TriageVerdict.DEFER if msg.dequeue_count < START_ROW_TRIES else TriageVerdict.DISCARD
+
+
+def _same_call(started: ExecutionStarted | None, event: ExecutionStarted) -> bool:
+    """Both starts come from one call: the same task of the same parent execution."""
+    old = started.parent_instance if started is not None else None
+    new = event.parent_instance
+    return (
+        old is not None
+        and new is not None
+        and old.orchestration_instance == new.orchestration_instance
+        and old.task_schedule_id == new.task_schedule_id
+    )
 
 
 def may_precede_first_checkpoint(msg: ReceivedMessage) -> bool:

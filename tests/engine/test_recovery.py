@@ -448,3 +448,40 @@ async def test_a_result_that_beats_a_late_first_history_write_waits_for_it(
     assert kinds(events).count("ExecutionStarted") == 1
     assert [e.event_id for e in events if isinstance(e, TaskScheduled)] == [0, 1, 2]
     await queues_drained(engine)
+
+
+async def test_messages_received_after_a_queue_is_let_go_are_given_back(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """A receive held up by a storage stall can return after the host let the queue go (its
+    lease was lost): those messages belong to the queue's next owner, so they go back to the
+    queue unprocessed. Processing them here ran a stale start over a child that the new owner
+    had completed (bench/crash_runs.py, docs/reliability.md)."""
+    engine = make_engine(partition_renew_interval=1.0)
+    await engine.start()
+    instance_id = "received-late"
+    partition = engine.router.partition_of(instance_id)
+    receive = engine.storage.receive_control
+    entered, go = asyncio.Event(), asyncio.Event()
+
+    async def stalled_receive(queue_partition: int, **options: Any) -> Any:
+        if queue_partition == partition and not go.is_set():
+            entered.set()
+            await go.wait()
+        return await receive(queue_partition, **options)
+
+    engine.storage.receive_control = stalled_receive  # type: ignore[method-assign]
+    await asyncio.wait_for(entered.wait(), timeout=10)
+    release = asyncio.create_task(engine.orchestrations.release(partition))
+
+    async def released() -> bool:
+        return partition not in engine.orchestrations.owned_partitions
+
+    await eventually(released, what="the release to begin")
+    await start(engine, "chain", 1, instance_id)  # into the queue: no longer delivered locally
+    go.set()
+    await asyncio.wait_for(release, timeout=30)
+
+    assert await history(engine, instance_id) == [], "processed after the queue was let go"
+    # Given back, not lost: the partition's next owner (this engine again) runs it.
+    assert output(await finish(engine, instance_id)) == 8

@@ -147,6 +147,12 @@ class QueueConsumer:
                 await poller.idle()
                 continue
             poller.reset()
+            if stop.is_set():
+                # Received while this host let the queue go (a receive held up by a storage
+                # stall): the queue's next owner may be serving these instances already.
+                for msg in messages:
+                    await self._abandon(msg, 0)
+                return
             await take(messages)
 
     async def _wait_for_room(self, wake: asyncio.Event) -> bool:

@@ -9,6 +9,9 @@ saved host logs hold every episode line with its instance and execution ids. A f
 stops the series. Per run it keeps the figures line the test prints, or the failure: its
 message, the instances left unfinished or wrong, and the path of the host logs. It writes
 DIR/summary.json and DIR/summary.md (docs/reliability.md reports them).
+
+The hosts import durable_host as this Python does, at each (re)start: do not edit the
+checkout while a series runs, or run the series from a clone with PYTHONPATH set to it.
 """
 
 from __future__ import annotations

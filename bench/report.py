@@ -16,8 +16,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from profile_report import profiles_section
 
 ROOT = Path(__file__).resolve().parent.parent
+PROFILES = ROOT / "bench" / "results" / "profiles.json"
 DOCS = ROOT / "docs"
 
 R = dict[str, Any]
@@ -483,7 +485,8 @@ def bounds(r: R) -> list[str]:
         return ["Every goal with a target was met in this run."]
     out += [
         "",
-        "Where the host's CPU goes, by workload (py-spy profiles): docs/storage-client.md.",
+        "Where the host's CPU goes during each workload: the py-spy profiles below; how to "
+        "read them, and earlier ones: docs/storage-client.md.",
     ]
     send = h["round_trips"]["queue.send"]
     if "client_cpu" in send:
@@ -748,6 +751,10 @@ def write(r: R) -> None:
         "## What bounds each missed goal",
         "",
         *bounds(r),
+        "",
+        "## Where the host's CPU goes (py-spy)",
+        "",
+        *profiles_section(PROFILES),
         "",
         "## Sequential hops",
         "",

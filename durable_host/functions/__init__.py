@@ -7,13 +7,8 @@ from durable_host.functions.index import (
     HttpFunction,
     UnsupportedFunction,
 )
-from durable_host.functions.invoker import (
-    ActivityError,
-    ActivityOutcome,
-    FunctionInvoker,
-    InvocationContext,
-    OrchestratorOutcome,
-)
+from durable_host.functions.invocation_context import InvocationContext
+from durable_host.functions.invoker import FunctionInvoker
 from durable_host.functions.loader import load_app
 from durable_host.functions.logs import (
     ConsoleFormatter,
@@ -24,6 +19,7 @@ from durable_host.functions.logs import (
     current_invocation,
     format_event,
 )
+from durable_host.functions.outcomes import ActivityError, ActivityOutcome, OrchestratorOutcome
 
 __all__ = [
     "ActivityError",

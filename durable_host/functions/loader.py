@@ -31,8 +31,6 @@ import logging
 import os
 import sys
 import traceback
-import typing
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +38,10 @@ from typing import Any
 
 from durable_host.errors import AppLoadError
 from durable_host.functions.index import (
-    DurableFunction,
-    DurableKind,
     FunctionIndex,
     FunctionSource,
-    HttpFunction,
-    UnsupportedFunction,
 )
+from durable_host.functions.indexer import build_index
 from durable_host.functions.loader_v1 import V1_PACKAGE, is_v1_app, load_v1_functions
 
 logger = logging.getLogger("durable_host.functions")
@@ -55,12 +50,6 @@ SCRIPT_FILE_SETTING = "PYTHON_SCRIPT_FILE_NAME"
 DEFAULT_SCRIPT_FILE = "function_app.py"
 SCRIPT_ROOT_SETTING = "AzureWebJobsScriptRoot"
 
-_DURABLE_TRIGGERS = {
-    "orchestrationTrigger": (DurableKind.ORCHESTRATOR, "orchestration"),
-    "activityTrigger": (DurableKind.ACTIVITY, "activity"),
-    "entityTrigger": (DurableKind.ENTITY, "entityName"),
-}
-_CONTEXT_TRIGGERS = ("orchestrationTrigger", "entityTrigger")
 # Never evicted from sys.modules even if an app folder has an entry of that name.
 _PROTECTED_MODULES = frozenset({"azure", "durable_host", "google", "aiohttp"})
 
@@ -243,151 +232,6 @@ def _v2_source(fn: Any) -> FunctionSource:
     user_function: Callable[..., Any] = fn.get_user_function()
     directory = _function_directory(user_function)
     return FunctionSource(name, bindings, binding, user_function, directory)
-
-
-def build_index(root: Path, sources: list[FunctionSource]) -> FunctionIndex:
-    """Classify the functions by trigger, after the worker's parameter checks."""
-    tables: dict[DurableKind, dict[str, DurableFunction]] = {k: {} for k in DurableKind}
-    http: list[HttpFunction] = []
-    unsupported: list[UnsupportedFunction] = []
-    seen: dict[str, str] = {}
-
-    for source in sources:
-        name = source.name
-        if name.lower() in seen:
-            raise AppLoadError(
-                f"Two functions are named '{seen[name.lower()]}' and '{name}'; function names "
-                "are case-insensitive. Rename one (the Python name or @app.function_name)."
-            )
-        seen[name.lower()] = name
-        trigger = source.trigger
-        try:
-            requires_context = _check_parameters(name, source.user_function, source.bindings)
-        except AppLoadError as exc:
-            if not source.origin:
-                raise
-            raise AppLoadError(f"{source.origin}: {exc}") from exc
-        common = {
-            "user_function": source.user_function,
-            "trigger_param": trigger["name"],
-            "requires_context": requires_context,
-            "is_async": inspect.iscoroutinefunction(source.user_function),
-            "function_id": str(uuid.uuid5(uuid.NAMESPACE_OID, name)),
-            "function_directory": source.directory,
-        }
-        trigger_type = trigger["type"]
-        if trigger_type in _DURABLE_TRIGGERS:
-            kind, override_key = _DURABLE_TRIGGERS[trigger_type]
-            durable_name = trigger.get(override_key) or name
-            table = tables[kind]
-            clash = next((n for n in table if n.lower() == durable_name.lower()), None)
-            if clash is not None:
-                raise AppLoadError(
-                    f"Two {kind.value} functions are registered as '{durable_name}' "
-                    f"({table[clash].function_name} and {name}); give them distinct names."
-                )
-            table[durable_name] = DurableFunction(
-                name=durable_name, function_name=name, kind=kind, **common
-            )
-        elif trigger_type == "httpTrigger":
-            http.append(_http_function(name, trigger, source.bindings, common))
-        else:
-            logger.warning(
-                "Function '%s' has a %s, which durable_host does not run; it is skipped.",
-                name,
-                trigger_type,
-            )
-            unsupported.append(UnsupportedFunction(name, trigger_type))
-
-    return FunctionIndex(
-        app_dir=str(root),
-        orchestrators=tables[DurableKind.ORCHESTRATOR],
-        activities=tables[DurableKind.ACTIVITY],
-        entities=tables[DurableKind.ENTITY],
-        http=tuple(http),
-        unsupported=tuple(unsupported),
-    )
-
-
-def _http_function(
-    name: str, trigger: dict[str, Any], bindings: list[dict[str, Any]], common: dict[str, Any]
-) -> HttpFunction:
-    client = next((b for b in bindings if b.get("type") == "durableClient"), None)
-    return HttpFunction(
-        name=name,
-        route=trigger.get("route") or name,
-        methods=tuple(str(m).upper() for m in trigger.get("methods") or ()),
-        auth_level=str(trigger.get("authLevel") or "FUNCTION").upper(),
-        client_param=client["name"] if client else None,
-        client_task_hub=client.get("taskHub") if client else None,
-        client_connection=client.get("connectionName") if client else None,
-        has_return=any(b.get("name") == "$return" for b in bindings),
-        output_param=next(
-            (
-                b["name"]
-                for b in bindings
-                if b.get("type") == "http"
-                and b.get("direction") == "out"
-                and b.get("name") != "$return"
-            ),
-            None,
-        ),
-        **common,
-    )
-
-
-def _check_parameters(
-    name: str, user_function: Callable[..., Any], bindings: list[dict[str, Any]]
-) -> bool:
-    """The worker's load-time checks; returns whether a `context` parameter gets func.Context.
-
-    The worker recognises the invocation context by the parameter *name* `context`
-    (not by its annotation), when no binding has that name.
-    """
-    try:
-        return _check_worker_rules(name, user_function, bindings)
-    except AppLoadError as exc:
-        trigger = next((b for b in bindings if b.get("type") in _CONTEXT_TRIGGERS), None)
-        if trigger is None or trigger.get("name") == "context":
-            raise
-        raise AppLoadError(
-            f"{exc}. DFApp passes the orchestration/entity context as a parameter named "
-            "'context': use context_name=\"context\" and name the parameter `context`."
-        ) from exc
-
-
-def _check_worker_rules(
-    name: str, user_function: Callable[..., Any], bindings: list[dict[str, Any]]
-) -> bool:
-    params = dict(inspect.signature(user_function).parameters)
-    try:
-        annotations = typing.get_type_hints(user_function)
-    except Exception:
-        annotations = {}
-    bound = {b["name"] for b in bindings if b.get("name") != "$return"}
-
-    requires_context = "context" in params and "context" not in bound
-    if requires_context:
-        params.pop("context")
-        annotation = annotations.get("context")
-        if annotation is not None and (
-            not isinstance(annotation, type) or annotation.__name__ != "Context"
-        ):
-            raise AppLoadError(
-                f'cannot load the {name} function: the "context" parameter is expected to '
-                f"be of type azure.functions.Context, got {annotation!r}"
-            )
-    if set(params) - bound:
-        raise AppLoadError(
-            f"cannot load the {name} function: the following parameters are declared in "
-            f"Python but not in function.json: {set(params) - bound!r}"
-        )
-    if bound - set(params):
-        raise AppLoadError(
-            f"cannot load the {name} function: the following parameters are declared in "
-            f"function.json but not in Python: {bound - set(params)!r}"
-        )
-    return requires_context
 
 
 def _function_directory(user_function: Callable[..., Any]) -> str:

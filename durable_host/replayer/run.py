@@ -14,8 +14,9 @@ from durable_host.engine.replay.context import build_context_json
 from durable_host.engine.replay.decision import Decision, EpisodeContext, settle
 from durable_host.engine.replay.walk import UnsupportedActionError
 from durable_host.errors import FunctionNotFoundError
-from durable_host.functions.invoker import FunctionInvoker, OrchestratorOutcome
+from durable_host.functions.invoker import FunctionInvoker
 from durable_host.functions.loader import load_app
+from durable_host.functions.outcomes import OrchestratorOutcome
 from durable_host.replayer.recorded import RecordedHistory
 from durable_host.replayer.verdicts import Divergence, ReplayReport, Verdict
 from durable_host.replayer.walk import ActionSources, CheckingWalker, Diverged, describe_event

@@ -27,7 +27,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import logging
 import os
 import sys
 import traceback
@@ -43,8 +42,6 @@ from durable_host.functions.index import (
 )
 from durable_host.functions.indexer import build_index
 from durable_host.functions.loader_v1 import V1_PACKAGE, is_v1_app, load_v1_functions
-
-logger = logging.getLogger("durable_host.functions")
 
 SCRIPT_FILE_SETTING = "PYTHON_SCRIPT_FILE_NAME"
 DEFAULT_SCRIPT_FILE = "function_app.py"

@@ -36,15 +36,22 @@ class InstanceActions:
     async def _existing(self, instance_id: str) -> InstanceStatus | None:
         return await self._client.get_status(instance_id, show_input=False)
 
-    async def lifecycle(
-        self, operation: str, instance_id: str, reason: str | None
-    ) -> web.StreamResponse:
-        """One of LIFECYCLE_ACTIONS on a running instance."""
+    async def _refuse_unless_running(self, instance_id: str) -> web.Response | None:
+        """404 for a missing instance, 410 for a finished one, None for one still running."""
         status = await self._existing(instance_id)
         if status is None:
             return empty(404)
         if status.runtime_status.is_terminal:
             return empty(410)
+        return None
+
+    async def lifecycle(
+        self, operation: str, instance_id: str, reason: str | None
+    ) -> web.StreamResponse:
+        """One of LIFECYCLE_ACTIONS on a running instance."""
+        refusal = await self._refuse_unless_running(instance_id)
+        if refusal is not None:
+            return refusal
         if operation == "terminate":
             await self._client.terminate(instance_id, reason)
         elif operation == "suspend":
@@ -90,11 +97,9 @@ class InstanceActions:
     async def raise_event(
         self, request: web.Request, instance_id: str, event_name: str
     ) -> web.StreamResponse:
-        status = await self._existing(instance_id)
-        if status is None:
-            return empty(404)
-        if status.runtime_status.is_terminal:
-            return empty(410)
+        refusal = await self._refuse_unless_running(instance_id)
+        if refusal is not None:
+            return refusal
         if request.content_type.lower() != "application/json":
             return json_response(
                 400, http_error("Only application/json request content is supported")

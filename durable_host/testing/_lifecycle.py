@@ -1,0 +1,93 @@
+"""Starting and stopping the host of a test environment: the app's settings exported for the
+test and taken away again, the task hub chosen and deleted afterwards, the SDK client bound."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+
+import azure.durable_functions as df
+
+from durable_host.engine.time.clock import Clock, VirtualClock
+from durable_host.http.binding import client_binding_json
+from durable_host.server.host import DurableHost, HostOptions
+from durable_host.server.settings import export_values, load_host_settings, load_local_settings
+from durable_host.testing._storage import delete_task_hub, new_hub_name
+
+__all__ = ["StartedHost", "start_host", "stop_host"]
+
+log = logging.getLogger("durable_host.testing")
+
+_HUB_OVERRIDE = "AzureFunctionsJobHost__extensions__durableTask__hubName"
+
+StartedHost = tuple[DurableHost, df.DurableOrchestrationClient, list[str]]
+
+
+async def start_host(
+    app_dir: Path,
+    *,
+    storage: str,
+    hub_name: str | None,
+    virtual_time: bool,
+    start_time: datetime | None,
+    delete_hub: bool,
+) -> StartedHost:
+    """The started host, its SDK client, and the setting names exported into os.environ."""
+    hub = hub_name or new_hub_name()
+    environ = dict(os.environ)
+    environ[_HUB_OVERRIDE] = hub
+    # The app's code reads its settings from os.environ, as under the Functions host;
+    # what we add there is taken away again on close.
+    local = load_local_settings(app_dir)
+    exported = [k for k in local.values if k not in os.environ]
+    export_values(local.values, os.environ)
+    export_values(local.values, environ)
+    connection_name = load_host_settings(app_dir, environ).durable_task.connection_name
+    environ[f"AzureWebJobs{connection_name}"] = storage
+    clock: Clock | None = VirtualClock(start_time) if virtual_time else None
+    host = DurableHost(
+        HostOptions(app_dir, host="127.0.0.1", port=0, in_memory_azurite=True),
+        environ=environ,
+        echo=log.debug,
+        clock=clock,
+    )
+    try:
+        await host.start()
+        assert host.endpoints is not None
+        client = df.DurableOrchestrationClient(client_binding_json(host.endpoints))
+    except BaseException:
+        _unexport(exported)
+        if delete_hub:
+            await _drop_quietly(storage, hub)
+        raise
+    return host, client, exported
+
+
+async def stop_host(
+    host: DurableHost, *, storage: str, exported: list[str], delete_hub: bool
+) -> None:
+    settings = host.settings
+    try:
+        # Also closes the SDK's module-level aiohttp session, bound to this event loop.
+        await host.stop()
+    finally:
+        _unexport(exported)
+        if delete_hub and settings is not None:
+            dt = settings.durable_task
+            await delete_task_hub(storage, dt.hub_name, dt.partition_count)
+
+
+def _unexport(names: list[str]) -> None:
+    for name in names:
+        os.environ.pop(name, None)
+
+
+async def _drop_quietly(storage: str, hub: str) -> None:
+    # Partition count is unknown when settings failed to load; 16 covers every valid count
+    # (deleting a queue that does not exist is not an error).
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(delete_task_hub(storage, hub, 16), 30)

@@ -28,18 +28,15 @@ from durable_host.functions.logs import InvocationEvent, format_event
 from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints, client_binding_json
 from durable_host.http.durable_api import DurableApi
-from durable_host.http.function_keys import (
-    FUNCTIONS_KEY_SETTING,
-    AccessKeys,
-    generate_key,
-    is_loopback,
-)
 from durable_host.http.triggers import HttpTriggers, function_route
-from durable_host.server.app_hub import AZURITE_PORTS, is_development_storage
-from durable_host.server.azurite import (
-    AzuriteProcess,
-    development_storage_connection_string,
-    is_listening,
+from durable_host.server.azurite import AzuriteProcess
+from durable_host.server.host_storage import host_storage
+from durable_host.server.listening import (
+    access_keys,
+    banner,
+    bind,
+    client_endpoints,
+    display_host,
 )
 from durable_host.server.settings import (
     HostSettings,
@@ -55,10 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["DurableHost", "HostOptions"]
 
 log = logging.getLogger("durable_host")
-
-_DEFAULT_PORT = 7071
-_WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
-_ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True)
@@ -156,9 +149,11 @@ class DurableHost:
         export_values(local.values, self.environ)
         self.settings = settings = load_host_settings(self.app_dir, self.environ)
         # The port first: a busy port fails at once, before Azurite or the task hub are touched.
-        self._sock = sock = self._bind(local.local_http_port)
+        self._sock = sock = bind(self.options.host, self.options.port, local.local_http_port)
         self.port = port = sock.getsockname()[1]
-        connection = self._storage_connection(settings)
+        connection, self._azurite = host_storage(
+            settings, self.environ, self.app_dir, in_memory=self.options.in_memory_azurite
+        )
 
         self.index = index = load_app(self.app_dir)
         self._invoker = FunctionInvoker(index, hook=self._log_invocation)
@@ -166,8 +161,8 @@ class DurableHost:
         self.engine = Engine(connection, engine_settings, index, self._invoker, clock=self.clock)
         await self.engine.start()
 
-        keys = self._access_keys()
-        self.endpoints = self._client_endpoints(settings, port, keys)
+        keys = access_keys(self.options.host, self.environ)
+        self.endpoints = client_endpoints(self.options.host, self.environ, settings, port, keys)
         triggers = HttpTriggers(
             index.http,
             route_prefix=settings.route_prefix,
@@ -189,7 +184,7 @@ class DurableHost:
         await self._runner.setup()
         await web.SockSite(self._runner, sock, shutdown_timeout=10.0).start()
         self._sock = None  # the site owns it now
-        self._print_banner(index, settings, keys)
+        self.echo(banner(index, settings, keys, self.base_url))
 
     async def stop(self) -> None:
         """Stop accepting HTTP, let the engine finish in-flight work, then stop Azurite."""
@@ -221,87 +216,9 @@ class DurableHost:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self._display_host()}:{self.port}"
+        return f"http://{display_host(self.options.host)}:{self.port}"
 
     # ----------------------------------------------------------------------- pieces
-
-    def _storage_connection(self, settings: HostSettings) -> str:
-        connection = resolve_connection_string(settings.durable_task.connection_name, self.environ)
-        if not is_development_storage(connection):
-            return connection
-        busy = [is_listening("127.0.0.1", port) for port in AZURITE_PORTS]
-        if all(busy):
-            log.info("Using the storage emulator already listening on 127.0.0.1:10000-10002")
-            return development_storage_connection_string()
-        location = None if self.options.in_memory_azurite else self.app_dir / ".azurite"
-        if any(busy):
-            log.warning(
-                "Some of the ports 10000-10002 are in use by something other than a complete "
-                "storage emulator; starting Azurite on free ports instead."
-            )
-            self._azurite = AzuriteProcess(self.app_dir, location=location).start()
-        else:
-            blob, queue, table = AZURITE_PORTS
-            self._azurite = AzuriteProcess(
-                self.app_dir,
-                blob_port=blob,
-                queue_port=queue,
-                table_port=table,
-                location=location,
-            ).start()
-        where = "in memory" if location is None else f"data in {location}"
-        launcher = self._azurite.launcher
-        log.info(
-            "Started %s on ports %s (%s)",
-            launcher.describe() if launcher else "Azurite",
-            self._azurite.ports,
-            where,
-        )
-        return self._azurite.connection_string
-
-    def _bind(self, settings_port: int | None) -> socket.socket:
-        port = self.options.port
-        if port is None:
-            port = settings_port if settings_port is not None else _DEFAULT_PORT
-        host = self.options.host
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            sock.close()
-            raise OSError(
-                f"Cannot listen on {host}:{port} ({exc.strerror}). Is another host running? "
-                "Pass a free port with --port."
-            ) from exc
-        sock.listen(128)
-        return sock
-
-    def _access_keys(self) -> AccessKeys:
-        if is_loopback(self.options.host):
-            return AccessKeys()
-        return AccessKeys(self.environ.get(FUNCTIONS_KEY_SETTING) or generate_key())
-
-    def _display_host(self) -> str:
-        host = self.options.host
-        return "localhost" if is_loopback(host) or host in _WILDCARD_HOSTS else host
-
-    def _client_endpoints(
-        self, settings: HostSettings, port: int, keys: AccessKeys
-    ) -> ClientEndpoints:
-        host = self.options.host
-        website = self.environ.get("WEBSITE_HOSTNAME")
-        origin = f"http://{website}" if website else f"http://{self._display_host()}:{port}"
-        rpc_host = "127.0.0.1" if is_loopback(host) or host in _WILDCARD_HOSTS else host
-        return ClientEndpoints(
-            origin=origin,
-            rpc_origin=f"http://{rpc_host}:{port}",
-            hub_name=settings.durable_task.hub_name,
-            connection_name=settings.durable_task.connection_name,
-            system_key=keys.key,
-            local_rpc_enabled=settings.durable_task.local_rpc_endpoint_enabled,
-        )
 
     def _dashboard_hub(self, settings: HostSettings, index: FunctionIndex) -> DashboardHub:
         assert self.engine is not None
@@ -342,32 +259,3 @@ class DurableHost:
         if event.phase == "end" and not event.success and event.error:
             line += f"\n  {event.error}"
         self.echo(line)
-
-    def _print_banner(self, index: FunctionIndex, settings: HostSettings, keys: AccessKeys) -> None:
-        lines = ["", "Functions:", ""]
-        for fn in index.http:
-            methods = ",".join(fn.methods) if fn.methods else ",".join(_ALL_METHODS)
-            url = f"{self.base_url}/{function_route(fn, settings.route_prefix)}"
-            lines.append(f"        {fn.name}: [{methods}] {url}")
-        for kind, table in (
-            ("orchestrationTrigger", index.orchestrators),
-            ("activityTrigger", index.activities),
-            ("entityTrigger", index.entities),
-        ):
-            for name in table:
-                lines.append(f"        {name}: {kind}")
-        for unsupported in index.unsupported:
-            lines.append(
-                f"        {unsupported.name}: {unsupported.trigger_type} "
-                "(not supported by durable_host; it will not run)"
-            )
-        lines.append("")
-        lines.append(f"Task hub: {settings.durable_task.hub_name}")
-        if keys.key is not None:
-            lines.append(
-                f"Host key (pass as ?code= or x-functions-key; set {FUNCTIONS_KEY_SETTING} "
-                f"in local.settings.json to choose it): {keys.key}"
-            )
-        lines.append(f"Dashboard: {self.base_url}{DASHBOARD_PATH}/")
-        lines.append(f"Host started; listening on {self.base_url}. Press Ctrl+C to stop.")
-        self.echo("\n".join(lines))

@@ -1,0 +1,101 @@
+"""Where the host listens and how it is reached: the bound socket, the host name shown, the
+endpoints client bindings point at, the host key off loopback, and the startup banner."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+
+from durable_host.dashboard import DASHBOARD_PATH
+from durable_host.functions import FunctionIndex
+from durable_host.http.binding import ClientEndpoints
+from durable_host.http.function_keys import (
+    FUNCTIONS_KEY_SETTING,
+    AccessKeys,
+    generate_key,
+    is_loopback,
+)
+from durable_host.http.triggers import function_route
+from durable_host.server.settings import HostSettings
+
+__all__ = ["access_keys", "banner", "bind", "client_endpoints", "display_host"]
+
+_DEFAULT_PORT = 7071
+_WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
+_ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+
+
+def bind(host: str, port: int | None, settings_port: int | None) -> socket.socket:
+    """A listening socket on `port`, else Host.LocalHttpPort, else 7071."""
+    if port is None:
+        port = settings_port if settings_port is not None else _DEFAULT_PORT
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(
+            f"Cannot listen on {host}:{port} ({exc.strerror}). Is another host running? "
+            "Pass a free port with --port."
+        ) from exc
+    sock.listen(128)
+    return sock
+
+
+def access_keys(host: str, environ: Mapping[str, str]) -> AccessKeys:
+    if is_loopback(host):
+        return AccessKeys()
+    return AccessKeys(environ.get(FUNCTIONS_KEY_SETTING) or generate_key())
+
+
+def display_host(host: str) -> str:
+    return "localhost" if is_loopback(host) or host in _WILDCARD_HOSTS else host
+
+
+def client_endpoints(
+    host: str, environ: Mapping[str, str], settings: HostSettings, port: int, keys: AccessKeys
+) -> ClientEndpoints:
+    website = environ.get("WEBSITE_HOSTNAME")
+    origin = f"http://{website}" if website else f"http://{display_host(host)}:{port}"
+    rpc_host = "127.0.0.1" if is_loopback(host) or host in _WILDCARD_HOSTS else host
+    return ClientEndpoints(
+        origin=origin,
+        rpc_origin=f"http://{rpc_host}:{port}",
+        hub_name=settings.durable_task.hub_name,
+        connection_name=settings.durable_task.connection_name,
+        system_key=keys.key,
+        local_rpc_enabled=settings.durable_task.local_rpc_endpoint_enabled,
+    )
+
+
+def banner(index: FunctionIndex, settings: HostSettings, keys: AccessKeys, base_url: str) -> str:
+    """What `start` prints once listening: the functions (Core Tools' list), hub, key, URLs."""
+    lines = ["", "Functions:", ""]
+    for fn in index.http:
+        methods = ",".join(fn.methods) if fn.methods else ",".join(_ALL_METHODS)
+        url = f"{base_url}/{function_route(fn, settings.route_prefix)}"
+        lines.append(f"        {fn.name}: [{methods}] {url}")
+    for kind, table in (
+        ("orchestrationTrigger", index.orchestrators),
+        ("activityTrigger", index.activities),
+        ("entityTrigger", index.entities),
+    ):
+        for name in table:
+            lines.append(f"        {name}: {kind}")
+    for unsupported in index.unsupported:
+        lines.append(
+            f"        {unsupported.name}: {unsupported.trigger_type} "
+            "(not supported by durable_host; it will not run)"
+        )
+    lines.append("")
+    lines.append(f"Task hub: {settings.durable_task.hub_name}")
+    if keys.key is not None:
+        lines.append(
+            f"Host key (pass as ?code= or x-functions-key; set {FUNCTIONS_KEY_SETTING} "
+            f"in local.settings.json to choose it): {keys.key}"
+        )
+    lines.append(f"Dashboard: {base_url}{DASHBOARD_PATH}/")
+    lines.append(f"Host started; listening on {base_url}. Press Ctrl+C to stop.")
+    return "\n".join(lines)

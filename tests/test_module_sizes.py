@@ -1,4 +1,4 @@
-"""The engine stays in small pieces: modules, functions and classes under a size limit.
+"""durable_host stays in small pieces: modules, functions and classes under a size limit.
 
 A module over ~400 lines, a function over ~60 or a class over ~250 holds more than one idea
 (docs/design.md); such a piece is split rather than allowed to grow. Checked on the source
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ENGINE = Path(__file__).resolve().parent.parent / "durable_host" / "engine"
+PACKAGE = Path(__file__).resolve().parent.parent / "durable_host"
 
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
@@ -20,13 +20,24 @@ MAX_CLASS_LINES = 250
 
 # Pieces other work is still splitting, each named with the reason; remove an entry as soon
 # as its piece is under the limit (test_the_allow_list_is_not_stale fails until then).
-ALLOWED_OVER: set[str] = set()
+# Names are relative to durable_host/: "taskhub/codec.py", "http/durable_api.py::DurableApi".
+ALLOWED_OVER: set[str] = {
+    # Being split by other work landing in parallel (one helper per module).
+    "functions/invoker.py",
+    "functions/loader.py::build_index",
+    "http/durable_api.py",
+    "http/durable_api.py::DurableApi",
+    "taskhub/codec.py",
+    "taskhub/storage.py",
+    "taskhub/storage.py::TaskHubStorage",
+    "taskhub/storage.py::__init__",
+}
 
 
 def _oversized(path: Path) -> dict[str, int]:
     """Every piece of `path` over its limit, by name, with its length in lines."""
     source = path.read_text(encoding="utf-8")
-    name = path.relative_to(ENGINE).as_posix()
+    name = path.relative_to(PACKAGE).as_posix()
     found: dict[str, int] = {}
     lines = len(source.splitlines())
     if lines > MAX_MODULE_LINES:
@@ -41,11 +52,11 @@ def _oversized(path: Path) -> dict[str, int]:
     return found
 
 
-MODULES = sorted(ENGINE.rglob("*.py"))
+MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.relative_to(ENGINE).as_posix())
-def test_engine_pieces_stay_small(path: Path) -> None:
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.relative_to(PACKAGE).as_posix())
+def test_pieces_stay_small(path: Path) -> None:
     over = {k: v for k, v in _oversized(path).items() if k not in ALLOWED_OVER}
     assert not over, (
         f"over the limits (modules {MAX_MODULE_LINES}, functions {MAX_FUNCTION_LINES}, "

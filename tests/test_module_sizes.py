@@ -22,11 +22,7 @@ MAX_CLASS_LINES = 250
 # as its piece is under the limit (test_the_allow_list_is_not_stale fails until then).
 # Names are relative to durable_host/: "taskhub/codec.py", "http/durable_api.py::DurableApi".
 ALLOWED_OVER: set[str] = {
-    # Being split by other work landing in parallel (one helper per module).
-    "functions/invoker.py",
-    "functions/loader.py::build_index",
-    "http/durable_api.py",
-    "http/durable_api.py::DurableApi",
+    # taskhub/codec.py and taskhub/storage.py: their split (another branch) has not landed yet.
     "taskhub/codec.py",
     "taskhub/storage.py",
     "taskhub/storage.py::TaskHubStorage",

@@ -53,7 +53,15 @@ CATEGORIES = [
     ("activities", ("invoke_activity",)),
     ("HTTP server and starter function", ("aiohttp/web_protocol.py", "invoke_http")),
     ("the benchmark's own client", ("workloads.py", "wait_for_completion")),
-    ("checkpoint encoding", ("taskhub/codec.py",)),
+    (
+        "checkpoint encoding",
+        (
+            "taskhub/dotnet_members.py",
+            "taskhub/event_json.py",
+            "taskhub/queue_messages.py",
+            "taskhub/history_rows.py",
+        ),
+    ),
     ("aiohttp outside a request (body writes, answers read in callbacks)", ("aiohttp/",)),
     ("engine (other durable_host code)", ("durable_host/",)),
 ]

@@ -22,7 +22,7 @@ from durable_host.errors import (
     InstanceNotFoundError,
     InvalidOperationError,
 )
-from durable_host.taskhub.codec import event_to_json
+from durable_host.taskhub.event_json import event_to_json
 from durable_host.taskhub.events import EventType, OrchestrationStatus
 
 __all__ = ["ACTIONS", "Outcome"]

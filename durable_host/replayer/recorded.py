@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from durable_host.errors import ConfigurationError, InstanceNotFoundError, MessageFormatError
-from durable_host.taskhub.codec import event_from_json, event_to_json
+from durable_host.taskhub.event_json import event_from_json, event_to_json
 from durable_host.taskhub.events import (
     ExecutionCompleted,
     ExecutionStarted,

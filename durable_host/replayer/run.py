@@ -20,7 +20,7 @@ from durable_host.functions.outcomes import OrchestratorOutcome
 from durable_host.replayer.recorded import RecordedHistory
 from durable_host.replayer.verdicts import Divergence, ReplayReport, Verdict
 from durable_host.replayer.walk import ActionSources, CheckingWalker, Diverged, describe_event
-from durable_host.taskhub.codec import event_to_json
+from durable_host.taskhub.event_json import event_to_json
 from durable_host.taskhub.events import (
     ExecutionCompleted,
     ExecutionStarted,

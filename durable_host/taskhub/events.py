@@ -2,8 +2,9 @@
 
 These mirror `DurableTask.Core.History.*Event`, `TaskMessage` and
 `DurableTask.AzureStorage.MessageData` (docs/task-hub-layout.md §2-§3). Field
-names are the snake_case of the .NET `[DataMember]` names; `codec.py` maps them
-to PascalCase JSON (queues, the SDK's history) and to table columns.
+names are the snake_case of the .NET `[DataMember]` names; `dotnet_members.py` maps
+them to PascalCase JSON (`event_json.py`, `queue_messages.py`: queues, the SDK's history)
+and to table columns (`history_rows.py`).
 
 Payload fields (`input`, `result`, ...) hold JSON *text* exactly as DTFx stores
 it (a .NET string), never parsed Python values.

@@ -17,7 +17,8 @@ from azure.core import MatchConditions
 from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient
 
-from durable_host.taskhub.codec import (
+from durable_host.taskhub.events import HistoryEvent
+from durable_host.taskhub.history_rows import (
     LARGE_PROPERTY_NAMES,
     SENTINEL_ROW_KEY,
     event_from_row,
@@ -25,7 +26,6 @@ from durable_host.taskhub.codec import (
     history_row_key,
     sentinel_row,
 )
-from durable_host.taskhub.events import HistoryEvent
 from durable_host.taskhub.key_escaping import escape_partition_key
 from durable_host.taskhub.large_payloads import LargePayloads, history_blob_name, is_large_property
 from durable_host.taskhub.rest_tables import BatchOperation, BatchVerb, RestTables

@@ -14,11 +14,11 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from durable_host.errors import CheckpointConflictError, StorageError
-from durable_host.taskhub.codec import decode_message
 from durable_host.taskhub.connections import replay_after_reset
 from durable_host.taskhub.instances import InstanceRecord, instance_merge_row
 from durable_host.taskhub.key_escaping import escape_partition_key
 from durable_host.taskhub.large_payloads import LargePayloads
+from durable_host.taskhub.queue_messages import decode_message
 from durable_host.taskhub.rest_tables import RestTables
 from durable_host.taskhub.storage_errors import storage_errors
 from durable_host.taskhub.storage_history import (

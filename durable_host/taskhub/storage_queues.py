@@ -2,7 +2,7 @@
 
 Bodies are written as raw JSON, as DurableTask.AzureStorage 2.x does; the
 queue clients keep the SDK's default no-op encode/decode policy
-(TextBase64EncodePolicy would write 1.x-style base64). `codec.decode_message`
+(TextBase64EncodePolicy would write 1.x-style base64). `queue_messages.decode_message`
 still accepts base64 bodies written by older providers.
 """
 
@@ -18,9 +18,9 @@ from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
 
 from durable_host.errors import MessageFormatError, StorageError
-from durable_host.taskhub.codec import decode_message, encode_message
 from durable_host.taskhub.events import MessageData
 from durable_host.taskhub.large_payloads import MAX_MESSAGE_BYTES, LargePayloads, message_blob_name
+from durable_host.taskhub.queue_messages import decode_message, encode_message
 from durable_host.taskhub.rest_queues import RestQueues
 from durable_host.taskhub.storage_errors import storage_errors
 

@@ -24,9 +24,9 @@ import pytest
 from azure.storage.queue.aio import QueueClient
 
 from durable_host.engine.dispatch.entity_state import SchedulerState
-from durable_host.taskhub.codec import decode_message
 from durable_host.taskhub.events import EventSent, ExecutionStarted, OrchestrationStatus
 from durable_host.taskhub.names import partition_index
+from durable_host.taskhub.queue_messages import decode_message
 from tests.fault_proxy import ProxiedStorage
 from tests.reliability._crash_harness import (
     LEDGER_SETTING,

@@ -21,7 +21,6 @@ from azure.storage.queue.aio import QueueClient
 from durable_host.engine.dispatch import queue_consumer
 from durable_host.engine.runtime import Engine
 from durable_host.server.poison import PoisonQueue, PoisonRecord
-from durable_host.taskhub.codec import encode_message
 from durable_host.taskhub.events import (
     EventRaised,
     ExecutionStarted,
@@ -30,6 +29,7 @@ from durable_host.taskhub.events import (
     OrchestrationStatus,
 )
 from durable_host.taskhub.key_escaping import escape_partition_key
+from durable_host.taskhub.queue_messages import encode_message
 from durable_host.taskhub.storage_history import history_row_key
 from durable_host.testing.doubles import activity_runner
 from tests.reliability.conftest import EngineFactory

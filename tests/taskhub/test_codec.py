@@ -10,16 +10,14 @@ from azure.durable_functions.models.history.HistoryEvent import HistoryEvent as 
 
 from durable_host.errors import MessageFormatError
 from durable_host.taskhub import events as ev
-from durable_host.taskhub.codec import (
+from durable_host.taskhub.event_json import event_from_json, event_to_json
+from durable_host.taskhub.history_rows import (
     LARGE_PROPERTY_NAMES,
-    decode_message,
-    encode_message,
-    event_from_json,
     event_from_row,
-    event_to_json,
     event_to_row,
     sentinel_row,
 )
+from durable_host.taskhub.queue_messages import decode_message, encode_message
 
 UTC = timezone.utc
 T = datetime(2025, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)

@@ -12,13 +12,13 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
 from durable_host.errors import StorageError
-from durable_host.taskhub.codec import encode_message
 from durable_host.taskhub.events import (
     ExecutionStarted,
     MessageData,
     OrchestrationInstance,
     TaskMessage,
 )
+from durable_host.taskhub.queue_messages import encode_message
 from durable_host.taskhub.storage import MAX_QUEUE_DELAY, TaskHubStorage
 
 

@@ -13,12 +13,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from durable_host.server.settings import load_host_settings
-from durable_host.taskhub.codec import (
-    decode_message,
-    encode_message,
-    event_from_row,
-    event_to_row,
-)
 from durable_host.taskhub.events import (
     ExecutionStarted,
     MessageData,
@@ -26,6 +20,8 @@ from durable_host.taskhub.events import (
     TaskMessage,
     TaskScheduled,
 )
+from durable_host.taskhub.history_rows import event_from_row, event_to_row
+from durable_host.taskhub.queue_messages import decode_message, encode_message
 from durable_host.tracing import load_tracer
 from durable_host.tracing.provider import one_line
 from durable_host.tracing.w3c import (

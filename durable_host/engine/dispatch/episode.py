@@ -17,7 +17,7 @@ from durable_host.engine.replay.context import build_context_json
 from durable_host.engine.replay.decision import Completion, Decision, EpisodeContext, Outbound
 from durable_host.engine.replay.walk import replay
 from durable_host.errors import FunctionNotFoundError
-from durable_host.taskhub.codec import event_to_json
+from durable_host.taskhub.event_json import event_to_json
 from durable_host.taskhub.events import (
     ExecutionCompleted,
     ExecutionStarted,

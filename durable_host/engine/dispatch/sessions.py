@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 
 from durable_host.engine.replay.blocked_episodes import BlockedWalk
-from durable_host.taskhub.codec import event_to_json
+from durable_host.taskhub.event_json import event_to_json
 from durable_host.taskhub.events import (
     EventRaised,
     EventSent,

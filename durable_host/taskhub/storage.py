@@ -1,37 +1,35 @@
 """`TaskHubStorage`: the thin async I/O client of one task hub over the three Azure SDKs.
 
-One shared service client per service (one connection pool each); queue and
-table clients are cached per name, so no call builds a client or creates a
-resource on the hot path. Every SDK failure surfaces as StorageError
-(`storage_errors.py`); history write conflicts as CheckpointConflictError.
+The one facade over the queue, history, instance and partition stores. Its clients
+(`storage_clients.py`) are built once, and queue and table clients are cached per name,
+so no call builds a client or creates a resource on the hot path. Every SDK failure
+surfaces as StorageError (`storage_errors.py`); history write conflicts as
+CheckpointConflictError.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables.aio import TableServiceClient
-from azure.storage.blob.aio import BlobServiceClient
-from azure.storage.queue.aio import QueueServiceClient
-
-from durable_host.taskhub.connections import PooledTransport
 from durable_host.taskhub.events import HistoryEvent, MessageData
 from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.large_payloads import LargePayloads
 from durable_host.taskhub.lease_table import PartitionLease, PartitionStore
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.rest_blobs import RestBlobs
-from durable_host.taskhub.rest_client import RestClient, StorageAccount
 from durable_host.taskhub.rest_queues import RestQueues
 from durable_host.taskhub.rest_tables import RestTables
-from durable_host.taskhub.storage_errors import storage_errors
+from durable_host.taskhub.storage_clients import StorageClients
 from durable_host.taskhub.storage_history import HistoryLoad, HistoryStore
 from durable_host.taskhub.storage_instances import InstanceStore
+from durable_host.taskhub.storage_lifecycle import (
+    create_task_hub,
+    delete_task_hub,
+    hub_queue_names,
+)
 from durable_host.taskhub.storage_queues import (
     MAX_QUEUE_DELAY,
     QueueStore,
@@ -49,40 +47,12 @@ __all__ = [
 ]
 
 
-# "sdk" sends every request through the Azure SDKs (for A/B measurements and diagnosis).
-CLIENT_ENV = "DURABLE_HOST_STORAGE_CLIENT"
-
 # Seconds, or a timedelta.
 Delay = float | timedelta
 
 
 def _seconds(delay: Delay) -> float:
     return delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-
-
-def _is_loopback(connection_string: str) -> bool:
-    """Development storage, or every explicit endpoint on this machine."""
-    if "usedevelopmentstorage=true" in connection_string.lower().replace(" ", ""):
-        return True
-    pairs = [part.split("=", 1) for part in connection_string.split(";") if "=" in part]
-    endpoints = [value for key, value in pairs if key.strip().lower().endswith("endpoint")]
-    loopback = ("://127.", "://localhost", "://[::1]")
-    return bool(endpoints) and all(
-        e.lower().startswith(("http", "https")) and any(marker in e.lower() for marker in loopback)
-        for e in endpoints
-    )
-
-
-def _thin_client(
-    connection_string: str, wanted: bool | None, retry_total: int, *, trust_env: bool
-) -> RestClient | None:
-    """The hot path's REST client, unless turned off or the connection has no key or SAS."""
-    if wanted is None:
-        wanted = os.environ.get(CLIENT_ENV, "").lower() != "sdk"
-    account = StorageAccount.parse(connection_string)
-    if not wanted or account is None:
-        return None
-    return RestClient(account, retry_total=retry_total, trust_env=trust_env)
 
 
 class TaskHubStorage:
@@ -99,64 +69,29 @@ class TaskHubStorage:
         """`thin_client`: send the hot-path requests with `rest_client.py` (default: whenever
         the connection has an account key or SAS, unless DURABLE_HOST_STORAGE_CLIENT=sdk)."""
         self.names = names
-        # The SDK default backs off 15 s, 18 s, 24 s, 42 s: far too slow for a local host whose
-        # own loops retry anyway. Short backoffs keep a transient blip cheap and an outage
-        # visible within seconds.
-        # Proxy settings from the environment cost aiohttp a thread hop on every request
-        # (about a third of the client's CPU per call); they never apply to a loopback emulator.
-        trust_env = not _is_loopback(connection_string)
-        storage_retry: dict[str, Any] = {
-            "retry_total": retry_total,
-            "initial_backoff": 0.5,
-            "increment_base": 1.5,
-            "random_jitter_range": 1,
-        }
-        table_retry: dict[str, Any] = {"retry_total": retry_total, "retry_backoff_factor": 0.5}
-        # Each client its own pool, whose idle connections close before the server's do.
-        self._queue_service = QueueServiceClient.from_connection_string(
-            connection_string,
-            transport=PooledTransport(use_env_settings=trust_env),
-            **storage_retry,
+        self._clients = clients = StorageClients.connect(
+            connection_string, retry_total=retry_total, thin_client=thin_client
         )
-        self._blob_service = BlobServiceClient.from_connection_string(
-            connection_string,
-            transport=PooledTransport(use_env_settings=trust_env),
-            **storage_retry,
-        )
-        self._table_service = TableServiceClient.from_connection_string(
-            connection_string, transport=PooledTransport(use_env_settings=trust_env), **table_retry
-        )
-        self._rest = rest = _thin_client(
-            connection_string, thin_client, retry_total, trust_env=trust_env
-        )
+        rest = clients.rest
         self._payloads = LargePayloads(
-            self._blob_service,
+            clients.blobs,
             names.large_messages_container,
             rest=RestBlobs(rest, names.large_messages_container) if rest else None,
         )
         self._queues = QueueStore(
-            self._queue_service,
+            clients.queues,
             self._payloads,
             names.poison_queue,
             rest=RestQueues(rest) if rest else None,
         )
         tables = RestTables(rest) if rest else None
         self._history = HistoryStore(
-            self._table_service.get_table_client(names.history_table), self._payloads, rest=tables
+            clients.tables.get_table_client(names.history_table), self._payloads, rest=tables
         )
         self._instances = InstanceStore(
-            self._table_service.get_table_client(names.instances_table),
-            self._payloads,
-            rest=tables,
+            clients.tables.get_table_client(names.instances_table), self._payloads, rest=tables
         )
-        # Lease renewals get their own connection pool: behind a burst of the workload's own
-        # requests they would wait long enough for the leases to lapse.
-        self._lease_service = TableServiceClient.from_connection_string(
-            connection_string, transport=PooledTransport(use_env_settings=trust_env), **table_retry
-        )
-        self._partitions = PartitionStore(
-            self._lease_service.get_table_client(names.partitions_table)
-        )
+        self._partitions = PartitionStore(clients.leases.get_table_client(names.partitions_table))
 
     def __repr__(self) -> str:
         # Never the connection string: it carries the account key.
@@ -169,90 +104,21 @@ class TaskHubStorage:
         await self.close()
 
     async def close(self) -> None:
-        await asyncio.gather(
-            self._queue_service.close(),
-            self._table_service.close(),
-            self._blob_service.close(),
-            self._lease_service.close(),
-            *([self._rest.close()] if self._rest is not None else []),
-        )
+        await self._clients.close()
 
     @property
     def uses_thin_client(self) -> bool:
-        return self._rest is not None
+        return self._clients.rest is not None
 
     # ------------------------------------------------------------------ task hub lifecycle
 
-    @property
-    def _queue_names(self) -> list[str]:
-        names = self.names
-        return [*names.control_queues, names.work_item_queue, names.poison_queue]
-
-    @property
-    def _table_names(self) -> list[str]:
-        return [self.names.history_table, self.names.instances_table, self.names.partitions_table]
-
-    @property
-    def _container_names(self) -> list[str]:
-        return [self.names.large_messages_container, self.names.app_lease_container]
-
     async def create_if_not_exists(self) -> None:
         """Create every queue, table and container (idempotent; safe when hosts race)."""
-        await asyncio.gather(
-            *(self._create_queue(name) for name in self._queue_names),
-            *(self._create_table(name) for name in self._table_names),
-            *(self._create_container(name) for name in self._container_names),
-        )
-        await self._create_app_lease_info()
-        await self._partitions.ensure(self.names.control_queues)
-
-    async def _create_queue(self, name: str) -> None:
-        with storage_errors(f"create queue {name}"):
-            try:
-                await self._queue_service.create_queue(name)
-            except ResourceExistsError:
-                pass
-
-    async def _create_table(self, name: str) -> None:
-        with storage_errors(f"create table {name}"):
-            await self._table_service.create_table_if_not_exists(name)
-
-    async def _create_container(self, name: str) -> None:
-        with storage_errors(f"create blob container {name}"):
-            try:
-                await self._blob_service.create_container(name)
-            except ResourceExistsError:
-                pass
-
-    async def _create_app_lease_info(self) -> None:
-        # The provider always writes this blob, leased or not (docs/task-hub-layout.md §1);
-        # Storage Explorer and the real host expect to find it.
-        container = self._blob_service.get_container_client(self.names.app_lease_container)
-        blob = self.names.app_lease_info_blob
-        with storage_errors(f"create blob {blob} in {self.names.app_lease_container}"):
-            try:
-                await container.upload_blob(blob, b"{}", overwrite=False)
-            except ResourceExistsError:
-                pass
+        await create_task_hub(self._clients, self.names, self._partitions)
 
     async def delete_task_hub(self) -> None:
         """Delete every queue, table and container of the hub (missing ones are ignored)."""
-
-        async def delete(what: str, call: Awaitable[object]) -> None:
-            with storage_errors(f"delete {what}"):
-                try:
-                    await call
-                except ResourceNotFoundError:
-                    pass
-
-        await asyncio.gather(
-            *(delete(f"queue {n}", self._queue_service.delete_queue(n)) for n in self._queue_names),
-            *(delete(f"table {n}", self._table_service.delete_table(n)) for n in self._table_names),
-            *(
-                delete(f"blob container {n}", self._blob_service.delete_container(n))
-                for n in self._container_names
-            ),
-        )
+        await delete_task_hub(self._clients, self.names)
 
     # ------------------------------------------------------------------ queues
 
@@ -310,7 +176,7 @@ class TaskHubStorage:
         return await self._queues.approximate_count(queue_name)
 
     async def queue_lengths(self) -> dict[str, int]:
-        names = self._queue_names
+        names = hub_queue_names(self.names)
         counts = await asyncio.gather(*(self.peek_count(n) for n in names))
         return dict(zip(names, counts, strict=True))
 

@@ -20,14 +20,8 @@ MAX_CLASS_LINES = 250
 
 # Pieces other work is still splitting, each named with the reason; remove an entry as soon
 # as its piece is under the limit (test_the_allow_list_is_not_stale fails until then).
-# Names are relative to durable_host/: "taskhub/codec.py", "http/durable_api.py::DurableApi".
-ALLOWED_OVER: set[str] = {
-    # taskhub/codec.py and taskhub/storage.py: their split (another branch) has not landed yet.
-    "taskhub/codec.py",
-    "taskhub/storage.py",
-    "taskhub/storage.py::TaskHubStorage",
-    "taskhub/storage.py::__init__",
-}
+# Names are relative to durable_host/: "taskhub/storage.py", "http/durable_api.py::DurableApi".
+ALLOWED_OVER: set[str] = set()
 
 
 def _oversized(path: Path) -> dict[str, int]:

@@ -60,19 +60,19 @@ def layer_of(path: Path) -> str:
     return relative.parts[0] if len(relative.parts) > 1 else relative.stem
 
 
-def imported_layers(path: Path) -> set[str]:
-    layers: set[str] = set()
+def imported_modules(path: Path) -> list[list[str]]:
+    """The dotted parts of every absolute import in `path`, inside functions too."""
+    modules: list[list[str]] = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names: list[str] = []
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
+            modules.append(node.module.split("."))
         elif isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "durable_host" and len(parts) > 1:
-                layers.add(parts[1])
-    return layers
+            modules.extend(alias.name.split(".") for alias in node.names)
+    return modules
+
+
+def imported_layers(path: Path) -> set[str]:
+    return {m[1] for m in imported_modules(path) if m[0] == "durable_host" and len(m) > 1}
 
 
 MODULES = sorted(
@@ -106,18 +106,9 @@ def engine_part_of(path: Path) -> str:
 
 
 def imported_engine_parts(path: Path) -> set[str]:
-    parts: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names: list[str] = []
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        elif isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        for name in names:
-            dotted = name.split(".")
-            if dotted[:2] == ["durable_host", "engine"] and len(dotted) > 2:
-                parts.add(dotted[2])
-    return parts
+    return {
+        m[2] for m in imported_modules(path) if m[:2] == ["durable_host", "engine"] and len(m) > 2
+    }
 
 
 ENGINE_MODULES = sorted(p for p in ENGINE.rglob("*.py") if p.name != "__init__.py")

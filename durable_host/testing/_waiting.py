@@ -8,7 +8,6 @@ between wakes it at once; the 0.5 s cap covers work checkpointed by other hosts.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, NoReturn, TypeAlias
@@ -16,6 +15,7 @@ from typing import Any, NoReturn, TypeAlias
 import azure.durable_functions as df
 
 from durable_host.engine.client.api import InstanceStatus
+from durable_host.engine.replay.context import parse_json_or_text
 from durable_host.engine.runtime import Engine
 from durable_host.errors import InstanceNotFoundError
 from durable_host.taskhub.events import HistoryEvent
@@ -50,15 +50,6 @@ def status_names(expected: Expected | None) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _parse(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 async def read_history(engine: Engine, instance_id: str) -> list[HistoryEvent]:
     status = await engine.client.get_status(instance_id, show_history=True)
     if status is None:
@@ -77,7 +68,7 @@ async def wait_for_custom_status(
     while True:
         waiter = notifier.register(instance_id)
         status = await engine.client.get_status(instance_id, show_input=False)
-        if status is not None and matches(_parse(status.custom_status)):
+        if status is not None and matches(parse_json_or_text(status.custom_status)):
             await notifier.wait(instance_id, waiter, 0)
             return
         remaining = deadline - time.monotonic()
@@ -138,7 +129,7 @@ async def fail_unexpected(
         with contextlib.suppress(Exception):
             history = await read_history(engine, instance_id)
     runtime = status.runtime_status.name if status is not None else None
-    output = _parse(status.output) if status is not None else None
+    output = parse_json_or_text(status.output) if status is not None else None
     message = unexpected_status_message(
         instance_id=instance_id,
         name=status.name if status is not None else None,
@@ -147,7 +138,7 @@ async def fail_unexpected(
         waited=time.monotonic() - began,
         timed_out=timed_out,
         output=output,
-        custom_status=_parse(status.custom_status) if status is not None else None,
+        custom_status=parse_json_or_text(status.custom_status) if status is not None else None,
         history=history,
     )
     raise OrchestrationAssertionError(

@@ -19,7 +19,7 @@ def build_context_json(
     parent = started.parent_instance
     payload = {
         "history": history_json,
-        "input": _parse_json_or_none(started.input),
+        "input": parse_json_or_text(started.input),
         "instanceId": instance_id,
         "isReplaying": is_replaying,
         "parentInstanceId": parent.orchestration_instance.instance_id if parent else None,
@@ -32,7 +32,8 @@ def build_context_json(
     return json.dumps(payload, ensure_ascii=False)
 
 
-def _parse_json_or_none(text: str | None) -> Any:
+def parse_json_or_text(text: str | None) -> Any:
+    """The value of stored JSON text; text that is not JSON is returned as it is."""
     if text is None:
         return None
     try:

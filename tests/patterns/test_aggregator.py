@@ -3,8 +3,6 @@ reported by metrics_report, and rolled up by the eternal metrics_rollup."""
 
 from __future__ import annotations
 
-import time
-
 import aiohttp
 import azure.durable_functions as df
 
@@ -61,14 +59,11 @@ async def test_a_30_day_eternal_rollup_runs_in_virtual_time(
     request = {"key": "cpu", "intervalSeconds": DAY, "maxCycles": 30}
     started_at = durable_env.now()
     instance_id = await durable_env.start_orchestration("metrics_rollup", request)
-    began = time.monotonic()
-    status = await durable_env.wait_for_completion(instance_id)
-    wall = time.monotonic() - began
+    # Real time would take 29 days; the wait's wall-clock deadline fails a run that waits.
+    status = await durable_env.wait_for_completion(instance_id, timeout=60)
 
     assert status.output["cycles"] == 30
     assert status.output["lastRollup"]["cycle"] == 29
-    # Real time would take 29 days: virtual time skips the waits.
-    assert wall < 20, f"30 daily cycles took {wall:.2f} s of wall time"
     # continue_as_new keeps one cycle of history: the last generation started on day 29.
     history = await durable_env.history(instance_id)
     started = next(e for e in history if isinstance(e, ExecutionStarted))

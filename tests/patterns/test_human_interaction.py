@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import azure.durable_functions as df
@@ -41,13 +40,11 @@ async def test_a_72_hour_timeout_escalates_in_virtual_time(
 ) -> None:
     started_at = durable_env.now()
     instance_id = await durable_env.start_orchestration("expense_approval", EXPENSE)
-    began = time.monotonic()
-    status = await durable_env.wait_for_completion(instance_id)
-    wall = time.monotonic() - began
+    # Real time would take 72 hours; the wait's wall-clock deadline fails a run that waits.
+    status = await durable_env.wait_for_completion(instance_id, timeout=60)
 
     assert status.output["status"] == "escalated"
     assert status.output["escalatedTo"]
-    assert wall < 1.0, f"a 72-hour timeout took {wall:.2f} s of wall time"
     assert durable_env.now() - started_at >= timedelta(hours=72)
     history = await durable_env.history(instance_id)
     fired = [e for e in history if isinstance(e, TimerFired)]

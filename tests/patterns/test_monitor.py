@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from activities.builds import polls_until_done
@@ -32,9 +31,8 @@ async def test_hourly_polls_for_a_day_expire_in_virtual_time(
     request = {"buildId": "stuck-9", "pollIntervalSeconds": HOUR, "expirySeconds": 24 * HOUR}
     started_at = durable_env.now()
     instance_id = await durable_env.start_orchestration("monitor_build", request)
-    began = time.monotonic()
-    status = await durable_env.wait_for_completion(instance_id)
-    wall = time.monotonic() - began
+    # Real time would take a day; the wait's wall-clock deadline fails a run that waits.
+    status = await durable_env.wait_for_completion(instance_id, timeout=60)
 
     # Checks at 0 h, 1 h, ..., 24 h; the 25th would come after the expiry.
     assert status.output == {
@@ -43,8 +41,6 @@ async def test_hourly_polls_for_a_day_expire_in_virtual_time(
         "lastSeenState": "running",
         "polls": 25,
     }
-    # Real time would take a day: virtual time skips the waits.
-    assert wall < 10, f"a day of hourly polls took {wall:.2f} s of wall time"
     history = await durable_env.history(instance_id)
     fired = [e.fire_at for e in history if isinstance(e, TimerFired)]
     assert len(fired) == 24

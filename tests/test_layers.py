@@ -1,8 +1,8 @@
 """The layers of durable_host import one way only.
 
 docs/design.md: taskhub <- engine <- http <- server <- cli/testing, with functions beside the
-engine, and inside the engine time <- replay <- dispatch <- client <- runtime; lint (on
-functions) and replayer (on engine) are used by cli/testing only. Checked on the source,
+engine, and inside the engine {time, replay, log_context} <- dispatch <- client <- runtime;
+lint (on functions) and replayer (on engine) are used by cli/testing only. Checked on the source,
 imports inside functions included.
 """
 
@@ -87,8 +87,9 @@ def test_imports_go_down_the_layers_only(path: Path) -> None:
     assert not foreign, f"{path.relative_to(PACKAGE)} ({layer}) imports {sorted(foreign)}"
 
 
-# Inside the engine, its sub-packages also go one way: time <- replay <- dispatch <- client,
-# with runtime.py (the Engine) wiring them all. The replay core knows nothing of queues.
+# Inside the engine, its sub-packages also go one way: time, replay and log_context import no
+# other part; dispatch imports those three; client imports dispatch, time and log_context;
+# runtime.py (the Engine) wires them all. The replay core knows nothing of queues or clocks.
 ENGINE = PACKAGE / "engine"
 ENGINE_ALLOWED: dict[str, set[str]] = {
     "time": set(),

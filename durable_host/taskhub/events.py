@@ -45,7 +45,13 @@ class EventType(enum.IntEnum):
     @property
     def dotnet_name(self) -> str:
         """The .NET enum name, as stored in the History table (e.g. `TaskScheduled`)."""
-        return "".join(part.capitalize() for part in self.name.split("_"))
+        return _DOTNET_EVENT_NAMES[self]
+
+
+# Computed once: every history row and queue message written or read names its event type.
+_DOTNET_EVENT_NAMES = {
+    member: "".join(part.capitalize() for part in member.name.split("_")) for member in EventType
+}
 
 
 class OrchestrationStatus(enum.Enum):

@@ -258,7 +258,8 @@ class OrchestrationDispatcher(QueueConsumer):
             return
         events = sorted_out.events
         about_instance(instance_id, _started_execution(events) or session.execution_id)
-        log.debug("Episode starts: %s", ", ".join(e.event_type.dotnet_name for e in events))
+        if log.isEnabledFor(logging.DEBUG):  # the event list is built only for --verbose
+            log.debug("Episode starts: %s", ", ".join(e.event_type.dotnet_name for e in events))
         checkpoint = self._checkpoints.begin(sorted_out.consumed)
         await self._runner.run(session, events, sorted_out.restart, checkpoint)
         about_instance(instance_id, session.execution_id)  # a new one after continue-as-new

@@ -1,10 +1,15 @@
 """A/B of the engine on three workloads: another checkout of durable_host vs this one.
 
-Run: .venv/bin/python bench/engine_ab.py --base DIR [--rounds 7]
+Run: .venv/bin/python bench/engine_ab.py --base DIR [--rounds 7] [--workloads hop_ms,...]
+[--base-env NAME=VALUE]
 where DIR holds the durable_host package to compare against (e.g. `git archive main
 durable_host | tar -x -C DIR`). Workloads, as in bench/workloads.py but smaller: the
 sequential hop (ms per activity of a 30-activity chain), fan-out/fan-in (seconds for 300
-activities) and many small orchestrations (50 five-activity chains at once, per second).
+activities), many small orchestrations (50 five-activity chains at once, per second) and HTTP
+starts (100 POSTs to the app's starter from 10 clients, each to its 1-activity orchestration's
+end, per second). Beside each figure, the host's CPU per step: the process's CPU time while
+the workload ran divided by its activities (starts for HTTP starts); the process also runs
+the benchmark's client, alike for both variants.
 One Azurite serves every run; each measurement runs in a fresh process on a fresh task hub,
 and the variants take turns (the order flips each round), so load on the machine falls on
 both alike. Prints every figure and the medians. Asserts nothing.
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -24,10 +30,15 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZES = {"hop_ms": 30, "fan_out_s": 300, "orchestrations_per_s": 50}
+SIZES = {"hop_ms": 30, "fan_out_s": 300, "orchestrations_per_s": 50, "http_starts_per_s": 100}
+# Activities per measured run, for the host's CPU per step (process CPU seconds / steps).
+STEPS = {"hop_ms": 30, "fan_out_s": 300, "orchestrations_per_s": 250, "http_starts_per_s": 100}
 
 
-async def _measure(connection: str, workload: str, size: int) -> float:
+async def _measure(connection: str, workload: str, size: int) -> tuple[float, float]:
+    """The workload's figure and the process's CPU ms per step while it ran."""
+    if workload == "http_starts_per_s":
+        return await _http_starts(connection, size)
     from durable_host.engine.runtime import Engine, EngineSettings
     from durable_host.functions import FunctionInvoker, load_app
 
@@ -43,63 +54,132 @@ async def _measure(connection: str, workload: str, size: int) -> float:
 
     try:
         await run("sequence", 2)  # warm-up: imports, connections
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         if workload == "hop_ms":
             await run("sequence", size)
-            return (time.perf_counter() - started) * 1000 / size
-        if workload == "fan_out_s":
+            value = (time.perf_counter() - started) * 1000 / size
+        elif workload == "fan_out_s":
             await run("fan_out", size)
-            return time.perf_counter() - started
-        await asyncio.gather(*(run("sequence", 5) for _ in range(size)))
-        return size / (time.perf_counter() - started)
+            value = time.perf_counter() - started
+        else:
+            await asyncio.gather(*(run("sequence", 5) for _ in range(size)))
+            value = size / (time.perf_counter() - started)
+        return value, (time.process_time() - cpu) * 1000 / STEPS[workload]
     finally:
         await engine.stop()
         await engine.storage.delete_task_hub()
 
 
-def _in_process(source: Path, connection: str, workload: str) -> float | None:
+async def _http_starts(connection: str, size: int) -> tuple[float, float]:
+    """`size` POSTs to the app's starter from 10 clients, each to its orchestration's end."""
+    import aiohttp
+
+    from durable_host.server.host import DurableHost, HostOptions
+    from durable_host.taskhub.storage import TaskHubStorage
+
+    environ = {
+        "AzureWebJobsStorage": connection,
+        "AzureFunctionsJobHost__extensions__durableTask__hubName": "ab" + uuid.uuid4().hex[:10],
+    }
+    host = DurableHost(
+        HostOptions(app_dir=ROOT / "bench" / "app", host="127.0.0.1", port=0),
+        environ=environ,
+        echo=lambda _: None,
+    )
+    await host.start()
+    # Each request's invocation line would be logged at INFO.
+    logging.getLogger("durable_host").setLevel(logging.WARNING)
+    assert host.engine is not None
+    engine = host.engine
+    url = f"http://127.0.0.1:{host.port}/api/orchestrators/single"
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=10)) as session:
+
+            async def one() -> None:
+                async with session.post(url, data=b"1") as response:
+                    assert response.status == 202, response.status
+                    instance = (await response.json())["id"]
+                status = await engine.client.wait_for_completion(instance, timeout=600)
+                assert status is not None and status.runtime_status.name == "Completed", status
+
+            await one()  # warm-up
+            jobs = iter(range(size))
+
+            async def client() -> None:
+                for _ in jobs:
+                    await one()
+
+            started, cpu = time.perf_counter(), time.process_time()
+            await asyncio.gather(*(client() for _ in range(10)))
+            value = size / (time.perf_counter() - started)
+            return value, (time.process_time() - cpu) * 1000 / STEPS["http_starts_per_s"]
+    finally:
+        await host.stop()
+        async with TaskHubStorage(connection, engine.names) as storage:
+            await storage.delete_task_hub()
+
+
+def _in_process(
+    source: Path, connection: str, workload: str, env: dict[str, str]
+) -> tuple[float, float] | None:
     command = [sys.executable, __file__, "--child", "--connection", connection]
     command += ["--workload", workload]
-    env = dict(os.environ, PYTHONPATH=str(source))
+    env = dict(os.environ, PYTHONPATH=str(source), **env)
     out = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         print(out.stderr[-2000:], file=sys.stderr)
         return None
-    value: float = json.loads(out.stdout.strip().splitlines()[-1])
-    return value
+    value, cpu = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(value), float(cpu)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base", type=Path, help="folder holding the durable_host to compare")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--workloads", default=",".join(SIZES), help="comma-separated subset")
+    parser.add_argument(
+        "--base-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment of the base runs only (e.g. a switch that turns a change off)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--connection", help=argparse.SUPPRESS)
     parser.add_argument("--workload", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        import logging
-
         logging.basicConfig(level=logging.WARNING)
         size = SIZES[args.workload]
-        print(json.dumps(asyncio.run(_measure(args.connection, args.workload, size))))
+        print(json.dumps(list(asyncio.run(_measure(args.connection, args.workload, size)))))
         return
     sys.path.insert(0, str(ROOT))
     from durable_host.server.azurite import AzuriteProcess
 
-    variants = [("base", args.base.resolve()), ("this", ROOT)]
-    results: dict[tuple[str, str], list[float]] = {}
+    base_env = dict(item.split("=", 1) for item in args.base_env)
+    variants = [("base", args.base.resolve(), base_env), ("this", ROOT, {})]
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     with AzuriteProcess(ROOT) as azurite:
         for round_ in range(args.rounds):
-            for workload in SIZES:
-                for name, source in variants if round_ % 2 == 0 else variants[::-1]:
-                    value = _in_process(source, azurite.connection_string, workload)
-                    if value is not None:
-                        results.setdefault((workload, name), []).append(value)
-                        print(f"round {round_ + 1} {workload} {name}: {value:.2f}", flush=True)
-    for (workload, name), values in sorted(results.items()):
+            for workload in args.workloads.split(","):
+                for name, source, env in variants if round_ % 2 == 0 else variants[::-1]:
+                    got = _in_process(source, azurite.connection_string, workload, env)
+                    if got is not None:
+                        results.setdefault((workload, name), []).append(got)
+                        print(
+                            f"round {round_ + 1} {workload} {name}: {got[0]:.2f}, "
+                            f"host CPU {got[1]:.2f} ms/step",
+                            flush=True,
+                        )
+    for (workload, name), pairs in sorted(results.items()):
+        values, cpus = [p[0] for p in pairs], [p[1] for p in pairs]
         listed = ", ".join(f"{v:.2f}" for v in values)
-        print(f"{workload} {name}: median {statistics.median(values):.2f} ({listed})")
+        print(
+            f"{workload} {name}: median {statistics.median(values):.2f} ({listed}); "
+            f"host CPU median {statistics.median(cpus):.2f} ms/step "
+            f"({', '.join(f'{c:.2f}' for c in cpus)})"
+        )
 
 
 if __name__ == "__main__":

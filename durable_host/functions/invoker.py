@@ -34,7 +34,7 @@ from azure.functions.durable_functions import (
 )
 
 from durable_host.errors import FunctionInvocationError
-from durable_host.functions import http_output, logs
+from durable_host.functions import http_output, logs, sdk_fast_paths
 from durable_host.functions.index import DurableFunction, FunctionIndex, HttpFunction
 from durable_host.functions.invocation_context import InvocationContext
 from durable_host.functions.invocation_report import InvocationReport, record_failure
@@ -86,6 +86,7 @@ class FunctionInvoker:
     ) -> None:
         self.index = index
         self.hook = hook
+        sdk_fast_paths.install()
         self._pool = ThreadPoolExecutor(
             max_workers=max_workers if max_workers is not None else default_max_workers(),
             thread_name_prefix="durable-host-fn",

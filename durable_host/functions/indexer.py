@@ -34,6 +34,10 @@ _DURABLE_TRIGGERS = {
     "entityTrigger": (DurableKind.ENTITY, "entityName"),
 }
 _CONTEXT_TRIGGERS = ("orchestrationTrigger", "entityTrigger")
+# The client binding names the extension registers: `durableClient`, and `orchestrationClient`,
+# the 1.x name it still accepts (OrchestrationClientAttribute), which older samples use.
+# Functions reads binding types case-insensitively.
+_CLIENT_BINDINGS = ("durableclient", "orchestrationclient")
 
 
 def build_index(root: Path, sources: list[FunctionSource]) -> FunctionIndex:
@@ -118,7 +122,9 @@ def _add_durable(
 def _http_function(
     name: str, trigger: dict[str, Any], bindings: list[dict[str, Any]], common: dict[str, Any]
 ) -> HttpFunction:
-    client = next((b for b in bindings if b.get("type") == "durableClient"), None)
+    client = next(
+        (b for b in bindings if str(b.get("type", "")).lower() in _CLIENT_BINDINGS), None
+    )
     return HttpFunction(
         name=name,
         route=trigger.get("route") or name,

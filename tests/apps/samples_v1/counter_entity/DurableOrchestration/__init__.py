@@ -1,0 +1,11 @@
+import azure.durable_functions as df
+
+
+def orchestrator_function(context: df.DurableOrchestrationContext):
+    counter = df.EntityId("Counter", "myCounter")
+    context.signal_entity(counter, "add", 3)
+    state = yield context.call_entity(counter, "get")
+    return state
+
+
+main = df.Orchestrator.create(orchestrator_function)

@@ -1,0 +1,2 @@
+def main(num: int) -> int:
+    return num + 1

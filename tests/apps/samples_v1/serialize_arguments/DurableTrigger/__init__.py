@@ -1,0 +1,14 @@
+"""Starts the orchestrator named in the route; the answer goes out through `message`."""
+
+import azure.functions as func
+from azure.durable_functions import DurableOrchestrationClient
+
+from ..shared_code.boxes import NumberBox
+
+
+async def main(req: func.HttpRequest, starter: str, message):
+    client = DurableOrchestrationClient(starter)
+    instance_id = await client.start_new(
+        req.route_params.get("functionName"), client_input=NumberBox(7)
+    )
+    message.set(client.create_check_status_response(req, instance_id))

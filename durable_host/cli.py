@@ -164,8 +164,25 @@ def _run_poison(args: argparse.Namespace) -> int:
     return 0
 
 
+def _host_json_first(args: argparse.Namespace) -> None:
+    """Check the syntax of ./host.json and the app's before anything imports the SDK: the SDK
+    parses ./host.json on import (validate_extension_bundles) and a syntax error there would
+    end the command with a traceback instead of our message."""
+    from durable_host.server.host_json import HOST_JSON, read_host_json
+
+    folders = {Path("."), *([args.app_dir] if getattr(args, "app_dir", None) else [])}
+    for folder in folders:
+        if (folder / HOST_JSON).is_file():
+            read_host_json(folder / HOST_JSON)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        _host_json_first(args)
+    except DurableHostError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if args.command == "lint" else 1
     if args.command == "poison":
         return _run_poison(args)
     if args.command == "init":

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -21,7 +20,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from durable_host.errors import ConfigurationError
-from durable_host.server.host_json import HOST_JSON, ConfigSection, apply_env_overrides
+from durable_host.server.host_json import (
+    HOST_JSON,
+    ConfigSection,
+    apply_env_overrides,
+    read_host_json,
+)
 from durable_host.server.local_settings import (
     DEVELOPMENT_STORAGE,
     LOCAL_SETTINGS,
@@ -204,20 +208,12 @@ def load_host_settings(app_dir: Path, environ: Mapping[str, str] | None = None) 
     env = os.environ if environ is None else environ
     path = Path(app_dir) / HOST_JSON
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = read_host_json(path)
     except FileNotFoundError:
         raise ConfigurationError(
             f"{path} not found: the app folder must contain a host.json with "
             '{"version": "2.0"}. Pass the app folder with --app-dir.'
         ) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(
-            f"{HOST_JSON}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigurationError(f"{HOST_JSON}: must be a JSON object.")
     apply_env_overrides(data, env)
     root = ConfigSection(data, "")
     version = root.raw("version")

@@ -44,6 +44,33 @@ def test_invalid_host_json_is_reported_with_the_field(tmp_path: Path) -> None:
     ) in result.stderr
 
 
+@pytest.mark.parametrize(("command", "code"), [(["start", "--port", "0"], 1), (["lint", "."], 2)])
+def test_a_host_json_syntax_error_in_the_app_folder_is_our_message_not_a_traceback(
+    tmp_path: Path, command: list[str], code: int
+) -> None:
+    # The SDK parses ./host.json when it is imported: run in the app folder, as users do.
+    (tmp_path / "host.json").write_text(
+        '{\n  "version": "2.0",\n  "extensions": {\n    "durableTask": {\n'
+        '      "hubName": "MyOrdersHub",\n    }\n  }\n}\n'
+    )
+    (tmp_path / "function_app.py").write_text(
+        "import azure.durable_functions as df\n\napp = df.DFApp()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "durable_host", *command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "error: host.json: not valid JSON (Expecting property name enclosed in double quotes "
+        "at line 6, column 5)."
+    )
+    assert result.returncode == code
+
+
 def test_start_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main([])

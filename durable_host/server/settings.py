@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from durable_host.errors import ConfigurationError
+from durable_host.server.durable_task_keys import unknown_key_warnings
 from durable_host.server.host_json import (
     HOST_JSON,
     ConfigSection,
@@ -154,9 +155,26 @@ def _partition_lease(provider: ConfigSection) -> tuple[int, int]:
     return lease, renew
 
 
+def _check_provider_type(provider: ConfigSection) -> None:
+    """Refuse another storage provider: running its app on an Azure Storage hub would look
+    like it works while its instances live elsewhere (Core Tools' `func durable` refuses too)."""
+    kind = provider.string("type", "AzureStorage")
+    if kind.strip().lower() != "azurestorage":
+        raise ConfigurationError(
+            f"{provider.where('type')} is {kind!r}: durable_host runs Durable Functions on the "
+            "Azure Storage provider only (the DurableTask.AzureStorage task hub layout). Remove "
+            f'"type" (or set it to "AzureStorage") to run this app here, or run it with Core '
+            f"Tools (`func start`) to keep the {kind} provider."
+        )
+
+
 def _durable_task(root: ConfigSection, environ: Mapping[str, str]) -> DurableTaskSettings:
-    durable = root.section("extensions").section("durableTask")
+    extensions = root.section("extensions")
+    durable = extensions.section("durableTask")
+    for warning in unknown_key_warnings(extensions.raw("durableTask") or {}):
+        log.warning("%s", warning)
     provider = durable.section("storageProvider")
+    _check_provider_type(provider)
     connection = provider.string("connectionName", "") or provider.string(
         "connectionStringName", ""
     )

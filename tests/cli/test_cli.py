@@ -76,3 +76,28 @@ def test_start_is_required(capsys: pytest.CaptureFixture[str]) -> None:
         main([])
     assert info.value.code == 2
     assert "start" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command", [["start", "--port", "0"], ["durable", "get-instances"]], ids=["start", "durable"]
+)
+def test_an_app_on_another_storage_provider_is_refused(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "host.json").write_text(
+        '{"version": "2.0", "extensions": {"durableTask": {"storageProvider": '
+        '{"type": "mssql", "connectionStringName": "SQLDB_Connection"}}}}'
+    )
+    (tmp_path / "local.settings.json").write_text(
+        '{"Values": {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}}'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "durable_host", *command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "error: host.json: extensions.durableTask.storageProvider.type is 'mssql': durable_host "
+        "runs Durable Functions on the Azure Storage provider only"
+    ), result.stderr

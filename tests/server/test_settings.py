@@ -225,3 +225,45 @@ def test_http_settings_default_async_sleep(tmp_path: Path) -> None:
     durable = {"httpSettings": {"defaultAsyncRequestSleepTimeMilliseconds": 250}}
     dt = load_host_settings(write_host(tmp_path, durable), environ={}).durable_task
     assert dt.http_async_sleep_default == timedelta(milliseconds=250)
+
+
+def test_a_misspelled_durable_task_key_is_a_warning_with_the_closest_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    durable = {"hubNmae": "MyOrdersHub", "storageProvider": {"partitionCont": 2}}
+    with caplog.at_level("WARNING"):
+        settings = load_host_settings(write_host(tmp_path, durable), environ={})
+    # The real host ignores unknown keys, so does durable_host: the default hub is used.
+    assert settings.durable_task.hub_name == "TestHubName"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "host.json: extensions.durableTask.hubNmae is not a setting the Durable extension "
+        "reads; it is ignored (as the real host ignores it). Did you mean 'hubName'?",
+        "host.json: extensions.durableTask.storageProvider.partitionCont is not a setting the "
+        "Durable extension reads; it is ignored (as the real host ignores it). Did you mean "
+        "'partitionCount'?",
+    ]
+
+
+def test_known_durable_task_keys_in_any_case_give_no_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    durable = {
+        "HUBNAME": "MyHub1",
+        "maxConcurrentEntityFunctions": 4,
+        "tracing": {},
+        "storageProvider": {"type": "azureStorage", "useTablePartitionManagement": True},
+    }
+    with caplog.at_level("WARNING"):
+        load_host_settings(write_host(tmp_path, durable), environ={})
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+
+
+@pytest.mark.parametrize("provider", ["mssql", "Netherite"])
+def test_another_storage_provider_is_refused(tmp_path: Path, provider: str) -> None:
+    durable = {"storageProvider": {"type": provider, "connectionStringName": "SQLDB"}}
+    with pytest.raises(ConfigurationError) as info:
+        load_host_settings(write_host(tmp_path, durable), environ={})
+    message = str(info.value)
+    assert f"extensions.durableTask.storageProvider.type is '{provider}'" in message
+    assert "Azure Storage provider only" in message

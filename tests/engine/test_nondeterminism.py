@@ -14,7 +14,7 @@ FIRST = "DURABLE_HOST_TEST_FIRST"
 
 
 async def test_changed_code_fails_the_instance(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv(FIRST, "echo")
     instance_id = await start(engine, "nondeterministic", None)
@@ -39,3 +39,12 @@ async def test_changed_code_fails_the_instance(
     assert done[0].failure_details.error_type == "NonDeterminismError"
     # Nothing new was scheduled by the changed code.
     assert [e.name for e in events if isinstance(e, TaskScheduled)] == ["echo"]
+    # The console says so (the orchestrator's invocation itself succeeded): instance, the
+    # event (its sequence id and both names) and the cause, in the extension's words.
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(logged) == 1, logged
+    assert logged[0].startswith(
+        f"{instance_id}: Function 'nondeterministic (Orchestrator)' failed with an error. "
+        "Reason: Non-deterministic workflow detected"
+    )
+    assert "sequence ID 0" in logged[0] and "'echo'" in logged[0] and "'double'" in logged[0]

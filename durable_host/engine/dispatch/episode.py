@@ -7,6 +7,7 @@ the new events do not complete is decided without running it (blocked_episodes.p
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,8 @@ from durable_host.taskhub.events import (
     SubOrchestrationInstanceFailed,
     TaskScheduled,
 )
+
+log = logging.getLogger("durable_host.orchestrations")
 
 OrchestratorRunner = Callable[[str, str], Awaitable[tuple[dict[str, Any] | None, str | None]]]
 """(orchestrator name, context JSON) -> (SDK OrchestratorState or None, error text or None)."""
@@ -99,7 +102,10 @@ class EpisodeRunner:
             )
             failed = replay(ctx, history, None, message)
             failed.custom_status = decision.custom_status
+            _log_host_failure(ctx, failed)
             return failed
+        if error is None:
+            _log_host_failure(ctx, decision)
         return decision
 
     def _unknown_activities(self, decision: Decision) -> str | None:
@@ -109,6 +115,22 @@ class EpisodeRunner:
             if isinstance(event, TaskScheduled) and not self._known_activity(event.name):
                 return event.name
         return None
+
+
+def _log_host_failure(ctx: EpisodeContext, decision: Decision) -> None:
+    """Log a failure the host decided, not the orchestrator (a non-deterministic replay, an
+    unknown activity): the invocation itself succeeded, so its `Executed` line says nothing.
+    The words are the extension's FunctionFailed log."""
+    completion = decision.completion
+    if completion is None or completion.status is not OrchestrationStatus.Failed:
+        return
+    details = completion.failure_details
+    log.error(
+        "%s: Function '%s (Orchestrator)' failed with an error. Reason: %s",
+        ctx.instance_id,
+        ctx.orchestrator_name,
+        details.error_message if details is not None else completion.result,
+    )
 
 
 def close_episode(

@@ -77,10 +77,15 @@ async def serve(args: argparse.Namespace, echo: Callable[[str], None]) -> None:
         else AccessKeys(environ.get(FUNCTIONS_KEY_SETTING) or generate_key())
     )
     hubs = await StandaloneHubs.open(connections, args.hub, allow_actions=args.allow_actions)
-    runner = web.AppRunner(standalone_app(hubs.hubs, keys), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        standalone_app(hubs.hubs, keys),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=5.0,
+    )
     try:
         await runner.setup()
-        site = web.TCPSite(runner, args.host, args.port, shutdown_timeout=5.0)
+        site = web.TCPSite(runner, args.host, args.port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         shown = "localhost" if is_loopback(args.host) else args.host

@@ -180,9 +180,11 @@ class DurableHost:
         )
         if self.engine.tracer is not None:
             app.middlewares.append(_continue_trace(self.engine.tracer))
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=10.0
+        )
         await self._runner.setup()
-        await web.SockSite(self._runner, sock, shutdown_timeout=10.0).start()
+        await web.SockSite(self._runner, sock).start()
         self._sock = None  # the site owns it now
         self.echo(banner(index, settings, keys, self.base_url))
 

@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep the auto-started Azurite's data in memory instead of <app-dir>/.azurite",
     )
+    cli_dashboard.add_allowed_host_option(start)
     start.add_argument("--verbose", action="store_true", help="show durable_host's debug logs")
     start.add_argument(
         "--trace-console",
@@ -204,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         in_memory_azurite=args.in_memory_azurite,
         trace_console=args.trace_console,
+        allowed_hosts=tuple(args.allowed_hosts),
     )
     try:
         asyncio.run(_run(options))

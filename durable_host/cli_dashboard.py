@@ -17,10 +17,23 @@ from collections.abc import Callable
 from durable_host.cli_replay import connection_string
 from durable_host.errors import DurableHostError
 
-__all__ = ["add_dashboard_command", "run_dashboard"]
+__all__ = ["add_allowed_host_option", "add_dashboard_command", "run_dashboard"]
 
 DEFAULT_PORT = 7072
 READY_LINE = "Dashboard ready on"
+
+
+def add_allowed_host_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        dest="allowed_hosts",
+        metavar="NAME",
+        help="on a loopback address, also answer requests for this host name (repeatable; "
+        "for port forwarding such as a codespace's). Other names than localhost, 127.0.0.1 "
+        "and [::1] get 403: a page whose name resolves to this machine must not drive it",
+    )
 
 
 def add_dashboard_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,6 +63,7 @@ def add_dashboard_command(commands: argparse._SubParsersAction[argparse.Argument
         default="127.0.0.1",
         help="address to listen on; a non-loopback address requires the host key",
     )
+    add_allowed_host_option(parser)
     parser.add_argument(
         "--allow-actions",
         action="store_true",
@@ -62,6 +76,7 @@ async def serve(args: argparse.Namespace, echo: Callable[[str], None]) -> None:
     from aiohttp import web
 
     from durable_host.dashboard import DASHBOARD_PATH, StandaloneHubs, standalone_app
+    from durable_host.http.allowed_hosts import AllowedHosts
     from durable_host.http.function_keys import (
         FUNCTIONS_KEY_SETTING,
         AccessKeys,
@@ -77,8 +92,9 @@ async def serve(args: argparse.Namespace, echo: Callable[[str], None]) -> None:
         else AccessKeys(environ.get(FUNCTIONS_KEY_SETTING) or generate_key())
     )
     hubs = await StandaloneHubs.open(connections, args.hub, allow_actions=args.allow_actions)
+    allowed = AllowedHosts.for_listener(is_loopback(args.host), args.allowed_hosts)
     runner = web.AppRunner(
-        standalone_app(hubs.hubs, keys),
+        standalone_app(hubs.hubs, keys, allowed),
         access_log=None,
         handle_signals=False,
         shutdown_timeout=5.0,

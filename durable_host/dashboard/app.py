@@ -16,6 +16,7 @@ from durable_host.dashboard.hubs import DashboardHub
 from durable_host.dashboard.pages import redirect
 from durable_host.dashboard.render import DASHBOARD_PATH, HUBS_KEY, render
 from durable_host.dashboard.security import security_middleware
+from durable_host.http.allowed_hosts import AllowedHosts, allowed_hosts_middleware
 from durable_host.http.function_keys import AccessKeys
 
 __all__ = ["DASHBOARD_PATH", "create_dashboard", "standalone_app"]
@@ -60,8 +61,11 @@ def mount(parent: web.Application, dashboard: web.Application) -> None:
     parent.add_subapp(DASHBOARD_PATH, dashboard)
 
 
-def standalone_app(hubs: Sequence[DashboardHub], keys: AccessKeys) -> web.Application:
-    app = web.Application()
+def standalone_app(
+    hubs: Sequence[DashboardHub], keys: AccessKeys, allowed_hosts: AllowedHosts | None = None
+) -> web.Application:
+    middlewares = [] if allowed_hosts is None else [allowed_hosts_middleware(allowed_hosts)]
+    app = web.Application(middlewares=middlewares)
 
     async def root(request: web.Request) -> web.Response:
         return redirect(f"{DASHBOARD_PATH}/")

@@ -122,9 +122,7 @@ def _add_durable(
 def _http_function(
     name: str, trigger: dict[str, Any], bindings: list[dict[str, Any]], common: dict[str, Any]
 ) -> HttpFunction:
-    client = next(
-        (b for b in bindings if str(b.get("type", "")).lower() in _CLIENT_BINDINGS), None
-    )
+    client = next((b for b in bindings if str(b.get("type", "")).lower() in _CLIENT_BINDINGS), None)
     return HttpFunction(
         name=name,
         route=trigger.get("route") or name,

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from durable_host.http.allowed_hosts import AllowedHosts, allowed_hosts_middleware
 from durable_host.http.binding import RPC_BASE_PATH, WEBHOOK_PATH
 from durable_host.http.durable_api import DurableApi
 from durable_host.http.function_keys import AccessKeys
@@ -72,16 +73,18 @@ def create_app(
     keys: AccessKeys | None = None,
     client_max_size: int = MAX_REQUEST_BYTES,
     subapps: Mapping[str, web.Application] | None = None,
+    allowed_hosts: AllowedHosts | None = None,
 ) -> web.Application:
     """Build the application; `triggers` handles every path the Durable API does not own.
 
     `subapps` (prefix -> application) come first, so one may live under the webhook path.
-    Bodies over `client_max_size` bytes get 413 with a JSON message.
+    Bodies over `client_max_size` bytes get 413 with a JSON message; with `allowed_hosts`,
+    a request naming another host gets 403 before anything else (allowed_hosts.py).
     """
     keys = keys or AccessKeys()
-    app = web.Application(
-        client_max_size=client_max_size, middlewares=[_body_limit(client_max_size)]
-    )
+    middlewares = [] if allowed_hosts is None else [allowed_hosts_middleware(allowed_hosts)]
+    middlewares.append(_body_limit(client_max_size))
+    app = web.Application(client_max_size=client_max_size, middlewares=middlewares)
     for prefix, subapp in (subapps or {}).items():
         app.add_subapp(prefix, subapp)
     if durable_api is not None:

@@ -25,9 +25,11 @@ from durable_host.engine.runtime import Engine, EngineSettings
 from durable_host.engine.time.clock import Clock
 from durable_host.functions import FunctionIndex, FunctionInvoker, HttpFunction, load_app
 from durable_host.functions.logs import InvocationEvent, format_event
+from durable_host.http.allowed_hosts import AllowedHosts
 from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints, client_binding_json
 from durable_host.http.durable_api import DurableApi
+from durable_host.http.function_keys import is_loopback
 from durable_host.http.triggers import HttpTriggers, function_route
 from durable_host.server.azurite import AzuriteProcess
 from durable_host.server.host_storage import host_storage
@@ -61,6 +63,8 @@ class HostOptions:
     port: int | None = None  # None: Host.LocalHttpPort of local.settings.json, else 7071
     in_memory_azurite: bool = False
     trace_console: bool = False  # print finished spans (turns tracing on)
+    # Host names answered beside loopback's when listening on loopback (--allowed-host).
+    allowed_hosts: tuple[str, ...] = ()
 
 
 def _engine_settings(settings: HostSettings, *, trace_console: bool = False) -> EngineSettings:
@@ -177,6 +181,9 @@ class DurableHost:
             triggers=triggers.handle,
             keys=keys,
             subapps={DASHBOARD_PATH: dashboard},
+            allowed_hosts=AllowedHosts.for_listener(
+                is_loopback(self.options.host), self.options.allowed_hosts
+            ),
         )
         if self.engine.tracer is not None:
             app.middlewares.append(_continue_trace(self.engine.tracer))

@@ -70,3 +70,42 @@ async def test_a_post_from_another_origin_is_refused(host: DurableHost, hub_name
         async with session.post(action, data=form, headers=own, allow_redirects=False) as response:
             assert response.status == 303
     assert await host.engine.client.get_status("stays") is None  # type: ignore[union-attr]
+
+
+async def test_a_rebinding_page_cannot_drive_the_dashboard_or_the_api(
+    host: DurableHost, hub_name: str
+) -> None:
+    # A page on evil.example that resolves to 127.0.0.1 sends its own name in Host and Origin.
+    client = host.engine.client  # type: ignore[union-attr]
+    await client.start_new("await_approval", "target", '"x"')
+    evil = f"evil.example:{host.port}"
+    headers = {"Host": evil, "Origin": f"http://{evil}"}
+    dashboard = f"{host.base_url}{DASHBOARD_PATH}/{hub_name}/instance/action"
+    terminate = f"{host.base_url}/runtime/webhooks/durabletask/instances/target/terminate"
+    async with aiohttp.ClientSession() as session:
+        form = {"id": "target", "action": "suspend"}
+        async with session.post(dashboard, data=form, headers=headers) as response:
+            assert response.status == 403
+            assert "--allowed-host evil.example" in await response.text()
+        async with session.post(terminate, headers=headers) as response:
+            assert response.status == 403
+            assert "--allowed-host evil.example" in await response.text()
+        async with session.get(f"{host.base_url}/api/anything", headers=headers) as response:
+            assert response.status == 403
+    status = await client.get_status("target")
+    assert status is not None and status.runtime_status.name in ("Pending", "Running")
+
+
+async def test_an_allowed_host_name_is_answered(azurite: str, hub_name: str) -> None:
+    environ = {
+        "AzureWebJobsStorage": azurite,
+        "AzureFunctionsJobHost__extensions__durableTask__hubName": hub_name,
+    }
+    options = HostOptions(app_dir=APP_DIR, port=0, allowed_hosts=("forwarded.example",))
+    async with DurableHost(options, environ=environ, echo=lambda _: None) as host:
+        page = f"{host.base_url}{DASHBOARD_PATH}/{hub_name}/"
+        async with aiohttp.ClientSession() as session:
+            for name, status in (("forwarded.example", 200), ("other.example", 403)):
+                headers = {"Host": f"{name}:{host.port}"}
+                async with session.get(page, headers=headers) as response:
+                    assert response.status == status, name

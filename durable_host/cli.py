@@ -169,12 +169,12 @@ def _host_json_first(args: argparse.Namespace) -> None:
     """Check the syntax of ./host.json and the app's before anything imports the SDK: the SDK
     parses ./host.json on import (validate_extension_bundles) and a syntax error there would
     end the command with a traceback instead of our message."""
-    from durable_host.server.host_json import HOST_JSON, read_host_json
+    from durable_host.server.host_json import HOST_JSON, read_json_object
 
     folders = {Path("."), *([args.app_dir] if getattr(args, "app_dir", None) else [])}
     for folder in folders:
         if (folder / HOST_JSON).is_file():
-            read_host_json(folder / HOST_JSON)
+            read_json_object(folder / HOST_JSON)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,27 +14,28 @@ from typing import Any
 from durable_host.errors import ConfigurationError
 from durable_host.taskhub.timestamps import parse_timespan
 
-__all__ = ["HOST_JSON", "ConfigSection", "apply_env_overrides", "read_host_json"]
+__all__ = ["HOST_JSON", "ConfigSection", "apply_env_overrides", "read_json_object"]
 
 HOST_JSON = "host.json"
 _ENV_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
 
 
-def read_host_json(path: Path) -> dict[str, Any]:
-    """The JSON object of a host.json; ConfigurationError (line and column) when it is not one.
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in host.json or local.settings.json; ConfigurationError (line and
+    column) when it is not one.
 
-    Needs nothing but the standard library: the CLI checks host.json with it before the SDK
-    is imported, since the SDK parses ./host.json on import and fails with a bare traceback.
+    Imports nothing heavy: the CLI checks host.json with it before the SDK is imported, since
+    the SDK parses ./host.json on import and fails with a bare traceback.
     """
     text = path.read_text(encoding="utf-8-sig")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigurationError(
-            f"{HOST_JSON}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
+            f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
         ) from None
     if not isinstance(data, dict):
-        raise ConfigurationError(f"{HOST_JSON}: must be a JSON object.")
+        raise ConfigurationError(f"{path.name}: must be a JSON object.")
     return data
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from durable_host.errors import ConfigurationError
+from durable_host.server.host_json import read_json_object
 
 __all__ = [
     "DEVELOPMENT_STORAGE",
@@ -37,14 +38,7 @@ class LocalSettings:
 
 
 def _read_local_settings(path: Path) -> tuple[dict[str, str], int | None]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(
-            f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigurationError(f"{path.name}: must be a JSON object.")
+    data = read_json_object(path)
     if data.get("IsEncrypted") is True:
         raise ConfigurationError(
             f"{path.name}: IsEncrypted is true; durable_host cannot decrypt it. Decrypt it with "

@@ -25,7 +25,7 @@ from durable_host.server.host_json import (
     HOST_JSON,
     ConfigSection,
     apply_env_overrides,
-    read_host_json,
+    read_json_object,
 )
 from durable_host.server.local_settings import (
     DEVELOPMENT_STORAGE,
@@ -226,7 +226,7 @@ def load_host_settings(app_dir: Path, environ: Mapping[str, str] | None = None) 
     env = os.environ if environ is None else environ
     path = Path(app_dir) / HOST_JSON
     try:
-        data = read_host_json(path)
+        data = read_json_object(path)
     except FileNotFoundError:
         raise ConfigurationError(
             f"{path} not found: the app folder must contain a host.json with "

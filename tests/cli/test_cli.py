@@ -11,6 +11,17 @@ from durable_host.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def run_in(folder: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """`python -m durable_host COMMAND` with `folder` as the working directory, as users run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "durable_host", *command],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_start_without_host_json_fails_with_a_clear_message(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "durable_host", "start", "--app-dir", str(tmp_path)],
@@ -56,13 +67,7 @@ def test_a_host_json_syntax_error_in_the_app_folder_is_our_message_not_a_traceba
     (tmp_path / "function_app.py").write_text(
         "import azure.durable_functions as df\n\napp = df.DFApp()\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "durable_host", *command],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_in(tmp_path, *command)
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == (
         "error: host.json: not valid JSON (Expecting property name enclosed in double quotes "
@@ -89,13 +94,7 @@ def test_an_app_on_another_storage_provider_is_refused(tmp_path: Path, command: 
     (tmp_path / "local.settings.json").write_text(
         '{"Values": {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}}'
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "durable_host", *command],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_in(tmp_path, *command)
     assert result.returncode == 1
     assert result.stderr.startswith(
         "error: host.json: extensions.durableTask.storageProvider.type is 'mssql': durable_host "

@@ -17,7 +17,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 import azure.durable_functions as df
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
@@ -204,8 +206,27 @@ class DurableTestEnvironment:
         await wait_for_custom_status(self.engine, instance_id, expected, timeout)
         return await self.client.get_status(instance_id)
 
-    async def raise_event(self, instance_id: str, event_name: str, data: Any = None) -> None:
-        await self.client.raise_event(instance_id, event_name, data)
+    async def raise_event(
+        self, instance_id: str, event_name: str, data: Any = None, *, as_http: bool = False
+    ) -> None:
+        """Raise an event through the SDK client, as an app's own code does: the SDK encodes
+        `data` twice (Azure/azure-functions-durable-python#295), so the orchestrator's
+        `wait_for_external_event` gets a string holding the JSON (`json.loads` it).
+        `as_http=True` sends `data` as the JSON body of `POST .../raiseEvent/{name}` (curl, a
+        webhook): the orchestrator gets the object itself."""
+        if not as_http:
+            await self.client.raise_event(instance_id, event_name, data)
+            return
+        url = (
+            f"{self.base_url}/runtime/webhooks/durabletask/instances/{quote(instance_id, '')}"
+            f"/raiseEvent/{quote(event_name, '')}"
+        )
+        async with aiohttp.ClientSession() as session, session.post(url, json=data) as response:
+            if response.status != 202:
+                raise AssertionError(
+                    f"raising '{event_name}' on '{instance_id}' answered {response.status}: "
+                    f"{await response.text()}"
+                )
 
     async def history(self, instance_id: str) -> list[HistoryEvent]:
         """The instance's history, oldest first, as typed events (durable_host.taskhub.events)."""

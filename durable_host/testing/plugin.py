@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -70,6 +71,22 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{_MARKER}(app_dir=None, virtual_time=None, start_time=None): configure the "
         "durable_env fixture for this test",
     )
+
+
+_ENV_FIXTURES = frozenset({"durable_env", "durable_client"})
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(collector: Any, name: str, obj: object) -> Any:
+    """Mark `async def` tests that take durable_env or durable_client for pytest-asyncio, so
+    they run as the README writes them under its default strict mode (no marker, no
+    `asyncio_mode = auto`). Done before the items exist, where pytest-asyncio looks."""
+    if pytest_asyncio is not None and inspect.iscoroutinefunction(obj):
+        wanted = set(inspect.signature(obj).parameters) & _ENV_FIXTURES
+        marks = getattr(obj, "pytestmark", [])
+        if wanted and not any(m.name == "asyncio" for m in marks):
+            pytest.mark.asyncio(obj)
+    return (yield)
 
 
 def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:

@@ -77,6 +77,13 @@ def test_what_a_user_test_can_do(tester: pytest.Pytester, tmp_path: Path) -> Non
             # the orchestrator receives the JSON text, as it would in Azure.
             assert json.loads(status.output) == {{"speed": 3}}
 
+        async def test_event_data_sent_as_curl_sends_it(durable_env):
+            instance_id = await durable_env.start_orchestration("wait_for_go")
+            await durable_env.wait_for_custom_status(instance_id, "waiting")
+            await durable_env.raise_event(instance_id, "go", {{"speed": 3}}, as_http=True)
+            status = await durable_env.wait_for_completion(instance_id)
+            assert status.output == {{"speed": 3}}
+
         async def test_a_week_long_nap_is_quick(durable_env):
             then = durable_env.now()
             # A real week would miss the run's wall-clock deadline.
@@ -110,7 +117,30 @@ def test_what_a_user_test_can_do(tester: pytest.Pytester, tmp_path: Path) -> Non
                 durable_env.replace_activity("say_helo", lambda name: name)
         """
     )
-    run(tester).assert_outcomes(passed=9)
+    run(tester).assert_outcomes(passed=10)
+
+
+def test_async_tests_run_as_the_readme_writes_them_in_strict_mode(
+    pytester: pytest.Pytester, azurite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest-asyncio's default mode is strict: no asyncio_mode in the ini, no marker in the file.
+    monkeypatch.setenv(STORAGE_ENV, azurite)
+    pytester.makeini(f"[pytest]\ndurable_host_app_dir = {APP_DIR}\n")
+    pytester.makepyfile(
+        """
+        async def test_an_orchestration(durable_env):
+            assert await durable_env.run("greet", "Ada") == "Hello Ada"
+
+        async def test_with_the_client(durable_client, durable_env):
+            instance_id = await durable_client.start_new("greet", client_input="Bob")
+            assert (await durable_env.wait_for_completion(instance_id)).output == "Hello Bob"
+
+        class TestInAClass:
+            async def test_a_method(self, durable_env):
+                assert await durable_env.run("greet", "Cy") == "Hello Cy"
+        """
+    )
+    run(pytester).assert_outcomes(passed=3)
 
 
 def test_failures_show_the_status_output_and_last_events(tester: pytest.Pytester) -> None:

@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,7 @@ from durable_host.taskhub.events import OrchestrationStatus
 
 if TYPE_CHECKING:
     from durable_host.replayer import ReplayReport
+    from durable_host.taskhub.names import TaskHubNames
     from durable_host.taskhub.storage import TaskHubStorage
 
 COMMANDS = ("replay", "export")
@@ -27,11 +30,20 @@ COMMANDS = ("replay", "export")
 def _hub_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--connection",
-        required=True,
+        default=None,
         help="storage connection string, UseDevelopmentStorage=true, or the name of the "
-        "setting/environment variable holding it (e.g. Storage for AzureWebJobsStorage)",
+        "setting/environment variable holding it (e.g. Storage for AzureWebJobsStorage); "
+        "default: the app's, from host.json and local.settings.json, as `start` reads it",
     )
-    parser.add_argument("--hub", required=True, help="task hub name (host.json hubName)")
+    parser.add_argument(
+        "--hub", default=None, help="task hub name (default: the app's host.json hubName)"
+    )
+    parser.add_argument(
+        "--app-dir",
+        type=Path,
+        default=Path("."),
+        help="the app folder (its code for replay; its settings name the hub and storage)",
+    )
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,7 +61,6 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--status", help="comma-separated runtime statuses, e.g. Running,Pending,Suspended"
     )
     which.add_argument("--all", action="store_true", help="every orchestration instance")
-    replay.add_argument("--app-dir", type=Path, default=Path("."), help="folder of the app")
     replay.add_argument("--format", dest="output", choices=("text", "json"), default="text")
     export = commands.add_parser(
         "export",
@@ -84,11 +95,33 @@ def parse_statuses(text: str) -> list[OrchestrationStatus]:
     return statuses
 
 
-def _storage(args: argparse.Namespace) -> TaskHubStorage:
-    from durable_host.taskhub.names import TaskHubNames
+@asynccontextmanager
+async def _storage(args: argparse.Namespace) -> AsyncIterator[TaskHubStorage]:
+    """The task hub named by --connection/--hub, else by the app's settings as `start` and
+    `durable` read them (an Azurite started for the command when none listens)."""
+    from durable_host.server.app_hub import app_task_hub
     from durable_host.taskhub.storage import TaskHubStorage
 
-    return TaskHubStorage(connection_string(args.connection), TaskHubNames(args.hub))
+    if args.connection is None:
+        with app_task_hub(args.app_dir, hub_name=args.hub) as location:
+            async with TaskHubStorage(location.connection_string, location.names) as storage:
+                yield storage
+        return
+    names = _hub_names(args.app_dir, args.hub)
+    async with TaskHubStorage(connection_string(args.connection), names) as storage:
+        yield storage
+
+
+def _hub_names(app_dir: Path, hub: str | None) -> TaskHubNames:
+    from durable_host.server.settings import export_values, load_host_settings, load_local_settings
+    from durable_host.taskhub.names import TaskHubNames
+
+    if hub is not None:
+        return TaskHubNames(hub)
+    environ = dict(os.environ)
+    export_values(load_local_settings(app_dir).values, environ)
+    settings = load_host_settings(app_dir, environ).durable_task
+    return TaskHubNames(settings.hub_name, settings.partition_count)
 
 
 async def _replay(args: argparse.Namespace) -> list[ReplayReport]:

@@ -267,3 +267,27 @@ def test_the_replay_command_exits_1_and_shows_where_the_code_differs(
         f"    at orchestrators/chaining.py:{line}: {TIMER.strip()}",
     ]
     assert "1 instance(s) replayed: 0 ok, 1 non-deterministic, 0 failed to replay." in err
+
+
+def test_in_the_app_folder_replay_and_export_read_the_hub_and_storage_from_its_settings(
+    recorded: RecordedHub,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    restore_environ: None,
+) -> None:
+    # As `durable-host durable` does: host.json names the hub (through an app setting here),
+    # local.settings.json holds the connection string; no --connection, no --hub.
+    app, _ = changed_app(tmp_path, lambda text: (text + "\n", "def process_order"))
+    host = json.loads((app / "host.json").read_text())
+    host["extensions"]["durableTask"]["hubName"] = "%REPLAY_HUB%"
+    (app / "host.json").write_text(json.dumps(host))
+    values = {"AzureWebJobsStorage": recorded.connection, "REPLAY_HUB": recorded.hub}
+    (app / "local.settings.json").write_text(json.dumps({"Values": values}))
+    monkeypatch.chdir(app)
+
+    code, out = run_cli(capsys, "export", "--instance", "order-ok")
+    assert code == 0
+    assert json.loads(out)["instanceId"] == "order-ok"
+    code, out = run_cli(capsys, "replay", "--instance", "order-ok")
+    assert (code, out) == (0, "order-ok (process_order): ok\n")

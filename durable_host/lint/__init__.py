@@ -1,6 +1,6 @@
 """`durable-host lint`: find non-deterministic orchestrator code before it reaches replay.
 
-Rules and their ids: rules.py and docs/lint-rules.md.
+Rules and their ids: rules.py and durable_host/lint/lint-rules.md.
 """
 
 from durable_host.lint.linter import LintResult, lint_app

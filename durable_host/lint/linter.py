@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from durable_host.errors import AppLoadError
 from durable_host.functions.app_files import AppFiles
 from durable_host.functions.index import FunctionIndex
 from durable_host.functions.loader import load_app
 from durable_host.lint import rules
 from durable_host.lint.checks import FunctionCheck
+from durable_host.lint.from_source import find_functions, module_namespace, source_index
 from durable_host.lint.rules import Finding, Role
 from durable_host.lint.source import FunctionNode, ModuleSource, SourceCache
 
@@ -27,11 +29,13 @@ class LintResult:
     orchestrators: int
     entities: int
     functions_checked: int
+    # Why the app was checked from its source alone, and what that leaves unchecked.
+    note: str | None = None
 
 
 @dataclass(frozen=True)
 class _Visit:
-    function: Callable[..., Any]
+    function: Callable[..., Any] | None
     role: Role
     where: str
     check_yields: bool
@@ -58,23 +62,12 @@ class _Linter:
             if key in self.seen:
                 continue
             self.seen.add(key)
-            found = self.sources.function(visit.function)
+            found = None if visit.function is None else self.sources.function(visit.function)
             if found is None:
                 continue
             module, node = found
-            if visit.function is function and role is Role.ORCHESTRATOR:
-                self.check_shape(module, node, where)
-            check = FunctionCheck(
-                module,
-                node,
-                getattr(visit.function, "__globals__", {}),
-                role=visit.role,
-                where=visit.where,
-                index=self.index,
-                is_app_function=self.is_app_function,
-                check_yields=visit.check_yields,
-            ).run()
-            self.add(check.findings)
+            namespace = getattr(visit.function, "__globals__", {})
+            check = self.check(module, node, namespace, visit, is_root=visit.function is function)
             for callee in check.callees:
                 queue.append(
                     _Visit(
@@ -84,6 +77,30 @@ class _Linter:
                         callee.yields_checked,
                     )
                 )
+
+    def check(
+        self,
+        module: ModuleSource,
+        node: FunctionNode,
+        namespace: dict[str, Any],
+        visit: _Visit,
+        *,
+        is_root: bool,
+    ) -> FunctionCheck:
+        if is_root and visit.role is Role.ORCHESTRATOR:
+            self.check_shape(module, node, visit.where)
+        check = FunctionCheck(
+            module,
+            node,
+            namespace,
+            role=visit.role,
+            where=visit.where,
+            index=self.index,
+            is_app_function=self.is_app_function,
+            check_yields=visit.check_yields,
+        ).run()
+        self.add(check.findings)
+        return check
 
     def check_shape(self, module: ModuleSource, node: FunctionNode, where: str) -> None:
         rule = None
@@ -114,9 +131,15 @@ def _is_generator(node: FunctionNode) -> bool:
 
 
 def lint_app(app_dir: Path | str = ".") -> LintResult:
-    """Check the app in `app_dir`; raises AppLoadError when it cannot be loaded."""
+    """Check the app in `app_dir`; raises AppLoadError when it cannot be loaded for another
+    reason than a missing import (then its functions are found from the source)."""
     root = Path(app_dir).resolve()
-    index = load_app(root)
+    try:
+        index = load_app(root)
+    except AppLoadError as exc:
+        if not isinstance(exc.__cause__, ImportError):
+            raise
+        return _lint_source(root, exc.__cause__)
     linter = _Linter(root, index)
     for name, fn in sorted(index.orchestrators.items()):
         user = getattr(fn.user_function, "orchestrator_function", fn.user_function)
@@ -124,8 +147,38 @@ def lint_app(app_dir: Path | str = ".") -> LintResult:
     for name, fn in sorted(index.entities.items()):
         user = getattr(fn.user_function, "entity_function", fn.user_function)
         linter.lint_root(user, Role.ENTITY, f"entity '{name}'")
+    return _result(linter)
+
+
+def _result(linter: _Linter, note: str | None = None) -> LintResult:
     unique = {(f.path, f.line, f.column, f.rule.id): f for f in linter.findings}
     ordered = sorted(unique.values(), key=lambda f: (f.path, f.line, f.column, f.rule.id))
+    index = linter.index
     return LintResult(
-        root, ordered, len(index.orchestrators), len(index.entities), len(linter.seen)
+        linter.root,
+        ordered,
+        len(index.orchestrators),
+        len(index.entities),
+        len(linter.seen),
+        note,
     )
+
+
+def _lint_source(root: Path, failure: ImportError) -> LintResult:
+    """Lint the orchestrators and entities found from the source (from_source.py)."""
+    linter = _Linter(root, FunctionIndex(app_dir=str(root)))
+    functions = find_functions(root, linter.sources)
+    linter.index = source_index(root, functions)
+    for fn in functions:
+        if fn.role is None or fn.module is None or fn.node is None:
+            continue
+        linter.seen.add((fn.node, fn.role))
+        visit = _Visit(None, fn.role, f"{fn.role.value} '{fn.name}'", check_yields=True)
+        linter.check(fn.module, fn.node, module_namespace(fn.module), visit, is_root=True)
+    note = (
+        f"The app could not be imported ({type(failure).__name__}: {failure}): its "
+        "orchestrators and entities were found from the source and checked alone; calls "
+        "into other app functions were not followed. Install the app's requirements for "
+        "the full check."
+    )
+    return _result(linter, note)

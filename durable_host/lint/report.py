@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import enum
 import json
+import re
+from importlib import resources
 from typing import Any
 
 from durable_host import __version__
+from durable_host.errors import ConfigurationError
 from durable_host.lint.linter import LintResult
 from durable_host.lint.rules import RULES, Finding
 
-DOCS = "docs/lint-rules.md"
+DOCS = "`durable-host lint --explain RULE`"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
@@ -18,6 +21,20 @@ class OutputFormat(enum.Enum):
     TEXT = "text"
     JSON = "json"
     SARIF = "sarif"
+
+
+def explain(rule_id: str) -> str:
+    """A rule's section of lint-rules.md (shipped in the wheel): why, and a bad and a good
+    example. DurableHostError for an unknown id."""
+    wanted = rule_id.strip().upper()
+    if not any(rule.id == wanted for rule in RULES):
+        raise ConfigurationError(
+            f"No lint rule {rule_id!r}; the rules are {', '.join(r.id for r in RULES)}."
+        )
+    text = resources.files("durable_host.lint").joinpath("lint-rules.md").read_text("utf-8")
+    section = re.search(rf"^## {wanted} .*?(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    assert section is not None, f"lint-rules.md has no section for {wanted}"
+    return section.group(0).strip()
 
 
 def render(result: LintResult, output: OutputFormat) -> str:
@@ -75,7 +92,10 @@ def sarif(result: LintResult) -> dict[str, Any]:
                                 "id": rule.id,
                                 "name": rule.name,
                                 "shortDescription": {"text": rule.summary},
-                                "help": {"text": f"Fix: {rule.fix}. Examples: {DOCS}"},
+                                "help": {
+                                    "text": f"Fix: {rule.fix}. Examples: "
+                                    f"durable-host lint --explain {rule.id}"
+                                },
                                 "defaultConfiguration": {"level": "error"},
                             }
                             for rule in RULES

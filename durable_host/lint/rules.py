@@ -1,6 +1,6 @@
 """The lint rules: ids, what each one catches, how to fix it, and the calls behind them.
 
-docs/lint-rules.md shows a bad and a good example per rule; keep both in step.
+durable_host/lint/lint-rules.md shows a bad and a good example per rule; keep both in step.
 """
 
 from __future__ import annotations

@@ -146,6 +146,7 @@ class Engine:
             hub_name=settings.hub_name,
             session_idle_timeout=settings.extended_session_idle_timeout,
             reorder_window=timedelta(seconds=settings.entity_message_reorder_window),
+            visibility_timeout=settings.control_queue_visibility_timeout,
             may_reply=lambda instance_id: self.partitions.holds(
                 self.router.partition_of(instance_id)
             ),
@@ -209,6 +210,7 @@ class Engine:
         if self._started:
             await self.partitions.stop()
             await self.orchestrations.stop()
+            await self.entities.close()
             self.http_activity.interrupt()
             await self.activities.stop()
         await self.http_activity.close()

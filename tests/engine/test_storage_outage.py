@@ -7,18 +7,39 @@ every second) so that the outage outlasts them without a long test.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from types import ModuleType
+from typing import Any
 
 import pytest
 
+from durable_host.engine.dispatch.entity_state import (
+    entity_instance_id,
+    request_json,
+    scheduled_operation_name,
+)
 from durable_host.engine.dispatch.returns import MessageReturns
 from durable_host.engine.runtime import Engine
-from durable_host.functions import FunctionIndex, FunctionInvoker
+from durable_host.functions import FunctionIndex, FunctionInvoker, load_app
+from durable_host.taskhub.events import EventRaised, OrchestrationInstance
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage
-from tests.engine._helpers import COMPLETED, drop_hub, eventually, finish, output, settings, start
+from tests.engine._helpers import (
+    COMPLETED,
+    ENTITY_APP_DIR,
+    drop_hub,
+    eventually,
+    finish,
+    output,
+    settings,
+    start,
+)
+from tests.engine.test_entities import op_input
 from tests.fault_proxy import ProxiedStorage
 from tests.taskhub.test_storage_queues import start_message
 
@@ -155,3 +176,69 @@ async def test_a_message_given_back_during_an_outage_is_visible_once_storage_ans
         await direct.delete_task_hub()
         await direct.close()
         await through_proxy.close()
+
+
+async def test_an_entity_put_back_storage_does_not_take_holds_up_nothing(
+    azurite: str, hub_name: str, proxied: ProxiedStorage
+) -> None:
+    """A batch with an operation due now and one scheduled for later, and the queue service
+    unreachable from the moment the later one is put back: the put-back is retried in the
+    background, the due operation is applied and stored meanwhile, and the later one still
+    runs at its time once the queues answer again. (The put-back used to fail the whole
+    batch, so nothing was applied until storage answered and the batch came back.)"""
+    index = load_app(ENTITY_APP_DIR)
+    invoker = FunctionInvoker(index)
+    engine = Engine(
+        proxied.connection_string, settings(hub_name, partition_count=1), index, invoker
+    )
+    queues = proxied.proxies["Queue"]
+    try:
+        await engine.storage.create_if_not_exists()
+        due = engine.clock.now() + timedelta(seconds=8)
+        # Both sent before the engine starts, so its first receive takes them in one batch.
+        # The scheduled one is visible at once, as a signal scheduled more than the queue's
+        # longest delay ahead is, or one from a host whose clock runs ahead: the entity
+        # puts it back until its time.
+        await _send_signal_visible_now(engine, "k", 100, due)
+        await engine.client.signal_entity("counter", "k", "add", op_input(1))
+        # The put-back (an update with the pop receipt) never reaches the queue service,
+        # which is unreachable from then on.
+        queues.hold_request_containing(
+            b"popreceipt=", then=lambda: asyncio.get_running_loop().create_task(queues.drop())
+        )
+        await engine.start()
+
+        async def state() -> Any:
+            entity = await engine.client.read_entity("counter", "k")  # tables still answer
+            return None if entity is None else json.loads(entity.state or "null")
+
+        async def applied_now() -> bool:
+            return bool(await state() == 1)
+
+        await eventually(applied_now, timeout=RECOVERY_DEADLINE, what="the due add stored")
+        assert engine.clock.now() < due, "the machine is too slow to see the order"
+        await queues.resume()
+
+        async def applied_later() -> bool:
+            return bool(await state() == 101)
+
+        await eventually(applied_later, timeout=30, what="the scheduled add at its time")
+    finally:
+        await proxied.resume()
+        await engine.stop()
+        invoker.close(wait=False)
+        await drop_hub(azurite, hub_name)
+
+
+async def _send_signal_visible_now(engine: Engine, key: str, amount: int, due: datetime) -> None:
+    now = engine.clock.now()
+    request = request_json(
+        request_id=str(uuid.uuid4()),
+        operation="add",
+        input_json=op_input(amount),
+        signal=True,
+        now=now,
+    )
+    event = EventRaised(timestamp=now, name=scheduled_operation_name(due), input=request)
+    target = OrchestrationInstance(entity_instance_id("counter", key), "")
+    await engine.router.send_to_instance(target, event)

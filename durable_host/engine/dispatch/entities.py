@@ -49,6 +49,7 @@ from durable_host.engine.dispatch.entity_state import (
 )
 from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.queue_consumer import delete_settled
+from durable_host.engine.dispatch.returns import MessageReturns
 from durable_host.engine.dispatch.router import MessageRouter, stored_message
 from durable_host.engine.log_context import about_instance
 from durable_host.engine.time.clock import Clock
@@ -117,8 +118,10 @@ class EntityProcessor:
         session_idle_timeout: float = 30.0,
         may_reply: Callable[[str], bool] | None = None,
         reorder_window: timedelta = timedelta(minutes=30),
+        visibility_timeout: float = 300.0,
     ) -> None:
         self._may_reply = may_reply
+        self._returns = MessageReturns(storage, visibility_timeout=visibility_timeout)
         self._reorder_window = reorder_window // timedelta(microseconds=1) * 10  # .NET ticks
         self._storage = storage
         self._router = router
@@ -157,7 +160,9 @@ class EntityProcessor:
             reorder_window=self._reorder_window,
         )
         for msg, delay in sorted_batch.later:
-            await self._storage.abandon_message(await stored_message(msg), delay=delay)
+            # Through the dispatchers' returns: a put-back storage does not take now is
+            # retried in the background, and the due operations of the batch go on.
+            await self._returns.give_back(await stored_message(msg), delay)
         if sorted_batch.operations:
             log.debug("Batch starts: %d operation(s)", len(sorted_batch.operations))
             await self._run_batch(session, sorted_batch)
@@ -318,6 +323,10 @@ class EntityProcessor:
                 )
                 await asyncio.sleep(min(0.25 * 2**attempt, 2.0))
         raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        """Stop retrying put-backs: what is left reappears when its visibility runs out."""
+        await self._returns.close()
 
     def forget_partition(self, partition: int) -> None:
         """Drop the cached state of the partition's entities: another host may own it now.

@@ -15,7 +15,6 @@ from durable_host.engine.client.engine_client import EngineClient
 from durable_host.engine.dispatch.activities import ActivityDispatcher, ActivityResult
 from durable_host.engine.dispatch.entities import EntityProcessor
 from durable_host.engine.dispatch.http_activity import HTTP_ACTIVITY_NAME, HttpActivity
-from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.orchestrations import OrchestrationDispatcher
 from durable_host.engine.dispatch.partition_manager import PartitionManager
@@ -103,7 +102,6 @@ class Engine:
         held = HeldMessages(self.clock) if isinstance(self.clock, VirtualClock) else None
         self.router = MessageRouter(self.storage, settings.partition_count, self.clock, held)
         self.notifier = InstanceNotifier()
-        self._build_dispatchers(settings)
         self.client = EngineClient(
             storage=self.storage,
             router=self.router,
@@ -113,6 +111,7 @@ class Engine:
             notifier=self.notifier,
             resolve_entity=self._resolve_entity,
         )
+        self._build_dispatchers(settings)
         self.partitions = PartitionManager(
             storage=self.storage,
             worker_id=settings.worker_id,
@@ -155,7 +154,8 @@ class Engine:
             storage=self.storage,
             run_orchestrator=self._run_orchestrator,
             clock=self.clock,
-            rows=InstanceRowWriter(self.storage, settings.hub_name),
+            # The client's writer: a start's first episode merges into the Pending row it wrote.
+            rows=self.client.rows,
             known_activity=self._is_activity,
         )
         self.orchestrations = OrchestrationDispatcher(

@@ -176,6 +176,52 @@ async def test_a_clients_pending_row_is_written_over(hub_storage: TaskHubStorage
     assert session.row_etag == await etag_of(hub_storage, "rewinding") != written
 
 
+async def test_a_starts_first_episode_merges_into_the_pending_row_this_writer_wrote(
+    hub_storage: TaskHubStorage,
+) -> None:
+    """No read of the row: the Pending row's ETag from the client's insert guards the merge."""
+    writer = InstanceRowWriter(hub_storage, HUB)
+    assert await writer.write_pending(started("local", "e1"), read_etag=None)
+    pending = await etag_of(hub_storage, "local")
+    reads: list[str] = []
+    real_read = hub_storage.get_instance_with_etag
+
+    async def recorded(instance_id: str) -> Any:
+        reads.append(instance_id)
+        return await real_read(instance_id)
+
+    hub_storage.get_instance_with_etag = recorded  # type: ignore[method-assign]
+    session = session_after("local", first_episode("local", "e1"))
+    await writer.write_owned(session, running_fields(writer, session))
+    assert reads == []
+    record = await row(hub_storage, "local")
+    assert (record.runtime_status, record.execution_id, record.custom_status) == (
+        RUNNING,
+        "e1",
+        '"busy"',
+    )
+    assert session.row_etag == await etag_of(hub_storage, "local") != pending
+
+
+async def test_a_pending_row_changed_since_the_client_wrote_it_is_read_first(
+    hub_storage: TaskHubStorage,
+) -> None:
+    """The Pending row's ETag is stale (another host finished this execution meanwhile): the
+    merge fails on it, and the row as read now decides, as for any first write."""
+    writer = InstanceRowWriter(hub_storage, HUB)
+    assert await writer.write_pending(started("stale", "e1"), read_etag=None)
+    await hub_storage.merge_instance("stale", {"runtime_status": COMPLETED, "output": '"them"'})
+    session = session_after("stale", first_episode("stale", "e1"))
+    await writer.write_owned(session, running_fields(writer, session))
+    record = await row(hub_storage, "stale")
+    assert (record.runtime_status, record.output) == (COMPLETED, '"them"')
+    # A Pending row of another execution (a restart) is not taken for this session's.
+    assert await writer.write_pending(started("other", "e2"), read_etag=None)
+    late = session_after("other", first_episode("other", "e1"))
+    await writer.write_owned(late, running_fields(writer, late))
+    assert (await row(hub_storage, "other")).execution_id == "e1"
+
+
 async def test_a_row_that_keeps_changing_raises_after_three_reads(
     hub_storage: TaskHubStorage,
 ) -> None:

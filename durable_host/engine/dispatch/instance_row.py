@@ -7,9 +7,10 @@ can change between a writer's read and its write, and a write can land late (que
 storage stall while the partition moved to another host).
 
 The policy: no write is blind. Each is conditioned on a version of the row (its ETag): the
-one the writer last wrote or has just read; where there is no row, it is an insert, which
-fails if one appeared meanwhile. When that version is no longer current, the row changed
-meanwhile, and who wins depends on the writer:
+one the writer last wrote or has just read (or, for the first episode of a start made through
+this host's client, the Pending row that client inserted: one read fewer per start); where
+there is no row, it is an insert, which fails if one appeared meanwhile. When that version
+is no longer current, the row changed meanwhile, and who wins depends on the writer:
 
 - The owner (`write_owned`, `repair`) reads the row again and writes over it, unless it is a
   finished row of the same execution and this write does not finish it: that row's writer
@@ -50,21 +51,31 @@ log = logging.getLogger("durable_host.orchestrations")
 
 # Reads and conditional writes of a row that other writers keep changing, before giving up.
 _ROW_WRITE_ATTEMPTS = 3
+# Pending rows this writer inserted whose first episode has not written yet (their instances
+# may run on another host, so the oldest are dropped past this many).
+_PENDING_VERSIONS_KEPT = 10_000
 
 
 class InstanceRowWriter:
     def __init__(self, storage: TaskHubStorage, hub_name: str) -> None:
         self._storage = storage
         self._hub_name = hub_name
+        # instance id -> (execution id, ETag) of the Pending row this writer wrote: the first
+        # episode of a start made through this host's client merges into that version instead
+        # of reading the row first; if the row changed meanwhile the merge fails and it reads.
+        self._pending_versions: dict[str, tuple[str, str]] = {}
 
     # -- the owner --------------------------------------------------------------------------------
 
     async def write_owned(self, session: Session, fields: dict[str, Any]) -> None:
         """Merge an episode's fields into the row, never over a newer owner's end.
 
-        Conditioned on the version this session last wrote, or, for its first write (a host
-        that just took the partition over has no ETag yet), on the row as read now.
+        Conditioned on the version this session last wrote, or, for its first write, on the
+        Pending row this writer inserted for the start, else (a host that just took the
+        partition over has no ETag yet) on the row as read now.
         """
+        if session.row_etag is None:
+            session.row_etag = self._pending_version(session)
         if session.row_etag is not None:
             try:
                 session.row_etag = await self._storage.merge_instance(
@@ -89,6 +100,18 @@ class InstanceRowWriter:
             f"The Instances row of {session.instance_id} kept changing while this host wrote "
             "it; the episode's messages stay queued and their redelivery repairs the row."
         )
+
+    def _pending_version(self, session: Session) -> str | None:
+        pending = self._pending_versions.pop(session.instance_id, None)
+        if pending is None or pending[0] != session.execution_id:
+            return None
+        return pending[1]
+
+    def _remember_pending(self, execution_id: str, instance_id: str, etag: str) -> None:
+        self._pending_versions.pop(instance_id, None)
+        if len(self._pending_versions) >= _PENDING_VERSIONS_KEPT:
+            del self._pending_versions[next(iter(self._pending_versions))]
+        self._pending_versions[instance_id] = (execution_id, etag)
 
     async def _write_version(
         self, instance_id: str, fields: dict[str, Any], etag: str | None
@@ -251,12 +274,14 @@ class InstanceRowWriter:
         )
         try:
             if read_etag is None:
-                await self._storage.insert_instance(record)
+                etag = await self._storage.insert_instance(record)
             else:
-                await self._storage.insert_or_replace_instance(record, etag=read_etag)
+                etag = await self._storage.insert_or_replace_instance(record, etag=read_etag)
         except CheckpointConflictError:
             log.debug("Instance %s: a worker wrote its row first; keeping that", record.instance_id)
             return False
+        if execution.execution_id is not None:
+            self._remember_pending(execution.execution_id, execution.instance_id, etag)
         return True
 
     async def mark_rewinding(self, instance_id: str, *, read_etag: str) -> bool:

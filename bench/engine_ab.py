@@ -172,6 +172,12 @@ def main() -> None:
                             f"host CPU {got[1]:.2f} ms/step",
                             flush=True,
                         )
+    _print_medians(results)
+
+
+def _print_medians(results: dict[tuple[str, str], list[tuple[float, float]]]) -> None:
+    """Each variant's medians, then the median over rounds of this/base host CPU per step
+    (both measured in the same round, so load that moves between rounds cancels)."""
     for (workload, name), pairs in sorted(results.items()):
         values, cpus = [p[0] for p in pairs], [p[1] for p in pairs]
         listed = ", ".join(f"{v:.2f}" for v in values)
@@ -180,6 +186,14 @@ def main() -> None:
             f"host CPU median {statistics.median(cpus):.2f} ms/step "
             f"({', '.join(f'{c:.2f}' for c in cpus)})"
         )
+    for workload in sorted({w for w, _ in results}):
+        base, this = results.get((workload, "base"), []), results.get((workload, "this"), [])
+        ratios = [t[1] / b[1] for b, t in zip(base, this, strict=False) if b[1] > 0]
+        if ratios:
+            print(
+                f"{workload}: host CPU per step this/base, median of {len(ratios)} rounds "
+                f"{statistics.median(ratios):.3f} ({', '.join(f'{r:.2f}' for r in ratios)})"
+            )
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ monitoring tools and the real provider read rows we write. Conventions:
   checkpoint); reading `"null"` gives None;
 - `Tags` is a JSON object string; unset Tags, and any other unset value, are
   left out of the row (Table storage keeps no null properties);
-- `InputBlobName` / `OutputBlobName` are our columns for payloads moved to the
-  large-message container (DT.AS stores the blob URL in Input/Output instead);
-  written only when set.
+- an oversized Input/Output/CustomStatus holds the absolute URL of its blob in
+  `<hub>-largemessages`, as DT.AS writes it (`storage_instances.py`);
+  `InputBlobName` / `OutputBlobName` are read only from rows older versions of
+  durable_host wrote.
 """
 
 from __future__ import annotations

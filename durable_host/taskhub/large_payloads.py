@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import secrets
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
@@ -83,6 +83,23 @@ class LargePayloads:
         marker = self.container_name + "/"
         index = path.find(marker)
         return path[index + len(marker) :] if index >= 0 else path.rsplit("/", 1)[-1]
+
+    def blob_url(self, name: str) -> str:
+        """The absolute URL the provider writes for a blob (`MessageManager.GetBlobUrl`): the
+        container's URL without any SAS, then each name segment escaped as
+        `Uri.EscapeDataString` does (MessageManager.cs 283-288, 355-358)."""
+        scheme, netloc, path, _, _ = urlsplit(self._container.url)
+        escaped = "/".join(quote(segment, safe="") for segment in name.split("/"))
+        return urlunsplit((scheme, netloc, f"{path.rstrip('/')}/{escaped}", "", ""))
+
+    def is_blob_url(self, value: str) -> bool:
+        """Whether an Instances value is a reference to a blob of this hub's container."""
+        return (
+            value.startswith(("http://", "https://"))
+            and value.endswith(".json.gz")
+            and f"/{self.container_name}/" in value
+            and not any(c.isspace() for c in value)
+        )
 
     async def upload(self, name: str, text: str) -> None:
         if len(text) > _THREAD_THRESHOLD:

@@ -17,14 +17,11 @@ from durable_host.errors import CheckpointConflictError, StorageError
 from durable_host.taskhub.connections import replay_after_reset
 from durable_host.taskhub.instances import InstanceRecord, instance_merge_row
 from durable_host.taskhub.key_escaping import escape_partition_key
-from durable_host.taskhub.large_payloads import LargePayloads
+from durable_host.taskhub.large_payloads import LargePayloads, history_blob_name, is_large_property
 from durable_host.taskhub.queue_messages import decode_message
 from durable_host.taskhub.rest_tables import RestTables
 from durable_host.taskhub.storage_errors import storage_errors
-from durable_host.taskhub.storage_history import (
-    offload_large_properties,
-    restore_large_properties,
-)
+from durable_host.taskhub.storage_history import restore_large_properties
 
 __all__ = ["INSTANCE_LARGE_PROPERTIES", "InstanceStore", "decode_token", "encode_token"]
 
@@ -69,38 +66,38 @@ class InstanceStore:
         self._rest = rest
 
     async def _to_entity(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        # The provider writes the blob's absolute URL into an oversized Instances column
+        # (AzureTableTrackingStore.cs 1275-1293, SetInstancesTablePropertyFromHistoryProperty),
+        # and its reader (ConvertFromAsync, 444-512) follows only that form: a `<Prop>BlobName`
+        # column there is read for History rows alone.
         entity = dict(row)
-        await offload_large_properties(
-            entity,
-            self._payloads,
-            escaped_id=str(entity["PartitionKey"]),
-            event_type=None,
-            names=INSTANCE_LARGE_PROPERTIES,
-        )
+        escaped_id = str(entity["PartitionKey"])
+        for prop in INSTANCE_LARGE_PROPERTIES:
+            value = entity.get(prop)
+            if isinstance(value, str) and is_large_property(value):
+                # GetBlobName's form for a row without an EventType (AzureTableTrackingStore.cs
+                # 1352-1386): `<id>/history--Input-<rand>-Input.json.gz`.
+                blob = history_blob_name(escaped_id, _ROW_KEY, prop, prop)
+                await self._payloads.upload(blob, value)
+                entity[prop] = self._payloads.blob_url(blob)
         return entity
 
     async def _from_entity(self, entity: Mapping[str, Any]) -> InstanceRecord:
         row = dict(entity)
+        # `<Prop>BlobName` columns: rows written by durable_host before it wrote URLs.
         await restore_large_properties(row, self._payloads, names=INSTANCE_LARGE_PROPERTIES)
-        for prop in ("Input", "Output"):
+        for prop in INSTANCE_LARGE_PROPERTIES:
             value = row.get(prop)
-            if isinstance(value, str) and self._is_provider_blob_url(value):
+            if isinstance(value, str) and self._payloads.is_blob_url(value):
                 row[prop] = await self._read_provider_blob(value)
         return InstanceRecord.from_row(row)
-
-    def _is_provider_blob_url(self, value: str) -> bool:
-        # DurableTask.AzureStorage writes the blob URL into an oversized Input/Output.
-        return (
-            value.startswith(("http://", "https://"))
-            and value.endswith(".json.gz")
-            and f"/{self._payloads.container_name}/" in value
-        )
 
     async def _read_provider_blob(self, url: str) -> str:
         text = await self._payloads.download(url)
         if not url.endswith("ExecutionStarted.json.gz"):
             return text
-        # A whole start message: the input is the event's.
+        # A whole start message (the client's Pending row when the message was large,
+        # AzureStorageOrchestrationService.cs 1784-1797): the input is the event's.
         message = decode_message(text)
         event = message.task_message.event if message.task_message else None
         return str(getattr(event, "input", None) or "")

@@ -136,7 +136,11 @@ async def test_delete_then_recreate(engine: Engine) -> None:
     listed = await engine.client.list_entities(fetch_state=True)
     assert [(e.key, e.state) for e in listed.entities] == [("stays", "1")]
     row = await engine.storage.get_instance("@counter@gone")
-    assert row is not None and row.custom_status == '{"entityExists":false,"queueSize":0}'
+    # The extension's EntityStatus leaves every member out at its default (EntityStatus.cs
+    # 17-36): a real client's TestEntityExists (a substring test) must not see this one.
+    assert row is not None and row.custom_status == "{}"
+    stays = await engine.storage.get_instance("@counter@stays")
+    assert stays is not None and stays.custom_status == '{"entityExists":true}'
 
     await engine.client.signal_entity("counter", "gone", "add", op_input(2))
     await wait_state(engine, "gone", 2)  # starts again from the initializer, not from 5
@@ -208,7 +212,7 @@ async def test_storage_rows_match_the_provider_format(engine: Engine, azurite: s
     assert row["RuntimeStatus"] == "Running"
     assert row["ExecutionId"] == execution_id
     assert row["Input"] == started["Input"]
-    assert row["CustomStatus"] == '{"entityExists":true,"queueSize":0}'
+    assert row["CustomStatus"] == '{"entityExists":true}'
     assert row["TaskHubName"] == engine.settings.hub_name
     assert row["LastUpdatedTime"] is not None
 
@@ -225,26 +229,37 @@ async def test_storage_rows_match_the_provider_format(engine: Engine, azurite: s
     assert started_event.generation >= 1
 
 
-async def test_non_operation_messages_are_dropped_without_harm(engine: Engine) -> None:
+async def test_a_lock_holds_other_requests_until_its_holder_releases_it(engine: Engine) -> None:
+    """Issue 27 item 2: `lockedBy` is honoured as the extension's scheduler does (requests of
+    others wait in `queue`, the holder's run, a `release` from the holder frees the entity:
+    DurableTaskExtension.cs 922-954, 983-1012; SchedulerState.cs 79-84)."""
     from durable_host.taskhub.events import EventRaised, OrchestrationInstance
 
     await engine.client.signal_entity("counter", "odd", "add", op_input(1))
     await wait_state(engine, "odd", 1)
     target = OrchestrationInstance("@counter@odd", None)
-    now = engine.clock.now()
-    await engine.router.send_to_instance(
-        target, EventRaised(timestamp=now, name="release", input='{"id":"x","parent":"o"}')
-    )
-    lock = '{"id":"l1","lockset":[{"name":"counter","key":"odd"}],"pos":0,"parent":"o"}'
-    await engine.router.send_to_instance(target, EventRaised(timestamp=now, name="op", input=lock))
-    await engine.client.signal_entity("counter", "odd", "add", op_input(1))
-    await wait_state(engine, "odd", 2)
 
-    async def drained() -> bool:
-        lengths = await engine.storage.queue_lengths()
-        return not any(lengths.values())
+    async def send(name: str, body: dict[str, Any]) -> None:
+        event = EventRaised(timestamp=engine.clock.now(), name=name, input=json.dumps(body))
+        await engine.router.send_to_instance(target, event)
 
-    await eventually(drained, what="the ignored messages to be deleted")
+    async def status_is(expected: dict[str, Any]) -> bool:
+        row = await engine.storage.get_instance("@counter@odd")
+        return row is not None and json.loads(row.custom_status or "null") == expected
+
+    lockset = [{"name": "counter", "key": "odd"}]
+    await send("op", {"id": "l1", "lockset": lockset, "pos": 0, "parent": "o", "signal": False})
+    await eventually(lambda: status_is({"entityExists": True, "lockedBy": "o"}), what="locked")
+    await engine.client.signal_entity("counter", "odd", "add", op_input(10))
+    queued = {"entityExists": True, "queueSize": 1, "lockedBy": "o"}
+    await eventually(lambda: status_is(queued), what="the client's signal queued")
+    # The holder's own operation runs at once, ahead of the queue.
+    add = {"op": "add", "signal": True, "input": op_input(5), "id": "s1", "parent": "o"}
+    await send("op", add)
+    await wait_state(engine, "odd", 6)
+    await send("release", {"id": "l1", "parent": "o"})
+    await wait_state(engine, "odd", 16)
+    await eventually(lambda: status_is({"entityExists": True}), what="unlocked, queue empty")
 
 
 async def test_state_survives_a_host_restart(engine: Engine, azurite: str, hub_name: str) -> None:

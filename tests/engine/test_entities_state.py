@@ -36,10 +36,13 @@ def test_scheduler_state_is_written_like_the_extension() -> None:
     assert text == '{"exists":true,"state":"{\\"a\\":1}","sorter":{}}'
     assert SchedulerState.from_json(text) == SchedulerState(True, '{"a":1}')
     assert SchedulerState().to_json() == '{"sorter":{}}'
-    # A stored state of a deleted entity reads as not existing; garbage reads as empty.
-    assert SchedulerState.from_json('{"state":"5","sorter":{}}') == SchedulerState()
+    # The extension's format says `exists`: false with a state left over reads as deleted.
+    assert SchedulerState.from_json('{"exists":false,"state":"5"}') == SchedulerState()
+    # DurableTask.Core's has no `exists` (a state means it exists): SchedulerState.cs 28.
+    assert SchedulerState.from_json('{"state":"5","sorter":{}}') == SchedulerState(True, "5")
     assert SchedulerState.from_json("not json") == SchedulerState()
-    assert SchedulerState(True, "1").custom_status() == '{"entityExists":true,"queueSize":0}'
+    assert SchedulerState(True, "1").custom_status() == '{"entityExists":true}'
+    assert SchedulerState().custom_status() == "{}"
 
 
 def test_batch_payload_matches_protocol_2_1() -> None:

@@ -85,14 +85,17 @@ async def test_large_input_output_and_custom_status_use_blobs(
     await hub_storage.insert_or_replace_instance(record("big", input=big))
     await hub_storage.merge_instance("big", {"output": big + " ", "custom_status": big})
     row = await asyncio.to_thread(raw_row, azurite, hub_storage, "big")
-    assert row["Input"] == "" and row["InputBlobName"].startswith("big/history--Input-")
-    assert row["Output"] == "" and row["OutputBlobName"].endswith("-Output.json.gz")
-    assert row["CustomStatus"] == "" and row["CustomStatusBlobName"]
+    # The blob's URL in the column itself, as the provider writes it (docs/task-hub-layout.md §4).
+    prefix = hub_storage.names.large_messages_container + "/big/history--"
+    assert prefix + "Input-" in row["Input"] and row["Input"].startswith("http")
+    assert row["Output"].endswith("-Output.json.gz") and prefix in row["Output"]
+    assert row["CustomStatus"].endswith("-CustomStatus.json.gz")
+    assert not [column for column in row if column.endswith("BlobName")]
     got = await hub_storage.get_instance("big")
     assert got is not None
     assert (got.input, got.output, got.custom_status) == (big, big + " ", big)
 
-    # A later small value wins over the stale blob name left by the merge.
+    # A later small value replaces the URL.
     await hub_storage.merge_instance("big", {"output": '"small"'})
     got = await hub_storage.get_instance("big")
     assert got is not None and got.output == '"small"'

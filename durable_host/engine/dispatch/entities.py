@@ -6,7 +6,10 @@ scheduler does (docs/task-hub-layout.md §6):
 
 1. the operations (`op` EventRaised messages) are taken in arrival order through the
    entity's sorter, which delivers each sender's requests in the order they were sent
-   (entity_batches.py); a scheduled one (`op@<time>`) not due yet is hidden again;
+   (entity_batches.py); a scheduled one (`op@<time>`) not due yet is hidden again; those
+   delivered join the entity's queue, which runs as the extension's does (entity_queue.py:
+   requests wait while another orchestration holds the entity's lock or it is suspended;
+   lock requests are granted after the batch's operations);
 2. the app's entity function runs the delivered ones in one invocation through the SDK;
 3. checkpoint, as a continue-as-new under a new ExecutionId, in the provider's
    order: responses to callers, then history rows 0-2 (OrchestratorStarted,
@@ -31,12 +34,13 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from durable_host.engine.dispatch.entity_batches import SortedBatch, sort_batch
+from durable_host.engine.dispatch.entity_batches import sort_batch
+from durable_host.engine.dispatch.entity_queue import Schedule, grant_lock, schedule
 from durable_host.engine.dispatch.entity_state import (
     EntityResult,
     OperationRequest,
@@ -92,6 +96,7 @@ class _EntitySession:
     execution_id: str | None = None
     etag: str | None = None
     generation: int = 0
+    started_at: datetime | None = None
     state: SchedulerState = field(default_factory=SchedulerState)
     last_used: float = field(default_factory=time.monotonic)
     seen: deque[str] = field(default_factory=lambda: deque(maxlen=_REMEMBERED_REQUESTS))
@@ -163,16 +168,23 @@ class EntityProcessor:
             # Through the dispatchers' returns: a put-back storage does not take now is
             # retried in the background, and the due operations of the batch go on.
             await self._returns.give_back(await stored_message(msg), delay)
-        if sorted_batch.operations:
-            log.debug("Batch starts: %d operation(s)", len(sorted_batch.operations))
-            await self._run_batch(session, sorted_batch)
+        plan = schedule(
+            replace(session.state, sorter=sorted_batch.sorter),
+            sorted_batch.operations,
+            releases=sorted_batch.releases,
+            resumed=sorted_batch.resumed,
+            suspended_since=session.started_at,
+            now=self._clock.now(),
+        )
+        if plan.run or plan.lock_request is not None:
+            log.debug("Batch starts: %d operation(s)", len(plan.run))
+            await self._run_batch(session, plan)
             log.debug("Batch done: checkpointed as execution %s", session.execution_id)
-        elif sorted_batch.sorter != session.state.sorter:
-            # Requests were only held back (or the sorter forgot a silent sender): they live
-            # in the state now, so it is stored before their messages are deleted.
-            new_state = replace(session.state, sorter=sorted_batch.sorter)
-            await self._checkpoint(session, new_state, self._clock.now())
-            log.debug("Held requests stored as execution %s", session.execution_id)
+        elif plan.state != session.state:
+            # Requests were only held back, queued behind a lock, or the lock was released:
+            # that lives in the state now, so it is stored before the messages are deleted.
+            await self._checkpoint(session, plan.state, self._clock.now())
+            log.debug("Entity state stored as execution %s", session.execution_id)
         await delete_settled(self._storage, sorted_batch.consumed)
 
     # -- loading and sorting ------------------------------------------------------------------
@@ -188,6 +200,7 @@ class EntityProcessor:
             if started is not None:
                 session.state = SchedulerState.from_json(started.input)
                 session.generation = started.generation
+                session.started_at = started.timestamp
                 for request_id in ((started.tags or {}).get(_APPLIED_TAG) or "").split():
                     session.remember(request_id)
             self._sessions[instance_id] = session
@@ -196,36 +209,29 @@ class EntityProcessor:
 
     # -- running ------------------------------------------------------------------------------
 
-    async def _run_batch(self, session: _EntitySession, sorted_batch: SortedBatch) -> None:
+    async def _run_batch(self, session: _EntitySession, plan: Schedule) -> None:
         name, key = split_entity_id(session.instance_id)
-        operations = sorted_batch.operations
+        operations = plan.run
         requests = [r for _, r in operations]
         began = self._clock.now()
-        result = await self._invoke(session, name, key, requests)
+        result = (
+            await self._invoke(session, name, key, requests)
+            if requests
+            else EntityResult(state=session.state, outcomes=[])
+        )
         now = self._clock.now()
-        if self.tracer is not None:
-            # Requests held back by an earlier batch have no message (nor trace context) here.
-            traced = [
-                (m, r, o)
-                for (m, r), o in zip(operations, result.outcomes, strict=True)
-                if m is not None
-            ]
-            self.tracer.entity_batch(
-                session.instance_id,
-                [(m, r) for m, r, _ in traced],
-                [o for _, _, o in traced],
-                began,
-                now,
-            )
-        sends = [
-            self._router.send_to_instance(
-                OrchestrationInstance(request.parent or "", request.parent_execution),
-                EventRaised(timestamp=now, name=request.request_id, input=response_json(outcome)),
-                sender=OrchestrationInstance(session.instance_id, session.execution_id or ""),
-            )
-            for request, outcome in zip(requests, result.outcomes, strict=True)
-            if request.expects_response
-        ]
+        if self.tracer is not None and requests:
+            _trace(self.tracer, session.instance_id, operations, result, began, now)
+        sends, locked_by = _replies(
+            self._router,
+            OrchestrationInstance(session.instance_id, session.execution_id or ""),
+            requests,
+            result,
+            plan,
+            now,
+        )
+        if plan.lock_request is not None:
+            requests.append(plan.lock_request)
         if sends and self._may_reply is not None and not self._may_reply(session.instance_id):
             # Past this point the replies are out; a host whose lease is lapsing leaves the
             # batch to the partition's next owner rather than answer from what may be stale.
@@ -241,10 +247,13 @@ class EntityProcessor:
         # whole session anyway.
         for request in requests:
             session.remember(request.request_id)
-        await self._checkpoint(session, replace(result.state, sorter=sorted_batch.sorter), now)
+        new_state = replace(
+            plan.state, exists=result.state.exists, state=result.state.state, locked_by=locked_by
+        )
+        await self._checkpoint(session, new_state, now)
         # Counted once stored, so a reader that sees the count also sees the state.
         self.batches_run += 1
-        self.operations_run += len(requests)
+        self.operations_run += len(operations)
 
     async def _invoke(
         self,
@@ -290,6 +299,7 @@ class EntityProcessor:
         session.etag = await self._store(session, execution_id, events)
         session.execution_id = execution_id
         session.generation = generation
+        session.started_at = now
         session.state = state
         await self._rows.write_entity(started, state.custom_status())
 
@@ -344,3 +354,52 @@ class EntityProcessor:
         for instance_id in [k for k, s in self._sessions.items() if s.last_used < cutoff]:
             if instance_id not in self._active:
                 del self._sessions[instance_id]
+
+
+def _trace(
+    tracer: DurableTracer,
+    instance_id: str,
+    operations: list[tuple[ReceivedMessage | None, OperationRequest]],
+    result: EntityResult,
+    began: datetime,
+    now: datetime,
+) -> None:
+    # Requests held back by an earlier batch have no message (nor trace context) here.
+    traced = [
+        (m, r, o) for (m, r), o in zip(operations, result.outcomes, strict=True) if m is not None
+    ]
+    tracer.entity_batch(
+        instance_id, [(m, r) for m, r, _ in traced], [o for _, _, o in traced], began, now
+    )
+
+
+def _replies(
+    router: MessageRouter,
+    me: OrchestrationInstance,
+    requests: list[OperationRequest],
+    result: EntityResult,
+    plan: Schedule,
+    now: datetime,
+) -> tuple[list[Coroutine[Any, Any, object]], str | None]:
+    """The batch's sends (the callers' replies, then a granted lock's next step) and who holds
+    the entity's lock after it."""
+    sends: list[Coroutine[Any, Any, object]] = [
+        router.send_to_instance(
+            OrchestrationInstance(request.parent or "", request.parent_execution),
+            EventRaised(timestamp=now, name=request.request_id, input=response_json(outcome)),
+            sender=me,
+        )
+        for request, outcome in zip(requests, result.outcomes, strict=True)
+        if request.expects_response
+    ]
+    if plan.lock_request is None:
+        return sends, plan.state.locked_by
+    grant = grant_lock(plan.lock_request)
+    sends.append(
+        router.send_to_instance(
+            OrchestrationInstance(grant.target, grant.target_execution),
+            EventRaised(timestamp=now, name=grant.event_name, input=grant.event_input),
+            sender=me,
+        )
+    )
+    return sends, grant.locked_by

@@ -1,8 +1,9 @@
 """Taking a batch of an entity's queue messages apart: what runs now, what waits, what goes.
 
 Messages are taken in arrival order. An operation (`op` EventRaised) due later is put back
-until its due time; anything else (a malformed request, a lock request, a non-operation
-event) is consumed with a log line. Every other request goes through the entity's sorter
+until its due time; lock releases and `continue` messages are noted for the entity's queue
+(entity_queue.py); anything else (a malformed request, a non-entity event) is consumed with
+a log line. Every other request goes through the entity's sorter
 (replay/entity_sorter.py), which may hold it back until the request its sender sent before
 it arrives, drop it as a copy of one already delivered, or deliver it together with the
 requests that waited for it (from this batch or from the stored state). Scheduled signals
@@ -16,12 +17,15 @@ deletes them only after the checkpoint that stores the sorter (and what it holds
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from durable_host.engine.dispatch.entity_state import (
+    CONTINUE_EVENT,
+    RELEASE_EVENT,
     EntitySorter,
     OperationRequest,
     is_operation_event,
@@ -50,6 +54,10 @@ class SortedBatch:
     consumed: list[ReceivedMessage] = field(default_factory=list)
     later: list[tuple[ReceivedMessage, float]] = field(default_factory=list)
     batch_ids: set[str] = field(default_factory=set)
+    # Lock releases: (requests delivered before it, the releasing orchestration), and whether
+    # a `continue` message ended a suspension (entity_queue.py).
+    releases: list[tuple[int, str]] = field(default_factory=list)
+    resumed: bool = False
 
 
 def sort_batch(
@@ -97,6 +105,10 @@ def _read_operation(
     """The operation request a message carries; None when the message was dealt with here
     (consumed, or put back until its due time)."""
     event = msg.data.task_message.event if msg.data and msg.data.task_message else None
+    if isinstance(event, EventRaised) and event.name in (RELEASE_EVENT, CONTINUE_EVENT):
+        _read_control(event, out)
+        out.consumed.append(msg)
+        return None
     if not isinstance(event, EventRaised) or not is_operation_event(event.name):
         _log_ignored(instance_id, event)
         out.consumed.append(msg)
@@ -118,17 +130,21 @@ def _read_operation(
         )
         out.consumed.append(msg)
         return None
-    if request.operation is None:
-        # Locks come from critical sections, which the Python SDK cannot open.
-        log.warning(
-            "Entity %s: ignoring lock request %s (durable_host does not support "
-            "entity locks; the Python SDK has no API for them)",
-            instance_id,
-            request.request_id,
-        )
-        out.consumed.append(msg)
-        return None
     return request
+
+
+def _read_control(event: EventRaised, out: SortedBatch) -> None:
+    """A lock release (ReleaseMessage: `parent`, `id`) or a `continue` after a suspension."""
+    if event.name == CONTINUE_EVENT:
+        out.resumed = True
+        return
+    try:
+        body = json.loads(event.input or "")
+    except ValueError:
+        body = None
+    parent = body.get("parent") if isinstance(body, dict) else None
+    if isinstance(parent, str):
+        out.releases.append((len(out.operations), parent))
 
 
 def _admit(

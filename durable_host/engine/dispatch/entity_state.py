@@ -33,8 +33,9 @@ __all__ = [
 log = logging.getLogger("durable_host.entities")
 
 OPERATION_EVENT = "op"
-# Custom status the extension keeps on an entity's Instances row (its EntityStatus).
-_QUEUE_SIZE = 0
+# The other entity messages (Core's EntityMessageEventNames.cs 23-35).
+RELEASE_EVENT = "release"
+CONTINUE_EVENT = "continue"
 
 
 def entity_instance_id(name: str, key: str) -> str:
@@ -117,24 +118,38 @@ EntitySorter = MessageSorter[OperationRequest]
 
 @dataclass(frozen=True)
 class SchedulerState:
-    """ExecutionStarted.Input of an entity: whether it exists, its state (JSON text), and the
-    sorter that orders requests per sender (entity_sorter.py), with the requests it holds back.
+    """ExecutionStarted.Input of an entity: whether it exists, its state (JSON text), the
+    requests waiting in its queue, the orchestration holding its lock, and the sorter that
+    orders requests per sender (entity_sorter.py), with the requests it holds back.
 
-    Written as the extension does, `{"exists":true,"state":"<json>","sorter":{...}}`; the
-    queue and lock fields are never needed here (no locks, and every delivered operation
-    is processed in its batch), so they are left out, as the extension omits empty ones.
+    Two writers use two formats (docs/task-hub-layout.md §6): the extension's `SchedulerState`
+    (EntityScheduler/SchedulerState.cs 12-48: `exists`, `state`, `queue`, `lockedBy`,
+    `suspended`, `sorter`) and DurableTask.Core's (Entities/StateFormat/SchedulerState.cs
+    24-58: the same members but no `exists`; an entity exists when `state` is not null, 28).
+    Both are read; the extension's is written unless `core_format` (Core's Newtonsoft reader
+    ignores the extra `exists`, so the extension's format serves both), every member left out
+    at its default as both writers do.
     """
 
     exists: bool = False
     state: str | None = None
     sorter: EntitySorter = field(default_factory=MessageSorter)
+    queue: tuple[OperationRequest, ...] = ()
+    locked_by: str | None = None
+    suspended: bool = False
 
-    def to_json(self) -> str:
+    def to_json(self, *, core_format: bool = False) -> str:
         body: dict[str, Any] = {}
-        if self.exists:
+        if self.exists and not core_format:
             body["exists"] = True
         if self.exists and self.state is not None:
             body["state"] = self.state
+        if self.queue:
+            body["queue"] = [request.body for request in self.queue]
+        if self.locked_by is not None:
+            body["lockedBy"] = self.locked_by
+        if self.suspended:
+            body["suspended"] = True
         body["sorter"] = self.sorter.to_json(lambda request: request.body)
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
@@ -149,17 +164,44 @@ class SchedulerState:
         if not isinstance(body, dict):
             return cls()
         state = body.get("state")
-        exists = bool(body.get("exists", False))
+        state = state if isinstance(state, str) else None
+        # The extension's format says `exists`; Core's leaves it out (a state means it exists).
+        exists = bool(body["exists"]) if "exists" in body else state is not None
+        locked_by = body.get("lockedBy")
         return cls(
             exists=exists,
-            state=state if exists and isinstance(state, str) else None,
+            state=state if exists else None,
             sorter=_read_sorter(body.get("sorter")),
+            queue=_read_queue(body.get("queue")),
+            locked_by=locked_by if isinstance(locked_by, str) else None,
+            suspended=bool(body.get("suspended", False)),
         )
 
     def custom_status(self) -> str:
-        return json.dumps(
-            {"entityExists": self.exists, "queueSize": _QUEUE_SIZE}, separators=(",", ":")
-        )
+        """The Instances row's CustomStatus, the extension's `EntityStatus` (EntityScheduler/
+        EntityStatus.cs 12-37; TaskEntityShim.cs 131-136): every member left out at its
+        default, so a deleted entity's is `{}` (Core's `EntityStatus.TestEntityExists` is a
+        substring test for `entityExists`, EntityStatus.cs 35-38)."""
+        body: dict[str, Any] = {}
+        if self.exists:
+            body["entityExists"] = True
+        if self.queue:
+            body["queueSize"] = len(self.queue)
+        if self.locked_by is not None:
+            body["lockedBy"] = self.locked_by
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def _read_queue(body: Any) -> tuple[OperationRequest, ...]:
+    if not isinstance(body, list):
+        return ()
+    queue: list[OperationRequest] = []
+    for item in body:
+        try:
+            queue.append(OperationRequest.from_body(item))
+        except (ValueError, TypeError) as exc:
+            log.warning("Dropping an unreadable request from an entity's queue (%s)", exc)
+    return tuple(queue)
 
 
 def _read_sorter(body: Any) -> EntitySorter:

@@ -34,13 +34,14 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from durable_host.engine.dispatch.entity_batches import sort_batch
-from durable_host.engine.dispatch.entity_queue import Schedule, grant_lock, schedule
+from durable_host.engine.dispatch.entity_queue import Schedule, schedule
+from durable_host.engine.dispatch.entity_sends import batch_sends, trace_batch
 from durable_host.engine.dispatch.entity_state import (
     EntityResult,
     OperationRequest,
@@ -48,7 +49,6 @@ from durable_host.engine.dispatch.entity_state import (
     build_batch_json,
     error_outcome,
     parse_entity_result,
-    response_json,
     split_entity_id,
 )
 from durable_host.engine.dispatch.instance_row import InstanceRowWriter
@@ -59,7 +59,6 @@ from durable_host.engine.log_context import about_instance
 from durable_host.engine.time.clock import Clock
 from durable_host.errors import CheckpointConflictError, LeaseLapsingError, StorageError
 from durable_host.taskhub.events import (
-    EventRaised,
     ExecutionStarted,
     HistoryEvent,
     OrchestrationInstance,
@@ -221,8 +220,8 @@ class EntityProcessor:
         )
         now = self._clock.now()
         if self.tracer is not None and requests:
-            _trace(self.tracer, session.instance_id, operations, result, began, now)
-        sends, locked_by = _replies(
+            trace_batch(self.tracer, session.instance_id, operations, result, began, now)
+        sends, locked_by = batch_sends(
             self._router,
             OrchestrationInstance(session.instance_id, session.execution_id or ""),
             requests,
@@ -354,52 +353,3 @@ class EntityProcessor:
         for instance_id in [k for k, s in self._sessions.items() if s.last_used < cutoff]:
             if instance_id not in self._active:
                 del self._sessions[instance_id]
-
-
-def _trace(
-    tracer: DurableTracer,
-    instance_id: str,
-    operations: list[tuple[ReceivedMessage | None, OperationRequest]],
-    result: EntityResult,
-    began: datetime,
-    now: datetime,
-) -> None:
-    # Requests held back by an earlier batch have no message (nor trace context) here.
-    traced = [
-        (m, r, o) for (m, r), o in zip(operations, result.outcomes, strict=True) if m is not None
-    ]
-    tracer.entity_batch(
-        instance_id, [(m, r) for m, r, _ in traced], [o for _, _, o in traced], began, now
-    )
-
-
-def _replies(
-    router: MessageRouter,
-    me: OrchestrationInstance,
-    requests: list[OperationRequest],
-    result: EntityResult,
-    plan: Schedule,
-    now: datetime,
-) -> tuple[list[Coroutine[Any, Any, object]], str | None]:
-    """The batch's sends (the callers' replies, then a granted lock's next step) and who holds
-    the entity's lock after it."""
-    sends: list[Coroutine[Any, Any, object]] = [
-        router.send_to_instance(
-            OrchestrationInstance(request.parent or "", request.parent_execution),
-            EventRaised(timestamp=now, name=request.request_id, input=response_json(outcome)),
-            sender=me,
-        )
-        for request, outcome in zip(requests, result.outcomes, strict=True)
-        if request.expects_response
-    ]
-    if plan.lock_request is None:
-        return sends, plan.state.locked_by
-    grant = grant_lock(plan.lock_request)
-    sends.append(
-        router.send_to_instance(
-            OrchestrationInstance(grant.target, grant.target_execution),
-            EventRaised(timestamp=now, name=grant.event_name, input=grant.event_input),
-            sender=me,
-        )
-    )
-    return sends, grant.locked_by

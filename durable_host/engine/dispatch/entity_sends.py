@@ -1,0 +1,72 @@
+"""What an entity batch sends once it ran: the callers' replies, a granted lock's next step
+(entity_queue.py), and the batch's trace span.
+
+Kept apart from the processor so the order of the sends stays one list the processor can
+hold back as a whole (a host whose lease is lapsing sends none of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from durable_host.engine.dispatch.entity_queue import Schedule, grant_lock
+from durable_host.engine.dispatch.entity_state import EntityResult, OperationRequest, response_json
+from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.taskhub.events import EventRaised, OrchestrationInstance
+from durable_host.taskhub.storage import ReceivedMessage
+
+if TYPE_CHECKING:
+    from durable_host.tracing.spans import DurableTracer
+
+__all__ = ["batch_sends", "trace_batch"]
+
+
+def trace_batch(
+    tracer: DurableTracer,
+    instance_id: str,
+    operations: list[tuple[ReceivedMessage | None, OperationRequest]],
+    result: EntityResult,
+    began: datetime,
+    now: datetime,
+) -> None:
+    # Requests held back by an earlier batch have no message (nor trace context) here.
+    traced = [
+        (m, r, o) for (m, r), o in zip(operations, result.outcomes, strict=True) if m is not None
+    ]
+    tracer.entity_batch(
+        instance_id, [(m, r) for m, r, _ in traced], [o for _, _, o in traced], began, now
+    )
+
+
+def batch_sends(
+    router: MessageRouter,
+    me: OrchestrationInstance,
+    requests: list[OperationRequest],
+    result: EntityResult,
+    plan: Schedule,
+    now: datetime,
+) -> tuple[list[Coroutine[Any, Any, object]], str | None]:
+    """The batch's sends (the callers' replies, then a granted lock's next step) and who holds
+    the entity's lock after it."""
+    sends: list[Coroutine[Any, Any, object]] = [
+        router.send_to_instance(
+            OrchestrationInstance(request.parent or "", request.parent_execution),
+            EventRaised(timestamp=now, name=request.request_id, input=response_json(outcome)),
+            sender=me,
+        )
+        for request, outcome in zip(requests, result.outcomes, strict=True)
+        if request.expects_response
+    ]
+    if plan.lock_request is None:
+        return sends, plan.state.locked_by
+    grant = grant_lock(plan.lock_request)
+    sends.append(
+        router.send_to_instance(
+            OrchestrationInstance(grant.target, grant.target_execution),
+            EventRaised(timestamp=now, name=grant.event_name, input=grant.event_input),
+            sender=me,
+        )
+    )
+    return sends, grant.locked_by

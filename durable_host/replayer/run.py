@@ -14,6 +14,7 @@ from durable_host.engine.replay.context import build_context_json
 from durable_host.engine.replay.decision import Decision, EpisodeContext, settle
 from durable_host.engine.replay.walk import UnsupportedActionError
 from durable_host.errors import FunctionNotFoundError
+from durable_host.functions.index import FunctionIndex
 from durable_host.functions.invoker import FunctionInvoker
 from durable_host.functions.loader import load_app
 from durable_host.functions.outcomes import OrchestratorOutcome
@@ -38,11 +39,13 @@ _NOT_COMPARED = (
 
 
 class HistoryReplayer:
-    """Loads the app in `app_dir` (as the host does) and replays histories against it."""
+    """Loads the app in `app_dir` (as the host does) and replays histories against it;
+    `index`: an app already loaded (a running host's), replayed with its modules as they are."""
 
-    def __init__(self, app_dir: Path | str = ".") -> None:
+    def __init__(self, app_dir: Path | str = ".", *, index: FunctionIndex | None = None) -> None:
         self.app_dir = Path(app_dir).resolve()
-        self.invoker = FunctionInvoker(load_app(self.app_dir), max_workers=1)
+        loaded = index if index is not None else load_app(self.app_dir)
+        self.invoker = FunctionInvoker(loaded, max_workers=1)
 
     def close(self) -> None:
         self.invoker.close()

@@ -10,6 +10,7 @@ from durable_host.testing._environment import (
 )
 from durable_host.testing._failures import OrchestrationAssertionError
 from durable_host.testing._replay import replay_history
+from durable_host.testing._replay_check import ReplayCheckError
 from durable_host.testing._storage import STORAGE_ENV, test_storage
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "ActivityDouble",
     "DurableTestEnvironment",
     "OrchestrationAssertionError",
+    "ReplayCheckError",
     "replay_history",
     "test_storage",
 ]

@@ -9,7 +9,10 @@ Configuration (pytest.ini / pyproject `[tool.pytest.ini_options]`):
                             relative to rootdir (default: rootdir)
   durable_host_hub_scope    `test` (a fresh task hub per test, the default) or `module`
   durable_host_virtual_time `true` (default) or `false` for real time
-and per test: `@pytest.mark.durable_host(app_dir=..., virtual_time=..., start_time=...)`.
+  durable_host_replay_check `true` (default): after a test passes, replay every orchestration
+                            it completed against the code under test (testing/_replay_check.py)
+and per test: `@pytest.mark.durable_host(app_dir=..., virtual_time=..., start_time=...,
+replay_check=...)`.
 Set DURABLE_HOST_TEST_STORAGE to a connection string to use running storage instead of
 starting Azurite.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import inspect
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -38,6 +42,8 @@ except ImportError:  # pragma: no cover - the fixture explains what to install
 _APP_DIR_INI = "durable_host_app_dir"
 _HUB_SCOPE_INI = "durable_host_hub_scope"
 _VIRTUAL_TIME_INI = "durable_host_virtual_time"
+_REPLAY_CHECK_INI = "durable_host_replay_check"
+_MARKER_OPTIONS = ("app_dir", "virtual_time", "start_time", "replay_check")
 _MARKER = "durable_host"
 _Scope = Literal["function", "module"]
 _HUB_SCOPES: dict[str, _Scope] = {"test": "function", "module": "module"}
@@ -63,13 +69,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="bool",
         default=True,
     )
+    parser.addini(
+        _REPLAY_CHECK_INI,
+        "durable_host: after a test passes, replay every orchestration it completed against "
+        "the code under test and fail the test on a divergence",
+        type="bool",
+        default=True,
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{_MARKER}(app_dir=None, virtual_time=None, start_time=None): configure the "
-        "durable_env fixture for this test",
+        f"{_MARKER}(app_dir=None, virtual_time=None, start_time=None, replay_check=None): "
+        "configure the durable_env fixture for this test",
     )
 
 
@@ -89,6 +102,44 @@ def pytest_pycollect_makeitem(collector: Any, name: str, obj: object) -> Any:
     return (yield)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Replay, after the test body passes and before durable_env stops, the orchestrations the
+    test completed (testing/_replay_check.py): a divergence fails the test itself."""
+    test = getattr(item, "obj", None)
+    if not (
+        isinstance(item, pytest.Function)
+        and "durable_env" in item.fixturenames
+        and inspect.iscoroutinefunction(test)
+        and _replay_check_wanted(item)
+    ):
+        return (yield)
+    assert test is not None
+
+    @functools.wraps(test)
+    async def test_then_replay(*args: Any, **kwargs: Any) -> Any:
+        from durable_host.testing._replay_check import completed_instances, replay_completed
+
+        env: DurableTestEnvironment = item.funcargs["durable_env"]  # type: ignore[assignment]
+        before = await completed_instances(env)
+        result = await test(*args, **kwargs)
+        await replay_completed(env, before)
+        return result
+
+    item.obj = test_then_replay
+    try:
+        return (yield)
+    finally:
+        item.obj = test
+
+
+def _replay_check_wanted(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker(_MARKER)
+    if marker is not None and marker.kwargs.get("replay_check") is not None:
+        return bool(marker.kwargs["replay_check"])
+    return bool(item.config.getini(_REPLAY_CHECK_INI))
+
+
 def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     marker = request.node.get_closest_marker(_MARKER)
     if marker is None:
@@ -96,13 +147,13 @@ def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     if marker.args:
         raise pytest.UsageError(
             f"@pytest.mark.{_MARKER} takes keyword arguments only "
-            "(app_dir=..., virtual_time=..., start_time=...)."
+            f"({', '.join(f'{name}=...' for name in _MARKER_OPTIONS)})."
         )
-    unknown = set(marker.kwargs) - {"app_dir", "virtual_time", "start_time"}
+    unknown = set(marker.kwargs) - set(_MARKER_OPTIONS)
     if unknown:
         raise pytest.UsageError(
             f"@pytest.mark.{_MARKER} got unknown arguments {sorted(unknown)}; "
-            "use app_dir, virtual_time or start_time."
+            f"use {', '.join(_MARKER_OPTIONS)}."
         )
     return dict(marker.kwargs)
 

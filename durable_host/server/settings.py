@@ -39,6 +39,7 @@ from durable_host.server.local_settings import (
 from durable_host.taskhub.names import (
     DEFAULT_HUB_NAME,
     DEFAULT_PARTITION_COUNT,
+    HUB_NAME_RE,
     MAX_PARTITION_COUNT,
     sanitize_hub_name,
 )
@@ -61,7 +62,6 @@ log = logging.getLogger(__name__)
 
 # The Durable extension's default connection name; Functions resolves it as AzureWebJobsStorage.
 DEFAULT_CONNECTION_NAME = "Storage"
-_HUB_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
 _APP_SETTING_REF = re.compile(r"%([^%]+)%")
 
 
@@ -125,8 +125,10 @@ def _resolve_app_setting_refs(text: str, environ: Mapping[str, str], where: str)
 
 
 def _default_hub_name(environ: Mapping[str, str]) -> str:
+    # As the extension (DurableTaskOptions.cs 44-49): a set WEBSITE_SITE_NAME, even an empty
+    # one, is the name; it is then sanitized (AzureStorageDurabilityProviderFactory.cs 110-117).
     site = environ.get("WEBSITE_SITE_NAME")
-    return sanitize_hub_name(site) if site else DEFAULT_HUB_NAME
+    return sanitize_hub_name(site) if site is not None else DEFAULT_HUB_NAME
 
 
 def _hub_name(durable: ConfigSection, environ: Mapping[str, str]) -> str:
@@ -135,9 +137,9 @@ def _hub_name(durable: ConfigSection, environ: Mapping[str, str]) -> str:
     hub_name = _resolve_app_setting_refs(hub_name, environ, hub_where) if hub_name else ""
     if not hub_name:
         hub_name = _default_hub_name(environ)
-    if not _HUB_NAME_RE.fullmatch(hub_name):
+    if not HUB_NAME_RE.fullmatch(hub_name):
         raise ConfigurationError(
-            f"{hub_where} must be 3-45 letters or digits starting with a letter, got "
+            f"{hub_where} must be 3-50 letters or digits starting with a letter, got "
             f"{hub_name!r}; use a name like {sanitize_hub_name(hub_name)!r}."
         )
     return hub_name

@@ -12,12 +12,12 @@ import re
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
-from durable_host.taskhub.names import DEFAULT_PARTITION_COUNT, MAX_PARTITION_COUNT
+from durable_host.taskhub.names import DEFAULT_PARTITION_COUNT, HUB_NAME_RE, MAX_PARTITION_COUNT
 from durable_host.taskhub.storage_errors import storage_errors
 
 __all__ = ["find_task_hubs", "partition_count_of"]
 
-_HUB_TABLE = re.compile(r"([A-Za-z][A-Za-z0-9]{2,44})(Instances|History)")
+_HUB_TABLE = re.compile(rf"({HUB_NAME_RE.pattern})(Instances|History)")
 
 
 async def find_task_hubs(connection_string: str) -> list[str]:

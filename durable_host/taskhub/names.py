@@ -14,6 +14,7 @@ from durable_host.errors import ConfigurationError
 __all__ = [
     "DEFAULT_HUB_NAME",
     "DEFAULT_PARTITION_COUNT",
+    "HUB_NAME_RE",
     "MAX_PARTITION_COUNT",
     "TaskHubNames",
     "fnv1a32",
@@ -26,7 +27,13 @@ DEFAULT_HUB_NAME = "TestHubName"
 DEFAULT_PARTITION_COUNT = 4
 MAX_PARTITION_COUNT = 16
 
-_HUB_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
+# The extension's ValidateHubName (DF Options/AzureStorageOptions.cs 199-217): valid as a table
+# name (a letter, then letters and digits) and at most 50 characters, though its message says 45.
+HUB_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{2,49}")
+# A default hub name derived from WEBSITE_SITE_NAME (IsSanitizedHubName, 224-258).
+_SANITIZED_MAX = 45
+_SANITIZED_PADDING = "Hub"
+_NO_USABLE_NAME = "DefaultTaskHub"
 
 _FNV_OFFSET_BASIS = 2166136261
 _FNV_PRIME = 16777619
@@ -34,9 +41,9 @@ _FNV_PRIME = 16777619
 
 def validate_hub_name(name: str) -> str:
     """Return `name` if it is a valid task hub name, else raise ConfigurationError."""
-    if not isinstance(name, str) or not _HUB_NAME_RE.fullmatch(name):
+    if not isinstance(name, str) or not HUB_NAME_RE.fullmatch(name):
         raise ConfigurationError(
-            f"Task hub name {name!r} is invalid: it must be 3-45 characters, only letters "
+            f"Task hub name {name!r} is invalid: it must be 3-50 characters, only letters "
             "and digits, starting with a letter. Set extensions.durableTask.hubName in "
             f"host.json to a name like {sanitize_hub_name(str(name))!r}."
         )
@@ -44,17 +51,18 @@ def validate_hub_name(name: str) -> str:
 
 
 def sanitize_hub_name(raw: str) -> str:
-    """Derive a valid hub name from arbitrary text (e.g. WEBSITE_SITE_NAME).
-
-    Like the Functions extension, non-alphanumerics are dropped; we also make
-    sure the result starts with a letter and fits 3-45 characters, falling back
-    to the default hub name when nothing usable is left.
+    """The hub name the extension derives from `raw` (WEBSITE_SITE_NAME) when host.json names
+    none: its letters and digits (.NET `char.IsLetterOrDigit`, one UTF-16 unit each), a `t`
+    in front of a leading digit, the first 45, `Hub` added to a shorter name than 3, and
+    `DefaultTaskHub` when nothing is left (DF Options/AzureStorageOptions.cs 224-258).
     """
-    cleaned = "".join(ch for ch in raw if ch.isascii() and ch.isalnum())
-    cleaned = cleaned.lstrip("0123456789")
-    if len(cleaned) < 3:
-        return DEFAULT_HUB_NAME
-    return cleaned[:45]
+    kept = [ch for ch in raw if ord(ch) <= 0xFFFF and (ch.isalpha() or ch.isdecimal())]
+    if not kept:
+        return _NO_USABLE_NAME
+    if kept[0].isdecimal():
+        kept.insert(0, "t")
+    name = "".join(kept[:_SANITIZED_MAX])
+    return name + _SANITIZED_PADDING if len(name) < 3 else name
 
 
 def _validate_partition_count(count: int) -> int:

@@ -37,7 +37,7 @@ test_storage.__test__ = False  # type: ignore[attr-defined]
 
 
 def new_hub_name(prefix: str = "test") -> str:
-    """A task hub name no other test uses: a letter, then letters and digits (3-45)."""
+    """A task hub name no other test uses: a letter, then letters and digits (3-50)."""
     return (prefix + uuid.uuid4().hex)[:24]
 
 

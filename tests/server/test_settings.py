@@ -105,8 +105,8 @@ def test_legacy_connection_string_name(tmp_path: Path) -> None:
             {"storageProvider": {"maxQueuePollingInterval": "soon"}},
             "storageProvider.maxQueuePollingInterval must be a positive TimeSpan",
         ),
-        ({"hubName": "1bad"}, "host.json: extensions.durableTask.hubName must be 3-45"),
-        ({"hubName": "ab"}, "extensions.durableTask.hubName must be 3-45"),
+        ({"hubName": "1bad"}, "host.json: extensions.durableTask.hubName must be 3-50"),
+        ({"hubName": "ab"}, "extensions.durableTask.hubName must be 3-50"),
         ({"hubName": "has-dash"}, "use a name like 'hasdash'"),
         ({"extendedSessionsEnabled": "yes"}, "extendedSessionsEnabled must be true or false"),
         ({"storageProvider": []}, "extensions.durableTask.storageProvider must be a JSON object"),
@@ -138,6 +138,13 @@ def test_hub_name_from_site_name_and_app_setting_reference(tmp_path: Path) -> No
     assert load_host_settings(app, {"WEBSITE_SITE_NAME": "my-app-01"}).durable_task.hub_name == (
         "myapp01"
     )
+    # The extension's default names for sites it would otherwise refuse (issue 27, item 8).
+    for site, hub in (("1app", "t1app"), ("ab", "abHub"), ("", "DefaultTaskHub")):
+        settings = load_host_settings(app, {"WEBSITE_SITE_NAME": site})
+        assert settings.durable_task.hub_name == hub
+    assert load_host_settings(app, {}).durable_task.hub_name == "TestHubName"
+    write_host(tmp_path, {"hubName": "H" + "a" * 49})
+    assert load_host_settings(app, {}).durable_task.hub_name == "H" + "a" * 49
     write_host(tmp_path, {"hubName": "%MyHub%"})
     assert load_host_settings(app, {"MyHub": "FromSetting"}).durable_task.hub_name == (
         "FromSetting"

@@ -84,12 +84,13 @@ def test_default_partition_count_is_four() -> None:
     assert DEFAULT_HUB_NAME == "TestHubName"
 
 
-@pytest.mark.parametrize("name", ["abc", "TestHubName", "a" * 45, "H2o"])
+# Issue 27 item 8: the extension accepts up to 50 characters (AzureStorageOptions.cs 199-217).
+@pytest.mark.parametrize("name", ["abc", "TestHubName", "a" * 45, "a" * 46, "a" * 50, "H2o"])
 def test_valid_hub_names(name: str) -> None:
     assert validate_hub_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["ab", "a" * 46, "1abc", "my-hub", "my_hub", "hub name", "hübx"])
+@pytest.mark.parametrize("name", ["ab", "a" * 51, "1abc", "my-hub", "my_hub", "hub name", "hübx"])
 def test_invalid_hub_names_explain_the_fix(name: str) -> None:
     with pytest.raises(ConfigurationError, match="hubName") as info:
         validate_hub_name(name)
@@ -102,11 +103,25 @@ def test_invalid_hub_names_explain_the_fix(name: str) -> None:
     ("raw", "expected"),
     [
         ("my-func-app", "myfuncapp"),
-        ("123app-x", "appx"),
-        ("--", DEFAULT_HUB_NAME),
+        # As the extension's IsSanitizedHubName (AzureStorageOptions.cs 224-258): a leading
+        # digit gets a `t`, a short name `Hub`, nothing usable gives DefaultTaskHub.
+        ("123app-x", "t123appx"),
+        ("1app", "t1app"),
+        ("ab", "abHub"),
+        ("a", "aHub"),
+        ("--", "DefaultTaskHub"),
+        ("", "DefaultTaskHub"),
         ("a" * 60, "a" * 45),
+        ("1" + "a" * 60, "t1" + "a" * 43),
     ],
 )
-def test_sanitize_hub_name(raw: str, expected: str) -> None:
+def test_sanitize_hub_name_as_the_extension(raw: str, expected: str) -> None:
     assert sanitize_hub_name(raw) == expected
     assert validate_hub_name(sanitize_hub_name(raw))
+
+
+def test_sanitize_keeps_what_dotnet_calls_letters_and_digits() -> None:
+    # char.IsLetterOrDigit is Unicode-aware (the result is then no valid table name, which
+    # the extension finds out only at storage); an astral letter is two UTF-16 surrogates.
+    assert sanitize_hub_name("hüb-app") == "hübapp"
+    assert sanitize_hub_name("ab\U0001d400") == "abHub"

@@ -7,7 +7,8 @@ at call time, each for a function that returns what the original returns:
   replay, ~30 us each, most of a replay's CPU): `parse_timestamp` reads the one format the
   host writes (`2025-01-01T00:00:00.1234560Z`) into the same `datetime` dateutil gives
   (the fraction cut to microseconds, not rounded; the zone object dateutil picks for "Z")
-  and hands every other text to dateutil.
+  and hands every other text to dateutil. A replay parses the whole history again, so each
+  text is parsed once and remembered while the machine's zone allows (`_memo_for`).
 - `TaskOrchestrationExecutor.namedtuple` (a class built by each executor, one per replay):
   `cached_namedtuple` builds each (name, fields) class once.
 
@@ -41,11 +42,54 @@ _lock = threading.Lock()
 _installed = False
 
 
+# Timestamps of the host's format already parsed (a replay parses the whole history again, so
+# each event's text comes back once per episode), while the machine's zone stays as it was.
+_MEMO_SIZE = 32_768
+_memo: dict[str, datetime] = {}
+_memo_zone: tuple[Any, ...] = ()
+
+
 def parse_timestamp(text: Any) -> datetime:
-    """`dateutil.parser.parse(text)`, without dateutil's tokenizer for the host's format."""
-    match = _HOST_FORMAT.fullmatch(text) if type(text) is str else None
-    if match is None:
+    """`dateutil.parser.parse(text)`, without dateutil's tokenizer for the host's format, and
+    each text of that format parsed once while the zone has no DST (see `_memo_for`)."""
+    if type(text) is not str:
         return dateutil_parser.parse(text)
+    memo = _memo_for(time.tzname, time.timezone, time.altzone, time.daylight)
+    if memo is not None:
+        known = memo.get(text)
+        if known is not None:
+            return known
+    parsed = _parse_host_format(text)
+    if parsed is None:
+        return dateutil_parser.parse(text)
+    if memo is not None:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[text] = parsed
+    return parsed
+
+
+def _memo_for(*zone: Any) -> dict[str, datetime] | None:
+    """The memo of the machine's current zone, or None when that zone has DST.
+
+    One `datetime` for every parse of a text is what dateutil's fresh objects are, to any
+    reader, only while the zone object dateutil picks has one fixed offset: its UTC object, or
+    its local-zone object of a zone without DST. Two times in such a zone compare, subtract
+    and hash alike whether or not they share their `tzinfo` object; with DST, Python answers
+    comparisons of ambiguous times differently for shared and separate zone objects.
+    """
+    global _memo, _memo_zone
+    if zone != _memo_zone:
+        # A new dict, not clear(): a parse racing the change writes into the old one.
+        _memo, _memo_zone = {}, zone
+    return _memo if not zone[3] or "UTC" not in zone[0] else None
+
+
+def _parse_host_format(text: str) -> datetime | None:
+    """The host's format as dateutil reads it; None for any other text or an out-of-range one."""
+    match = _HOST_FORMAT.fullmatch(text)
+    if match is None:
+        return None
     year, month, day, hour, minute, second, fraction = match.groups()
     # dateutil pads the fraction to six digits and cuts what is past them.
     micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
@@ -55,7 +99,7 @@ def parse_timestamp(text: Any) -> datetime:
         )
     except ValueError:
         # Out of range (month 13, second 60, year 0): dateutil's own answer or error.
-        return dateutil_parser.parse(text)
+        return None
     return _as_dateutil_utc(naive)
 
 

@@ -152,6 +152,63 @@ def test_fuzzed_texts_match_dateutil(zone: str, text: str) -> None:
     assert_same_as_dateutil(text)
 
 
+def relations(first: datetime, second: datetime) -> tuple[Any, ...]:
+    """What code can learn by comparing two times (a shared zone object skips utcoffset)."""
+    try:
+        return (first == second, first < second, first - second, hash(first) == hash(second))
+    except ValueError as exc:
+        return (str(exc),)
+
+
+@ZONED(max_examples=100)
+@given(moments=st.lists(UTC_TIMES, min_size=2, max_size=2))
+def test_a_text_parsed_again_reads_and_compares_as_dateutils_fresh_parse(
+    zone: str, moments: list[datetime]
+) -> None:
+    """The memo hands back the same object for a text it has seen: the same value as a fresh
+    dateutil parse, and it relates to other times (==, <, -, hash) as dateutil's do."""
+    texts = [format_timestamp(m) for m in moments] + [format_timestamp(moments[0])]
+    ours = [parse_timestamp(t) for t in texts] + [parse_timestamp(t) for t in texts]
+    theirs = [dateutil_parser.parse(t) for t in texts + texts]
+    for text in texts:
+        assert_same_as_dateutil(text)
+    pairs = [(i, j) for i in range(len(ours)) for j in range(len(ours))]
+    assert [relations(ours[i], ours[j]) for i, j in pairs] == [
+        relations(theirs[i], theirs[j]) for i, j in pairs
+    ]
+
+
+def test_times_in_a_zones_fold_relate_as_dateutils_do(zone: str) -> None:
+    """Where Python's answers depend on sharing the zone object (ambiguous local times)."""
+    texts = ["2025-10-26T01:30:00.0000000Z", "2025-10-26T01:45:00Z", "2025-10-26T00:30:00Z"]
+    texts += texts
+    ours = [parse_timestamp(t) for t in texts]
+    theirs = [dateutil_parser.parse(t) for t in texts]
+    pairs = [(i, j) for i in range(len(ours)) for j in range(len(ours))]
+    assert [relations(ours[i], ours[j]) for i, j in pairs] == [
+        relations(theirs[i], theirs[j]) for i, j in pairs
+    ]
+
+
+def test_a_text_parsed_before_the_zone_changed_is_parsed_for_the_new_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "2025-10-26T01:30:00.0000000Z"  # in the overlap of the UTC0BST zone's autumn fold
+    try:
+        for zone in ["UTC", "UTC0BST,M3.5.0,M10.5.0", "Europe/London", "UTC", "XYZ+3"]:
+            monkeypatch.setenv("TZ", zone)
+            time.tzset()
+            assert_same_as_dateutil(text)
+            assert_same_as_dateutil(text)
+        # A UTC-named zone with DST: every parse builds its own time, as dateutil does.
+        monkeypatch.setenv("TZ", "UTC0BST,M3.5.0,M10.5.0")
+        time.tzset()
+        assert parse_timestamp(text) is not parse_timestamp(text)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_cached_namedtuple_builds_each_class_once_with_the_same_fields() -> None:
     first = cached_namedtuple("SetTaskValuePayload", ("is_success", "task_id_key"))
     again = cached_namedtuple("SetTaskValuePayload", ("is_success", "task_id_key"))

@@ -68,7 +68,8 @@ test: lint $(CHROMIUM)
 PYVER   ?= 3.13
 PYX     ?= $(shell ls -d $(HOME)/.pyenv/versions/$(PYVER).*/bin/python$(PYVER) 2>/dev/null | tail -1 | grep . || command -v python$(PYVER))
 XVENV   := .venv$(subst .,,$(PYVER))
-SUITE   ?= tests/taskhub tests/functions tests/app tests/patterns tests/e2e/test_patterns.py
+SUITE   ?= tests/taskhub tests/functions tests/app tests/patterns tests/e2e/test_patterns.py \
+           tests/protobuf tests/v2
 
 $(XVENV)/.installed: pyproject.toml requirements.txt
 	@test -n "$(PYX)" || { echo "No python$(PYVER) on PATH or in ~/.pyenv/versions; set PYX=/path/to/python$(PYVER)"; exit 1; }

@@ -102,3 +102,8 @@ class FunctionInvocationError(DurableHostError):
         self.message = message
         self.error_type = error_type
         self.stack_trace = stack_trace
+
+
+class SdkUnavailableError(ConfigurationError):
+    """A feature needs a package the environment does not have (an SDK generation, the
+    `durabletask` protobuf messages); the message names the package to install."""

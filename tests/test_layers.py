@@ -18,14 +18,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "durable_host"
 # For each layer, the durable_host layers it may import (besides itself and errors).
 ALLOWED: dict[str, set[str]] = {
     "taskhub": set(),
+    "protobuf": {"taskhub"},
     "functions": set(),
     "tracing": {"taskhub"},
-    "engine": {"taskhub", "functions", "tracing"},
-    "http": {"engine", "functions", "taskhub", "tracing"},
+    "engine": {"taskhub", "functions", "tracing", "protobuf"},
+    "http": {"engine", "functions", "taskhub", "tracing", "protobuf"},
     "dashboard": {"http", "engine", "functions", "taskhub"},
-    "server": {"dashboard", "http", "engine", "functions", "taskhub", "tracing"},
+    "server": {"dashboard", "http", "engine", "functions", "taskhub", "tracing", "protobuf"},
     "lint": {"functions"},
-    "replayer": {"engine", "functions", "taskhub"},
+    "replayer": {"engine", "functions", "taskhub", "protobuf"},
     "testing": {
         "server",
         "dashboard",
@@ -35,6 +36,7 @@ ALLOWED: dict[str, set[str]] = {
         "taskhub",
         "replayer",
         "tracing",
+        "protobuf",
     },
     "cli": {
         "server",
@@ -46,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
         "tracing",
         "cli_durable",
         "cli_init",
+        "protobuf",
     },
     "cli_lint": {"server", "lint"},
     "cli_replay": {"server", "replayer", "taskhub"},
@@ -88,7 +91,9 @@ def test_imports_go_down_the_layers_only(path: Path) -> None:
 
 
 # Inside the engine, its sub-packages also go one way: time, replay and log_context import no
-# other part; dispatch imports those three; client imports dispatch, time and log_context;
+# other part; dispatch imports those three; executors (the implementations of the seam that
+# dispatch/executors.py defines) import replay and dispatch; client imports dispatch, time
+# and log_context;
 # runtime.py (the Engine) wires them all. The replay core knows nothing of queues or clocks.
 ENGINE = PACKAGE / "engine"
 ENGINE_ALLOWED: dict[str, set[str]] = {
@@ -96,8 +101,9 @@ ENGINE_ALLOWED: dict[str, set[str]] = {
     "replay": set(),
     "log_context": set(),
     "dispatch": {"time", "replay", "log_context"},
+    "executors": {"replay", "dispatch", "log_context"},
     "client": {"time", "dispatch", "log_context"},
-    "runtime": {"time", "replay", "dispatch", "client", "log_context"},
+    "runtime": {"time", "replay", "dispatch", "executors", "client", "log_context"},
 }
 
 

@@ -12,8 +12,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from durable_host.engine.client.engine_client import EngineClient
-from durable_host.engine.dispatch.activities import ActivityDispatcher, ActivityResult
+from durable_host.engine.dispatch.activities import ActivityDispatcher
 from durable_host.engine.dispatch.entities import EntityProcessor
+from durable_host.engine.dispatch.executors import ActivityResult, ActivityWorkItem, Executors
 from durable_host.engine.dispatch.http_activity import HTTP_ACTIVITY_NAME, HttpActivity
 from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.orchestrations import OrchestrationDispatcher
@@ -21,11 +22,12 @@ from durable_host.engine.dispatch.partition_manager import PartitionManager
 from durable_host.engine.dispatch.queue_consumer import QueueSettings
 from durable_host.engine.dispatch.router import MessageRouter
 from durable_host.engine.dispatch.work_items import WorkItemRunner
+from durable_host.engine.executors.routing import FunctionExecutors
 from durable_host.engine.time.clock import Clock, RealClock, VirtualClock
 from durable_host.engine.time.held_messages import HeldMessages
 from durable_host.engine.time.skipping import TimeSkipper
 from durable_host.errors import ConfigurationError, FunctionNotFoundError
-from durable_host.functions import FunctionIndex, FunctionInvoker
+from durable_host.functions import DurableKind, FunctionIndex, FunctionInvoker
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage
 from durable_host.tracing import load_tracer
@@ -92,6 +94,7 @@ class Engine:
         invoker: FunctionInvoker,
         *,
         clock: Clock | None = None,
+        executors: Executors | None = None,
     ) -> None:
         self.settings = settings
         self.names = TaskHubNames(settings.hub_name, settings.partition_count)
@@ -99,6 +102,13 @@ class Engine:
         self.clock: Clock = clock or RealClock()
         self.index = index
         self.invoker = invoker
+        # What runs each function (engine/dispatch/executors.py): by default the app's own
+        # functions in process, in the protocol each one's trigger asks for.
+        self.executors: Executors = executors or FunctionExecutors(
+            index,
+            invoker,
+            entity_reorder_window=timedelta(seconds=settings.entity_message_reorder_window),
+        )
         held = HeldMessages(self.clock) if isinstance(self.clock, VirtualClock) else None
         self.router = MessageRouter(self.storage, settings.partition_count, self.clock, held)
         self.notifier = InstanceNotifier()
@@ -140,7 +150,7 @@ class Engine:
         self.entities = EntityProcessor(
             storage=self.storage,
             router=self.router,
-            run_entity=self._run_entity,
+            executor_for=lambda name: self.executors.entity(name),
             clock=self.clock,
             hub_name=settings.hub_name,
             session_idle_timeout=settings.extended_session_idle_timeout,
@@ -152,7 +162,7 @@ class Engine:
         )
         self._work_items = WorkItemRunner(
             storage=self.storage,
-            run_orchestrator=self._run_orchestrator,
+            executor_for=lambda name: self.executors.orchestration(name),
             clock=self.clock,
             # The client's writer: a start's first episode merges into the Pending row it wrote.
             rows=self.client.rows,
@@ -271,9 +281,6 @@ class Engine:
     def _resolve_entity(self, name: str) -> str:
         return self.index.get_entity(name).name
 
-    async def _run_entity(self, name: str, batch_json: str) -> str:
-        return await self.invoker.invoke_entity(name, batch_json)
-
     def _is_activity(self, name: str) -> bool:
         if name.lower() in self._activity_doubles or name == HTTP_ACTIVITY_NAME:
             return True
@@ -283,26 +290,12 @@ class Engine:
             return False
         return True
 
-    async def _run_orchestrator(
-        self, name: str, context_json: str
-    ) -> tuple[dict | None, str | None]:
-        outcome = await self.invoker.invoke_orchestrator(name, context_json)
-        return outcome.state, outcome.error
-
-    async def _run_activity(self, name: str, raw_input: str | None) -> ActivityResult:
+    async def _run_activity(self, item: ActivityWorkItem) -> ActivityResult:
+        name = item.event.name
+        executor = self.executors.activity(name)
         runner = self._activity_doubles.get(name.lower())
         if runner is not None:
-            return await runner(raw_input)
-        if name == HTTP_ACTIVITY_NAME:
-            return await self.http_activity.run(raw_input)
-        try:
-            outcome = await self.invoker.invoke_activity(name, raw_input)
-        except Exception as exc:
-            return ActivityResult(error_message=str(exc), error_type=type(exc).__name__)
-        if outcome.error is not None:
-            return ActivityResult(
-                error_message=outcome.error.message,
-                error_type=outcome.error.error_type,
-                stack_trace=outcome.error.stack_trace,
-            )
-        return ActivityResult(result_json=outcome.result_json)
+            return await runner(executor.activity_input(item.event))
+        if name == HTTP_ACTIVITY_NAME and not self.index.has(DurableKind.ACTIVITY, name):
+            return await self.http_activity.run(executor.activity_input(item.event))
+        return await executor.run_activity(item)

@@ -3,6 +3,7 @@
 from durable_host.functions.index import (
     DurableFunction,
     DurableKind,
+    DurableProtocol,
     FunctionIndex,
     HttpFunction,
     UnsupportedFunction,
@@ -27,6 +28,7 @@ __all__ = [
     "ConsoleFormatter",
     "DurableFunction",
     "DurableKind",
+    "DurableProtocol",
     "FunctionIndex",
     "FunctionInvoker",
     "HttpFunction",

@@ -22,6 +22,25 @@ class DurableKind(enum.Enum):
     ENTITY = "entity"
 
 
+class DurableProtocol(enum.Enum):
+    """How the host talks to a durable function (or a durable client binding).
+
+    JSON: the 1.x out-of-process protocol (azure-functions-durable 1.x). PROTOBUF: the
+    Durable Task protobuf protocol, base64 in and out of the trigger, which the extension uses
+    for bindings that carry `durableRequiresGrpc: true` (azure-functions-durable 2.x,
+    durabletask-azurefunctions)."""
+
+    JSON = "1.x JSON"
+    PROTOBUF = "2.x protobuf"
+
+
+def protocol_of(binding: Mapping[str, Any]) -> DurableProtocol:
+    """The protocol a trigger or durableClient binding asks for."""
+    if binding.get("durableRequiresGrpc") in (True, "true", "True"):
+        return DurableProtocol.PROTOBUF
+    return DurableProtocol.JSON
+
+
 @dataclass(frozen=True)
 class DurableFunction:
     """An orchestrator, activity or entity, as the worker would call it.
@@ -40,6 +59,7 @@ class DurableFunction:
     is_async: bool
     function_id: str
     function_directory: str
+    protocol: DurableProtocol = DurableProtocol.JSON
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,7 @@ class HttpFunction:
     client_param: str | None = None  # the durableClient parameter, if any
     client_task_hub: str | None = None
     client_connection: str | None = None
+    client_protocol: DurableProtocol = DurableProtocol.JSON
     has_return: bool = True  # an `http` output named `$return`
     output_param: str | None = None  # a named `http` output (v1: a func.Out parameter)
 

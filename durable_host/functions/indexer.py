@@ -20,10 +20,12 @@ from durable_host.errors import AppLoadError
 from durable_host.functions.index import (
     DurableFunction,
     DurableKind,
+    DurableProtocol,
     FunctionIndex,
     FunctionSource,
     HttpFunction,
     UnsupportedFunction,
+    protocol_of,
 )
 
 logger = logging.getLogger("durable_host.functions")
@@ -115,7 +117,11 @@ def _add_durable(
             f"({table[clash].function_name} and {name}); give them distinct names."
         )
     table[durable_name] = DurableFunction(
-        name=durable_name, function_name=name, kind=kind, **common
+        name=durable_name,
+        function_name=name,
+        kind=kind,
+        protocol=protocol_of(trigger),
+        **common,
     )
 
 
@@ -131,6 +137,7 @@ def _http_function(
         client_param=client["name"] if client else None,
         client_task_hub=client.get("taskHub") if client else None,
         client_connection=client.get("connectionName") if client else None,
+        client_protocol=protocol_of(client) if client else DurableProtocol.JSON,
         has_return=any(b.get("name") == "$return" for b in bindings),
         output_param=next(
             (

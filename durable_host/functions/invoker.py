@@ -35,7 +35,7 @@ from azure.functions.durable_functions import (
 
 from durable_host.errors import FunctionInvocationError
 from durable_host.functions import http_output, logs, sdk_fast_paths
-from durable_host.functions.index import DurableFunction, FunctionIndex, HttpFunction
+from durable_host.functions.index import DurableFunction, DurableKind, FunctionIndex, HttpFunction
 from durable_host.functions.invocation_context import InvocationContext
 from durable_host.functions.invocation_report import InvocationReport, record_failure
 from durable_host.functions.outcomes import (
@@ -50,6 +50,7 @@ from durable_host.functions.outcomes import (
 logger = logging.getLogger("durable_host.functions")
 
 THREAD_COUNT_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+ACTIVITY_TRIGGER = "activityTrigger"
 
 # Frames of these files are left out of stack traces shown to the user.
 _PLUMBING_FILES = frozenset({__file__, http_output.__file__, concurrent.futures.thread.__file__})
@@ -131,19 +132,19 @@ class FunctionInvoker:
         fn = self.index.get_activity(name)
         invocation_id = _new_id()
         with self._invocation("activity", fn.function_name, invocation_id, logs.DURABLE_REASON):
+            # The worker's converter for the binding: a 2.x SDK registers its own.
+            converter = _registered(ACTIVITY_TRIGGER, ActivityTriggerConverter)
             try:
                 value = (
                     None
                     if raw_input is None
-                    else ActivityTriggerConverter.decode(
-                        meta.Datum(raw_input, "string"), trigger_metadata={}
-                    )
+                    else converter.decode(meta.Datum(raw_input, "string"), trigger_metadata={})
                 )
                 args = self._args(fn, invocation_id, {fn.trigger_param: value})
                 result = await self._call(fn.user_function, fn.is_async, args)
                 if result is None:
                     return ActivityOutcome(invocation_id)
-                encoded = ActivityTriggerConverter.encode(result, expected_type=None)
+                encoded = converter.encode(result, expected_type=None)
                 return ActivityOutcome(invocation_id, result_json=encoded.value)
             except Exception as exc:
                 error = _activity_error(exc)
@@ -168,6 +169,29 @@ class FunctionInvoker:
                 raise self._invocation_error(exc) from exc
         encoded = EnitityTriggerConverter.encode(result, expected_type=None)
         return str(encoded.value)
+
+    async def invoke_protobuf(self, kind: DurableKind, name: str, request_b64: str) -> object:
+        """Run a protobuf-protocol orchestrator or entity (a 2.x SDK's handle) on its base64
+        request, as the extension passes it (a trigger context whose `body` is the request).
+
+        Returns what the handle returned (the base64 answer). User errors are inside the
+        answer; FunctionInvocationError means the SDK itself raised."""
+        orchestrator = kind is DurableKind.ORCHESTRATOR
+        fn = self.index.get_orchestrator(name) if orchestrator else self.index.get_entity(name)
+        invocation_id = _new_id()
+        context: object = (
+            func.OrchestrationContext(request_b64)
+            if orchestrator
+            else func.EntityContext(request_b64)
+        )
+        with self._invocation(kind.value, fn.function_name, invocation_id, logs.DURABLE_REASON):
+            try:
+                if orchestrator:
+                    # Inline, as 1.x orchestrators (see the module docstring).
+                    return fn.user_function(**{fn.trigger_param: context})
+                return await self._call(fn.user_function, False, {fn.trigger_param: context})
+            except Exception as exc:
+                raise self._invocation_error(exc) from exc
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -242,6 +266,14 @@ class FunctionInvoker:
             self.hook(event)
         except Exception:
             logger.exception("The invocation hook failed on %s", event)
+
+
+def _registered(binding: str, default: Any) -> Any:
+    """The converter the worker would use for `binding` (a 2.x SDK registers its own)."""
+    get_registry = getattr(meta, "get_binding_registry", None)
+    registry = get_registry() if get_registry is not None else None
+    found = registry.get(binding) if registry is not None else None
+    return found or default
 
 
 def _new_id() -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
-from durable_host.engine.dispatch.activities import ActivityResult
+from durable_host.engine.dispatch.executors import ActivityResult
 from durable_host.engine.runtime import ActivityRunner
 
 

@@ -7,15 +7,15 @@ sent, so a crash re-runs the activity (at-least-once, as in Durable Functions).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from durable_host.engine.dispatch.executors import ActivityResult, ActivityWorkItem
 from durable_host.engine.dispatch.queue_consumer import QueueConsumer, QueueSettings
 from durable_host.engine.dispatch.returns import retry_while_unavailable
 from durable_host.engine.dispatch.router import MessageRouter
@@ -38,26 +38,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("durable_host.activities")
 
 
-@dataclass(frozen=True)
-class ActivityResult:
-    """What running one activity produced: a JSON result, or an error."""
-
-    result_json: str | None = None
-    error_message: str | None = None
-    error_type: str | None = None
-    stack_trace: str | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.error_message is not None
-
-
 class ActivityInterrupted(Exception):
     """The host stops while the activity waits: its work item goes back to the queue as is."""
 
 
-ActivityRunner = Callable[[str, "str | None"], Awaitable[ActivityResult]]
-"""(activity name, raw input JSON text) -> ActivityResult."""
+ActivityRunner = Callable[[ActivityWorkItem], Awaitable[ActivityResult]]
+"""Runs one activity work item (the Engine picks its executor: executors.py)."""
 
 
 class ActivityDispatcher(QueueConsumer):
@@ -171,12 +157,12 @@ class ActivityDispatcher(QueueConsumer):
         renewer = asyncio.create_task(self._keep_invisible(msg))
         try:
             if self.tracer is None:
-                outcome = await self._run(event.name, _first_input(event.input))
+                outcome = await self._run(ActivityWorkItem(event, instance))
             else:
                 outcome = await self.tracer.run_activity(
                     event,
                     instance.instance_id,
-                    lambda: self._run(event.name, _first_input(event.input)),
+                    lambda: self._run(ActivityWorkItem(event, instance)),
                 )
         except ActivityInterrupted as exc:
             renewer.cancel()
@@ -267,22 +253,6 @@ def _result_event(event: TaskScheduled, outcome: ActivityResult, now: datetime) 
             stack_trace=outcome.stack_trace,
         ),
     )
-
-
-def _first_input(text: str | None) -> str | None:
-    """TaskScheduled.Input is a one-element JSON array holding the activity's input JSON text."""
-    if text is None:
-        return None
-    try:
-        values = json.loads(text)
-    except ValueError:
-        return text
-    if isinstance(values, list):
-        if not values:
-            return None
-        first = values[0]
-        return first if isinstance(first, str) or first is None else json.dumps(first)
-    return text
 
 
 def _log_report_failed(name: str, instance_id: str) -> None:

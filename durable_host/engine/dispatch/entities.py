@@ -34,7 +34,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -46,11 +46,9 @@ from durable_host.engine.dispatch.entity_state import (
     EntityResult,
     OperationRequest,
     SchedulerState,
-    build_batch_json,
-    error_outcome,
-    parse_entity_result,
     split_entity_id,
 )
+from durable_host.engine.dispatch.executors import EntityBatch, EntityExecutor, failed_batch
 from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.queue_consumer import delete_settled
 from durable_host.engine.dispatch.returns import MessageReturns
@@ -70,12 +68,12 @@ from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
 if TYPE_CHECKING:
     from durable_host.tracing.spans import DurableTracer
 
-__all__ = ["EntityProcessor", "EntityRunner"]
+__all__ = ["EntityExecutorFor", "EntityProcessor"]
 
 log = logging.getLogger("durable_host.entities")
 
-EntityRunner = Callable[[str, str], Awaitable[str]]
-"""(entity name, batch JSON) -> the SDK's result JSON; raises if the function cannot run."""
+EntityExecutorFor = Callable[[str], EntityExecutor]
+"""The executor of an entity, by its name (executors.py)."""
 
 # Request ids remembered per entity, so a message redelivered after its batch was
 # checkpointed (a lost delete, an abandoned retry) is not applied a second time.
@@ -116,7 +114,7 @@ class EntityProcessor:
         *,
         storage: TaskHubStorage,
         router: MessageRouter,
-        run_entity: EntityRunner,
+        executor_for: EntityExecutorFor,
         clock: Clock,
         hub_name: str,
         session_idle_timeout: float = 30.0,
@@ -129,7 +127,7 @@ class EntityProcessor:
         self._reorder_window = reorder_window // timedelta(microseconds=1) * 10  # .NET ticks
         self._storage = storage
         self._router = router
-        self._run = run_entity
+        self._executor_for = executor_for
         self._clock = clock
         self._rows = InstanceRowWriter(storage, hub_name)
         self._session_idle = session_idle_timeout
@@ -261,17 +259,12 @@ class EntityProcessor:
         key: str,
         requests: list[OperationRequest],
     ) -> EntityResult:
-        batch_json = build_batch_json(name, key, session.state, requests)
+        batch = EntityBatch(session.instance_id, name, key, session.state, requests)
         try:
-            result_json = await self._run(name, batch_json)
-            return parse_entity_result(result_json, len(requests))
+            outcome = await self._executor_for(name).run_entity_batch(batch)
         except Exception as exc:
-            # The operations fail, the state stays as it was, and every caller hears why.
-            message = f"Entity '{session.instance_id}' failed to run its batch: {exc}"
-            log.error("%s", message)
-            return EntityResult(
-                state=session.state, outcomes=[error_outcome(message) for _ in requests]
-            )
+            return failed_batch(batch, exc)
+        return outcome.result
 
     # -- checkpoint -----------------------------------------------------------------------------
 

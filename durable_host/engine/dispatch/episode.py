@@ -1,24 +1,26 @@
 """One episode: the orchestrator's Decision on a history, and the events that close it.
 
-The orchestrator runs through the SDK on the history as the SDK expects it (played events
-marked), unless the episode cannot change anything: an orchestrator still blocked on tasks
-the new events do not complete is decided without running it (blocked_episodes.py).
+The orchestrator runs through its executor (executors.py: the 1.x JSON protocol or the
+protobuf protocol); what is common to both is here: an unknown orchestrator or activity
+fails the instance, and the closing events and the parent's notification are the same.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
+from durable_host.engine.dispatch.executors import Episode, OrchestrationExecutor
 from durable_host.engine.dispatch.sessions import Session
-from durable_host.engine.replay.blocked_episodes import replay_while_blocked
-from durable_host.engine.replay.context import build_context_json
-from durable_host.engine.replay.decision import Completion, Decision, EpisodeContext, Outbound
-from durable_host.engine.replay.walk import replay
+from durable_host.engine.replay.decision import (
+    Completion,
+    Decision,
+    EpisodeContext,
+    Outbound,
+    failed_decision,
+)
 from durable_host.errors import FunctionNotFoundError
-from durable_host.taskhub.event_json import event_to_json
 from durable_host.taskhub.events import (
     ExecutionCompleted,
     ExecutionStarted,
@@ -32,19 +34,17 @@ from durable_host.taskhub.events import (
 
 log = logging.getLogger("durable_host.orchestrations")
 
-OrchestratorRunner = Callable[[str, str], Awaitable[tuple[dict[str, Any] | None, str | None]]]
-"""(orchestrator name, context JSON) -> (SDK OrchestratorState or None, error text or None)."""
-
 
 class EpisodeRunner:
-    """Decides episodes; counts those run through the SDK and those skipped."""
+    """Decides episodes through the executor of each orchestrator (executors.py); counts
+    those that ran the orchestrator and those decided without it."""
 
     def __init__(
         self,
-        run_orchestrator: OrchestratorRunner,
+        executor_for: Callable[[str], OrchestrationExecutor],
         known_activity: Callable[[str], bool] | None,
     ) -> None:
-        self._run = run_orchestrator
+        self._executor_for = executor_for
         self._known_activity = known_activity
         self.episodes_run = 0
         self.episodes_skipped = 0
@@ -57,42 +57,26 @@ class EpisodeRunner:
         now: datetime,
     ) -> Decision:
         """The orchestrator's Decision on `session`'s history plus `new_events`."""
-        history = session.history + new_events
-        assert session.execution_id is not None
-        ctx = EpisodeContext(
-            instance_id=session.instance_id,
-            execution_id=session.execution_id,
-            orchestrator_name=started.name,
-            now=now,
-        )
-        if session.last_state is not None and session.history:
-            unchanged, session.blocked_walk = replay_while_blocked(
-                ctx, history, session.last_state, session.blocked_walk
-            )
-            if unchanged is not None:
-                self.episodes_skipped += 1
-                return unchanged
-        history_json = session.played_json() + [
-            event_to_json(e, with_type=False) for e in new_events
-        ]
-        context_json = build_context_json(
-            session.instance_id, history_json, started, is_replaying=bool(session.history)
-        )
+        episode = Episode(session=session, started=started, new_events=new_events, now=now)
+        ctx = episode.context
         try:
-            state, error = await self._run(started.name, context_json)
+            decision = await self._executor_for(started.name).run_episode(episode)
         except FunctionNotFoundError:
             # Retrying cannot help: fail the instance, as the extension does for a start
             # (or a sub-orchestration call) naming an orchestrator the app does not have.
-            state, error = (
-                None,
+            session.last_state = None
+            session.blocked_walk = None
+            decision = failed_decision(
+                ctx,
                 f"The function '{started.name}' doesn't exist, is disabled, or is not an "
                 "orchestrator function. Additional info: check the name passed to start_new or "
                 "call_sub_orchestrator against the app's @app.orchestration_trigger functions.",
+                "Exception",
             )
+        if decision.skipped:
+            self.episodes_skipped += 1
+            return decision
         self.episodes_run += 1
-        session.last_state = state if error is None else None
-        session.blocked_walk = None
-        decision = replay(ctx, history, state, error)
         unknown = self._unknown_activities(decision)
         if unknown and decision.completion is None:
             message = (
@@ -100,12 +84,10 @@ class EpisodeRunner:
                 "function. Additional info: check the name passed to context.call_activity "
                 "against the app's @app.activity_trigger functions."
             )
-            failed = replay(ctx, history, None, message)
+            failed = failed_decision(ctx, message, "Exception")
             failed.custom_status = decision.custom_status
-            _log_host_failure(ctx, failed)
+            log_host_failure(ctx, failed)
             return failed
-        if error is None:
-            _log_host_failure(ctx, decision)
         return decision
 
     def _unknown_activities(self, decision: Decision) -> str | None:
@@ -117,7 +99,7 @@ class EpisodeRunner:
         return None
 
 
-def _log_host_failure(ctx: EpisodeContext, decision: Decision) -> None:
+def log_host_failure(ctx: EpisodeContext, decision: Decision) -> None:
     """Log a failure the host decided, not the orchestrator (a non-deterministic replay, an
     unknown activity): the invocation itself succeeded, so its `Executed` line says nothing.
     The words are the extension's FunctionFailed log."""

@@ -23,7 +23,8 @@ from typing import Any
 
 import aiohttp
 
-from durable_host.engine.dispatch.activities import ActivityInterrupted, ActivityResult
+from durable_host.engine.dispatch.activities import ActivityInterrupted
+from durable_host.engine.dispatch.executors import ActivityResult
 from durable_host.engine.replay.actions import HTTP_ACTIVITY_NAME
 
 log = logging.getLogger("durable_host.http_activity")

@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from durable_host.engine.dispatch.checkpoint import Checkpoint, EpisodeEffects, HistoryWrite
-from durable_host.engine.dispatch.episode import EpisodeRunner, OrchestratorRunner, close_episode
+from durable_host.engine.dispatch.episode import EpisodeRunner, close_episode
+from durable_host.engine.dispatch.executors import OrchestrationExecutor
 from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.sessions import Session, find_started, suspended_after
 from durable_host.engine.replay.decision import Completion, Decision, Outbound
@@ -48,13 +49,13 @@ class WorkItemRunner:
         self,
         *,
         storage: TaskHubStorage,
-        run_orchestrator: OrchestratorRunner,
+        executor_for: Callable[[str], OrchestrationExecutor],
         clock: Clock,
         rows: InstanceRowWriter,
         known_activity: Callable[[str], bool] | None,
     ) -> None:
         self._storage = storage
-        self._episodes = EpisodeRunner(run_orchestrator, known_activity)
+        self._episodes = EpisodeRunner(executor_for, known_activity)
         self._clock = clock
         self.rows = rows
         # Set by the Engine when host.json turns tracing on; None costs one test per episode.

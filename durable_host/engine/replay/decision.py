@@ -64,6 +64,8 @@ class Decision:
     continue_as_new_input: str | None = None
     custom_status: str | None = None
     unconsumed_events: list[EventRaised] = field(default_factory=list)
+    # Decided without running the orchestrator (an episode that could not change anything).
+    skipped: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,128 @@
+"""A Durable Functions app in the 2.x style: durabletask orchestrators on the protobuf protocol
+(`durabletask-azurefunctions`, whose decorators mark every trigger `durableRequiresGrpc`).
+
+Every pattern the host must run for such an app: chaining, fan-out/in, sub-orchestrations,
+timers, external events with when_any, retries, continue-as-new, custom status, entities
+(function and class based) and large payloads. tests/v2/ drives it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import azure.functions as func
+from durabletask import task
+from durabletask.azurefunctions.decorators.durable_app import DFApp
+
+app = DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+# Failures left for `flaky` before it succeeds, per key (reset by the tests).
+FLAKY_FAILURES: dict[str, int] = {}
+
+
+# -- activities ------------------------------------------------------------------------------
+
+
+@app.activity_trigger(input_name="name")
+def say_hello(name: str) -> str:
+    return f"Hello {name}!"
+
+
+@app.activity_trigger(input_name="value")
+def square(value: int) -> int:
+    return value * value
+
+
+@app.activity_trigger(input_name="key")
+def flaky(key: str) -> str:
+    left = FLAKY_FAILURES.get(key, 0)
+    if left > 0:
+        FLAKY_FAILURES[key] = left - 1
+        raise RuntimeError(f"flaky {key} failed, {left - 1} failure(s) left")
+    return f"{key} ok"
+
+
+@app.activity_trigger(input_name="size")
+def big_text(size: int) -> str:
+    return "x" * size
+
+
+@app.activity_trigger(input_name="text")
+def text_length(text: str) -> int:
+    return len(text)
+
+
+# -- orchestrators ---------------------------------------------------------------------------
+
+
+@app.orchestration_trigger(context_name="context")
+def hello_chain(ctx: task.OrchestrationContext, _: Any) -> Any:
+    first = yield ctx.call_activity("say_hello", input="Tokyo")
+    second = yield ctx.call_activity("say_hello", input="Seattle")
+    third = yield ctx.call_activity("say_hello", input="London")
+    return [first, second, third]
+
+
+@app.orchestration_trigger(context_name="context")
+def fan_out(ctx: task.OrchestrationContext, count: int) -> Any:
+    squares = yield task.when_all([ctx.call_activity("square", input=i) for i in range(count)])
+    return sum(squares)
+
+
+@app.orchestration_trigger(context_name="context")
+def parent(ctx: task.OrchestrationContext, values: list[int]) -> Any:
+    children = [
+        ctx.call_sub_orchestrator("fan_out", input=v, instance_id=f"{ctx.instance_id}-child-{v}")
+        for v in values
+    ]
+    results = yield task.when_all(children)
+    return results
+
+
+@app.orchestration_trigger(context_name="context")
+def timer(ctx: task.OrchestrationContext, seconds: int) -> Any:
+    fire_at = ctx.current_utc_datetime + timedelta(seconds=seconds)
+    yield ctx.create_timer(fire_at)
+    return ctx.current_utc_datetime.isoformat()
+
+
+@app.orchestration_trigger(context_name="context")
+def approval(ctx: task.OrchestrationContext, timeout_seconds: int) -> Any:
+    ctx.set_custom_status({"stage": "waiting"})
+    approved = ctx.wait_for_external_event("approve")
+    deadline = ctx.create_timer(ctx.current_utc_datetime + timedelta(seconds=timeout_seconds))
+    winner = yield task.when_any([approved, deadline])
+    if winner == approved:
+        ctx.set_custom_status({"stage": "approved"})
+        return {"approved": approved.get_result()}
+    ctx.set_custom_status({"stage": "timed out"})
+    return {"approved": None}
+
+
+@app.orchestration_trigger(context_name="context")
+def retried(ctx: task.OrchestrationContext, key: str) -> Any:
+    policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=3)
+    result = yield ctx.call_activity("flaky", input=key, retry_policy=policy)
+    return result
+
+
+@app.orchestration_trigger(context_name="context")
+def counter_loop(ctx: task.OrchestrationContext, state: dict[str, int]) -> Any:
+    if state["n"] >= state["until"]:
+        return state["n"]
+    ctx.continue_as_new({"n": state["n"] + 1, "until": state["until"]})
+    return None
+
+
+@app.orchestration_trigger(context_name="context")
+def failing(ctx: task.OrchestrationContext, message: str) -> Any:
+    yield ctx.call_activity("say_hello", input="first")
+    raise ValueError(message)
+
+
+@app.orchestration_trigger(context_name="context")
+def large_payloads(ctx: task.OrchestrationContext, size: int) -> Any:
+    text = yield ctx.call_activity("big_text", input=size)
+    length = yield ctx.call_activity("text_length", input=text)
+    return {"length": length, "tail": text[-3:]}

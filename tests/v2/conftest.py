@@ -22,12 +22,12 @@ def app_index() -> FunctionIndex:
 
 
 @pytest.fixture
-def app_module(app_index: FunctionIndex) -> ModuleType:
-    """The imported test app, for its failure counters."""
-    return sys.modules["function_app"]
-
-
-@pytest.fixture
 async def engine(azurite: str, hub_name: str) -> AsyncIterator[Engine]:
     async with running_engine(azurite, hub_name, APP_DIR) as eng:
         yield eng
+
+
+@pytest.fixture
+def app_module(engine: Engine) -> ModuleType:
+    """The test app as the engine runs it, for its failure counters."""
+    return sys.modules["function_app"]

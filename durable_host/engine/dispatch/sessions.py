@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from enum import Enum
@@ -32,6 +33,9 @@ from durable_host.taskhub.events import (
     TimerFired,
 )
 from durable_host.taskhub.storage import TaskHubStorage
+
+# (schedulings, applied results) per key like ("task", 3): Session.result_index
+ResultIndex = tuple[Counter[tuple[str, int]], Counter[tuple[str, int]]]
 
 RESULT_EVENTS = (
     TaskCompleted,
@@ -101,19 +105,19 @@ class Session:
             self._json.append(data)
         return list(self._json)
 
-    def result_index(self) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
-        """(scheduled tasks, applied results) as keys like ("task", 3)."""
-        scheduled: set[tuple[str, int]] = set()
-        applied: set[tuple[str, int]] = set()
+    def result_index(self) -> ResultIndex:
+        """(schedulings, applied results) counted by keys like ("task", 3)."""
+        scheduled: Counter[tuple[str, int]] = Counter()
+        applied: Counter[tuple[str, int]] = Counter()
         for event in self.history:
             if isinstance(event, TaskScheduled):
-                scheduled.add(("task", event.event_id))
+                scheduled["task", event.event_id] += 1
             elif isinstance(event, TimerCreated):
-                scheduled.add(("timer", event.event_id))
+                scheduled["timer", event.event_id] += 1
             elif isinstance(event, SubOrchestrationInstanceCreated):
-                scheduled.add(("sub", event.event_id))
+                scheduled["sub", event.event_id] += 1
             elif isinstance(event, RESULT_EVENTS):
-                applied.add(result_key(event))
+                applied[result_key(event)] += 1
         return scheduled, applied
 
     def entity_replies(self) -> EntityReplies:
@@ -208,20 +212,21 @@ class ResultVerdict(Enum):
     UNKNOWN = "unknown"  # its scheduling event is not in the history
 
 
-def result_verdict(
-    index: tuple[set[tuple[str, int]], set[tuple[str, int]]], event: HistoryEvent
-) -> ResultVerdict:
+def result_verdict(index: ResultIndex, event: HistoryEvent) -> ResultVerdict:
     """Whether a result is new, a duplicate, or of something the history never scheduled.
 
-    An accepted result is added to the index, so a copy later in the same batch is a duplicate.
+    Keys are counted, not just seen: a protobuf worker retries a task under the action id of
+    its first attempt (durabletask's RetryableTask), so one id may be scheduled, and answered,
+    more than once. An accepted result is counted, so a copy later in the same batch is a
+    duplicate.
     """
     scheduled, applied = index
     key = result_key(event)
-    if key not in scheduled:
+    if not scheduled[key]:
         return ResultVerdict.UNKNOWN
-    if key in applied:
+    if applied[key] >= scheduled[key]:
         return ResultVerdict.DUPLICATE
-    applied.add(key)
+    applied[key] += 1
     return ResultVerdict.NEW
 
 

@@ -12,6 +12,7 @@ the caller beforehand (`needs_row_execution`), so this module does no I/O.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -19,6 +20,7 @@ from enum import Enum
 from durable_host.engine.dispatch.sessions import (
     RESULT_EVENTS,
     EntityReplies,
+    ResultIndex,
     ResultVerdict,
     Session,
     result_verdict,
@@ -138,7 +140,7 @@ class _BatchJudge:
         self._status = session.status
         self._execution = session.execution_id
         self._starting = False
-        self._index: tuple[set[tuple[str, int]], set[tuple[str, int]]] | None = None
+        self._index: ResultIndex | None = None
         self._replies: EntityReplies | None = None
 
     def verdict(self, msg: ReceivedMessage, event: HistoryEvent) -> TriageVerdict:
@@ -178,7 +180,7 @@ class _BatchJudge:
             # The rest of the batch is for the new execution, whose history is empty.
             self._status = OrchestrationStatus.Running
             self._execution = event.orchestration_instance.execution_id
-            self._index = (set(), set())
+            self._index = (Counter(), Counter())
             self._replies = EntityReplies(set(), set())
         return verdict
 

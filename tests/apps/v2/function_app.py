@@ -102,7 +102,12 @@ def approval(ctx: task.OrchestrationContext, timeout_seconds: int) -> Any:
 
 @app.orchestration_trigger(context_name="context")
 def retried(ctx: task.OrchestrationContext, key: str) -> Any:
-    policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=3)
+    # durabletask 1.3.0 retries only when max_retry_interval is set (compute_next_delay).
+    policy = task.RetryPolicy(
+        first_retry_interval=timedelta(seconds=1),
+        max_number_of_attempts=3,
+        max_retry_interval=timedelta(seconds=1),
+    )
     result = yield ctx.call_activity("flaky", input=key, retry_policy=policy)
     return result
 

@@ -23,6 +23,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +43,13 @@ async def _measure(hops: int, repeat: int) -> float:
         OrchestratorStarted,
         TaskCompleted,
     )
+
+    try:
+        from durable_host.engine.replay.context import event_json_text
+    except ImportError:  # a checkout from before the per-event texts: the payload took objects
+
+        def event_json_text(event_json: Any) -> Any:  # type: ignore[misc]
+            return event_json
 
     invoker = FunctionInvoker(load_app(ROOT / "bench" / "app"))
     clock = datetime(2026, 1, 1, tzinfo=UTC)
@@ -63,12 +71,15 @@ async def _measure(hops: int, repeat: int) -> float:
         episodes = 0
         while True:
             ctx = EpisodeContext("i", "e", "sequence", new[0].timestamp)
-            texts = session.played_json() + [event_to_json(e, with_type=False) for e in new]
+            texts = session.played_json() + [
+                event_json_text(event_to_json(e, with_type=False)) for e in new
+            ]
             context = build_context_json("i", texts, started, is_replaying=bool(session.history))
             outcome = await invoker.invoke_orchestrator("sequence", context)
             decision = replay(ctx, session.history + new, outcome.state, outcome.error)
             episodes += 1
-            session.history = session.history + new + decision.new_events
+            # In place, as the checkpoint does: the session's SDK-form JSON is kept per event.
+            session.history.extend([*new, *decision.new_events])
             session.history.append(OrchestratorCompleted(timestamp=ctx.now))
             if decision.completion is not None:
                 return episodes

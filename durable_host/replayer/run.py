@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from durable_host.engine.replay.actions import flatten_actions
-from durable_host.engine.replay.context import build_context_json
+from durable_host.engine.replay.context import build_context_json, event_json_text
 from durable_host.engine.replay.decision import Decision, EpisodeContext, settle
 from durable_host.engine.replay.walk import UnsupportedActionError
 from durable_host.errors import FunctionNotFoundError
@@ -65,9 +65,11 @@ class HistoryReplayer:
             orchestrator_name=started.name,
             now=events[-1].timestamp,
         )
-        history_json = [_played(event_to_json(e, with_type=False), e) for e in events]
+        history_texts = [
+            event_json_text(_played(event_to_json(e, with_type=False), e)) for e in events
+        ]
         context_json = build_context_json(
-            recorded.instance_id, history_json, started, is_replaying=True
+            recorded.instance_id, history_texts, started, is_replaying=True
         )
 
         def failed(error: str) -> ReplayReport:

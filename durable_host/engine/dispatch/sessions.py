@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any
 
 from durable_host.engine.replay.blocked_episodes import BlockedWalk
+from durable_host.engine.replay.context import event_json_text
 from durable_host.taskhub.event_json import event_to_json
 from durable_host.taskhub.events import (
     EventRaised,
@@ -89,20 +90,20 @@ class Session:
     # the walk of the history that found it still blocked, continued next episode.
     last_state: dict[str, Any] | None = field(default=None, repr=False)
     blocked_walk: BlockedWalk | None = field(default=None, repr=False)
-    # The SDK-form JSON of `history`, built once per event rather than once per episode.
-    _json: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # The SDK-form JSON text of `history`, encoded once per event rather than once per episode.
+    _json: list[str] = field(default_factory=list, repr=False)
     _json_of: list[HistoryEvent] | None = field(default=None, repr=False)
 
-    def played_json(self) -> list[dict[str, Any]]:
-        """`history` as the SDK receives it on replay: every event IsPlayed except
-        OrchestratorStarted (DTFx leaves that one false)."""
+    def played_json(self) -> list[str]:
+        """`history` as the SDK receives it on replay (each event's `event_json_text`): every
+        event IsPlayed except OrchestratorStarted (DTFx leaves that one false)."""
         if self._json_of is not self.history:
             self._json, self._json_of = [], self.history
         for event in self.history[len(self._json) :]:
             data = event_to_json(event, with_type=False)
             if not isinstance(event, OrchestratorStarted):
                 data["IsPlayed"] = True
-            self._json.append(data)
+            self._json.append(event_json_text(data))
         return list(self._json)
 
     def result_index(self) -> ResultIndex:

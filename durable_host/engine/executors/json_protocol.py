@@ -21,7 +21,7 @@ from durable_host.engine.dispatch.executors import (
     failed_batch,
 )
 from durable_host.engine.replay.blocked_episodes import replay_while_blocked
-from durable_host.engine.replay.context import build_context_json
+from durable_host.engine.replay.context import build_context_json, event_json_text
 from durable_host.engine.replay.decision import Decision
 from durable_host.engine.replay.walk import replay
 from durable_host.functions import FunctionInvoker
@@ -48,11 +48,11 @@ class JsonExecutor:
             if unchanged is not None:
                 unchanged.skipped = True
                 return unchanged
-        history_json = session.played_json() + [
-            event_to_json(e, with_type=False) for e in episode.new_events
+        history_texts = session.played_json() + [
+            event_json_text(event_to_json(e, with_type=False)) for e in episode.new_events
         ]
         context_json = build_context_json(
-            session.instance_id, history_json, episode.started, is_replaying=bool(session.history)
+            session.instance_id, history_texts, episode.started, is_replaying=bool(session.history)
         )
         outcome = await self._invoker.invoke_orchestrator(episode.started.name, context_json)
         session.last_state = outcome.state if outcome.error is None else None

@@ -3,22 +3,43 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from durable_host.taskhub.events import ExecutionStarted
 
 
+def event_json_text(event_json: dict[str, Any]) -> str:
+    """One history event's text inside the trigger payload (encoded once per event)."""
+    return json.dumps(event_json, ensure_ascii=False)
+
+
 def build_context_json(
     instance_id: str,
-    history_json: list[dict[str, Any]],
+    history_texts: Sequence[str],
     started: ExecutionStarted,
     *,
     is_replaying: bool,
 ) -> str:
-    """The orchestration trigger payload (docs/protocol.md §1.1)."""
+    """The orchestration trigger payload (docs/protocol.md §1.1).
+
+    `history_texts`: each event's `event_json_text`. The payload is the text
+    `json.dumps(payload, ensure_ascii=False)` gives with the events as objects, put together
+    from those texts: a long history is not encoded again for every episode.
+    """
+    rest = payload_members(instance_id, started, is_replaying=is_replaying)
+    # json.dumps writes a list as "[" + ", ".join(items) + "]" and an object's members
+    # joined by ", "; `rest` without its "{" is the payload's remaining members.
+    history = "[" + ", ".join(history_texts) + "]"
+    return '{"history": ' + history + ", " + json.dumps(rest, ensure_ascii=False)[1:]
+
+
+def payload_members(
+    instance_id: str, started: ExecutionStarted, *, is_replaying: bool
+) -> dict[str, Any]:
+    """The trigger payload's members after `history`, in the payload's order."""
     parent = started.parent_instance
-    payload = {
-        "history": history_json,
+    return {
         "input": parse_json_or_text(started.input),
         "instanceId": instance_id,
         "isReplaying": is_replaying,
@@ -29,7 +50,6 @@ def build_context_json(
         "maximumShortTimerDuration": "6.00:00:00",
         "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
     }
-    return json.dumps(payload, ensure_ascii=False)
 
 
 def parse_json_or_text(text: str | None) -> Any:

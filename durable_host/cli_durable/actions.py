@@ -29,6 +29,7 @@ __all__ = ["ACTIONS", "Outcome"]
 
 _Action = Callable[[HubClient, argparse.Namespace], Awaitable["Outcome"]]
 _STATUS_BY_NAME = {s.name.lower(): s for s in OrchestrationStatus}
+_STATUS_BY_NAME |= {str(s.value): s for s in OrchestrationStatus}
 
 
 @dataclass(frozen=True)
@@ -42,22 +43,59 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-def _state(status: InstanceStatus, *, show_input: bool, show_output: bool) -> dict[str, Any]:
-    """The instance as DTFx's OrchestrationState serializes (payloads as their JSON text)."""
+def _dotnet_time(value: datetime | None) -> str:
+    """A UTC DateTime as Json.NET writes it (fraction without trailing zeros); the DTFx
+    default(DateTime) for a time not reached yet (CompletedTime)."""
+    if value is None:
+        return "0001-01-01T00:00:00"
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f"{value.microsecond:06d}".rstrip("0")
+    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
+
+
+def _state(
+    status: InstanceStatus, *, show_input: bool, show_output: bool, by_name: bool = False
+) -> dict[str, Any]:
+    """The instance as Core Tools prints it: DTFx's OrchestrationState through Json.NET, its
+    [DataMember] fields then properties, in declaration order, the status as the enum's
+    number. `by_name` (our --json documents): the status by name, times in ISO 8601.
+    Version, Generation, Tags and ScheduledStartTime are what the Python SDK's instances hold
+    (it sets none of them); sizes are 0, as the Azure Storage provider reports them."""
+    timestamp = _time if by_name else _dotnet_time
     return {
+        "CompletedTime": timestamp(status.completed_time),
+        "CompressedSize": 0,
+        "CreatedTime": timestamp(status.created_time),
+        "Input": status.input if show_input else None,
+        "LastUpdatedTime": timestamp(status.last_updated_time),
         "Name": status.name,
         "OrchestrationInstance": {
             "InstanceId": status.instance_id,
             "ExecutionId": status.execution_id,
         },
-        "OrchestrationStatus": status.runtime_status.name,
-        "Input": status.input if show_input else None,
+        "OrchestrationStatus": (
+            status.runtime_status.name if by_name else status.runtime_status.value
+        ),
         "Output": status.output if show_output else None,
+        "ParentInstance": None,
+        "Size": 0,
         "Status": status.custom_status,
-        "CreatedTime": _time(status.created_time),
-        "CompletedTime": _time(status.completed_time),
-        "LastUpdatedTime": _time(status.last_updated_time),
+        "Tags": None,
+        "Version": "",
+        "Generation": 0,
+        "ScheduledStartTime": None,
+        "FailureDetails": None,
     }
+
+
+def _printed(
+    status: InstanceStatus, *, show_input: bool, show_output: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what Core Tools prints, our --json document) for one instance."""
+    return (
+        _state(status, show_input=show_input, show_output=show_output),
+        _state(status, show_input=show_input, show_output=show_output, by_name=True),
+    )
 
 
 def _indented(value: Any) -> list[str]:
@@ -106,13 +144,13 @@ async def start_new(hub: HubClient, args: argparse.Namespace) -> Outcome:
         f"Started '{status.name}' at {_time(status.created_time)}. "
         f"Instance ID: '{status.instance_id}'."
     )
-    return Outcome([line], _state(status, show_input=True, show_output=False))
+    return Outcome([line], _state(status, show_input=True, show_output=False, by_name=True))
 
 
 async def get_runtime_status(hub: HubClient, args: argparse.Namespace) -> Outcome:
     status = await _existing(hub, args.id)
-    state = _state(status, show_input=args.show_input, show_output=args.show_output)
-    return Outcome(_indented(state), state)
+    printed, document = _printed(status, show_input=args.show_input, show_output=args.show_output)
+    return Outcome(_indented(printed), document)
 
 
 async def get_history(hub: HubClient, args: argparse.Namespace) -> Outcome:
@@ -129,11 +167,14 @@ async def get_history(hub: HubClient, args: argparse.Namespace) -> Outcome:
 def _query(args: argparse.Namespace) -> InstanceQuery:
     statuses: set[OrchestrationStatus] = set()
     for given in args.runtime_status or ():
+        # Core Tools takes one argument of names separated by spaces, parsed by Enum.Parse
+        # (a name in any case, or the number); several arguments are accepted too.
         for name in given.replace(",", " ").split():
-            if name.lower() not in _STATUS_BY_NAME:
-                known = ", ".join(s.name for s in OrchestrationStatus)
+            key = name.lower()
+            if key not in _STATUS_BY_NAME:
+                known = ", ".join(f"{s.name} ({s.value})" for s in OrchestrationStatus)
                 raise ConfigurationError(f"Unknown runtime status {name!r}; use one of {known}.")
-            statuses.add(_STATUS_BY_NAME[name.lower()])
+            statuses.add(_STATUS_BY_NAME[key])
     return InstanceQuery(
         runtime_status=frozenset(statuses),
         created_time_from=args.created_after,
@@ -147,10 +188,14 @@ async def get_instances(hub: HubClient, args: argparse.Namespace) -> Outcome:
     page = await hub.client.list_instances(
         _query(args), top=args.top, continuation_token=args.continuation_token or None
     )
-    states = [_state(s, show_input=True, show_output=True) for s in page.instances]
+    pairs = [_printed(s, show_input=True, show_output=True) for s in page.instances]
     token = page.continuation_token or ""
-    lines = [*_indented(states), f"Continuation token for next set of results: '{token}'"]
-    return Outcome(lines, {"instances": states, "continuationToken": page.continuation_token})
+    lines = [
+        *_indented([printed for printed, _ in pairs]),
+        f"Continuation token for next set of results: '{token}'",
+    ]
+    documents = [document for _, document in pairs]
+    return Outcome(lines, {"instances": documents, "continuationToken": page.continuation_token})
 
 
 async def raise_event(hub: HubClient, args: argparse.Namespace) -> Outcome:

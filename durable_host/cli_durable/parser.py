@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
-from durable_host.errors import DurableHostError
+from durable_host.errors import ConfigurationError, DurableHostError
 
 if TYPE_CHECKING:
     from durable_host.cli_durable.actions import Outcome
@@ -70,6 +70,14 @@ def _common_options(sub: argparse.ArgumentParser) -> None:
         help="the app folder, with host.json and local.settings.json (default: .)",
     )
     sub.add_argument(
+        "--script-root",
+        "--prefix",
+        dest="script_root",
+        default=None,
+        help="as Core Tools' global option: the app folder, and the folder @file paths of "
+        "--input and --event-data are relative to",
+    )
+    sub.add_argument(
         "--task-hub-name", default=None, help="the task hub (default: host.json's hubName)"
     )
     sub.add_argument(
@@ -92,7 +100,8 @@ def _filter_options(sub: argparse.ArgumentParser, *, listing: bool) -> None:
         "--runtime-status",
         nargs="+",
         default=None,
-        help="only instances in these statuses (running, completed, failed, ...)",
+        help="only instances in these statuses: names (running, completed, failed, ...) or "
+        "the enum's numbers (0-7), separated by spaces as one argument or as several",
     )
     if listing:
         sub.add_argument("--top", type=int, default=10, help="instances per page (default 10)")
@@ -125,11 +134,30 @@ def _specific_options(actions: _Commands) -> None:
     )
 
 
+# What Core Tools' option parser (FluentCommandLineParser) takes for a boolean.
+_BOOLEANS = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False}
+
+
 def _boolean(text: str) -> bool:
     lowered = text.strip().lower()
-    if lowered not in ("true", "false"):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-    return lowered == "true"
+    if lowered not in _BOOLEANS:
+        raise argparse.ArgumentTypeError(f"expected true/false, on/off or 1/0, got {text!r}")
+    return _BOOLEANS[lowered]
+
+
+def _script_root(args: argparse.Namespace) -> None:
+    """--script-root/--prefix: Core Tools changes the working directory to it (relative to
+    the current one), so it names the app and the base of `@file` arguments."""
+    if args.script_root is None:
+        return
+    root = Path(args.script_root).resolve()
+    if not root.is_dir():
+        raise ConfigurationError(f'"{root}" doesn\'t exist.')
+    args.app_dir = root
+    for name in ("input", "event_data"):
+        value = getattr(args, name, None)
+        if value is not None and value.startswith("@") and not Path(value[1:]).is_absolute():
+            setattr(args, name, f"@{root / value[1:]}")
 
 
 def _datetime(text: str) -> datetime:
@@ -147,6 +175,7 @@ async def _run(args: argparse.Namespace) -> Outcome:
     from durable_host.cli_durable.actions import ACTIONS
     from durable_host.cli_durable.hub import open_hub_client
 
+    _script_root(args)
     if args.action == "start-new" and args.id is None:
         args.id = uuid.uuid4().hex
     if args.action == "raise-event" and args.event_name is None:

@@ -1,9 +1,9 @@
 """The task hub an app's host would use, for commands that work on it without a host.
 
-`durable-host poison` and `durable-host durable` read the app's host.json (hub name,
-partition count, connection name) and local.settings.json (the connection string), as the
-host does; either may be overridden, as `func durable --task-hub-name /
---connection-string-setting` do.
+`durable-host poison`, `replay` and `export` read the app's host.json (hub name, partition
+count, connection name) and local.settings.json (the connection string), as the host does.
+`durable-host durable` finds its connection string as Core Tools does (cli_durable/hub.py)
+and reaches the hub through `reachable_hub`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from durable_host.server.settings import (
 )
 from durable_host.taskhub.names import TaskHubNames
 
-__all__ = ["HubLocation", "app_task_hub", "is_development_storage"]
+__all__ = ["HubLocation", "app_task_hub", "is_development_storage", "reachable_hub"]
 
 AZURITE_PORTS = (10000, 10001, 10002)
 
@@ -54,12 +54,10 @@ def app_task_hub(
     environ: Mapping[str, str] | None = None,
     *,
     hub_name: str | None = None,
-    connection_setting: str | None = None,
 ) -> Iterator[HubLocation]:
     """The task hub an app's host would use: its settings, its storage connection.
 
-    `hub_name` replaces host.json's hub; `connection_setting` names the app setting (or
-    environment variable) holding the connection string in place of host.json's connection.
+    `hub_name` replaces host.json's hub.
     For `UseDevelopmentStorage=true` with no emulator listening, Azurite is started on its
     usual ports over `<app_dir>/.azurite` (where `durable-host start` keeps its data) for the
     duration, so the task hub of the last run can be read.
@@ -69,7 +67,15 @@ def app_task_hub(
     export_values(load_local_settings(app_dir).values, env)
     settings = load_host_settings(app_dir, env).durable_task
     names = TaskHubNames(hub_name or settings.hub_name, settings.partition_count)
-    connection = resolve_connection_string(connection_setting or settings.connection_name, env)
+    connection = resolve_connection_string(settings.connection_name, env)
+    with reachable_hub(app_dir, connection, names) as location:
+        yield location
+
+
+@contextmanager
+def reachable_hub(app_dir: Path, connection: str, names: TaskHubNames) -> Iterator[HubLocation]:
+    """The hub on `connection`; for `UseDevelopmentStorage=true` with no emulator listening,
+    an Azurite over `<app_dir>/.azurite` for the duration (see `app_task_hub`)."""
     if not is_development_storage(connection):
         yield HubLocation(connection, names)
         return

@@ -6,8 +6,9 @@ monitoring tools and the real provider read rows we write. Conventions:
 - `RuntimeStatus` is the status *name* (`Running`, `Completed`, ...);
 - `CustomStatus` is always written, `"null"` when unset (as DT.AS does at every
   checkpoint); reading `"null"` gives None;
-- `Tags` is a JSON object string; unset Tags, and any other unset value, are
-  left out of the row (Table storage keeps no null properties);
+- `Tags` is a JSON object string, `"null"` when unset, written with every new
+  execution as DT.AS does; any other unset value is left out of the row (Table
+  storage keeps no null properties), so a merge leaves the column as it was;
 - an oversized Input/Output/CustomStatus holds the absolute URL of its blob in
   `<hub>-largemessages`, as DT.AS writes it (`storage_instances.py`);
   `InputBlobName` / `OutputBlobName` are read only from rows older versions of
@@ -30,7 +31,9 @@ from durable_host.taskhub.timestamps import parse_timestamp
 
 __all__ = ["InstanceRecord", "instance_merge_row"]
 
-_NULL_TEXT_COLUMNS = frozenset({"CustomStatus"})
+# Written as "null" when unset, as DT.AS does: CustomStatus at every checkpoint, Tags with
+# every ExecutionStarted (TagsSerializer.Serialize(null); AzureTableTrackingStore.cs 941, 991).
+_NULL_TEXT_COLUMNS = frozenset({"CustomStatus", "Tags"})
 
 
 @dataclass(frozen=True, kw_only=True)

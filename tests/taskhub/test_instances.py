@@ -58,7 +58,7 @@ def test_from_row_golden() -> None:
     assert InstanceRecord.from_row(FULL_ROW) == FULL
 
 
-def test_pending_row_leaves_unset_columns_out_and_writes_null_custom_status() -> None:
+def test_pending_row_leaves_unset_columns_out_and_writes_null_custom_status_and_tags() -> None:
     record = InstanceRecord(
         instance_id="abc",
         name="hello",
@@ -73,6 +73,8 @@ def test_pending_row_leaves_unset_columns_out_and_writes_null_custom_status() ->
         "CustomStatus": "null",
         "CreatedTime": CREATED,
         "Generation": 0,
+        # SetNewExecutionAsync writes TagsSerializer.Serialize(null) (issue 27, item 7).
+        "Tags": "null",
     }
     assert InstanceRecord.from_row(record.to_row()) == record
 

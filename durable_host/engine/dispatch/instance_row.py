@@ -38,7 +38,9 @@ from durable_host.engine.replay.decision import Completion
 from durable_host.errors import CheckpointConflictError
 from durable_host.taskhub.events import (
     ExecutionCompleted,
+    ExecutionResumed,
     ExecutionStarted,
+    ExecutionSuspended,
     HistoryEvent,
     OrchestrationStatus,
 )
@@ -49,6 +51,8 @@ __all__ = ["InstanceRowWriter"]
 
 log = logging.getLogger("durable_host.orchestrations")
 
+# Fields written even when None: "null" is their text for "none" (instances.py).
+_NULLABLE = frozenset({"custom_status", "tags"})
 # Reads and conditional writes of a row that other writers keep changing, before giving up.
 _ROW_WRITE_ATTEMPTS = 3
 # Pending rows this writer inserted whose first episode has not written yet (their instances
@@ -205,32 +209,40 @@ class InstanceRowWriter:
         *,
         suspended: bool,
     ) -> dict[str, Any]:
-        """The row's fields after an episode that appended `new_events` to the history."""
+        """The row's fields after an episode that appended `new_events` to the history, as the
+        provider's UpdateStateAsync sets them (AzureTableTrackingStore.cs 984-1061): a value
+        that is None is left out (the merge keeps what the row has), a suspension's or a
+        resumption's reason is the Output, and only an execution's end sets CompletedTime."""
         fields: dict[str, Any] = {
             "custom_status": custom_status,
             "execution_id": session.execution_id,
             "last_updated_time": now,
             "task_hub_name": self._hub_name,
         }
-        if any(isinstance(e, ExecutionStarted) for e in new_events):
-            fields.update(
-                name=started.name,
-                version=started.version or "",
-                input=started.input if started.input is not None else "null",
-                created_time=started.timestamp,
-                generation=started.generation,
-            )
+        for event in new_events:
+            if isinstance(event, ExecutionStarted):
+                fields.update(
+                    name=started.name,
+                    version=started.version or "",
+                    input=started.input,
+                    created_time=started.timestamp,
+                    generation=started.generation,
+                    # TagsSerializer.Serialize: "null" without tags (instances.py).
+                    tags=started.tags,
+                )
+            elif isinstance(event, (ExecutionSuspended, ExecutionResumed)):
+                fields["output"] = event.reason
         if completion is not None:
-            fields.update(
-                runtime_status=completion.status,
-                completed_time=now,
-                output=completion.result if completion.result is not None else "null",
-            )
+            fields.update(runtime_status=completion.status, output=completion.result)
+            if completion.status != OrchestrationStatus.ContinuedAsNew:
+                fields["completed_time"] = now
         elif suspended:
             fields["runtime_status"] = OrchestrationStatus.Suspended
         else:
             fields["runtime_status"] = OrchestrationStatus.Running
-        return fields
+        return {
+            name: value for name, value in fields.items() if value is not None or name in _NULLABLE
+        }
 
     async def write_entity(self, started: ExecutionStarted, custom_status: str | None) -> None:
         """The row of an entity whose batch was just stored as the execution `started`."""
@@ -270,6 +282,7 @@ class InstanceRowWriter:
             last_updated_time=started.timestamp,
             scheduled_start_time=started.scheduled_start_time,
             generation=started.generation,
+            tags=started.tags,
             task_hub_name=self._hub_name,
         )
         try:

@@ -156,9 +156,7 @@ class Engine:
             session_idle_timeout=settings.extended_session_idle_timeout,
             reorder_window=timedelta(seconds=settings.entity_message_reorder_window),
             visibility_timeout=settings.control_queue_visibility_timeout,
-            may_reply=lambda instance_id: self.partitions.holds(
-                self.router.partition_of(instance_id)
-            ),
+            may_reply=self._holds_partition_of,
         )
         self._work_items = WorkItemRunner(
             storage=self.storage,
@@ -183,6 +181,7 @@ class Engine:
             notifier=self.notifier,
             entity_processor=self.entities.process,
             forget_entities=self.entities.forget_partition,
+            may_write=self._holds_partition_of,
         )
         self.activities = ActivityDispatcher(
             storage=self.storage,
@@ -194,6 +193,10 @@ class Engine:
                 settings.work_item_queue_visibility_timeout, settings.max_queue_polling_interval
             ),
         )
+
+    def _holds_partition_of(self, instance_id: str) -> bool:
+        """Whether this host's lease on the instance's partition runs on for a while."""
+        return self.partitions.holds(self.router.partition_of(instance_id))
 
     def _trace(self, tracer: DurableTracer) -> None:
         self.tracer = tracer

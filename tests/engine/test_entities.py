@@ -374,8 +374,17 @@ async def test_no_reply_leaves_a_host_whose_lease_is_lapsing(engine: Engine) -> 
     answers: list[str] = []
     real_holds = engine.partitions.holds
     real_send = engine.router.send_to_instance
+    # The caller's checkpoints ask too: it lives on another partition, always held.
+    entity_partition = engine.router.partition_of("@counter@lease")
+    caller_id = next(
+        f"caller-{n}"
+        for n in range(100)
+        if engine.router.partition_of(f"caller-{n}") != entity_partition
+    )
 
     def lapsing_once(partition: int) -> bool:
+        if partition != entity_partition:
+            return real_holds(partition)
         answer = "held" if "lapsing" in answers else "lapsing"
         answers.append(answer)
         return answer == "held" and real_holds(partition)
@@ -388,7 +397,9 @@ async def test_no_reply_leaves_a_host_whose_lease_is_lapsing(engine: Engine) -> 
 
     engine.partitions.holds = lapsing_once  # type: ignore[method-assign]
     engine.router.send_to_instance = recorded_send  # type: ignore[method-assign]
-    caller = await start(engine, "call_counter", {"key": "lease", "op": "add", "value": 5})
+    caller = await start(
+        engine, "call_counter", {"key": "lease", "op": "add", "value": 5}, caller_id
+    )
     assert json.loads((await finish(engine, caller)).output or "null") == {"result": 5}
     assert answers[:3] == ["lapsing", "held", "reply"]
     assert await state_of(engine, "lease") == 5

@@ -485,3 +485,47 @@ async def test_messages_received_after_a_queue_is_let_go_are_given_back(
     assert await history(engine, instance_id) == [], "processed after the queue was let go"
     # Given back, not lost: the partition's next owner (this engine again) runs it.
     assert output(await finish(engine, instance_id)) == 8
+
+
+async def test_an_episode_whose_lease_lapsed_while_it_ran_writes_nothing(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """An episode held up by a storage stall can outlive this host's lease: the partition's
+    next owner may run the same messages meanwhile, and the instance may even be purged, so
+    a first checkpoint from here would bring it back. The soak found that (bench/soak.py,
+    seed 7: a purged instance Completed again, its activities run twice). The episode is
+    given up instead and its messages are left to the partition's next owner."""
+    engine = make_engine(partition_lease_duration=4.0, partition_renew_interval=1.0)
+    await engine.start()
+    instance_id = "lease-lapsed"
+    partition = engine.router.partition_of(instance_id)
+    storage = engine.storage
+    load, renew = storage.load_history, storage.replace_partition_lease
+    loading, go_load, go_renew = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def stalled_load(loaded_id: str, *args: Any, **options: Any) -> Any:
+        if loaded_id == instance_id and not go_load.is_set():
+            loading.set()
+            await go_load.wait()
+        return await load(loaded_id, *args, **options)
+
+    async def stalled_renew(*args: Any, **options: Any) -> Any:
+        await go_renew.wait()  # a storage stall: leases are neither renewed nor claimed
+        return await renew(*args, **options)
+
+    storage.load_history = stalled_load  # type: ignore[method-assign]
+    await start(engine, "chain", 1, instance_id)
+    await asyncio.wait_for(loading.wait(), timeout=10)
+    storage.replace_partition_lease = stalled_renew  # type: ignore[method-assign]
+
+    async def let_go() -> bool:
+        return partition not in engine.orchestrations.owned_partitions
+
+    await eventually(let_go, what="the lapsing lease's queue to be let go")
+    go_load.set()
+    await eventually(lambda: _true_if(engine.orchestrations.is_idle()), what="the episode's end")
+    assert await history(engine, instance_id) == [], "checkpointed after the lease lapsed"
+
+    go_renew.set()
+    # Left to the partition's next owner (this engine again, once it claims the lease).
+    assert output(await finish(engine, instance_id)) == 8

@@ -26,7 +26,7 @@ from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.router import MessageRouter
 from durable_host.engine.dispatch.sessions import Session
 from durable_host.engine.replay.decision import Outbound
-from durable_host.errors import StorageError
+from durable_host.errors import LeaseLapsingError, StorageError
 from durable_host.taskhub.events import HistoryEvent, OrchestrationInstance
 from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
 
@@ -69,7 +69,9 @@ class Checkpoints:
         write_row: RowWriter,
         delete: MessageDeleter,
         notifier: InstanceNotifier,
+        may_write: Callable[[str], bool] | None = None,
     ) -> None:
+        self.may_write = may_write
         self.storage = storage
         self.router = router
         self.write_row = write_row
@@ -101,6 +103,14 @@ class Checkpoint:
         self, outbound: list[Outbound], sender: OrchestrationInstance, episode: int
     ) -> None:
         """Step 1 on its own: an older generation's messages in a continue-as-new."""
+        may_write = self._to.may_write
+        if may_write is not None and not may_write(sender.instance_id):
+            # The partition's next owner may have run this episode already, and the instance
+            # may even be purged since: a first write from here would bring it back.
+            raise LeaseLapsingError(
+                "is not checkpointed here: this host's lease on its partition lapsed while "
+                "the episode ran"
+            )
         sends: list[Awaitable[object]] = []
         router = self._to.router
         for item in outbound:

@@ -65,6 +65,7 @@ class OrchestrationDispatcher(QueueConsumer):
         notifier: InstanceNotifier | None = None,
         entity_processor: EntityProcessor | None = None,
         forget_entities: Callable[[int], None] | None = None,
+        may_write: Callable[[str], bool] | None = None,
     ) -> None:
         super().__init__(storage, queue, log)
         self._entity_processor = entity_processor
@@ -82,6 +83,7 @@ class OrchestrationDispatcher(QueueConsumer):
             write_row=runner.rows.write_owned,
             delete=self._delete,
             notifier=self.notifier,
+            may_write=may_write,
         )
         self._sessions = SessionCache()
         self._loops_by_partition: dict[int, asyncio.Task[None]] = {}

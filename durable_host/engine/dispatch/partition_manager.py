@@ -50,6 +50,9 @@ class PartitionManager:
         # Stop processing this long before the lease lapses (another host may claim it then).
         self._safety_margin = timedelta(seconds=min(renew_interval / 2, 2.0))
         self._owned: dict[str, datetime] = {}  # queue -> when our lease expires
+        # Queues being let go while the lease is still ours (a hand-over, a stop): their
+        # running episodes may still write until it expires.
+        self._releasing: dict[str, datetime] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -60,13 +63,14 @@ class PartitionManager:
     def holds(self, partition: int) -> bool:
         """Whether this host's lease on the partition runs on past the safety margin.
 
-        Asked right before effects that a later owner could not undo (an entity's replies):
-        the renewal loop may be stuck in a stalled request while the lease runs out.
+        Asked right before effects that a later owner could not undo (an entity's replies,
+        an orchestration's checkpoint): the renewal loop may be stuck in a stalled request
+        while the lease runs out. A queue being let go counts until its lease would expire.
         """
         now = _now()
         return any(
             self._partition_of_queue(queue) == partition and expires - now > self._safety_margin
-            for queue, expires in self._owned.items()
+            for queue, expires in (*self._owned.items(), *self._releasing.items())
         )
 
     async def start(self) -> None:
@@ -142,7 +146,7 @@ class PartitionManager:
             await self._replace(renewed)
         except CheckpointConflictError:
             log.warning("Lost the lease of %s to another worker", lease.queue)
-            await self._give_up(lease.queue, free_row=False)
+            await self._give_up(lease.queue, free_row=False, lost=True)
             return
         self._owned[lease.queue] = now + self._lease
         self._acquire(self._partition_of_queue(lease.queue))
@@ -204,9 +208,14 @@ class PartitionManager:
             if isinstance(result, Exception):
                 log.error("Releasing %s failed: %s", queue, result)
 
-    async def _give_up(self, queue: str, *, free_row: bool) -> None:
-        self._owned.pop(queue, None)
-        await self._release(self._partition_of_queue(queue))
+    async def _give_up(self, queue: str, *, free_row: bool, lost: bool = False) -> None:
+        expires = self._owned.pop(queue, None)
+        if expires is not None and not lost:
+            self._releasing[queue] = expires
+        try:
+            await self._release(self._partition_of_queue(queue))
+        finally:
+            self._releasing.pop(queue, None)
         if not free_row:
             return
         try:

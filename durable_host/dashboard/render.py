@@ -39,26 +39,59 @@ _ENVIRONMENT = jinja2.Environment(
 
 @dataclass(frozen=True)
 class JsonValue:
-    """A payload ready to show: `text` is pretty JSON (or the raw text if it is not JSON)."""
+    """A payload ready to show: `text` is pretty JSON (or the raw text if it is not JSON).
+
+    A JSON string whose text is itself a JSON object or array (a starter that passes its
+    request body on as a string) would show as one escaped line: `text` is then that inner
+    JSON, pretty-printed, and `raw` the value as stored, one click away in the page.
+    """
 
     text: str
     size: int
     truncated: bool
+    raw: str = ""
 
     @property
     def is_empty(self) -> bool:
         return self.size == 0
+
+    @property
+    def holds_json(self) -> bool:
+        return bool(self.raw)
 
 
 def json_value(raw: str | None) -> JsonValue:
     if raw is None or raw == "":
         return JsonValue(text="", size=0, truncated=False)
     try:
-        text = json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+        value = json.loads(raw)
     except ValueError:
-        text = raw
+        return _shown(raw, raw)
+    inner = _json_inside(value)
+    if inner is not None:
+        return _shown(_pretty(inner), raw, raw=raw[:DISPLAY_LIMIT])
+    return _shown(_pretty(value), raw)
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _shown(text: str, stored: str, *, raw: str = "") -> JsonValue:
     truncated = len(text) > DISPLAY_LIMIT
-    return JsonValue(text=text[:DISPLAY_LIMIT], size=len(raw), truncated=truncated)
+    return JsonValue(text=text[:DISPLAY_LIMIT], size=len(stored), truncated=truncated, raw=raw)
+
+
+def _json_inside(value: Any) -> dict[str, Any] | list[Any] | None:
+    """The object or array a JSON string holds as its text, else None (a plain string, or
+    one holding a number or `true`, is shown as it is)."""
+    if not isinstance(value, str) or value.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        inner = json.loads(value)
+    except ValueError:
+        return None
+    return inner if isinstance(inner, (dict, list)) else None
 
 
 def _when(value: datetime | None) -> str:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Response, async_playwright
 
 from durable_host.dashboard import DASHBOARD_PATH
 from durable_host.engine.client.engine_client import EngineClient
@@ -74,10 +74,32 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     opened = await context.new_page()
     # Confirmation dialogs (terminate, purge) are accepted, as a user clicking OK.
     opened.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    problems = watch_for_problems(opened)
     try:
         yield opened
     finally:
         await context.close()
+    assert not problems, "the page logged errors or made failing requests:\n" + "\n".join(problems)
+
+
+def watch_for_problems(page: Page) -> list[str]:
+    """Console errors, uncaught exceptions, and requests that failed or were answered 4xx/5xx
+    (a user's browser console shows each one): every browser test fails on any of them."""
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(f"console error: {message.text} ({message.location.get('url')})")
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            problems.append(f"{response.status} {response.request.method} {response.url}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} ({r.failure})"))
+    page.on("response", on_response)
+    return problems
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:

@@ -211,3 +211,26 @@ async def test_suspend_resume_and_restart_from_the_instance_page(
     await _wait_status(client, new_id, Running)
     restarted = await client.get_status(new_id)
     assert restarted is not None and restarted.input == json.dumps("order")
+
+
+async def test_a_string_holding_json_is_shown_formatted_with_the_raw_value_a_click_away(
+    client: EngineClient, hub_url: str, page: Page
+) -> None:
+    # The sample app's starter passes its request body on as a string: on main the input
+    # showed as one escaped line, "{\"orders\": [{\"orderId\": ...".
+    body = json.dumps({"orders": [{"orderId": "A-1", "quantity": 2}]})
+    await client.start_new("await_approval", "approval-json", json.dumps(body))
+    await _wait_status(client, "approval-json", Running)
+
+    await page.goto(hub_url + "instance?id=approval-json")
+    value = page.locator("#value-input")
+    await expect(value.locator(".holds-json")).to_have_text(
+        "A string holding JSON, shown formatted."
+    )
+    await expect(value.locator("pre.json").first).to_have_text(
+        json.dumps(json.loads(body), indent=2)
+    )
+    raw = value.locator("details.raw pre")
+    await expect(raw).to_be_hidden()
+    await value.locator("details.raw summary").click()
+    await expect(raw).to_have_text(json.dumps(body))

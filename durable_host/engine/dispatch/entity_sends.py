@@ -1,5 +1,6 @@
-"""What an entity batch sends once it ran: the callers' replies, a granted lock's next step
-(entity_queue.py), and the batch's trace span.
+"""What an entity batch sends once it ran: the callers' replies, what its operations asked
+for (signals to entities, orchestration starts: a protobuf entity's actions), a granted lock's
+next step (entity_queue.py), and the batch's trace span.
 
 Kept apart from the processor so the order of the sends stays one list the processor can
 hold back as a whole (a host whose lease is lapsing sends none of them).
@@ -7,14 +8,23 @@ hold back as a whole (a host whose lease is lapsing sends none of them).
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+import uuid
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from durable_host.engine.dispatch.entity_queue import Schedule, grant_lock
-from durable_host.engine.dispatch.entity_state import EntityResult, OperationRequest, response_json
+from durable_host.engine.dispatch.entity_state import (
+    OPERATION_EVENT,
+    EntityResult,
+    OperationRequest,
+    request_json,
+    response_json,
+    scheduled_operation_name,
+)
+from durable_host.engine.dispatch.executors import EntitySend
 from durable_host.engine.dispatch.router import MessageRouter
-from durable_host.taskhub.events import EventRaised, OrchestrationInstance
+from durable_host.taskhub.events import EventRaised, ExecutionStarted, OrchestrationInstance
 from durable_host.taskhub.storage import ReceivedMessage
 
 if TYPE_CHECKING:
@@ -47,9 +57,10 @@ def batch_sends(
     result: EntityResult,
     plan: Schedule,
     now: datetime,
+    operation_sends: Sequence[EntitySend] = (),
 ) -> tuple[list[Coroutine[Any, Any, object]], str | None]:
-    """The batch's sends (the callers' replies, then a granted lock's next step) and who holds
-    the entity's lock after it."""
+    """The batch's sends (the callers' replies, what the operations sent, then a granted
+    lock's next step) and who holds the entity's lock after it."""
     sends: list[Coroutine[Any, Any, object]] = [
         router.send_to_instance(
             OrchestrationInstance(request.parent or "", request.parent_execution),
@@ -59,6 +70,7 @@ def batch_sends(
         for request, outcome in zip(requests, result.outcomes, strict=True)
         if request.expects_response
     ]
+    sends += [_operation_send(router, me, send, now) for send in operation_sends]
     if plan.lock_request is None:
         return sends, plan.state.locked_by
     grant = grant_lock(plan.lock_request)
@@ -70,3 +82,38 @@ def batch_sends(
         )
     )
     return sends, grant.locked_by
+
+
+def _operation_send(
+    router: MessageRouter, me: OrchestrationInstance, send: EntitySend, now: datetime
+) -> Coroutine[Any, Any, object]:
+    """A signal as the client sends one (a RequestMessage whose parent is this entity, not
+    labelled for ordering), or an orchestration start: an ExecutionStarted to a new
+    execution, as DTFx's TaskEntityDispatcher sends it (no parent instance)."""
+    if send.start_orchestration:
+        started = ExecutionStarted(
+            timestamp=now,
+            orchestration_instance=OrchestrationInstance(send.target, uuid.uuid4().hex),
+            name=send.name,
+            input=send.input,
+            scheduled_start_time=send.scheduled_time,
+        )
+        return router.send_to_instance(
+            started.orchestration_instance, started, visible_at=send.scheduled_time, sender=me
+        )
+    payload = request_json(
+        request_id=str(uuid.uuid4()),
+        operation=send.name,
+        input_json=send.input,
+        signal=True,
+        now=now,
+        parent=me.instance_id,
+    )
+    due = send.scheduled_time
+    name = scheduled_operation_name(due) if due is not None else OPERATION_EVENT
+    return router.send_to_instance(
+        OrchestrationInstance(send.target, None),
+        EventRaised(timestamp=now, name=name, input=payload),
+        visible_at=due,
+        sender=me,
+    )

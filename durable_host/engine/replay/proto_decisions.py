@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from durable_host.engine.replay.decision import Completion, Decision, EpisodeContext, Outbound
 from durable_host.engine.replay.entity_requests import read_stored_request
@@ -57,6 +58,7 @@ from durable_host.taskhub.timestamps import format_timestamp
 __all__ = ["proto_decision"]
 
 _OPERATION_EVENT = "op"
+_RELEASE_EVENT = "release"
 
 
 class UnsupportedProtoAction(Exception):
@@ -173,20 +175,29 @@ class _Builder:
         self.emit(created, Outbound(target=start.orchestration_instance, event=start))
 
     def entity_message(self, action: EntityMessage) -> None:
-        if action.kind in (EntityMessageKind.LOCK, EntityMessageKind.UNLOCK):
-            raise UnsupportedProtoAction(
-                "Entity locks (critical sections: context.lock_entities) are not supported by "
-                "durable_host yet; call or signal the entities without a lock."
-            )
-        signal = action.kind is EntityMessageKind.SIGNAL
-        request: dict[str, object] = {
-            "op": action.operation,
-            "signal": signal,
-            "input": action.input,
-            "id": action.request_id,
-            "parent": self.this.instance_id,
-            "parentExecution": self.this.execution_id,
-        }
+        if action.kind is EntityMessageKind.UNLOCK:
+            self.release(action)
+            return
+        request: dict[str, object]
+        if action.kind is EntityMessageKind.LOCK:
+            # DTFx's RequestMessage of a lock: no operation, the sorted lock set as EntityIds
+            # and the position of the entity it goes to (the first; each passes it on).
+            request = {
+                "id": action.request_id,
+                "parent": self.this.instance_id,
+                "parentExecution": self.this.execution_id,
+                "lockset": [_entity_id_object(e) for e in action.lock_set],
+                "pos": action.position,
+            }
+        else:
+            request = {
+                "op": action.operation,
+                "signal": action.kind is EntityMessageKind.SIGNAL,
+                "input": action.input,
+                "id": action.request_id,
+                "parent": self.this.instance_id,
+                "parentExecution": self.this.execution_id,
+            }
         due = action.scheduled_time
         if due is not None:
             request["due"] = format_ticks(ticks_of(due))
@@ -195,8 +206,18 @@ class _Builder:
             self.clock, label = label_outgoing(self.clock, action.target, ticks_of(self.now))
         request["Timestamp"] = format_ticks(label.timestamp)
         request["Predecessor"] = format_ticks(label.predecessor)
-        payload = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
         name = _OPERATION_EVENT if due is None else f"{_OPERATION_EVENT}@{format_timestamp(due)}"
+        self.send_to_entity(action, name, request, due)
+
+    def release(self, action: EntityMessage) -> None:
+        """The end of a critical section: a ReleaseMessage to each locked entity."""
+        request: dict[str, object] = {"parent": self.this.instance_id, "id": action.request_id}
+        self.send_to_entity(action, _RELEASE_EVENT, request, None)
+
+    def send_to_entity(
+        self, action: EntityMessage, name: str, request: dict[str, object], due: datetime | None
+    ) -> None:
+        payload = json.dumps(request, ensure_ascii=False, separators=(",", ":"))
         self.emit(
             EventSent(
                 event_id=action.id,
@@ -246,6 +267,12 @@ def _failed(
     )
     decision.custom_status = custom_status
     return decision
+
+
+def _entity_id_object(instance_id: str) -> dict[str, str]:
+    """`@name@key` as DTFx's EntityId serializes it in a lock set."""
+    name, _, key = instance_id.removeprefix("@").partition("@")
+    return {"name": name, "key": key}
 
 
 def _is_operation(name: str) -> bool:

@@ -12,9 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 import azure.functions as func
-from durabletask import task
+import dev5_compat
+from durabletask import entities, task
 from durabletask.azurefunctions.decorators.durable_app import DFApp
+from durabletask.entities import EntityInstanceId
 
+dev5_compat.install()
 app = DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 # Failures left for `flaky` before it succeeds, per key (reset by the tests).
@@ -102,12 +105,7 @@ def approval(ctx: task.OrchestrationContext, timeout_seconds: int) -> Any:
 
 @app.orchestration_trigger(context_name="context")
 def retried(ctx: task.OrchestrationContext, key: str) -> Any:
-    # durabletask 1.3.0 retries only when max_retry_interval is set (compute_next_delay).
-    policy = task.RetryPolicy(
-        first_retry_interval=timedelta(seconds=1),
-        max_number_of_attempts=3,
-        max_retry_interval=timedelta(seconds=1),
-    )
+    policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=3)
     result = yield ctx.call_activity("flaky", input=key, retry_policy=policy)
     return result
 
@@ -131,3 +129,78 @@ def large_payloads(ctx: task.OrchestrationContext, size: int) -> Any:
     text = yield ctx.call_activity("big_text", input=size)
     length = yield ctx.call_activity("text_length", input=text)
     return {"length": length, "tail": text[-3:]}
+
+
+# -- entities --------------------------------------------------------------------------------
+
+
+@app.entity_trigger(context_name="context")
+def counter(ctx: entities.EntityContext, value: Any) -> Any:
+    """A function-based entity."""
+    state = ctx.get_state(int, 0)
+    if ctx.operation == "add":
+        ctx.set_state(state + value)
+        return state + value
+    if ctx.operation == "get":
+        return state
+    if ctx.operation == "fail":
+        raise ValueError(f"counter {ctx.entity_id.key} refuses")
+    if ctx.operation == "forward":
+        # A signal to another entity, and an orchestration started by the entity.
+        ctx.signal_entity(EntityInstanceId("counter", value["to"]), "add", state)
+        ctx.schedule_new_orchestration("hello_chain", instance_id=value["start"])
+        return None
+    raise ValueError(f"unknown operation {ctx.operation}")
+
+
+class Account(entities.DurableEntity):
+    """A class-based entity."""
+
+    def deposit(self, amount: int) -> int:
+        balance = self.get_state(int, 0) + amount
+        self.set_state(balance)
+        return balance
+
+    def withdraw(self, amount: int) -> int:
+        balance = self.get_state(int, 0)
+        if amount > balance:
+            raise ValueError(f"insufficient funds: {balance} < {amount}")
+        self.set_state(balance - amount)
+        return balance - amount
+
+    def balance(self, _: Any = None) -> int:
+        return self.get_state(int, 0)
+
+
+app.entity_trigger(context_name="context")(Account)
+
+
+@app.orchestration_trigger(context_name="context")
+def entity_calls(ctx: task.OrchestrationContext, key: str) -> Any:
+    tally = EntityInstanceId("counter", key)
+    account = EntityInstanceId("account", key)
+    ctx.signal_entity(tally, "add", 5)
+    after_add = yield ctx.call_entity(tally, "add", 10)
+    deposited = yield ctx.call_entity(account, "deposit", 100)
+    try:
+        yield ctx.call_entity(account, "withdraw", 500)
+        refused = None
+    except task.TaskFailedError as exc:
+        refused = str(exc)
+    balance = yield ctx.call_entity(account, "balance")
+    return {"after_add": after_add, "deposited": deposited, "refused": refused, "balance": balance}
+
+
+@app.orchestration_trigger(context_name="context")
+def transfer(ctx: task.OrchestrationContext, args: dict[str, Any]) -> Any:
+    """A critical section: both accounts locked while the money moves."""
+    source = EntityInstanceId("account", args["from"])
+    target = EntityInstanceId("account", args["to"])
+    with (yield ctx.lock_entities([source, target])):
+        have = yield ctx.call_entity(source, "balance")
+        if have < args["amount"]:
+            return {"moved": False, "balance": have}
+        yield ctx.call_entity(source, "withdraw", args["amount"])
+        yield ctx.call_entity(target, "deposit", args["amount"])
+    left = yield ctx.call_entity(source, "balance")
+    return {"moved": True, "balance": left}

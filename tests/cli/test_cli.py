@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,15 +8,20 @@ from pathlib import Path
 import pytest
 
 from durable_host.cli import main
+from durable_host.functions.loader import SCRIPT_ROOT_SETTING
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_in(folder: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    """`python -m durable_host COMMAND` with `folder` as the working directory, as users run it."""
+    """`python -m durable_host COMMAND` with `folder` as the working directory, as users run it:
+    without the AzureWebJobsScriptRoot an app loaded earlier in this process set (the SDK reads
+    it on import and warned about that app's function.json files, first on stderr)."""
+    environ = {k: v for k, v in os.environ.items() if k != SCRIPT_ROOT_SETTING}
     return subprocess.run(
         [sys.executable, "-m", "durable_host", *command],
         cwd=folder,
+        env=environ,
         capture_output=True,
         text=True,
         timeout=60,
@@ -23,13 +29,7 @@ def run_in(folder: Path, *command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_start_without_host_json_fails_with_a_clear_message(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "durable_host", "start", "--app-dir", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_in(ROOT, "start", "--app-dir", str(tmp_path))
     assert result.returncode == 1
     assert "host.json not found" in result.stderr
     assert "--app-dir" in result.stderr
@@ -41,13 +41,7 @@ def test_invalid_host_json_is_reported_with_the_field(tmp_path: Path) -> None:
         '{"storageProvider": {"partitionCount": "x"}}}}'
     )
     (tmp_path / "local.settings.json").write_text('{"Values": {}}')
-    result = subprocess.run(
-        [sys.executable, "-m", "durable_host", "start", "--app-dir", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_in(ROOT, "start", "--app-dir", str(tmp_path))
     assert result.returncode == 1
     assert (
         "host.json: extensions.durableTask.storageProvider.partitionCount must be an integer "

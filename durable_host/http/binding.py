@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from urllib.parse import quote_plus
 
+from durable_host.errors import ConfigurationError
+
 __all__ = [
     "INSTANCE_ID_PLACEHOLDER",
     "RPC_BASE_PATH",
@@ -47,6 +49,8 @@ class ClientEndpoints:
     connection_name: str = "Storage"
     system_key: str | None = None
     local_rpc_enabled: bool = True
+    # The gRPC TaskHubSidecarService for 2.x clients (`http://127.0.0.1:<port>`), if served.
+    grpc_origin: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -110,20 +114,31 @@ def check_status_payload(
     return urls
 
 
+# The extension's defaults for its gRPC clients (DurableTaskOptions.MaxGrpcMessageSizeInBytes,
+# GrpcHttpClientTimeout as System.Text.Json writes a TimeSpan); the server side here, as
+# there, takes messages of any size.
+MAX_GRPC_MESSAGE_BYTES = 4 * 1024 * 1024
+GRPC_HTTP_CLIENT_TIMEOUT = '"00:01:40"'
+
+
 def client_binding_json(
     endpoints: ClientEndpoints,
     *,
     task_hub: str | None = None,
     connection_name: str | None = None,
+    grpc: bool = False,
 ) -> str:
     """The string a `durableClient` parameter receives (docs/protocol.md §4).
 
     `task_hub`/`connection_name` are the binding's own `taskHub`/`connectionName` settings;
     `connectionName` stays null when the binding does not set one, as in the extension.
+    With `grpc` (a binding with `durableRequiresGrpc`, the 2.x SDK), `rpcBaseUrl` is the gRPC
+    endpoint and `httpBaseUrl` the webhook base its management payloads are built on, as the
+    extension's `BindingHelper` writes them for its gRPC protocol.
     """
     suffix = endpoints.required_query
     creation_prefix = f"{endpoints.base_url}/orchestrators/{{functionName}}[/{{instanceId}}]"
-    binding = {
+    binding: dict[str, object] = {
         "taskHubName": task_hub or endpoints.hub_name,
         "connectionName": connection_name,
         "creationUrls": {
@@ -144,4 +159,16 @@ def client_binding_json(
         "rpcBaseUrl": endpoints.rpc_base_url,
         "httpBaseUrl": None,
     }
+    if grpc:
+        if endpoints.grpc_origin is None:
+            raise ConfigurationError(
+                "This function's durable client needs the gRPC endpoint (durableRequiresGrpc), "
+                "which this host does not serve."
+            )
+        binding.update(
+            rpcBaseUrl=endpoints.grpc_origin,
+            httpBaseUrl=endpoints.base_url,
+            maxGrpcMessageSizeInBytes=MAX_GRPC_MESSAGE_BYTES,
+            grpcHttpClientTimeout=GRPC_HTTP_CLIENT_TIMEOUT,
+        )
     return json.dumps(binding, separators=(",", ":"), ensure_ascii=False)

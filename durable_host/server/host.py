@@ -7,6 +7,7 @@ Ctrl-C never leaves work half-acknowledged: storage stays the source of truth.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -23,7 +24,13 @@ from azure.durable_functions.models.utils import http_utils
 from durable_host.dashboard import DASHBOARD_PATH, DashboardHub, account_label, create_dashboard
 from durable_host.engine.runtime import Engine, EngineSettings
 from durable_host.engine.time.clock import Clock
-from durable_host.functions import FunctionIndex, FunctionInvoker, HttpFunction, load_app
+from durable_host.functions import (
+    DurableProtocol,
+    FunctionIndex,
+    FunctionInvoker,
+    HttpFunction,
+    load_app,
+)
 from durable_host.functions.logs import InvocationEvent, format_event
 from durable_host.http.allowed_hosts import AllowedHosts
 from durable_host.http.app import create_app
@@ -39,6 +46,7 @@ from durable_host.server.listening import (
     bind,
     client_endpoints,
     display_host,
+    start_client_listener,
 )
 from durable_host.server.settings import (
     HostSettings,
@@ -49,6 +57,7 @@ from durable_host.server.settings import (
 )
 
 if TYPE_CHECKING:
+    from durable_host.grpc_api.listener import GrpcListener
     from durable_host.tracing.spans import DurableTracer
 
 __all__ = ["DurableHost", "HostOptions"]
@@ -136,6 +145,7 @@ class DurableHost:
         self._invoker: FunctionInvoker | None = None
         self._runner: web.AppRunner | None = None
         self._sock: socket.socket | None = None
+        self._grpc: GrpcListener | None = None
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -165,8 +175,13 @@ class DurableHost:
         self.engine = Engine(connection, engine_settings, index, self._invoker, clock=self.clock)
         await self.engine.start()
 
+        if any(fn.client_protocol is DurableProtocol.PROTOBUF for fn in index.http):
+            await self.serve_grpc()
         keys = access_keys(self.options.host, self.environ)
-        self.endpoints = client_endpoints(self.options.host, self.environ, settings, port, keys)
+        self.endpoints = dataclasses.replace(
+            client_endpoints(self.options.host, self.environ, settings, port, keys),
+            grpc_origin=self.grpc_address,
+        )
         triggers = HttpTriggers(
             index.http,
             route_prefix=settings.route_prefix,
@@ -193,7 +208,22 @@ class DurableHost:
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
         self._sock = None  # the site owns it now
-        self.echo(banner(index, settings, keys, self.base_url))
+        self.echo(banner(index, settings, keys, self.base_url, self.grpc_address))
+
+    @property
+    def grpc_address(self) -> str | None:
+        """`http://127.0.0.1:<port>` of the durable client's gRPC endpoint, once served."""
+        return self._grpc.address if self._grpc is not None else None
+
+    async def serve_grpc(self) -> str:
+        """Serve the durable client's gRPC `TaskHubSidecarService` (the 2.x SDK's client) on
+        the engine client the HTTP API uses; returns its address. `start` calls this when a
+        function's client binding asks for it (`durableRequiresGrpc`); loopback only, whatever
+        --host says, since only the app's own functions (in this process) are given it."""
+        if self._grpc is None:
+            assert self.engine is not None, "serve_grpc needs a started host"
+            self._grpc = await start_client_listener(self.engine.client)
+        return self._grpc.address
 
     async def stop(self) -> None:
         """Stop accepting HTTP, let the engine finish in-flight work, then stop Azurite."""
@@ -203,6 +233,9 @@ class DurableHost:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        if self._grpc is not None:
+            await self._grpc.stop()
+            self._grpc = None
         if self.engine is not None:
             await self.engine.stop()
             self.engine = None
@@ -244,7 +277,10 @@ class DurableHost:
     def _binding_for(self, fn: HttpFunction) -> str:
         assert self.endpoints is not None
         return client_binding_json(
-            self.endpoints, task_hub=fn.client_task_hub, connection_name=fn.client_connection
+            self.endpoints,
+            task_hub=fn.client_task_hub,
+            connection_name=fn.client_connection,
+            grpc=fn.client_protocol is DurableProtocol.PROTOBUF,
         )
 
     async def _invoke_http(

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from durable_host.dashboard import DASHBOARD_PATH
+from durable_host.engine.client.api import ManagementApi
+from durable_host.errors import ConfigurationError
 from durable_host.functions import FunctionIndex
 from durable_host.http.binding import ClientEndpoints
 from durable_host.http.function_keys import (
@@ -18,7 +21,17 @@ from durable_host.http.function_keys import (
 from durable_host.http.triggers import function_route
 from durable_host.server.settings import HostSettings
 
-__all__ = ["access_keys", "banner", "bind", "client_endpoints", "display_host"]
+if TYPE_CHECKING:
+    from durable_host.grpc_api.listener import GrpcListener
+
+__all__ = [
+    "access_keys",
+    "banner",
+    "bind",
+    "client_endpoints",
+    "display_host",
+    "start_client_listener",
+]
 
 _DEFAULT_PORT = 7071
 _WILDCARD_HOSTS = {"", "0.0.0.0", "::"}
@@ -42,6 +55,24 @@ def bind(host: str, port: int | None, settings_port: int | None) -> socket.socke
         ) from exc
     sock.listen(128)
     return sock
+
+
+async def start_client_listener(api: ManagementApi) -> GrpcListener:
+    """The durable client's gRPC endpoint on a free loopback port. Imported here, on first
+    use: `durabletask` (its generated stubs) and `grpcio` come with the 2.x SDK, and an
+    environment without them still runs 1.x apps."""
+    try:
+        from durable_host.grpc_api.listener import GrpcListener
+        from durable_host.grpc_api.service import ClientService
+    except ImportError as exc:
+        raise ConfigurationError(
+            "This app's durable client speaks gRPC (a 2.x SDK binding with durableRequiresGrpc), "
+            f"and serving it needs the package '{exc.name}', which is not installed: "
+            "pip install durabletask (azure-functions-durable 2.x installs it)."
+        ) from exc
+    listener = GrpcListener(ClientService(api), host="127.0.0.1")
+    await listener.start()
+    return listener
 
 
 def access_keys(host: str, environ: Mapping[str, str]) -> AccessKeys:
@@ -70,7 +101,13 @@ def client_endpoints(
     )
 
 
-def banner(index: FunctionIndex, settings: HostSettings, keys: AccessKeys, base_url: str) -> str:
+def banner(
+    index: FunctionIndex,
+    settings: HostSettings,
+    keys: AccessKeys,
+    base_url: str,
+    grpc_address: str | None = None,
+) -> str:
     """What `start` prints once listening: the functions (Core Tools' list), hub, key, URLs."""
     lines = ["", "Functions:", ""]
     for fn in index.http:
@@ -97,5 +134,7 @@ def banner(index: FunctionIndex, settings: HostSettings, keys: AccessKeys, base_
             f"in local.settings.json to choose it): {keys.key}"
         )
     lines.append(f"Dashboard: {base_url}{DASHBOARD_PATH}/")
+    if grpc_address is not None:
+        lines.append(f"Durable client gRPC endpoint (loopback only): {grpc_address}")
     lines.append(f"Host started; listening on {base_url}. Press Ctrl+C to stop.")
     return "\n".join(lines)

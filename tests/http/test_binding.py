@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from azure.durable_functions import DurableOrchestrationClient
 from azure.durable_functions.models.RpcManagementOptions import RpcManagementOptions
 
+from durable_host.errors import ConfigurationError
 from durable_host.http.binding import (
     ClientEndpoints,
     check_status_payload,
@@ -110,3 +112,24 @@ def test_the_real_sdk_accepts_the_binding_and_builds_our_urls() -> None:
     assert payload["rewindPostUri"] == (
         f"{BASE}/instances/id1/rewind?reason={{text}}&taskHub=TestHubName&connection=Storage"
     )
+
+
+def test_grpc_binding_points_the_2x_client_at_the_grpc_endpoint() -> None:
+    """What the 2.x SDK's DurableFunctionsClient reads: rpcBaseUrl is the gRPC address it
+    connects to, httpBaseUrl the webhook base its management payloads are built on."""
+    served = ClientEndpoints(
+        origin="http://localhost:7071",
+        rpc_origin="http://127.0.0.1:7071",
+        hub_name="TestHubName",
+        grpc_origin="http://127.0.0.1:40123",
+    )
+    data = json.loads(client_binding_json(served, grpc=True))
+    assert data["rpcBaseUrl"] == "http://127.0.0.1:40123"
+    assert data["httpBaseUrl"] == BASE
+    assert data["taskHubName"] == "TestHubName"
+    assert data["maxGrpcMessageSizeInBytes"] == 4 * 1024 * 1024
+
+
+def test_grpc_binding_without_a_grpc_endpoint_says_so() -> None:
+    with pytest.raises(ConfigurationError, match="durableRequiresGrpc"):
+        client_binding_json(LOCAL, grpc=True)

@@ -31,6 +31,9 @@ class InstanceStatus:
     execution_id: str | None = None
     completed_time: datetime | None = None
     history: list[HistoryEvent] | None = None
+    version: str | None = None
+    tags: dict[str, str] | None = None
+    scheduled_start_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class EntityStatus:
     key: str
     last_operation_time: datetime
     state: str | None = None
+    # False for an entity row without state (deleted, or only ever locked): listed only when
+    # asked for (`include_empty`), for cleaning entity storage.
+    exists: bool = True
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,8 @@ class ManagementApi(Protocol):
         input_json: str | None = None,
         *,
         scheduled_start_time: datetime | None = None,
+        version: str = "",
+        tags: dict[str, str] | None = None,
     ) -> str:
         """Start an orchestration; returns its id. Unknown orchestrator: FunctionNotFoundError;
         an unfinished instance with that id: InstanceAlreadyExistsError."""
@@ -148,6 +156,13 @@ class ManagementApi(Protocol):
         last status seen (None if the instance does not exist)."""
         ...
 
+    async def wait_for_start(
+        self, instance_id: str, *, timeout: float, poll_interval: float = 0.05
+    ) -> InstanceStatus | None:
+        """Wait until the instance has left Pending or the timeout passes; returns the last
+        status seen (None if the instance does not exist)."""
+        ...
+
     async def signal_entity(
         self,
         name: str,
@@ -174,6 +189,9 @@ class ManagementApi(Protocol):
         continuation_token: str | None = None,
         last_operation_from: datetime | None = None,
         last_operation_to: datetime | None = None,
+        instance_id_prefix: str | None = None,
+        include_empty: bool = False,
     ) -> EntityPage:
-        """Existing entities (of entity function `name`, if given), one page at a time."""
+        """Existing entities (of entity function `name`, or whose `@name@key` id starts with
+        `instance_id_prefix`, if given), one page at a time."""
         ...

@@ -68,23 +68,28 @@ class EntityOperations(ClientBase):
         continuation_token: str | None = None,
         last_operation_from: datetime | None = None,
         last_operation_to: datetime | None = None,
+        instance_id_prefix: str | None = None,
+        include_empty: bool = False,
     ) -> EntityPage:
         # Entity ids are '@name@key' (the name in lower case): all of them start with '@'.
+        prefix = f"@{name.lower()}@" if name else "@"
+        if instance_id_prefix is not None and instance_id_prefix.startswith(prefix):
+            prefix = instance_id_prefix
         filter_text = instances_filter(
-            instance_id_prefix=f"@{name.lower()}@" if name else "@",
+            instance_id_prefix=prefix,
             updated_from=last_operation_from,
             updated_to=last_operation_to,
         )
         records, token = await self.storage.query_instances(
             filter_text, top=top, continuation_token=continuation_token
         )
-        entities = [_listed(r, fetch_state) for r in records]
+        entities = [_listed(r, fetch_state, include_empty) for r in records]
         return EntityPage(entities=[e for e in entities if e is not None], continuation_token=token)
 
 
-def _listed(record: InstanceRecord, fetch_state: bool) -> EntityStatus | None:
+def _listed(record: InstanceRecord, fetch_state: bool, include_empty: bool) -> EntityStatus | None:
     state = SchedulerState.from_json(record.input)
-    if not state.exists:
+    if not state.exists and not include_empty:
         return None
     entity_name, key = split_entity_id(record.instance_id)
     updated = record.last_updated_time or record.created_time
@@ -94,4 +99,5 @@ def _listed(record: InstanceRecord, fetch_state: bool) -> EntityStatus | None:
         key=key,
         last_operation_time=updated,
         state=state.state if fetch_state else None,
+        exists=state.exists,
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from durable_host.engine.client.api import HistorySlice, InstancePage, InstanceQuery, InstanceStatus
 from durable_host.engine.client.base import ClientBase
-from durable_host.taskhub.events import HistoryEvent
+from durable_host.taskhub.events import HistoryEvent, OrchestrationStatus
 from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.odata import instances_filter
 
@@ -72,10 +73,20 @@ class Queries(ClientBase):
         self, instance_id: str, *, timeout: float, poll_interval: float = 0.05
     ) -> InstanceStatus | None:
         with self.time_skipping():
-            return await self._wait_for_completion(instance_id, timeout, poll_interval)
+            return await self._wait_until(instance_id, timeout, poll_interval, _finished)
 
-    async def _wait_for_completion(
-        self, instance_id: str, timeout: float, poll_interval: float
+    async def wait_for_start(
+        self, instance_id: str, *, timeout: float, poll_interval: float = 0.05
+    ) -> InstanceStatus | None:
+        # No time skipping: a start is never waiting on a timer of its own.
+        return await self._wait_until(instance_id, timeout, poll_interval, _started)
+
+    async def _wait_until(
+        self,
+        instance_id: str,
+        timeout: float,
+        poll_interval: float,
+        done: Callable[[InstanceStatus], bool],
     ) -> InstanceStatus | None:
         deadline = time.monotonic() + timeout
         notifier = self.notifier
@@ -84,7 +95,7 @@ class Queries(ClientBase):
             waiter = notifier.register(instance_id) if notifier else None
             status = await self.get_status(instance_id)
             remaining = deadline - time.monotonic()
-            if status is None or status.runtime_status.is_terminal or remaining <= 0:
+            if status is None or done(status) or remaining <= 0:
                 if notifier is not None and waiter is not None:
                     await notifier.wait(instance_id, waiter, 0)
                 break
@@ -94,6 +105,14 @@ class Queries(ClientBase):
             else:
                 await asyncio.sleep(min(remaining, max(poll_interval, 0.01)))
         return status
+
+
+def _finished(status: InstanceStatus) -> bool:
+    return status.runtime_status.is_terminal
+
+
+def _started(status: InstanceStatus) -> bool:
+    return status.runtime_status != OrchestrationStatus.Pending
 
 
 def _status(
@@ -113,4 +132,7 @@ def _status(
         execution_id=record.execution_id,
         completed_time=record.completed_time,
         history=history,
+        version=record.version,
+        tags=record.tags,
+        scheduled_start_time=record.scheduled_start_time,
     )

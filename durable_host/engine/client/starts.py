@@ -20,6 +20,8 @@ class Starts(ClientBase):
         input_json: str | None = None,
         *,
         scheduled_start_time: datetime | None = None,
+        version: str = "",
+        tags: dict[str, str] | None = None,
     ) -> str:
         name = self.resolve_orchestrator(orchestrator_name)
         instance_id = instance_id or uuid.uuid4().hex
@@ -36,8 +38,9 @@ class Starts(ClientBase):
             timestamp=self.clock.now(),
             orchestration_instance=OrchestrationInstance(instance_id, uuid.uuid4().hex),
             name=name,
-            version="",
+            version=version,
             input=input_json,
+            tags=tags or None,
             scheduled_start_time=scheduled_start_time,
             generation=generation,
         )
@@ -65,13 +68,11 @@ class Starts(ClientBase):
         # Under the same id, start_new refuses an unfinished instance (InstanceAlreadyExistsError),
         # as the extension's RestartAsync leaves that check to StartNewAsync.
         loaded = await self.storage.load_history(instance_id)
-        original_input = record.input
-        for event in loaded.events:
-            if isinstance(event, ExecutionStarted):
-                original_input = event.input
-                break
+        started = next((e for e in loaded.events if isinstance(e, ExecutionStarted)), None)
         return await self.start_new(
             record.name,
             None if new_instance_id else instance_id,
-            original_input,
+            started.input if started is not None else record.input,
+            version=started.version if started is not None else record.version or "",
+            tags=started.tags if started is not None else record.tags,
         )

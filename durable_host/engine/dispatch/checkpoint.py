@@ -187,7 +187,8 @@ class Checkpoint:
                 _log_unfinished(instance_id)
         except Exception:
             _log_unfinished(instance_id)
-        if effects.terminal:
+        # Waiters for the end, and for the start (an ExecutionStarted names the instance).
+        if effects.terminal or "name" in effects.row_fields:
             self._to.notifier.notify(instance_id)
 
 

@@ -1,0 +1,1 @@
+"""The Durable Task gRPC protocol (`TaskHubSidecarService`) served on the engine."""

@@ -1,0 +1,9 @@
+import azure.durable_functions as df
+
+
+def orchestrator_function(context: df.DurableOrchestrationContext):
+    name = context.get_input()["name"]
+    return (yield context.call_activity("SayHello", name))
+
+
+main = df.Orchestrator.create(orchestrator_function)

@@ -14,7 +14,7 @@ from durable_host.engine.replay.context import build_context_json, event_json_te
 from durable_host.engine.replay.decision import Decision, EpisodeContext, settle
 from durable_host.engine.replay.walk import UnsupportedActionError
 from durable_host.errors import FunctionNotFoundError
-from durable_host.functions.index import FunctionIndex
+from durable_host.functions.index import DurableProtocol, FunctionIndex
 from durable_host.functions.invoker import FunctionInvoker
 from durable_host.functions.loader import load_app
 from durable_host.functions.outcomes import OrchestratorOutcome
@@ -28,6 +28,8 @@ from durable_host.taskhub.events import (
     OrchestrationStatus,
     OrchestratorStarted,
 )
+
+JSON_PROTOCOL = DurableProtocol.JSON
 
 # Terminated and canceled instances stopped where the host stopped them, not where the code
 # did; a failed one may have failed in the host (an unknown activity), not in the code.
@@ -76,6 +78,12 @@ class HistoryReplayer:
             return ReplayReport(recorded.instance_id, started.name, Verdict.FAILED, error=error)
 
         try:
+            if self.invoker.index.get_orchestrator(started.name).protocol is not JSON_PROTOCOL:
+                return failed(
+                    f"'{started.name}' runs on the Durable Task protobuf protocol (the 2.x "
+                    "SDK); the replayer replays orchestrators of the 1.x protocol only "
+                    "(azure-functions-durable 1.x)."
+                )
             with ActionSources(self.app_dir) as sources:
                 outcome = await self.invoker.invoke_orchestrator(started.name, context_json)
         except FunctionNotFoundError as exc:

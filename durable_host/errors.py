@@ -107,3 +107,9 @@ class FunctionInvocationError(DurableHostError):
 class SdkUnavailableError(ConfigurationError):
     """A feature needs a package the environment does not have (an SDK generation, the
     `durabletask` protobuf messages); the message names the package to install."""
+
+
+class TaskHubInUseError(ConfigurationError):
+    """Another kind of host runs (or is set up to run) on the task hub in a way durable_host
+    cannot share it (blob partition leases, another app's app lease); the message says which
+    and what to do."""

@@ -204,7 +204,11 @@ class Engine:
         self._work_items.tracer = tracer
 
     async def start(self) -> None:
+        # Before anything is created or read: a hub held by blob leases or another app's
+        # app lease is refused (docs/task-hub-layout.md §8.4).
+        await self.storage.refuse_foreign_leases()
         await self.storage.create_if_not_exists()
+        await self._warn_of_poison()
         self.activities.start()
         await self.partitions.start()
         if self._time is not None:
@@ -215,6 +219,20 @@ class Engine:
             self.settings.hub_name,
             self.settings.partition_count,
         )
+
+    async def _warn_of_poison(self) -> None:
+        # Parked messages are ours alone: a Functions host of the extension never reads
+        # `<hub>-poison` (docs/compatibility.md, "Poison messages in a shared hub").
+        parked = await self.storage.peek_count(self.names.poison_queue)
+        if parked:
+            log.warning(
+                "Task hub %s: %d message(s) parked in %s. Only durable_host reads that queue: "
+                "list them with 'durable-host poison list' and replay or delete them before a "
+                "Functions host of the extension runs this hub.",
+                self.settings.hub_name,
+                parked,
+                self.names.poison_queue,
+            )
 
     async def stop(self) -> None:
         """Graceful: stop taking work, finish what runs, release everything."""

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from durable_host.taskhub.events import HistoryEvent, MessageData
+from durable_host.taskhub.foreign_leases import refuse_foreign_leases
 from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.large_payloads import LargePayloads
 from durable_host.taskhub.lease_table import PartitionLease, PartitionStore
@@ -115,6 +116,10 @@ class TaskHubStorage:
     async def create_if_not_exists(self) -> None:
         """Create every queue, table and container (idempotent; safe when hosts race)."""
         await create_task_hub(self._clients, self.names, self._partitions)
+
+    async def refuse_foreign_leases(self) -> None:
+        """TaskHubInUseError when hosts of another kind hold the hub (`foreign_leases.py`)."""
+        await refuse_foreign_leases(self._clients.blobs, self.names)
 
     async def delete_task_hub(self) -> None:
         """Delete every queue, table and container of the hub (missing ones are ignored)."""

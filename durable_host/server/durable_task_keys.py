@@ -68,17 +68,50 @@ def _suggestion(key: str, known: Iterable[str]) -> str | None:
     return by_lower[close[0]] if close else None
 
 
+# Durable Functions 1.x read the storage keys directly under durableTask; 2.x reads them under
+# storageProvider, and names the connection setting connectionName.
+_MOVED_TO_PROVIDER = {
+    k.lower(): k
+    for k in (
+        "controlQueueBatchSize",
+        "partitionCount",
+        "controlQueueBufferThreshold",
+        "controlQueueVisibilityTimeout",
+        "workItemQueueVisibilityTimeout",
+        "trackingStoreNamePrefix",
+        "fetchLargeMessagesAutomatically",
+        "maxQueuePollingInterval",
+    )
+}
+_V1_CONNECTION_KEY = "azurestorageconnectionstringname"
+
+
+def _hint(key: str, known: tuple[str, ...], *, top_level: bool) -> str:
+    lowered = key.lower()
+    if top_level and lowered == _V1_CONNECTION_KEY:
+        return (
+            " It is the Durable Functions 1.x name: write storageProvider.connectionName "
+            "(`durable-host durable` still reads it, as Core Tools' `func durable` does)."
+        )
+    if top_level and lowered in _MOVED_TO_PROVIDER:
+        return (
+            f" Durable Functions 1.x read it here; 2.x reads "
+            f"storageProvider.{_MOVED_TO_PROVIDER[lowered]}."
+        )
+    close = _suggestion(key, known)
+    return f" Did you mean '{close}'?" if close else ""
+
+
 def _unknown(section: Mapping[str, Any], known: tuple[str, ...], path: str) -> list[str]:
     lowered = {k.lower() for k in known}
+    top_level = known is DURABLE_TASK_KEYS
     found = []
     for key in section:
         if str(key).lower() in lowered:
             continue
-        hint = _suggestion(str(key), known)
-        did_you_mean = f" Did you mean '{hint}'?" if hint else ""
         found.append(
             f"host.json: {path}{key} is not a setting the Durable extension reads; it is "
-            f"ignored (as the real host ignores it).{did_you_mean}"
+            f"ignored (as the real host ignores it).{_hint(str(key), known, top_level=top_level)}"
         )
     return found
 

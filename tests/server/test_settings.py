@@ -252,6 +252,26 @@ def test_a_misspelled_durable_task_key_is_a_warning_with_the_closest_key(
     ]
 
 
+def test_a_durable_functions_1x_key_is_a_warning_naming_where_2x_reads_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A 1.x host.json's durableTask section: on main the first had no hint, the second
+    # suggested nothing useful.
+    durable = {"AzureStorageConnectionStringName": "OrdersStorage", "PartitionCount": 2}
+    with caplog.at_level("WARNING"):
+        load_host_settings(write_host(tmp_path, durable), environ={})
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    ignored = "is not a setting the Durable extension reads; it is ignored (as the real host "
+    assert warnings == [
+        f"host.json: extensions.durableTask.AzureStorageConnectionStringName {ignored}"
+        "ignores it). It is the Durable Functions 1.x name: write "
+        "storageProvider.connectionName (`durable-host durable` still reads it, as Core "
+        "Tools' `func durable` does).",
+        f"host.json: extensions.durableTask.PartitionCount {ignored}ignores it). Durable "
+        "Functions 1.x read it here; 2.x reads storageProvider.partitionCount.",
+    ]
+
+
 def test_known_durable_task_keys_in_any_case_give_no_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -211,40 +211,89 @@ async def write_entity(
     )
 
 
-def event_raised_message(instance_id: str, name: str, input_text: str | None) -> str:
-    """A control-queue message carrying an EventRaisedEvent, as the provider sends one (raw
-    UTF-8 JSON, MessageManager.SerializeMessageData with Newtonsoft `$type` names)."""
-    event = {
-        "$type": "DurableTask.Core.History.EventRaisedEvent, DurableTask.Core",
-        "EventType": 15,
-        "Name": name,
-        "Input": input_text,
-        "EventId": -1,
-        "IsPlayed": False,
-        "Timestamp": "2026-01-02T03:04:05.0000000Z",
-    }
+def message_json(instance_id: str, execution_id: str | None, event: dict[str, Any]) -> str:
+    """A queue message carrying `event` (its members after its `$type`), as the provider sends
+    one: raw UTF-8 JSON of MessageData with Newtonsoft `$type` names first in each object
+    (MessageManager.SerializeMessageDataAsync, MessageManager.cs 64, 103-105)."""
+    instance = {"InstanceId": instance_id, "ExecutionId": execution_id}
     return json.dumps(
         {
             "$type": "DurableTask.AzureStorage.MessageData, DurableTask.AzureStorage",
             "ActivityId": "8b3c1f2e-0000-4000-8000-000000000002",
             "TaskMessage": {
                 "$type": "DurableTask.Core.TaskMessage, DurableTask.Core",
-                "Event": event,
+                "Event": {**event, "IsPlayed": False, "Timestamp": "2026-01-02T03:04:05.0000000Z"},
                 "SequenceNumber": 0,
-                "OrchestrationInstance": {"InstanceId": instance_id, "ExecutionId": None},
+                "OrchestrationInstance": instance,
             },
             "CompressedBlobName": None,
             "SequenceNumber": 2,
-            "Sender": {"InstanceId": instance_id, "ExecutionId": None},
+            "Sender": instance,
             "SerializableTraceContext": None,
         }
     )
 
 
-async def send_raw(connection: str, storage: TaskHubStorage, instance_id: str, body: str) -> None:
-    """Put a message body on the instance's control queue as the provider does."""
+def event_raised_message(instance_id: str, name: str, input_text: str | None) -> str:
+    """A control-queue message carrying an EventRaisedEvent (EventType 15)."""
+    event = {
+        "$type": "DurableTask.Core.History.EventRaisedEvent, DurableTask.Core",
+        "EventType": 15,
+        "Name": name,
+        "Input": input_text,
+        "EventId": -1,
+    }
+    return message_json(instance_id, None, event)
+
+
+def task_scheduled_message(
+    instance_id: str, execution_id: str, event_id: int, name: str, input_text: str
+) -> str:
+    """A work-item message carrying a TaskScheduledEvent (EventType 4), as a checkpoint sends
+    one for each activity it schedules (AzureStorageOrchestrationService.cs 1141-1226:
+    `CommitOutboundQueueMessages` after the history and the Instances row)."""
+    event = {
+        "$type": "DurableTask.Core.History.TaskScheduledEvent, DurableTask.Core",
+        "EventType": 4,
+        "Name": name,
+        "Version": "",
+        "Input": input_text,
+        "Tags": None,
+        "EventId": event_id,
+    }
+    return message_json(instance_id, execution_id, event)
+
+
+async def write_history(
+    connection: str,
+    storage: TaskHubStorage,
+    instance_id: str,
+    execution_id: str,
+    events: list[dict[str, Any]],
+) -> None:
+    """An execution's History rows (RowKey = position, `X16`) and its sentinel as
+    UpdateStateAsync and UploadHistoryBatch write them (AzureTableTrackingStore.cs 951-976,
+    1403-1411)."""
+    for index, columns in enumerate(events):
+        row = _history_row(instance_id, execution_id, index, **columns)
+        await put_row(connection, storage.names.history_table, row)
+    sentinel = {
+        "PartitionKey": escape_partition_key(instance_id),
+        "RowKey": "sentinel",
+        "ExecutionId": execution_id,
+        "IsCheckpointComplete": True,
+        "CheckpointCompletedTimestamp": T0,
+    }
+    await put_row(connection, storage.names.history_table, sentinel)
+
+
+async def send_to_queue(connection: str, queue: str, body: str) -> None:
     from azure.storage.queue.aio import QueueClient
 
-    queue = storage.names.control_queue_for(instance_id)
     async with QueueClient.from_connection_string(connection, queue) as client:
         await client.send_message(body)
+
+
+async def send_raw(connection: str, storage: TaskHubStorage, instance_id: str, body: str) -> None:
+    """Put a message body on the instance's control queue as the provider does."""
+    await send_to_queue(connection, storage.names.control_queue_for(instance_id), body)

@@ -1,4 +1,5 @@
-"""`durable-host start` (the `func start` of durable_host), `poison`, `init` and `durable`."""
+"""`durable-host start` (the `func start` of durable_host), `poison`, `init`, `durable` and
+`sidecar`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from durable_host import __version__, cli_dashboard, cli_lint, cli_replay
 from durable_host.cli_durable import add_durable_command, run_durable
 from durable_host.cli_init import add_init_command, run_init
+from durable_host.cli_sidecar import add_sidecar_command, run_sidecar
 from durable_host.engine.log_context import InstanceLogFilter
 from durable_host.errors import DurableHostError
 from durable_host.functions.logs import ConsoleFormatter, InvocationLogFilter
@@ -73,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_dashboard.add_dashboard_command(commands)
     add_init_command(commands)
     add_durable_command(commands)
+    add_sidecar_command(commands)
     return parser
 
 
@@ -196,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_replay.run(args)
     if args.command == "dashboard":
         return cli_dashboard.run_dashboard(args)
+    if args.command == "sidecar":
+        return run_sidecar(args, _configure_logging)
     from durable_host.server.host import HostOptions
 
     _configure_logging(args.verbose)

@@ -60,6 +60,7 @@ ALLOWED: dict[str, set[str]] = {
         "tracing",
         "cli_durable",
         "cli_init",
+        "cli_sidecar",
         "protobuf",
     },
     "cli_lint": {"server", "lint"},
@@ -67,6 +68,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli_dashboard": {"cli_replay", "dashboard", "http"},
     "cli_durable": {"server", "engine", "taskhub"},
     "cli_init": {"server"},
+    "cli_sidecar": {"server", "cli_replay"},
 }
 
 

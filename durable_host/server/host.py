@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from durable_host.grpc_api.listener import GrpcListener
     from durable_host.tracing.spans import DurableTracer
 
-__all__ = ["DurableHost", "HostOptions"]
+__all__ = ["DurableHost", "HostOptions", "engine_settings"]
 
 log = logging.getLogger("durable_host")
 
@@ -76,7 +76,7 @@ class HostOptions:
     allowed_hosts: tuple[str, ...] = ()
 
 
-def _engine_settings(settings: HostSettings, *, trace_console: bool = False) -> EngineSettings:
+def engine_settings(settings: HostSettings, *, trace_console: bool = False) -> EngineSettings:
     dt = settings.durable_task
 
     def seconds(value: timedelta) -> float:
@@ -171,8 +171,8 @@ class DurableHost:
 
         self.index = index = load_app(self.app_dir)
         self._invoker = FunctionInvoker(index, hook=self._log_invocation)
-        engine_settings = _engine_settings(settings, trace_console=self.options.trace_console)
-        self.engine = Engine(connection, engine_settings, index, self._invoker, clock=self.clock)
+        tuned = engine_settings(settings, trace_console=self.options.trace_console)
+        self.engine = Engine(connection, tuned, index, self._invoker, clock=self.clock)
         await self.engine.start()
 
         if any(fn.client_protocol is DurableProtocol.PROTOBUF for fn in index.http):

@@ -1,0 +1,103 @@
+"""Workers come and go: a worker killed in the middle of a work item loses nothing (the work
+item runs again on the next worker), and two sidecars share one task hub."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from durabletask import task
+from durabletask.client import AsyncTaskHubGrpcClient, OrchestrationStatus
+from durabletask.worker import TaskHubGrpcWorker
+
+from durable_host.server.settings import DurableTaskSettings
+from durable_host.server.sidecar import Sidecar, SidecarOptions
+from tests.engine._helpers import drop_hub, eventually
+
+STUCK_WORKER = Path(__file__).with_name("stuck_worker.py")
+
+
+def slow(ctx: task.ActivityContext, value: str) -> str:
+    return f"done {value}"
+
+
+def one_step(ctx: task.OrchestrationContext, value: str) -> Any:
+    return (yield ctx.call_activity(slow, input=value))
+
+
+async def test_a_killed_workers_activity_runs_on_the_next_worker(
+    sidecar: Sidecar, client: AsyncTaskHubGrpcClient, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    assert sidecar.address is not None
+    stuck = subprocess.Popen([sys.executable, str(STUCK_WORKER), sidecar.address, str(marker)])
+    try:
+        instance_id = await client.schedule_new_orchestration(one_step, input="x")
+
+        async def running() -> bool:
+            return marker.exists()
+
+        await eventually(running, timeout=60, what="the stuck worker to start the activity")
+    finally:
+        stuck.kill()
+        stuck.wait(timeout=30)
+    with TaskHubGrpcWorker(host_address=sidecar.address) as replacement:
+        replacement.add_orchestrator(one_step)
+        replacement.add_activity(slow)
+        replacement.start()
+        state = await client.wait_for_orchestration_completion(instance_id, timeout=60)
+    assert state is not None
+    assert state.runtime_status == OrchestrationStatus.COMPLETED, state.failure_details
+    assert state.get_output() == "done x"
+
+
+def fan(ctx: task.OrchestrationContext, count: int) -> Any:
+    results = yield task.when_all([ctx.call_activity(slow, input=str(n)) for n in range(count)])
+    return len(results)
+
+
+FAST = DurableTaskSettings(
+    max_queue_polling_interval=timedelta(seconds=1),
+    partition_lease_duration=timedelta(seconds=3),
+    partition_renew_interval=timedelta(seconds=0.5),
+)
+
+
+async def test_two_sidecars_share_one_hub(azurite: str, hub_name: str, tmp_path: Path) -> None:
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(drop_hub, azurite, hub_name)
+        sidecars = []
+        for name in ("a", "b"):
+            options = SidecarOptions(
+                port=0,
+                hub=hub_name,
+                connection=azurite,
+                work_dir=tmp_path,
+                durable_task=FAST,
+                worker_id=f"sidecar-{name}",
+            )
+            sidecar = await stack.enter_async_context(Sidecar(options, echo=lambda line: None))
+            worker = stack.enter_context(TaskHubGrpcWorker(host_address=sidecar.address))
+            worker.add_orchestrator(fan)
+            worker.add_activity(slow)
+            worker.start()
+            sidecars.append(sidecar)
+
+        async def split() -> bool:
+            return all(
+                s.engine is not None and s.engine.orchestrations.owned_partitions for s in sidecars
+            )
+
+        await eventually(split, timeout=60, what="both sidecars to own partitions")
+        client = AsyncTaskHubGrpcClient(host_address=sidecars[0].address)
+        stack.push_async_callback(client.close)
+        ids = [await client.schedule_new_orchestration(fan, input=3) for _ in range(12)]
+        for instance_id in ids:
+            state = await client.wait_for_orchestration_completion(instance_id, timeout=60)
+            assert state is not None and state.get_output() == 3
+        episodes = [s.engine.orchestrations.episodes_run for s in sidecars if s.engine]
+        assert len(episodes) == 2 and all(count > 0 for count in episodes)

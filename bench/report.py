@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from profile_report import profiles_section
+from ratio_goals import ratio_goals_section
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "bench" / "results" / "profiles.json"
@@ -748,6 +749,7 @@ def write(r: R) -> None:
         "",
         "![share of the physical limit](perf-floor.png)",
         "",
+        *ratio_goals_section(r),
         "## What bounds each missed goal",
         "",
         *bounds(r),

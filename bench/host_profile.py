@@ -34,7 +34,8 @@ SAVED = BENCH / "results" / "profiles.json"
 READY, DONE = "profile: workload starts", "profile: workload done"
 
 WORKLOADS = {
-    "sequential": lambda s: s.sequential(50, 1),
+    # Ten chains, not one: a chain of 50 hops gives py-spy only ~50 busy samples.
+    "sequential": lambda s: s.sequential(50, 10),
     "fan_out": lambda s: s.fan_out(1000, 1),
     "concurrent": lambda s: s.concurrent(100, 3),
     "events": lambda s: s.events(1000, 10, 1),

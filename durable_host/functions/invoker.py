@@ -34,7 +34,7 @@ from azure.functions.durable_functions import (
 )
 
 from durable_host.errors import FunctionInvocationError
-from durable_host.functions import http_output, logs, sdk_fast_paths
+from durable_host.functions import http_output, logs
 from durable_host.functions.index import DurableFunction, DurableKind, FunctionIndex, HttpFunction
 from durable_host.functions.invocation_context import InvocationContext
 from durable_host.functions.invocation_report import InvocationReport, record_failure
@@ -46,6 +46,7 @@ from durable_host.functions.outcomes import (
     worker_message,
     worker_message_text,
 )
+from durable_host.functions.sdk_generation import has_1x_sdk
 
 logger = logging.getLogger("durable_host.functions")
 
@@ -87,7 +88,10 @@ class FunctionInvoker:
     ) -> None:
         self.index = index
         self.hook = hook
-        sdk_fast_paths.install()
+        if has_1x_sdk():  # its fast paths need dateutil, which only the 1.x SDK brings
+            from durable_host.functions import sdk_fast_paths
+
+            sdk_fast_paths.install()
         self._pool = ThreadPoolExecutor(
             max_workers=max_workers if max_workers is not None else default_max_workers(),
             thread_name_prefix="durable-host-fn",

@@ -3,11 +3,20 @@
 `recorded.py` reads histories (task hub or an exported JSON file), `walk.py` checks the
 orchestrator's actions against them with the engine's own replay walk, `run.py` runs the
 orchestrator through the real SDK and gives one `ReplayReport` per instance.
+
+`HistoryReplayer` is imported on first use: the walk is built on the 1.x SDK's classes, which
+an environment with azure-functions-durable 2.x does not have (`export` works without it).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from durable_host.replayer.recorded import RecordedHistory, export_document
-from durable_host.replayer.run import HistoryReplayer
 from durable_host.replayer.verdicts import Divergence, ReplayReport, SourceLine, Verdict
+
+if TYPE_CHECKING:
+    from durable_host.replayer.run import HistoryReplayer
 
 __all__ = [
     "Divergence",
@@ -18,3 +27,14 @@ __all__ = [
     "Verdict",
     "export_document",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name != "HistoryReplayer":
+        raise AttributeError(f"module 'durable_host.replayer' has no attribute {name!r}")
+    from durable_host.functions.sdk_generation import require_1x_sdk
+
+    require_1x_sdk("The replayer")
+    from durable_host.replayer.run import HistoryReplayer
+
+    return HistoryReplayer

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 import azure.functions as func
 from aiohttp import web
-from azure.durable_functions.models.utils import http_utils
 
 from durable_host.dashboard import DASHBOARD_PATH, DashboardHub, account_label, create_dashboard
 from durable_host.engine.runtime import Engine, EngineSettings
@@ -32,6 +31,7 @@ from durable_host.functions import (
     load_app,
 )
 from durable_host.functions.logs import InvocationEvent, format_event
+from durable_host.functions.sdk_generation import has_1x_sdk
 from durable_host.http.allowed_hosts import AllowedHosts
 from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints, client_binding_json
@@ -244,7 +244,10 @@ class DurableHost:
             self._invoker = None
         # The SDK keeps one module-level aiohttp session for its RPC calls; close it while the
         # loop that created it still runs, or aiohttp warns about an unclosed connector at exit.
-        await http_utils._close_session()
+        if has_1x_sdk():
+            from azure.durable_functions.models.utils import http_utils
+
+            await http_utils._close_session()
         if self._azurite is not None:
             self._azurite.stop()
             self._azurite = None

@@ -119,8 +119,9 @@ def banner(
         ("activityTrigger", index.activities),
         ("entityTrigger", index.entities),
     ):
-        for name in table:
-            lines.append(f"        {name}: {kind}")
+        for name, durable in table.items():
+            # Which protocol the host speaks with it: 1.x JSON or 2.x protobuf.
+            lines.append(f"        {name}: {kind} [{durable.protocol.value}]")
     for unsupported in index.unsupported:
         lines.append(
             f"        {unsupported.name}: {unsupported.trigger_type} "

@@ -2,16 +2,23 @@
 
 Installed as the pytest plugin `durable_host` (fixtures `durable_env`, `durable_client`); see
 "Testing your orchestrations" in the README.
+
+The names below are imported on first use: pytest imports this package for the plugin in every
+run of an environment where durable_host is installed, and the environment is built on the
+1.x SDK, which an environment with azure-functions-durable 2.x (or none) does not have.
 """
 
-from durable_host.testing._environment import (
-    ActivityDouble,
-    DurableTestEnvironment,
-)
-from durable_host.testing._failures import OrchestrationAssertionError
-from durable_host.testing._replay import replay_history
-from durable_host.testing._replay_check import ReplayCheckError
-from durable_host.testing._storage import STORAGE_ENV, test_storage
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from durable_host.testing._environment import ActivityDouble, DurableTestEnvironment
+    from durable_host.testing._failures import OrchestrationAssertionError
+    from durable_host.testing._replay import replay_history
+    from durable_host.testing._replay_check import ReplayCheckError
+    from durable_host.testing._storage import STORAGE_ENV, test_storage
 
 __all__ = [
     "STORAGE_ENV",
@@ -22,3 +29,24 @@ __all__ = [
     "replay_history",
     "test_storage",
 ]
+
+_HOMES = {
+    "ActivityDouble": "_environment",
+    "DurableTestEnvironment": "_environment",
+    "OrchestrationAssertionError": "_failures",
+    "replay_history": "_replay",
+    "ReplayCheckError": "_replay_check",
+    "STORAGE_ENV": "_storage",
+    "test_storage": "_storage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'durable_host.testing' has no attribute {name!r}")
+    from durable_host.functions.sdk_generation import require_1x_sdk
+
+    if home in ("_environment", "_replay", "_replay_check"):
+        require_1x_sdk(f"durable_host.testing.{name}")
+    return getattr(importlib.import_module(f"durable_host.testing.{home}"), name)

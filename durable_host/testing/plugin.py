@@ -214,6 +214,13 @@ def _environment_fixture() -> Any:
     ) -> AsyncIterator[DurableTestEnvironment]:
         """The app under test running in this process on its task hub; stopped (and, with the
         default per-test hub, deleted) after the test."""
+        from durable_host.errors import SdkUnavailableError
+        from durable_host.functions.sdk_generation import require_1x_sdk
+
+        try:
+            require_1x_sdk("The durable_env fixture")
+        except SdkUnavailableError as exc:
+            pytest.fail(str(exc), pytrace=False)
         from durable_host.testing._environment import DurableTestEnvironment
 
         options = _marker_options(request)

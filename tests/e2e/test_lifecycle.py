@@ -26,7 +26,7 @@ def test_banner_lists_the_functions_and_the_hub(host: HostProcess) -> None:
     )
     assert f"record_metric: [POST] http://localhost:{port}/api/metrics/{{key}}" in output
     for line in (
-        "process_order: orchestrationTrigger",
+        "process_order: orchestrationTrigger [1.x JSON]",
         "expense_approval: orchestrationTrigger",
         "charge_payment: activityTrigger",
         "metric: entityTrigger",

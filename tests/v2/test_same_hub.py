@@ -109,5 +109,14 @@ async def test_the_2x_hub_reads_as_the_1x_hub(
     # Each started as its generation's client starts it.
     one = await _run_in(TWIN_DIR, azurite, hub_name + "one", name, stored_input(value))
     two = await _run_in(APP_DIR, azurite, hub_name + "two", name, json.dumps(value))
+    if name == "fan_out":
+        # Its activities finish in whatever order the threads get to them, in either app.
+        for answers in (one, two):
+            answers["status"]["historyEvents"].sort(key=_canonical)
+            answers["rows"].sort(key=_canonical)
     assert two["status"] == one["status"]
     assert two["rows"] == one["rows"]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)

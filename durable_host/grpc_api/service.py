@@ -16,6 +16,7 @@ from google.protobuf import empty_pb2
 
 from durable_host.engine.client.api import ManagementApi
 from durable_host.grpc_api.entity_calls import EntityCalls
+from durable_host.grpc_api.history_calls import HistoryCalls
 from durable_host.grpc_api.instance_calls import InstanceCalls
 from durable_host.grpc_api.query_calls import QueryCalls
 
@@ -35,7 +36,9 @@ WORKER_CALLS = (
 )
 
 
-class ClientService(InstanceCalls, QueryCalls, EntityCalls, pb_grpc.TaskHubSidecarServiceServicer):
+class ClientService(
+    InstanceCalls, QueryCalls, EntityCalls, HistoryCalls, pb_grpc.TaskHubSidecarServiceServicer
+):
     def __init__(self, api: ManagementApi) -> None:
         self.api = api
 

@@ -2,7 +2,8 @@
 
 Fixtures: `durable_env` (the app running on a fresh task hub), `durable_client` (its SDK
 DurableOrchestrationClient), `durable_storage` (the session's storage connection string),
-`durable_app_dir`, `durable_hub_name`.
+`durable_app_dir`, `durable_hub_name`; for durabletask workers, `durabletask_sidecar`
+(`durable-host sidecar` on a fresh task hub: testing/sidecar.py).
 
 Configuration (pytest.ini / pyproject `[tool.pytest.ini_options]`):
   durable_host_app_dir      the app folder (function_app.py or v1 function.json folders),
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     import azure.durable_functions as df
 
     from durable_host.testing._environment import DurableTestEnvironment
+    from durable_host.testing.sidecar import DurableTaskSidecar
 
 try:
     import pytest_asyncio
@@ -259,3 +261,25 @@ durable_env = _environment_fixture()
 def durable_client(durable_env: DurableTestEnvironment) -> df.DurableOrchestrationClient:
     """The SDK's DurableOrchestrationClient bound to the host of `durable_env`."""
     return durable_env.client
+
+
+@pytest.fixture
+def durabletask_sidecar(
+    request: pytest.FixtureRequest, pytestconfig: pytest.Config, durable_storage: str
+) -> Iterator[DurableTaskSidecar]:
+    """`durable-host sidecar` on a fresh task hub, on its own thread: point durabletask's
+    workers and clients (sync or async) at `.address`, or take `.worker()` and `.client()`.
+    Virtual time as for `durable_env` (the marker's `virtual_time`/`start_time`, the ini)."""
+    from durable_host.testing.sidecar import DurableTaskSidecar
+
+    options = _marker_options(request)
+    virtual_time = options.get("virtual_time")
+    if virtual_time is None:
+        virtual_time = bool(pytestconfig.getini(_VIRTUAL_TIME_INI))
+    with DurableTaskSidecar(
+        durable_storage,
+        virtual_time=virtual_time,
+        start_time=options.get("start_time"),
+        work_dir=pytestconfig.rootpath,
+    ) as sidecar:
+        yield sidecar

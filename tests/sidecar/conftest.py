@@ -46,3 +46,9 @@ def worker(sidecar: Sidecar) -> Iterator[TaskHubGrpcWorker]:
         yield made
     finally:
         made.stop()
+
+
+@pytest.fixture(scope="session")
+def durable_storage(azurite: str) -> str:
+    """The plugin's storage for `durabletask_sidecar`: the suite's Azurite."""
+    return azurite

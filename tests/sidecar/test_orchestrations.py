@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import grpc
+import pytest
 from durabletask import task
 from durabletask.client import AsyncTaskHubGrpcClient, OrchestrationStatus
 from durabletask.worker import TaskHubGrpcWorker
@@ -196,3 +198,19 @@ async def test_a_failed_instance_is_rewound(
 
 def retried_once(ctx: task.OrchestrationContext, key: str) -> Any:
     return (yield ctx.call_activity(fails_first, input=key))
+
+
+async def test_history_streams_as_protobuf_events(
+    worker: TaskHubGrpcWorker, client: AsyncTaskHubGrpcClient
+) -> None:
+    register(worker)
+    instance_id = await client.schedule_new_orchestration(sequence, input=["Oslo"])
+    await _completed(client, instance_id)
+    events = await client.get_orchestration_history(instance_id)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "OrchestratorStartedEvent" and "ExecutionStartedEvent" in kinds
+    assert "TaskScheduledEvent" in kinds and "TaskCompletedEvent" in kinds
+    assert kinds[-1] in ("ExecutionCompletedEvent", "OrchestratorCompletedEvent")
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await client.get_orchestration_history("no-such-instance")
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND

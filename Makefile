@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 NPMSTAMP := node_modules/.installed
 
-.PHONY: setup run test lint clean bench bench-quick bench-setup test-py
+.PHONY: setup run test lint clean bench bench-quick bench-setup test-py soak soak-short
 
 $(STAMP): pyproject.toml requirements.txt
 	$(PY) -m venv $(VENV)
@@ -48,6 +48,25 @@ bench: bench-setup
 
 bench-quick: bench-setup
 	$(BIN)/python bench/run.py --quick
+
+# The chaos soak (bench/soak.py, docs/reliability.md): three hosts on one hub, faults of every
+# kind, every result checked; then its plot and table (bench/soak_report.py, in bench/.venv),
+# drawn for a failing run too (the make still fails).
+#   make soak                                  60 minutes, seed 1
+#   make soak SOAK_MINUTES=30 SOAK_SEED=2
+# soak-short is the 2-minute one .ci/run runs (no plot, no bench venv).
+SOAK_MINUTES ?= 60
+SOAK_SEED    ?= 1
+SOAK_OUT     ?= bench/results/soak-$(SOAK_SEED)-$(SOAK_MINUTES)min
+
+soak: bench-setup
+	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES) --seed $(SOAK_SEED) --out $(SOAK_OUT); \
+	status=$$?; \
+	$(BENCHVENV)/bin/python bench/soak_report.py $(SOAK_OUT)/soak.json; \
+	exit $$status
+
+soak-short: setup
+	$(BIN)/python bench/soak.py --minutes 2 --seed 7 --out bench/results/soak-short
 
 run: setup
 	$(BIN)/python -m durable_host start --app-dir . --port 7071

@@ -1,36 +1,22 @@
 """The crash/scale-out/load workload (tests/reliability): every durable pattern, outputs that
 follow from the input alone, and activities that record each execution in a ledger file.
 
-The ledger (path in DURABLE_HOST_TEST_LEDGER) gets one line per activity execution, written
-with O_APPEND and fsync before the activity returns: a line survives a SIGKILL that comes
-after it, so the test can tell "ran once" from "ran again after a crash".
+Each activity appends a line to the ledger (ledger.py), so the test can tell "ran once" from
+"ran again after a crash". The soak's functions (bench/soak.py) are in soak_functions.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 
 import azure.durable_functions as df
 import azure.functions as func
-
-LEDGER_SETTING = "DURABLE_HOST_TEST_LEDGER"
+from ledger import record as _record
+from soak_functions import bp as soak_bp
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-
-
-def _record(key: str) -> None:
-    path = os.environ.get(LEDGER_SETTING)
-    if not path:
-        return
-    line = f"{key} {os.getpid()}\n".encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)  # one write with O_APPEND: lines of concurrent hosts never interleave
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+app.register_functions(soak_bp)
 
 
 @app.activity_trigger(input_name="item")

@@ -1,0 +1,289 @@
+"""The soak's driver: runs plans through the public surfaces, as a user's code would.
+
+Starts go through the Durable HTTP API, the app's own HTTP starter, or the engine client;
+management calls through the HTTP API (terminate, raise event, purge) or the engine client
+(suspend/resume, rewind, restart, signals). The driver talks to Azurite directly and each
+HTTP call goes to a live host picked at random, so a fault on one host's storage shows up as
+a failed or slow answer that the driver retries elsewhere, as a client with retries would.
+
+A call whose answer was lost may still have happened: starts are checked in storage before
+they are retried, and a client signal that failed is counted as "maybe applied" by the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.soak_cluster import Cluster
+from bench.soak_workload import Plan, Signal, restarted
+from durable_host.errors import DurableHostError, InstanceAlreadyExistsError
+from durable_host.taskhub.events import OrchestrationStatus
+from durable_host.taskhub.instances import InstanceRecord
+from tests.reliability._crash_harness import HubClient
+
+WEBHOOK = "/runtime/webhooks/durabletask"
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=20)
+POLL_SECONDS = 0.5
+JSON_HEADERS = {"Content-Type": "application/json"}
+UNEXPECTED = "unexpected answer: "  # a note the checker counts as wrong
+
+
+class Driver:
+    def __init__(self, cluster: Cluster, hub: HubClient, markers: Path, deadline: float) -> None:
+        self.cluster = cluster
+        self.hub = hub
+        self.markers = markers
+        self.deadline = deadline  # time.monotonic() after which nothing is waited for
+        self.plans: list[Plan] = []
+        self.signals: list[tuple[Signal, bool]] = []  # (signal, acknowledged)
+        self.completions: list[tuple[float, float, str]] = []  # (t, latency s, kind)
+        self.http_errors = 0
+        self.storage_errors = 0
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Driver:
+        self._session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._session is not None
+        await self._session.close()
+
+    # -- storage and HTTP with retries -------------------------------------------------------
+
+    async def storage(self, call: Callable[[], Any]) -> Any:
+        """An idempotent storage call, repeated until it succeeds or the deadline passes."""
+        while True:
+            await self.cluster.storage_up.wait()
+            try:
+                return await call()
+            except (DurableHostError, OSError, asyncio.TimeoutError):
+                self.storage_errors += 1
+                if time.monotonic() > self.deadline:
+                    raise
+                await asyncio.sleep(1.0)
+
+    async def http(self, method: str, path: str, ok: set[int], body: Any = None) -> int:
+        """A call to a live host, repeated (on any host) while it fails or answers 5xx; the
+        status once it answers anything else."""
+        assert self._session is not None
+        data = None if body is None else json.dumps(body)
+        while True:
+            urls = self.cluster.live_urls()
+            if urls:
+                url = random.choice(urls) + path
+                try:
+                    async with self._session.request(
+                        method, url, data=data, headers=JSON_HEADERS
+                    ) as answer:
+                        await answer.read()
+                        if answer.status in ok or answer.status < 500:
+                            return answer.status
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                    pass
+            self.http_errors += 1
+            if time.monotonic() > self.deadline:
+                raise TimeoutError(
+                    f"{method} {path}: no answer in {sorted(ok)} before the deadline"
+                )
+            await asyncio.sleep(1.0)
+
+    async def record(self, instance_id: str) -> InstanceRecord | None:
+        return await self.storage(lambda: self.hub.storage.get_instance(instance_id))
+
+    async def wait_for(
+        self, instance_id: str, done: Callable[[InstanceRecord], bool]
+    ) -> InstanceRecord | None:
+        """The instance's row once `done` holds; None if the deadline passes first."""
+        while time.monotonic() < self.deadline:
+            found = await self.record(instance_id)
+            if found is not None and done(found):
+                return found
+            await asyncio.sleep(POLL_SECONDS)
+        return None
+
+    # -- one plan -------------------------------------------------------------------------------
+
+    async def run(self, plan: Plan) -> None:
+        self.plans.append(plan)
+        await self.start(plan)
+        await self.follow(plan)
+
+    async def follow(self, plan: Plan) -> None:
+        """After the start was acknowledged: its management calls, then its end."""
+        plan.acked_at = self.cluster.now()
+        await ACTIONS.get(plan.action or "", _nothing)(self, plan)
+        final = await self.wait_for(plan.instance_id, _terminal)
+        if final is None:
+            return
+        plan.finished_at = self.cluster.now()
+        self.completions.append((plan.finished_at, plan.finished_at - plan.acked_at, plan.kind))
+        if final.runtime_status == OrchestrationStatus.Completed:
+            await AFTER.get(plan.action or "", _nothing)(self, plan)
+
+    async def start(self, plan: Plan) -> None:
+        text = json.dumps(plan.input)
+        if plan.surface == "http_api":
+            path = f"{WEBHOOK}/orchestrators/{plan.kind}/{plan.instance_id}"
+            if await self._try_http("POST", path, {202}, plan.input):
+                return
+        elif plan.surface == "http_starter":
+            path = f"/api/start/{plan.kind}/{plan.instance_id}"
+            if await self._try_http("POST", path, {202}, plan.input):
+                return
+        # The engine client, or the fallback after an HTTP start that failed: it may have
+        # happened anyway (its answer lost), so storage is asked first.
+        while True:
+            if await self.record(plan.instance_id) is not None:
+                return
+            try:
+                await self.cluster.storage_up.wait()
+                await self.hub.client.start_new(plan.kind, plan.instance_id, json.dumps(text))
+                return
+            except InstanceAlreadyExistsError:
+                return
+            except (DurableHostError, OSError):
+                self.storage_errors += 1
+                plan.notes.append(f"start attempt failed at {self.cluster.now()}")
+                await asyncio.sleep(1.0)
+
+    async def _try_http(self, method: str, path: str, ok: set[int], body: Any) -> bool:
+        assert self._session is not None
+        urls = self.cluster.live_urls()
+        if not urls:
+            return False
+        try:
+            async with self._session.request(
+                method, random.choice(urls) + path, data=json.dumps(body), headers=JSON_HEADERS
+            ) as answer:
+                await answer.read()
+                if answer.status in ok:
+                    return True
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            pass
+        self.http_errors += 1
+        return False
+
+    async def signal(self, signal: Signal) -> None:
+        """One attempt: a failed send may still have been stored, so it is not repeated."""
+        await self.cluster.storage_up.wait()
+        scheduled = None
+        if signal.delay is not None:
+            scheduled = self.hub.client.clock.now() + timedelta(seconds=signal.delay)
+        try:
+            await self.hub.client.signal_entity(
+                "counter",
+                signal.entity_key,
+                "add",
+                json.dumps(json.dumps(signal.amount)),
+                scheduled_time=scheduled,
+            )
+            self.signals.append((signal, True))
+        except (DurableHostError, OSError):
+            self.storage_errors += 1
+            self.signals.append((signal, False))
+
+
+def _terminal(record: InstanceRecord) -> bool:
+    return record.runtime_status.is_terminal
+
+
+def _running(record: InstanceRecord) -> bool:
+    return record.runtime_status == OrchestrationStatus.Running
+
+
+async def _nothing(driver: Driver, plan: Plan) -> None:
+    return None
+
+
+async def _raise_event(driver: Driver, plan: Plan) -> None:
+    if await driver.wait_for(
+        plan.instance_id, lambda r: r.runtime_status != OrchestrationStatus.Pending
+    ):
+        path = f"{WEBHOOK}/instances/{plan.instance_id}/raiseEvent/go"
+        await _expect(driver, plan, "POST", path, {202, 410}, plan.event_value)
+
+
+async def _terminate(driver: Driver, plan: Plan) -> None:
+    if await driver.wait_for(plan.instance_id, _running):
+        path = f"{WEBHOOK}/instances/{plan.instance_id}/terminate?reason=soak"
+        await _expect(driver, plan, "POST", path, {202, 410})
+
+
+async def _suspend(driver: Driver, plan: Plan) -> None:
+    """Suspend, wait a little, resume; the resume is repeated until it lands, since a suspend
+    whose answer was lost may still have happened."""
+    if not await driver.wait_for(plan.instance_id, _running):
+        return
+    client = driver.hub.client
+    try:
+        await driver.storage(lambda: client.suspend(plan.instance_id, "soak"))
+    except DurableHostError as exc:  # finished meanwhile
+        plan.notes.append(f"suspend refused: {exc}")
+        return
+    await asyncio.sleep(random.uniform(1.0, 4.0))
+    while time.monotonic() < driver.deadline:
+        try:
+            await driver.storage(lambda: client.resume(plan.instance_id, "soak"))
+            return
+        except DurableHostError as exc:
+            plan.notes.append(f"resume refused: {exc}")
+            return
+
+
+async def _rewind(driver: Driver, plan: Plan) -> None:
+    failed = await driver.wait_for(
+        plan.instance_id, lambda r: r.runtime_status == OrchestrationStatus.Failed
+    )
+    if failed is None:
+        return
+    (driver.markers / f"rewound-{plan.instance_id}").touch()
+    await driver.storage(lambda: driver.hub.client.rewind(plan.instance_id, "soak"))
+    # The instance is Failed until the rewind is processed: wait for it to leave that state.
+    await driver.wait_for(
+        plan.instance_id, lambda r: r.runtime_status != OrchestrationStatus.Failed
+    )
+
+
+async def _restart(driver: Driver, plan: Plan) -> None:
+    new_id = await driver.storage(lambda: driver.hub.client.restart(plan.instance_id))
+    twin = restarted(plan, new_id)
+    driver.plans.append(twin)
+    await driver.follow(twin)
+
+
+async def _raise_finished(driver: Driver, plan: Plan) -> None:
+    path = f"{WEBHOOK}/instances/{plan.instance_id}/raiseEvent/late"
+    await _expect(driver, plan, "POST", path, {410}, 1)
+
+
+async def _purge(driver: Driver, plan: Plan) -> None:
+    await _expect(driver, plan, "DELETE", f"{WEBHOOK}/instances/{plan.instance_id}", {200, 404})
+    plan.purged = True
+
+
+async def _expect(
+    driver: Driver, plan: Plan, method: str, path: str, ok: set[int], body: Any = None
+) -> None:
+    status = await driver.http(method, path, ok, body)
+    if status not in ok:
+        plan.notes.append(f"{UNEXPECTED}{method} {path} answered {status}, not {sorted(ok)}")
+
+
+# Before the instance finishes, and after.
+ACTIONS = {
+    "raise_event": _raise_event,
+    "terminate": _terminate,
+    "suspend": _suspend,
+    "rewind": _rewind,
+}
+AFTER = {"restart": _restart, "raise_finished": _raise_finished, "purge": _purge}

@@ -69,6 +69,10 @@ def parse_args() -> argparse.Namespace:
 async def soak(args: argparse.Namespace, out: Path) -> int:
     seconds = args.minutes * 60
     work = out / "work"
+    # A ledger or markers left by an earlier run with the same --out would pass for this
+    # run's (same seed, same instance ids): activities would look re-run, and an instance
+    # meant to fail until rewound would find its marker and never fail.
+    shutil.rmtree(work, ignore_errors=True)
     markers = work / "markers"
     markers.mkdir(parents=True, exist_ok=True)
     ledger = work / "ledger.txt"

@@ -241,10 +241,12 @@ async def _suspend(driver: Driver, plan: Plan) -> None:
 
 
 async def _rewind(driver: Driver, plan: Plan) -> None:
-    failed = await driver.wait_for(
-        plan.instance_id, lambda r: r.runtime_status == OrchestrationStatus.Failed
-    )
-    if failed is None:
+    ended = await driver.wait_for(plan.instance_id, _terminal)
+    if ended is None:
+        return
+    if ended.runtime_status != OrchestrationStatus.Failed:
+        # It cannot succeed before it is rewound: the model says Failed first.
+        plan.notes.append(f"{UNEXPECTED}{ended.runtime_status.name} before the rewind")
         return
     (driver.markers / f"rewound-{plan.instance_id}").touch()
     await driver.storage(lambda: driver.hub.client.rewind(plan.instance_id, "soak"))

@@ -1,4 +1,5 @@
-"""The benchmark suite: durable_host on Azurite, Azurite's own limits, and DBOS side by side.
+"""The benchmark suite: durable_host on Azurite, Azurite's own limits, DBOS side by side, and
+durabletask's worker on its in-memory backend and on `durable-host sidecar`.
 
 Run: .venv/bin/python bench/run.py [--quick] [--no-peer]   (or `make bench`)
 Writes bench/results/latest.json, then docs/performance.md and docs/perf-*.png; --quick
@@ -151,6 +152,7 @@ async def run_host(sizes: dict[str, Any], clock: Clock) -> dict[str, Any]:
         out["round_trips_before"], out["round_trips_after"] = before, after
         out["round_trips"] = _mean_round_trips(before["minimal"], after["minimal"])
         out["round_trips_sdk"] = _mean_round_trips(before["sdk"], after["sdk"])
+        out["durabletask"] = run_durabletask(azurite.connection_string, sizes, clock)
     out["floors"] = floors(out["round_trips"], {"fan_out": sizes["fan_out"]})
     return out
 
@@ -184,6 +186,43 @@ def run_peer(quick: bool, clock: Clock) -> dict[str, Any] | None:
         return None
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def run_durabletask(connection: str, sizes: dict[str, Any], clock: Clock) -> dict[str, Any]:
+    """Workloads 1-3 with durabletask's worker: its in-memory backend, then `durable-host
+    sidecar` on this Azurite (bench/peer_durabletask.py, one process per backend)."""
+    quick = ["--quick"] if sizes is QUICK else []
+    out: dict[str, Any] = {}
+    for backend, extra in (("inmemory", []), ("sidecar", ["--connection", connection])):
+        clock.say(f"durabletask worker on {backend}: workloads 1-3")
+        args = [sys.executable, str(BENCH / "peer_durabletask.py"), backend, *extra, *quick]
+        done = subprocess.run(
+            args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=1800
+        )
+        if done.returncode != 0 or not done.stdout.strip():
+            clock.say(f"durabletask on {backend} failed (exit {done.returncode})")
+            continue
+        out[backend] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+def durabletask_summary(results: dict[str, Any]) -> None:
+    """The same durabletask worker on its in-memory backend and on the sidecar (Azurite),
+    next to our in-process host; issue 22's goals: hop within 2x, fan-out faster."""
+    h, dt = results["host"], results["host"].get("durabletask") or {}
+    mem, car = dt.get("inmemory") or {}, dt.get("sidecar") or {}
+    rows = [
+        ("1. sequential hop, median (ms)", "sequential", "median_ms"),
+        ("2. fan-out/fan-in (s)", "fan_out", "seconds"),
+        ("3. orchestrations of 5 (/s)", "concurrent", "per_s"),
+    ]
+    print()
+    print(f"{'durabletask worker':38} {'in-memory':>10} {'sidecar':>10} {'ratio':>7} {'host':>9}")
+    for name, workload, key in rows:
+        a = mem.get(workload, {}).get(key, float("nan"))
+        b = car.get(workload, {}).get(key, float("nan"))
+        ours = h[workload][key]
+        print(f"{name:38} {a:10.2f} {b:10.2f} {b / a if a else float('nan'):7.2f} {ours:9.2f}")
 
 
 def summary(results: dict[str, Any]) -> None:
@@ -317,6 +356,7 @@ def main() -> None:
     output.write_text(json.dumps(results, indent=1) + "\n")
     clock.say(f"wrote {output}")
     summary(results)
+    durabletask_summary(results)
     if BENCH_PYTHON.exists() and (args.report or not args.quick):
         subprocess.run([str(BENCH_PYTHON), str(BENCH / "report.py"), str(output)], check=True)
         clock.say("wrote docs/performance.md and docs/perf-*.png")

@@ -54,18 +54,20 @@ class DurableTaskSidecar:
         start_time: datetime | None = None,
         delete_hub: bool = True,
         work_dir: Path | None = None,
+        hub_settings: DurableTaskSettings | None = None,
     ) -> None:
         self.storage = storage
         self.hub_name = hub_name or new_hub_name("dt")
         self.clock = VirtualClock(start_time) if virtual_time else None
         self.delete_hub = delete_hub
+        self._hub_settings = hub_settings or _TEST_HUB
         self._options = SidecarOptions(
             port=0,
             hub=self.hub_name,
             connection=storage,
             work_dir=work_dir or Path.cwd(),
             in_memory_azurite=True,
-            durable_task=_TEST_HUB,
+            durable_task=self._hub_settings,
         )
         self.sidecar: Sidecar | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -115,7 +117,9 @@ class DurableTaskSidecar:
         finally:
             await sidecar.stop()
             if self.delete_hub:
-                await delete_task_hub(self.storage, self.hub_name, _TEST_HUB.partition_count)
+                await delete_task_hub(
+                    self.storage, self.hub_name, self._hub_settings.partition_count
+                )
 
     def stop(self) -> None:
         for worker in self._workers:

@@ -101,3 +101,37 @@ async def test_two_sidecars_share_one_hub(azurite: str, hub_name: str, tmp_path:
             assert state is not None and state.get_output() == 3
         episodes = [s.engine.orchestrations.episodes_run for s in sidecars if s.engine]
         assert len(episodes) == 2 and all(count > 0 for count in episodes)
+
+
+def only_here(ctx: task.ActivityContext, value: str) -> str:
+    return f"ran where registered: {value}"
+
+
+def calls_elsewhere(ctx: task.OrchestrationContext, value: str) -> Any:
+    return (yield ctx.call_activity(only_here, input=value))
+
+
+async def test_work_item_filters_send_each_item_to_a_worker_that_has_it(
+    sidecar: Sidecar, client: AsyncTaskHubGrpcClient
+) -> None:
+    """The orchestrator's worker lacks the activity: without filters it could take the
+    activity and fail it; with them, only the other worker is offered it."""
+    assert sidecar.address is not None
+    with (
+        TaskHubGrpcWorker(host_address=sidecar.address) as orchestrations,
+        TaskHubGrpcWorker(host_address=sidecar.address) as activities,
+    ):
+        orchestrations.add_orchestrator(calls_elsewhere)
+        orchestrations.use_work_item_filters()
+        activities.add_activity(only_here)
+        activities.use_work_item_filters()
+        orchestrations.start()
+        activities.start()
+        ids = [
+            await client.schedule_new_orchestration(calls_elsewhere, input=str(n)) for n in range(6)
+        ]
+        for n, instance_id in enumerate(ids):
+            state = await client.wait_for_orchestration_completion(instance_id, timeout=60)
+            assert state is not None
+            assert state.runtime_status == OrchestrationStatus.COMPLETED, state.failure_details
+            assert state.get_output() == f"ran where registered: {n}"

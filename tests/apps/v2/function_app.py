@@ -8,12 +8,14 @@ timers, external events with when_any, retries, continue-as-new, custom status, 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import azure.functions as func
 import dev5_compat
 from durabletask import entities, task
+from durabletask.azurefunctions.client import DurableFunctionsClient
 from durabletask.azurefunctions.decorators.durable_app import DFApp
 from durabletask.entities import EntityInstanceId
 
@@ -22,6 +24,23 @@ app = DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 # Failures left for `flaky` before it succeeds, per key (reset by the tests).
 FLAKY_FAILURES: dict[str, int] = {}
+
+
+# -- the durable client (2.x: gRPC to the host) ----------------------------------------------
+
+
+@app.route(route="start/{name}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+def start_orchestration(req: func.HttpRequest, client: str) -> func.HttpResponse:
+    # Sync on purpose: the client's gRPC calls block, so they run on the worker's threads.
+    durable = DurableFunctionsClient(client)
+    body = req.get_body()
+    instance_id = durable.schedule_new_orchestration(
+        req.route_params["name"], input=json.loads(body) if body else None
+    )
+    return func.HttpResponse(
+        json.dumps({"id": instance_id}), status_code=202, mimetype="application/json"
+    )
 
 
 # -- activities ------------------------------------------------------------------------------
@@ -107,6 +126,14 @@ def approval(ctx: task.OrchestrationContext, timeout_seconds: int) -> Any:
 def retried(ctx: task.OrchestrationContext, key: str) -> Any:
     policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=3)
     result = yield ctx.call_activity("flaky", input=key, retry_policy=policy)
+    return result
+
+
+@app.orchestration_trigger(context_name="context")
+def flaky_once(ctx: task.OrchestrationContext, key: str) -> Any:
+    # No retry policy: durabletask cannot rewind a task retried by policy (its retry timers
+    # stay in the history; worker.py _build_rewind_result says so).
+    result = yield ctx.call_activity("flaky", input=key)
     return result
 
 

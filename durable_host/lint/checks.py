@@ -292,5 +292,6 @@ def _root_name(node: ast.expr) -> str | None:
 
 
 def _is_durable(target: Any) -> bool:
+    # The 1.x SDK's, or durabletask's (2.x: `task.when_all`, `task.when_any`).
     module = getattr(target, "__module__", None) or ""
-    return module.startswith("azure.durable_functions")
+    return module.startswith(("azure.durable_functions", "durabletask"))

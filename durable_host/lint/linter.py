@@ -13,7 +13,7 @@ from typing import Any
 
 from durable_host.errors import AppLoadError
 from durable_host.functions.app_files import AppFiles
-from durable_host.functions.index import FunctionIndex
+from durable_host.functions.index import DurableProtocol, FunctionIndex
 from durable_host.functions.loader import load_app
 from durable_host.lint import rules
 from durable_host.lint.checks import FunctionCheck
@@ -49,6 +49,8 @@ class _Linter:
         self.sources = SourceCache()
         self.findings: list[Finding] = []
         self.seen: set[tuple[Any, Role]] = set()
+        # durabletask (2.x) runs an orchestrator that returns without yielding; 1.x cannot.
+        self.plain_orchestrator_ok = False
 
     def is_app_function(self, target: Any) -> bool:
         code = getattr(target, "__code__", None)
@@ -106,7 +108,7 @@ class _Linter:
         rule = None
         if isinstance(node, ast.AsyncFunctionDef):
             rule = rules.ASYNC_ORCHESTRATOR
-        elif not _is_generator(node):
+        elif not _is_generator(node) and not self.plain_orchestrator_ok:
             rule = rules.NOT_A_GENERATOR
         if rule is not None and not module.ignored(node.lineno, rule.id):
             message = f"`{node.name}` {rule.summary} ({where})"
@@ -143,7 +145,9 @@ def lint_app(app_dir: Path | str = ".") -> LintResult:
     linter = _Linter(root, index)
     for name, fn in sorted(index.orchestrators.items()):
         user = getattr(fn.user_function, "orchestrator_function", fn.user_function)
+        linter.plain_orchestrator_ok = fn.protocol is DurableProtocol.PROTOBUF
         linter.lint_root(user, Role.ORCHESTRATOR, f"orchestrator '{name}'")
+    linter.plain_orchestrator_ok = False
     for name, fn in sorted(index.entities.items()):
         user = getattr(fn.user_function, "entity_function", fn.user_function)
         linter.lint_root(user, Role.ENTITY, f"entity '{name}'")

@@ -122,6 +122,7 @@ class Engine:
             resolve_entity=self._resolve_entity,
         )
         self._build_dispatchers(settings)
+        self.client.forget_session = self.orchestrations.forget_session
         self.partitions = PartitionManager(
             storage=self.storage,
             worker_id=settings.worker_id,

@@ -214,3 +214,39 @@ async def test_history_streams_as_protobuf_events(
     with pytest.raises(grpc.aio.AioRpcError) as missing:
         await client.get_orchestration_history("no-such-instance")
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def child_activity(ctx: task.ActivityContext, key: str) -> str:
+    _attempts[key] = _attempts.get(key, 0) + 1
+    if _attempts[key] == 1:
+        raise RuntimeError("child failure")
+    return f"child:{key}"
+
+
+def child(ctx: task.OrchestrationContext, key: str) -> Any:
+    return (yield ctx.call_activity(child_activity, input=key))
+
+
+def purged_parent(ctx: task.OrchestrationContext, key: str) -> Any:
+    result = yield ctx.call_sub_orchestrator(child, input=key, instance_id=f"{key}-child")
+    return f"parent:{result}"
+
+
+async def test_rewinding_a_parent_reruns_its_purged_sub_orchestration_once(
+    worker: TaskHubGrpcWorker, client: AsyncTaskHubGrpcClient
+) -> None:
+    """The purged child's session must not outlive the purge: its new execution's first
+    checkpoint failed on the purged history, and its activity was sent twice (3 runs)."""
+    worker.add_orchestrator(child)
+    worker.add_orchestrator(purged_parent)
+    worker.add_activity(child_activity)
+    register(worker)
+    key = "purged"
+    _attempts.pop(key, None)
+    instance_id = await client.schedule_new_orchestration(purged_parent, input=key)
+    state = await client.wait_for_orchestration_completion(instance_id, timeout=60)
+    assert state is not None and state.runtime_status == OrchestrationStatus.FAILED
+    await client.purge_orchestration(f"{key}-child")
+    await client.rewind_orchestration(instance_id, reason="purge and retry")
+    assert await _completed(client, instance_id) == f"parent:child:{key}"
+    assert _attempts[key] == 2

@@ -40,6 +40,11 @@ class ClientBase:
         default=nullcontext, init=False
     )
     tracer: DurableTracer | None = field(default=None, init=False)  # set when tracing is on
+    # Set by the Engine: a purged instance's session kept in memory between episodes is
+    # dropped, so an instance started again under that id (a rewound parent's sub-orchestration)
+    # is not checkpointed over the purged history's ETag (a failed first write whose messages
+    # were already sent: its activities ran twice).
+    forget_session: Callable[[str], None] = field(default=lambda instance_id: None, init=False)
     rows: InstanceRowWriter = field(init=False)
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ class Purges(ClientBase):
             return 0
         await self.storage.delete_history(instance_id)
         await self.storage.delete_instance(instance_id)
+        self.forget_session(instance_id)
         return 1
 
     async def purge_by(self, query: InstanceQuery) -> int:

@@ -190,6 +190,10 @@ class OrchestrationDispatcher(QueueConsumer):
     def _on_idle(self) -> None:
         self._sessions.evict_idle(self._session_idle, busy=self._workers.running)
 
+    def forget_session(self, instance_id: str) -> None:
+        """Drop the instance's cached session (it was purged): the next batch reads storage."""
+        self._sessions.pop(instance_id, None)
+
     def accepts_more(self) -> bool:
         """Whether this host takes more control messages into memory (back-pressure)."""
         return self._workers.buffered() < self._max_buffered

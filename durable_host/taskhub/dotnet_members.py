@@ -68,6 +68,9 @@ def type_hints(cls: type) -> dict[str, Any]:
 _HINT_CACHE: dict[type, dict[str, Any]] = {}
 
 
+# Both run for every member of every event read or written, on the few hints the event
+# classes declare (all hashable).
+@functools.cache
 def _strip_optional(hint: Any) -> tuple[Any, bool]:
     """(the non-None type, whether None is allowed)."""
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
@@ -77,6 +80,7 @@ def _strip_optional(hint: Any) -> tuple[Any, bool]:
     return hint, False
 
 
+@functools.cache
 def is_complex(hint: Any) -> bool:
     base, _ = _strip_optional(hint)
     return dataclasses.is_dataclass(base) or typing.get_origin(base) is dict or base is dict

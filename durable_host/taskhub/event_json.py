@@ -68,14 +68,21 @@ _EVENT_TYPES_BY_TYPE_NAME = {event_type_name(t): t for t in EVENT_CLASSES}
 _EVENT_TYPES_BY_NAME = {t.dotnet_name.lower(): t for t in EventType}
 
 
+# Per event class: every event of every message and history row is encoded through it.
+_MEMBER_ORDERS: dict[type[HistoryEvent], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
 def member_order(event: HistoryEvent) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(the fields written before `EventType`, the event's own fields after it)."""
     cls = type(event)
-    before = _BEFORE_EVENT_TYPE.get(cls, ())
-    own = _JSON_FIELD_ORDER.get(cls) or tuple(
-        f.name for f in dataclasses.fields(cls) if f.name not in BASE_FIELDS
-    )
-    return before, tuple(n for n in own if n not in before)
+    order = _MEMBER_ORDERS.get(cls)
+    if order is None:
+        before = _BEFORE_EVENT_TYPE.get(cls, ())
+        own = _JSON_FIELD_ORDER.get(cls) or tuple(
+            f.name for f in dataclasses.fields(cls) if f.name not in BASE_FIELDS
+        )
+        order = _MEMBER_ORDERS[cls] = (before, tuple(n for n in own if n not in before))
+    return order
 
 
 def event_to_json(event: HistoryEvent, *, with_type: bool) -> dict[str, Any]:

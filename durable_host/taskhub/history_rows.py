@@ -69,6 +69,22 @@ def _column_name(field_name: str) -> str:
     return "_Timestamp" if field_name == "timestamp" else pascal(field_name)
 
 
+# Per event class: (field, column, stored as JSON text) in the row's member order.
+_ROW_MEMBERS: dict[type[HistoryEvent], tuple[tuple[str, str, bool], ...]] = {}
+
+
+def _row_members(event: HistoryEvent) -> tuple[tuple[str, str, bool], ...]:
+    members = _ROW_MEMBERS.get(type(event))
+    if members is None:
+        hints = type_hints(type(event))
+        before, own = member_order(event)
+        members = _ROW_MEMBERS[type(event)] = tuple(
+            (name, _column_name(name), is_complex(hints[name]))
+            for name in (*before, *own, *BASE_FIELDS)
+        )
+    return members
+
+
 def event_to_row(
     event: HistoryEvent, *, instance_id: str, execution_id: str, index: int
 ) -> dict[str, Any]:
@@ -79,12 +95,9 @@ def event_to_row(
         "ExecutionId": execution_id,
         "EventType": event.event_type.dotnet_name,
     }
-    hints = type_hints(type(event))
-    before, own = member_order(event)
-    for name in (*before, *own, *BASE_FIELDS):
+    for name, column, complex_ in _row_members(event):
         value = getattr(event, name)
-        column = _column_name(name)
-        if is_complex(hints[name]):
+        if complex_:
             row[column] = "null" if value is None else _compact_json(value)
         elif value is None:
             continue  # Table storage does not keep null properties.

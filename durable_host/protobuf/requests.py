@@ -23,12 +23,28 @@ from durable_host.taskhub.events import (
 
 __all__ = [
     "ActivityOutcome",
+    "ProtoHistory",
     "activity_request",
     "decode_base64",
     "encode_base64",
     "orchestrator_request",
     "read_activity_response",
 ]
+
+
+class ProtoHistory:
+    """A growing history's protobuf events, each converted once: the history list is only
+    appended to during an execution (a new list replaces it for the next one)."""
+
+    def __init__(self) -> None:
+        self._of: Sequence[HistoryEvent] | None = None
+        self._events: list[Any] = []
+
+    def of(self, history: Sequence[HistoryEvent]) -> list[Any]:
+        if self._of is not history or len(self._events) > len(history):
+            self._of, self._events = history, []
+        self._events.extend(event_to_proto(e) for e in history[len(self._events) :])
+        return self._events
 
 
 def orchestrator_request(
@@ -38,16 +54,23 @@ def orchestrator_request(
     new_events: Sequence[HistoryEvent],
     *,
     entity_reorder_window: timedelta | None = None,
+    past_history: ProtoHistory | None = None,
 ) -> Any:
     """The `OrchestratorRequest` of one episode: the stored history and what is new.
 
     `entity_reorder_window` fills `entityParameters` (the extension sends them when entities
-    are on, as they always are on the Azure Storage provider)."""
+    are on, as they always are on the Azure Storage provider). `past_history`: the session's
+    converted past events, so each is converted once per execution, not once per episode."""
     pb = messages()
+    past = (
+        past_history.of(past_events)
+        if past_history is not None
+        else [event_to_proto(e) for e in past_events]
+    )
     request = pb.OrchestratorRequest(
         instanceId=instance_id,
         executionId=string_value(execution_id),
-        pastEvents=[event_to_proto(e) for e in past_events],
+        pastEvents=past,
         newEvents=[event_to_proto(e) for e in new_events],
     )
     if entity_reorder_window is not None:

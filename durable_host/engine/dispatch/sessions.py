@@ -90,6 +90,9 @@ class Session:
     # the walk of the history that found it still blocked, continued next episode.
     last_state: dict[str, Any] | None = field(default=None, repr=False)
     blocked_walk: BlockedWalk | None = field(default=None, repr=False)
+    # What the session's executor keeps between episodes (the protobuf one: the converted
+    # past events, protobuf/requests.ProtoHistory).
+    executor_cache: Any = field(default=None, repr=False)
     # The SDK-form JSON text of `history`, encoded once per event rather than once per episode.
     _json: list[str] = field(default_factory=list, repr=False)
     _json_of: list[HistoryEvent] | None = field(default=None, repr=False)

@@ -38,6 +38,7 @@ from durable_host.protobuf.entities import (
     read_entity_batch_result,
 )
 from durable_host.protobuf.requests import (
+    ProtoHistory,
     activity_request,
     orchestrator_request,
     read_activity_response,
@@ -56,12 +57,15 @@ class ProtoExecutor:
 
     async def run_episode(self, episode: Episode) -> Decision:
         session = episode.session
+        if not isinstance(session.executor_cache, ProtoHistory):
+            session.executor_cache = ProtoHistory()
         request = orchestrator_request(
             session.instance_id,
             session.execution_id,
             session.history,
             episode.new_events,
             entity_reorder_window=self._reorder_window,
+            past_history=session.executor_cache,
         )
         ctx = episode.context
         try:

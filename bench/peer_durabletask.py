@@ -153,11 +153,11 @@ def main() -> None:
         finally:
             backend.stop()
     else:
-        from durable_host.server.settings import DurableTaskSettings
+        from durable_host.server.sidecar import SIDECAR_HUB_SETTINGS
         from durable_host.testing.sidecar import DurableTaskSidecar
 
         with DurableTaskSidecar(
-            args.connection, virtual_time=False, hub_settings=DurableTaskSettings()
+            args.connection, virtual_time=False, hub_settings=SIDECAR_HUB_SETTINGS
         ) as sidecar:
             out = _measure(sidecar.address, args.quick)
     out["backend"] = args.backend

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from durable_host.engine.time.clock import VirtualClock
 from durable_host.errors import ConfigurationError
 from durable_host.server.settings import DurableTaskSettings
-from durable_host.server.sidecar import Sidecar, SidecarOptions
+from durable_host.server.sidecar import SIDECAR_HUB_SETTINGS, Sidecar, SidecarOptions
 from durable_host.testing._storage import delete_task_hub, new_hub_name
 
 if TYPE_CHECKING:
@@ -36,10 +37,9 @@ __all__ = ["DurableTaskSidecar"]
 T = TypeVar("T")
 
 # Idle dispatchers look at their queues at least once a second (timers released by a skip
-# are seen at once anyway); short partition leases let a stopped sidecar's hub go quickly.
-_TEST_HUB = DurableTaskSettings(
-    partition_count=2,
-    max_queue_polling_interval=timedelta(seconds=1),
+# are seen at once anyway); two partitions make a hub per test quick to create and delete.
+_TEST_HUB = replace(
+    SIDECAR_HUB_SETTINGS, partition_count=2, max_queue_polling_interval=timedelta(seconds=1)
 )
 _START_TIMEOUT = 120.0
 

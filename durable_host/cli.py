@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run an Azure Durable Functions Python app locally on the real task hub "
         "layout (Azurite or a storage account).",
     )
-    parser.add_argument("--version", action="version", version=f"durable_host {__version__}")
+    parser.add_argument("--version", action="version", version=f"durable-host {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("start", help="start the host (like `func start`)")
     start.add_argument(

@@ -4,7 +4,7 @@ whole payload (the SDK receives the same bytes as when the payload was encoded a
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import given, settings
@@ -28,7 +28,7 @@ from durable_host.taskhub.events import (
     TaskScheduled,
 )
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 TEXT = st.text(max_size=12)  # any Unicode: quotes, backslashes, controls, surrogates' neighbours
 
 

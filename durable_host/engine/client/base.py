@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from durable_host.tracing.spans import DurableTracer
 
 
+def _keeps_none(instance_id: str) -> None:
+    """A client without dispatchers (`durable-host durable`) keeps no sessions to drop."""
+
+
 @dataclass(kw_only=True, eq=False, repr=False)
 class ClientBase:
     storage: TaskHubStorage
@@ -44,7 +48,7 @@ class ClientBase:
     # dropped, so an instance started again under that id (a rewound parent's sub-orchestration)
     # is not checkpointed over the purged history's ETag (a failed first write whose messages
     # were already sent: its activities ran twice).
-    forget_session: Callable[[str], None] = field(default=lambda instance_id: None, init=False)
+    forget_session: Callable[[str], None] = field(default_factory=lambda: _keeps_none, init=False)
     rows: InstanceRowWriter = field(init=False)
 
     def __post_init__(self) -> None:

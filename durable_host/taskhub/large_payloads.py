@@ -12,12 +12,12 @@ import gzip
 import secrets
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from azure.storage.blob import ContentSettings
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from durable_host.taskhub.key_escaping import escape_partition_key
-from durable_host.taskhub.rest_blobs import RestBlobs
+from durable_host.taskhub.sdk_transports import SdkBlobs
 from durable_host.taskhub.storage_errors import storage_errors
+from durable_host.taskhub.transports import BlobTransport
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -68,11 +68,16 @@ class LargePayloads:
     """Upload, download and delete gzipped payload blobs of one task hub."""
 
     def __init__(
-        self, service: BlobServiceClient, container: str, *, rest: RestBlobs | None = None
+        self,
+        service: BlobServiceClient,
+        container: str,
+        *,
+        transport: BlobTransport | None = None,
     ) -> None:
+        """`transport`: the one `StorageClients.blob_transport` chose; the SDK's by default."""
         self.container_name = container
         self._container: ContainerClient = service.get_container_client(container)
-        self._rest = rest
+        self._blobs = transport if transport is not None else SdkBlobs(self._container)
 
     def blob_name_of(self, reference: str) -> str:
         """The blob name for `reference`, which may be a bare name or a full blob URL."""
@@ -107,26 +112,12 @@ class LargePayloads:
         else:
             data = _compress(text)
         with storage_errors(f"upload large payload blob {name!r} to {self.container_name}"):
-            if self._rest is not None:
-                await self._rest.put(name, data, content_type=_CONTENT_TYPE)
-                return
-            await self._container.upload_blob(
-                name,
-                data,
-                overwrite=True,
-                # No Content-Encoding header: readers (and the real provider) gunzip
-                # the bytes themselves, so no transport may decompress them first.
-                content_settings=ContentSettings(content_type=_CONTENT_TYPE),
-            )
+            await self._blobs.put(name, data, content_type=_CONTENT_TYPE)
 
     async def download(self, reference: str) -> str:
         name = self.blob_name_of(reference)
         with storage_errors(f"download large payload blob {name!r} from {self.container_name}"):
-            if self._rest is not None:
-                data = await self._rest.get(name)
-            else:
-                stream = await self._container.download_blob(name, decompress=False)
-                data = await stream.readall()
+            data = await self._blobs.get(name)
         if len(data) > _THREAD_THRESHOLD // 4:
             return await asyncio.to_thread(_decompress, data)
         return _decompress(data)

@@ -20,9 +20,6 @@ from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.large_payloads import LargePayloads
 from durable_host.taskhub.lease_table import PartitionLease, PartitionStore
 from durable_host.taskhub.names import TaskHubNames
-from durable_host.taskhub.rest_blobs import RestBlobs
-from durable_host.taskhub.rest_queues import RestQueues
-from durable_host.taskhub.rest_tables import RestTables
 from durable_host.taskhub.storage_clients import StorageClients
 from durable_host.taskhub.storage_history import HistoryLoad, HistoryStore
 from durable_host.taskhub.storage_instances import InstanceStore
@@ -73,25 +70,16 @@ class TaskHubStorage:
         self._clients = clients = StorageClients.connect(
             connection_string, retry_total=retry_total, thin_client=thin_client
         )
-        rest = clients.rest
         self._payloads = LargePayloads(
             clients.blobs,
             names.large_messages_container,
-            rest=RestBlobs(rest, names.large_messages_container) if rest else None,
+            transport=clients.blob_transport(names.large_messages_container),
         )
         self._queues = QueueStore(
-            clients.queues,
-            self._payloads,
-            names.poison_queue,
-            rest=RestQueues(rest) if rest else None,
+            clients.queues, clients.queue_transport(), self._payloads, names.poison_queue
         )
-        tables = RestTables(rest) if rest else None
-        self._history = HistoryStore(
-            clients.tables.get_table_client(names.history_table), self._payloads, rest=tables
-        )
-        self._instances = InstanceStore(
-            clients.tables.get_table_client(names.instances_table), self._payloads, rest=tables
-        )
+        self._history = HistoryStore(clients.hub_table(names.history_table), self._payloads)
+        self._instances = InstanceStore(clients.hub_table(names.instances_table), self._payloads)
         self._partitions = PartitionStore(clients.leases.get_table_client(names.partitions_table))
 
     def __repr__(self) -> str:

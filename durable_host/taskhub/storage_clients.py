@@ -2,7 +2,8 @@
 
 One shared service client per service (one connection pool each), with short
 retries; the thin REST client (`rest_client.py`) for the hot path whenever the
-connection has an account key or SAS, unless turned off.
+connection has an account key or SAS, unless turned off. The choice is made here once:
+the stores get a transport (`transports.py`) and never ask which.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from azure.data.tables.aio import TableServiceClient
@@ -17,7 +19,17 @@ from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
 from durable_host.taskhub.connections import PooledTransport
+from durable_host.taskhub.rest_blobs import RestBlobs
 from durable_host.taskhub.rest_client import RestClient, StorageAccount
+from durable_host.taskhub.rest_queues import RestQueues
+from durable_host.taskhub.rest_tables import RestTables
+from durable_host.taskhub.sdk_transports import SdkBlobs, SdkQueues, SdkTables
+from durable_host.taskhub.transports import (
+    BlobTransport,
+    HubTable,
+    QueueTransport,
+    TableTransport,
+)
 
 __all__ = ["CLIENT_ENV", "StorageClients"]
 
@@ -104,6 +116,22 @@ class StorageClients:
             leases=table_service(),
             rest=_thin_client(connection_string, thin_client, retry_total, trust_env=trust_env),
         )
+
+    def queue_transport(self) -> QueueTransport:
+        return RestQueues(self.rest) if self.rest is not None else SdkQueues(self.queues)
+
+    def blob_transport(self, container: str) -> BlobTransport:
+        if self.rest is not None:
+            return RestBlobs(self.rest, container)
+        return SdkBlobs(self.blobs.get_container_client(container))
+
+    @cached_property
+    def _table_rows(self) -> TableTransport:
+        # One for every table of the hub, so the SDK's table clients are cached once.
+        return RestTables(self.rest) if self.rest is not None else SdkTables(self.tables)
+
+    def hub_table(self, name: str) -> HubTable:
+        return HubTable(self.tables.get_table_client(name), self._table_rows)
 
     async def close(self) -> None:
         await asyncio.gather(

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.data.tables import TableEntity, UpdateMode
-from azure.data.tables.aio import TableClient
+from azure.data.tables import TableEntity
 
 from durable_host.taskhub.events import HistoryEvent
 from durable_host.taskhub.history_rows import (
@@ -28,9 +26,10 @@ from durable_host.taskhub.history_rows import (
 )
 from durable_host.taskhub.key_escaping import escape_partition_key
 from durable_host.taskhub.large_payloads import LargePayloads, history_blob_name, is_large_property
-from durable_host.taskhub.rest_tables import BatchOperation, BatchVerb, RestTables
+from durable_host.taskhub.rest_tables import BatchOperation, BatchVerb
 from durable_host.taskhub.storage_errors import storage_errors
 from durable_host.taskhub.table_batch import submit_batch
+from durable_host.taskhub.transports import HubTable
 
 __all__ = [
     "HistoryLoad",
@@ -111,13 +110,10 @@ async def restore_large_properties(
 class HistoryStore:
     """Reads and writes `<hub>History` for one task hub."""
 
-    def __init__(
-        self, table: TableClient, payloads: LargePayloads, *, rest: RestTables | None = None
-    ) -> None:
-        self._table = table
+    def __init__(self, table: HubTable, payloads: LargePayloads) -> None:
+        # Loads and checkpoints go through `table.rows`; listings and deletes, the SDK's.
+        self._rows, self._name, self._table = table.rows, table.name, table.client
         self._payloads = payloads
-        # The thin client writes checkpoints when the connection has a key or SAS.
-        self._rest = rest
 
     async def load(self, instance_id: str, execution_id: str | None = None) -> HistoryLoad:
         query = partition_filter(instance_id)
@@ -127,10 +123,7 @@ class HistoryStore:
         rows: list[dict[str, Any]] = []
         sentinel: TableEntity | None = None
         with storage_errors(f"load the history of instance {instance_id!r}"):
-            if self._rest is not None:
-                found = await self._rest.query(self._table.table_name, query)
-            else:
-                found = [entity async for entity in self._table.query_entities(query)]
+            found = await self._rows.query(self._name, query)
         for entity in found:
             if entity.get("RowKey") == SENTINEL_ROW_KEY:
                 sentinel = entity
@@ -252,45 +245,13 @@ class HistoryStore:
             checkpoint_complete=complete,
             completed_at=datetime.now(timezone.utc) if complete else None,
         )
-        if self._rest is not None:
-            return await self._transact(instance_id, rows, sentinel, etag)
-        operations: list[Any] = [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in rows]
-        if etag is None:
-            operations.append(("create", sentinel))
-        else:
-            operations.append(
-                (
-                    "update",
-                    sentinel,
-                    {
-                        "mode": UpdateMode.MERGE,
-                        "etag": etag,
-                        "match_condition": MatchConditions.IfNotModified,
-                    },
-                )
-            )
-        with storage_errors(f"checkpoint the history of instance {instance_id!r}", conflict=True):
-            results = await submit_batch(self._table, operations)
-        new_etag = results[-1].get("etag")
-        if not new_etag:
-            raise RuntimeError("The table service returned no ETag for the sentinel row.")
-        return str(new_etag)
-
-    async def _transact(
-        self,
-        instance_id: str,
-        rows: list[dict[str, Any]],
-        sentinel: dict[str, Any],
-        etag: str | None,
-    ) -> str:
-        assert self._rest is not None
         operations = [BatchOperation(BatchVerb.INSERT_OR_REPLACE, row) for row in rows]
         if etag is None:
             operations.append(BatchOperation(BatchVerb.INSERT, sentinel))
         else:
             operations.append(BatchOperation(BatchVerb.INSERT_OR_MERGE, sentinel, etag))
         with storage_errors(f"checkpoint the history of instance {instance_id!r}", conflict=True):
-            etags = await self._rest.transact(self._table.table_name, operations)
+            etags = await self._rows.transact(self._name, operations)
         if not etags[-1]:
             raise RuntimeError("The table service returned no ETag for the sentinel row.")
         return etags[-1]

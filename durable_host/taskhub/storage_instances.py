@@ -9,19 +9,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.data.tables import UpdateMode
-from azure.data.tables.aio import TableClient
-
 from durable_host.errors import CheckpointConflictError, StorageError
-from durable_host.taskhub.connections import replay_after_reset
 from durable_host.taskhub.instances import InstanceRecord, instance_merge_row
 from durable_host.taskhub.key_escaping import escape_partition_key
 from durable_host.taskhub.large_payloads import LargePayloads, history_blob_name, is_large_property
 from durable_host.taskhub.queue_messages import decode_message
-from durable_host.taskhub.rest_tables import RestTables
 from durable_host.taskhub.storage_errors import storage_errors
 from durable_host.taskhub.storage_history import restore_large_properties
+from durable_host.taskhub.transports import HubTable
 
 __all__ = ["INSTANCE_LARGE_PROPERTIES", "InstanceStore", "decode_token", "encode_token"]
 
@@ -57,13 +52,10 @@ def decode_token(token: str | None) -> dict[str, Any] | None:
 class InstanceStore:
     """Reads and writes `<hub>Instances` for one task hub."""
 
-    def __init__(
-        self, table: TableClient, payloads: LargePayloads, *, rest: RestTables | None = None
-    ) -> None:
-        self._table = table
+    def __init__(self, table: HubTable, payloads: LargePayloads) -> None:
+        # Point reads and writes go through `table.rows`; queries and deletes, the SDK's.
+        self._rows, self._name, self._table = table.rows, table.name, table.client
         self._payloads = payloads
-        # The thin client for point reads and writes when the connection has a key or SAS.
-        self._rest = rest
 
     async def _to_entity(self, row: Mapping[str, Any]) -> dict[str, Any]:
         # The provider writes the blob's absolute URL into an oversized Instances column
@@ -104,41 +96,17 @@ class InstanceStore:
 
     async def get(self, instance_id: str) -> tuple[InstanceRecord, str] | None:
         key = escape_partition_key(instance_id)
-        rows = []
         with storage_errors(f"read the status of instance {instance_id!r}"):
-            if self._rest is not None:
-                found = await self._rest.get(self._table.table_name, key, _ROW_KEY)
-                rows = [found] if found is not None else []
-            else:
-                # A query, not get_entity: a missing row is an empty page, not an exception.
-                async for entity in self._table.query_entities(
-                    "PartitionKey eq @pk and RowKey eq ''", parameters={"pk": key}
-                ):
-                    rows.append(entity)
-        if not rows:
+            found = await self._rows.get(self._name, key, _ROW_KEY)
+        if found is None:
             return None
-        return await self._from_entity(rows[0]), str(rows[0].metadata.get("etag") or "")
+        return await self._from_entity(found), str(found.metadata.get("etag") or "")
 
     async def insert_or_replace(self, record: InstanceRecord, *, etag: str | None) -> str:
         entity = await self._to_entity(record.to_row())
         what = f"write the status of instance {record.instance_id!r}"
-        if self._rest is not None:
-            with storage_errors(what, conflict=etag is not None):
-                return await self._rest.write(
-                    self._table.table_name, entity, merge=False, etag=etag
-                )
-        if etag is None:
-            with storage_errors(what):
-                result = await self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
-        else:
-            with storage_errors(what, conflict=True):
-                result = await self._table.update_entity(
-                    entity,
-                    mode=UpdateMode.REPLACE,
-                    etag=etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
-        return str(result.get("etag") or "")
+        with storage_errors(what, conflict=etag is not None):
+            return await self._rows.write(self._name, entity, merge=False, etag=etag)
 
     async def insert(self, record: InstanceRecord) -> str:
         """Create the row; CheckpointConflictError when it exists already.
@@ -152,10 +120,7 @@ class InstanceStore:
         for attempt in range(_INSERT_ATTEMPTS):
             try:
                 with storage_errors(what, conflict=True):
-                    if self._rest is not None:
-                        return await self._rest.insert(self._table.table_name, entity)
-                    result = await self._table.create_entity(entity)
-                return str(result.get("etag") or "")
+                    return await self._rows.insert(self._name, entity)
             except CheckpointConflictError:
                 raise
             except StorageError:
@@ -169,28 +134,8 @@ class InstanceStore:
     ) -> str:
         entity = await self._to_entity(instance_merge_row(instance_id, **fields))
         what = f"update the status of instance {instance_id!r}"
-        if self._rest is not None:
-            with storage_errors(what, conflict=etag is not None):
-                return await self._rest.write(self._table.table_name, entity, merge=True, etag=etag)
-        # A merge (PATCH) is not repeated by the SDK after a reset; merging the same
-        # properties twice is harmless, and a conditional one then conflicts.
-        if etag is None:
-            with storage_errors(what):
-                result = await replay_after_reset(
-                    lambda: self._table.upsert_entity(entity, mode=UpdateMode.MERGE), what=what
-                )
-        else:
-            with storage_errors(what, conflict=True):
-                result = await replay_after_reset(
-                    lambda: self._table.update_entity(
-                        entity,
-                        mode=UpdateMode.MERGE,
-                        etag=etag,
-                        match_condition=MatchConditions.IfNotModified,
-                    ),
-                    what=what,
-                )
-        return str(result.get("etag") or "")
+        with storage_errors(what, conflict=etag is not None):
+            return await self._rows.write(self._name, entity, merge=True, etag=etag)
 
     async def query(
         self, filter_text: str | None, *, top: int, continuation_token: str | None

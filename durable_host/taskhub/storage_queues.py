@@ -13,6 +13,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient, QueueServiceClient
@@ -21,8 +22,8 @@ from durable_host.errors import MessageFormatError, StorageError
 from durable_host.taskhub.events import MessageData
 from durable_host.taskhub.large_payloads import MAX_MESSAGE_BYTES, LargePayloads, message_blob_name
 from durable_host.taskhub.queue_messages import decode_message, encode_message
-from durable_host.taskhub.rest_queues import RestQueues
 from durable_host.taskhub.storage_errors import storage_errors
+from durable_host.taskhub.transports import QueueTransport
 
 __all__ = ["MAX_QUEUE_DELAY", "QueueStore", "ReceivedMessage", "SentMessage"]
 
@@ -74,23 +75,18 @@ class QueueStore:
     def __init__(
         self,
         service: QueueServiceClient,
+        transport: QueueTransport,
         payloads: LargePayloads,
         poison_queue: str,
-        *,
-        rest: RestQueues | None = None,
     ):
-        self._service = service
-        # The thin client for the hot-path operations, when the connection has a key or SAS.
-        self._rest = rest
+        # The hot-path operations; the SDK's clients below serve the poison queue and counts.
+        self._messages = transport
         self._payloads = payloads
         self._poison_queue = poison_queue
-        self._clients: dict[str, QueueClient] = {}
+        self._clients = cache(service.get_queue_client)
 
     def client(self, queue: str) -> QueueClient:
-        client = self._clients.get(queue)
-        if client is None:
-            client = self._clients[queue] = self._service.get_queue_client(queue)
-        return client
+        return self._clients(queue)
 
     # ------------------------------------------------------------------ send
 
@@ -99,14 +95,9 @@ class QueueStore:
         if len(body.encode("utf-8")) > MAX_MESSAGE_BYTES:
             body = await self._offload(msg, body)
         with storage_errors(f"send a message to queue {queue}"):
-            if self._rest is not None:
-                sent = await self._rest.send(
-                    queue, body, visibility_timeout=_seconds(delay), time_to_live=_NO_EXPIRY
-                )
-            else:
-                sent = await self.client(queue).send_message(
-                    body, visibility_timeout=_seconds(delay), time_to_live=_NO_EXPIRY
-                )
+            sent = await self._messages.send(
+                queue, body, visibility_timeout=_seconds(delay), time_to_live=_NO_EXPIRY
+            )
         return SentMessage(queue, sent.id, sent.pop_receipt or "", msg)
 
     async def _offload(self, msg: MessageData, body: str) -> str:
@@ -131,21 +122,11 @@ class QueueStore:
         self, queue: str, *, max_messages: int, visibility_timeout: float
     ) -> list[ReceivedMessage]:
         count = max(1, min(32, max_messages))
-        raw: list[QueueMessage] = []
         timeout = max(1, math.ceil(visibility_timeout))
         with storage_errors(f"receive messages from queue {queue}"):
-            if self._rest is not None:
-                raw = await self._rest.receive(
-                    queue, max_messages=count, visibility_timeout=timeout
-                )
-            else:
-                pager = self.client(queue).receive_messages(
-                    messages_per_page=count, max_messages=count, visibility_timeout=timeout
-                )
-                # Only the first page: one round trip, as the provider's single dequeue call.
-                async for page in pager.by_page():
-                    raw.extend([m async for m in page])
-                    break
+            raw = await self._messages.receive(
+                queue, max_messages=count, visibility_timeout=timeout
+            )
         if not raw:
             return []
         return list(await asyncio.gather(*(self._decode(queue, m) for m in raw)))
@@ -183,10 +164,7 @@ class QueueStore:
 
     async def delete(self, queue: str, message_id: str, pop_receipt: str) -> None:
         with storage_errors(f"delete message {message_id} from queue {queue}"):
-            if self._rest is not None:
-                await self._rest.delete(queue, message_id, pop_receipt)
-            else:
-                await self.client(queue).delete_message(message_id, pop_receipt)
+            await self._messages.delete(queue, message_id, pop_receipt)
 
     async def update_visibility(
         self, queue: str, message_id: str, pop_receipt: str, seconds: float
@@ -194,12 +172,7 @@ class QueueStore:
         """Make the message visible again after `seconds` (0 = now); returns the new receipt."""
         timeout = min(max(0, math.ceil(seconds)), MAX_QUEUE_DELAY)
         with storage_errors(f"update message {message_id} in queue {queue}"):
-            if self._rest is not None:
-                return await self._rest.update_visibility(queue, message_id, pop_receipt, timeout)
-            updated = await self.client(queue).update_message(
-                message_id, pop_receipt, visibility_timeout=timeout
-            )
-        return updated.pop_receipt or ""
+            return await self._messages.update_visibility(queue, message_id, pop_receipt, timeout)
 
     async def move_to_poison(self, msg: ReceivedMessage, reason: str) -> None:
         """Park the raw body with the reason in the poison queue, then delete the original."""

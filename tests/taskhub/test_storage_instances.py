@@ -156,30 +156,41 @@ async def test_an_insert_whose_answer_was_lost_is_retried(
     existing row gives."""
     from azure.core.exceptions import ServiceResponseError
 
+    from durable_host.taskhub.large_payloads import LargePayloads
     from durable_host.taskhub.names import TaskHubNames
+    from durable_host.taskhub.storage_clients import StorageClients
+    from durable_host.taskhub.storage_instances import InstanceStore
+    from durable_host.taskhub.transports import HubTable
 
-    hub_storage = TaskHubStorage(azurite, TaskHubNames(hub_name, 1), thin_client=thin)
+    names = TaskHubNames(hub_name, 1)
+    hub_storage = TaskHubStorage(azurite, names, thin_client=thin)
     await hub_storage.create_if_not_exists()
-    # The call that sends the insert, on either path.
-    owner: Any = hub_storage._instances._rest if thin else hub_storage._instances._table
-    name = "insert" if thin else "create_entity"
-    real_create = getattr(owner, name)
+    clients = StorageClients.connect(azurite, retry_total=3, thin_client=thin)
+    assert (clients.rest is not None) == thin
+    table = clients.hub_table(names.instances_table)
     calls: list[str] = []
 
-    async def created_then_reset(*args: object, **options: object) -> object:
-        calls.append("create")
-        result = await real_create(*args, **options)
-        if len(calls) == 1:
-            raise ServiceResponseError("Connection reset by peer")
-        return result
+    class ResetAfterFirstInsert:
+        """The transport the choice made, whose first insert lands but loses its answer."""
 
-    setattr(owner, name, created_then_reset)
+        def __getattr__(self, name: str) -> Any:
+            return getattr(table.rows, name)
+
+        async def insert(self, *args: Any) -> str:
+            calls.append("create")
+            result = await table.rows.insert(*args)
+            if len(calls) == 1:
+                raise ServiceResponseError("Connection reset by peer")
+            return result
+
+    payloads = LargePayloads(clients.blobs, names.large_messages_container)
+    store = InstanceStore(HubTable(table.client, ResetAfterFirstInsert()), payloads)
     with pytest.raises(CheckpointConflictError):
-        await hub_storage.insert_instance(record("reset"))
+        await store.insert(record("reset"))
     assert calls == ["create", "create"]
     stored = await hub_storage.get_instance("reset")
     assert stored is not None and stored.runtime_status == OrchestrationStatus.Pending
-    setattr(owner, name, real_create)
-    assert await hub_storage.insert_instance(record("fresh"))
+    assert await store.insert(record("fresh"))
     await hub_storage.delete_task_hub()
     await hub_storage.close()
+    await clients.close()

@@ -86,6 +86,24 @@ def test_an_account_key_names_every_endpoint() -> None:
     assert "a2V5" not in repr(account) and "key" not in repr(account)
 
 
+@pytest.mark.parametrize("thin", [True, False], ids=["thin-client", "sdk"])
+async def test_every_store_gets_the_transport_chosen_once(azurite: str, thin: bool) -> None:
+    """The choice is made in StorageClients alone: all of a connection's stores go one way,
+    and the hub's tables share one table transport."""
+    from durable_host.taskhub.storage_clients import StorageClients
+
+    clients = StorageClients.connect(azurite, retry_total=0, thin_client=thin)
+    try:
+        history, instances = clients.hub_table("aHistory"), clients.hub_table("aInstances")
+        chosen = [clients.queue_transport(), history.rows, clients.blob_transport("c")]
+        modules = {type(transport).__module__.rsplit(".", 1)[-1] for transport in chosen}
+        expected = {"rest_queues", "rest_tables", "rest_blobs"} if thin else {"sdk_transports"}
+        assert modules == expected
+        assert instances.rows is history.rows and instances.name == "aInstances"
+    finally:
+        await clients.close()
+
+
 # ---------------------------------------------------------------------------- queues
 
 

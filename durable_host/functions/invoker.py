@@ -35,7 +35,13 @@ from azure.functions.durable_functions import (
 
 from durable_host.errors import FunctionInvocationError
 from durable_host.functions import http_output, logs
-from durable_host.functions.index import DurableFunction, DurableKind, FunctionIndex, HttpFunction
+from durable_host.functions.index import (
+    DurableFunction,
+    DurableKind,
+    DurableProtocol,
+    FunctionIndex,
+    HttpFunction,
+)
 from durable_host.functions.invocation_context import InvocationContext
 from durable_host.functions.invocation_report import InvocationReport, record_failure
 from durable_host.functions.outcomes import (
@@ -47,6 +53,7 @@ from durable_host.functions.outcomes import (
     worker_message_text,
 )
 from durable_host.functions.sdk_generation import has_1x_sdk
+from durable_host.functions.worker_loop import WorkerLoop
 
 logger = logging.getLogger("durable_host.functions")
 
@@ -96,6 +103,7 @@ class FunctionInvoker:
             max_workers=max_workers if max_workers is not None else default_max_workers(),
             thread_name_prefix="durable-host-fn",
         )
+        self._worker_loop = WorkerLoop()
 
     @property
     def max_workers(self) -> int:
@@ -103,6 +111,7 @@ class FunctionInvoker:
 
     def close(self, *, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait)
+        self._worker_loop.close()
 
     # -- durable functions -------------------------------------------------------------
 
@@ -226,7 +235,10 @@ class FunctionInvoker:
         with self._invocation("http", fn.name, invocation_id, logs.HTTP_REASON):
             try:
                 args = self._args(fn, invocation_id, inputs)
-                result = await self._call(fn.user_function, fn.is_async, args)
+                if fn.is_async and fn.client_protocol is DurableProtocol.PROTOBUF:
+                    result = await self._worker_loop.call(fn.user_function, args)
+                else:
+                    result = await self._call(fn.user_function, fn.is_async, args)
                 return http_output.encode(fn.name, fn.has_return, output, result)
             except Exception as exc:
                 raise self._invocation_error(exc) from exc

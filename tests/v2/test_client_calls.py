@@ -6,6 +6,7 @@ and signals and reads entities on the same host."""
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -73,6 +74,23 @@ async def test_suspend_resume_and_an_event_through_the_client(
     assert done.runtime_status is S.COMPLETED
     assert json.loads(done.serialized_output) == {"approved": "yes"}
     assert json.loads(done.serialized_custom_status) == {"stage": "approved"}
+
+
+async def test_an_async_function_may_block_on_the_client(
+    host: DurableHost, grpc: dt.TaskHubGrpcClient
+) -> None:
+    # On the host's own loop the blocking call waits for an answer that loop cannot give, and
+    # then nothing in this process runs again: the watchdog ends the run with the stacks.
+    url = f"http://127.0.0.1:{host.port}/api/start-async/hello_chain"
+    faulthandler.dump_traceback_later(120, exit=True)
+    try:
+        async with aiohttp.ClientSession() as http, http.post(url) as response:
+            assert response.status == 202, await response.text()
+            instance_id = (await response.json())["id"]
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    done = await call(grpc.wait_for_orchestration_completion, instance_id, timeout=30)
+    assert done.runtime_status is S.COMPLETED
 
 
 async def test_terminate_restart_and_purge(grpc: dt.TaskHubGrpcClient) -> None:

@@ -43,6 +43,19 @@ def start_orchestration(req: func.HttpRequest, client: str) -> func.HttpResponse
     )
 
 
+@app.route(route="start-async/{name}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def start_orchestration_async(req: func.HttpRequest, client: str) -> func.HttpResponse:
+    # An async function making the client's blocking gRPC call, as durabletask's history
+    # export does: in Azure it blocks only the worker's loop, never the host's.
+    instance_id = DurableFunctionsClient(client).schedule_new_orchestration(
+        req.route_params["name"]
+    )
+    return func.HttpResponse(
+        json.dumps({"id": instance_id}), status_code=202, mimetype="application/json"
+    )
+
+
 # -- activities ------------------------------------------------------------------------------
 
 

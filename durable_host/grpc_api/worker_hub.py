@@ -97,6 +97,7 @@ class WorkerHub:
         self._waiting: list[_Job] = []
         self._wakeups: set[asyncio.Event] = set()
         self._closed = False
+        self._told_no_worker = False
 
     # ------------------------------------------------------------ the engine's side
 
@@ -131,6 +132,15 @@ class WorkerHub:
         self._waiting.append(job)
         for wakeup in self._wakeups:
             wakeup.set()
+        if not self._wakeups and not self._told_no_worker:
+            # Once per stretch without workers: the work is kept, but nothing will run it.
+            self._told_no_worker = True
+            log.warning(
+                "The %s '%s' waits: no durabletask worker is connected to this sidecar. "
+                "Start a worker (TaskHubGrpcWorker) pointed at it; the work runs then.",
+                job.kind,
+                job.name,
+            )
 
     # ------------------------------------------------------------ the workers' side
 
@@ -145,6 +155,7 @@ class WorkerHub:
         worker = uuid.uuid4().hex
         wakeup = asyncio.Event()
         self._wakeups.add(wakeup)
+        self._told_no_worker = False
         log.info("A worker connected (%d now)", len(self._wakeups))
         try:
             while not self._closed:

@@ -3,6 +3,7 @@ item runs again on the next worker), and two sidecars share one task hub."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from contextlib import AsyncExitStack
@@ -10,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from durabletask import task
 from durabletask.client import AsyncTaskHubGrpcClient, OrchestrationStatus
 from durabletask.worker import TaskHubGrpcWorker
@@ -135,3 +137,25 @@ async def test_work_item_filters_send_each_item_to_a_worker_that_has_it(
             assert state is not None
             assert state.runtime_status == OrchestrationStatus.COMPLETED, state.failure_details
             assert state.get_output() == f"ran where registered: {n}"
+
+
+async def test_work_without_a_worker_waits_and_says_so(
+    sidecar: Sidecar,
+    client: AsyncTaskHubGrpcClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="durable_host.grpc")
+    instance_id = await client.schedule_new_orchestration(one_step, input="later")
+
+    async def told() -> bool:
+        return "no durabletask worker is connected" in caplog.text
+
+    await eventually(told, timeout=60, what="the sidecar to say no worker is connected")
+    assert "one_step" in caplog.text
+    assert sidecar.address is not None
+    with TaskHubGrpcWorker(host_address=sidecar.address) as worker:
+        worker.add_orchestrator(one_step)
+        worker.add_activity(slow)
+        worker.start()
+        state = await client.wait_for_orchestration_completion(instance_id, timeout=60)
+    assert state is not None and state.get_output() == "done later"

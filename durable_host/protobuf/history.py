@@ -49,13 +49,19 @@ def _trace_from_proto(message: Any, name: str) -> dict[str, Any] | None:
     return {"TraceParent": trace.traceParent, "TraceState": read_string(trace, "traceState")}
 
 
+def _version(version: str | None) -> Any:
+    """No version is unset, as the extension sends it: DTFx keeps "" where it got none, and
+    durabletask reads an empty StringValue as the version "" (context.version is None there)."""
+    return string_value(version or None)
+
+
 def _parent_to_proto(parent: ev.ParentInstance | None) -> Any:
     if parent is None:
         return None
     return messages().ParentInstanceInfo(
         taskScheduledId=parent.task_schedule_id,
         name=string_value(parent.name),
-        version=string_value(parent.version),
+        version=_version(parent.version),
         orchestrationInstance=instance_to_proto(parent.orchestration_instance),
     )
 
@@ -64,7 +70,7 @@ def _started(e: ev.ExecutionStarted, pb: Any) -> Any:
     return make(
         pb.ExecutionStartedEvent,
         name=e.name,
-        version=string_value(e.version),
+        version=_version(e.version),
         input=string_value(e.input),
         orchestrationInstance=instance_to_proto(e.orchestration_instance),
         parentInstance=_parent_to_proto(e.parent_instance),
@@ -99,7 +105,7 @@ _TO_PROTO: dict[type[ev.HistoryEvent], tuple[str, Callable[[Any, Any], Any]]] = 
         lambda e, pb: make(
             pb.TaskScheduledEvent,
             name=e.name,
-            version=string_value(e.version),
+            version=_version(e.version),
             input=string_value(e.input),
             parentTraceContext=trace_to_proto(e.parent_trace_context),
             tags=e.tags,
@@ -119,7 +125,7 @@ _TO_PROTO: dict[type[ev.HistoryEvent], tuple[str, Callable[[Any, Any], Any]]] = 
             tags=e.tags,
             instanceId=e.instance_id,
             name=e.name,
-            version=string_value(e.version),
+            version=_version(e.version),
             input=string_value(e.input),
         ),
     ),

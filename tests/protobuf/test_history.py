@@ -29,20 +29,20 @@ EVENTS: list[ev.HistoryEvent] = [
         version="1.0",
         input='"x"',
         tags={"k": "v"},
-        parent_instance=ev.ParentInstance("parent", "", ev.OrchestrationInstance("p", "pe"), 3),
+        parent_instance=ev.ParentInstance("parent", None, ev.OrchestrationInstance("p", "pe"), 3),
         parent_trace_context={
             "TraceParent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01",
             "TraceState": None,
         },
         scheduled_start_time=FIRE,
     ),
-    ev.TaskScheduled(timestamp=NOW, event_id=0, name="hello", version="", input='"a"'),
+    ev.TaskScheduled(timestamp=NOW, event_id=0, name="hello", version=None, input='"a"'),
     ev.TaskCompleted(timestamp=NOW, task_scheduled_id=0, result='"hi a"'),
     ev.TaskFailed(
         timestamp=NOW, task_scheduled_id=1, reason="boom", details="trace", failure_details=FAILURE
     ),
     ev.SubOrchestrationInstanceCreated(
-        timestamp=NOW, event_id=2, name="child", version="", instance_id="c", input="1"
+        timestamp=NOW, event_id=2, name="child", version=None, instance_id="c", input="1"
     ),
     ev.SubOrchestrationInstanceCompleted(timestamp=NOW, task_scheduled_id=2, result="2"),
     ev.SubOrchestrationInstanceFailed(
@@ -95,3 +95,15 @@ def test_the_request_goes_through_base64_unchanged() -> None:
     assert decoded == request
     assert [event_from_proto(e) for e in decoded.newEvents] == EVENTS[2:4]
     assert decoded.executionId.value == "e1"
+
+
+@pytest.mark.parametrize("version", ["", None])
+def test_no_version_is_sent_unset(version: str | None) -> None:
+    # durabletask reads an empty StringValue as the version "" (context.version is None when
+    # the extension starts an orchestration without one).
+    started = ev.ExecutionStarted(
+        timestamp=NOW, orchestration_instance=INSTANCE, name="chain", version=version or ""
+    )
+    scheduled = ev.TaskScheduled(timestamp=NOW, event_id=1, name="a", version=version)
+    assert not event_to_proto(started).executionStarted.HasField("version")
+    assert not event_to_proto(scheduled).taskScheduled.HasField("version")

@@ -60,6 +60,9 @@ class DurableFunction:
     function_id: str
     function_directory: str
     protocol: DurableProtocol = DurableProtocol.JSON
+    # A durableClient input binding of an activity (durabletask's history export has them).
+    client_param: str | None = None
+    client_protocol: DurableProtocol = DurableProtocol.JSON
 
 
 @dataclass(frozen=True)

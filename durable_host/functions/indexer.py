@@ -116,19 +116,26 @@ def _add_durable(
             f"Two {kind.value} functions are registered as '{durable_name}' "
             f"({table[clash].function_name} and {name}); give them distinct names."
         )
+    client = _client_binding(source.bindings)
     table[durable_name] = DurableFunction(
         name=durable_name,
         function_name=name,
         kind=kind,
         protocol=protocol_of(trigger),
+        client_param=client["name"] if client else None,
+        client_protocol=protocol_of(client) if client else DurableProtocol.JSON,
         **common,
     )
+
+
+def _client_binding(bindings: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((b for b in bindings if str(b.get("type", "")).lower() in _CLIENT_BINDINGS), None)
 
 
 def _http_function(
     name: str, trigger: dict[str, Any], bindings: list[dict[str, Any]], common: dict[str, Any]
 ) -> HttpFunction:
-    client = next((b for b in bindings if str(b.get("type", "")).lower() in _CLIENT_BINDINGS), None)
+    client = _client_binding(bindings)
     return HttpFunction(
         name=name,
         route=trigger.get("route") or name,

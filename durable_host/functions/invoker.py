@@ -33,7 +33,7 @@ from azure.functions.durable_functions import (
     OrchestrationTriggerConverter,
 )
 
-from durable_host.errors import FunctionInvocationError
+from durable_host.errors import ConfigurationError, FunctionInvocationError
 from durable_host.functions import http_output, logs
 from durable_host.functions.index import (
     DurableFunction,
@@ -104,10 +104,21 @@ class FunctionInvoker:
             thread_name_prefix="durable-host-fn",
         )
         self._worker_loop = WorkerLoop()
+        # The durableClient binding JSON by protocol, for activities that take one; set by the
+        # host, which knows its endpoints.
+        self.client_binding: Callable[[DurableProtocol], str] | None = None
 
     @property
     def max_workers(self) -> int:
         return self._pool._max_workers
+
+    def _activity_client(self, fn: DurableFunction) -> str:
+        if self.client_binding is None:
+            raise ConfigurationError(
+                f"Activity '{fn.name}' takes a durable client ('{fn.client_param}'), which only "
+                "`durable-host start` provides."
+            )
+        return self.client_binding(fn.client_protocol)
 
     def close(self, *, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait)
@@ -153,8 +164,14 @@ class FunctionInvoker:
                     if raw_input is None
                     else converter.decode(meta.Datum(raw_input, "string"), trigger_metadata={})
                 )
-                args = self._args(fn, invocation_id, {fn.trigger_param: value})
-                result = await self._call(fn.user_function, fn.is_async, args)
+                inputs = {fn.trigger_param: value}
+                if fn.client_param is not None:
+                    inputs[fn.client_param] = self._activity_client(fn)
+                args = self._args(fn, invocation_id, inputs)
+                if fn.is_async and fn.client_protocol is DurableProtocol.PROTOBUF:
+                    result = await self._worker_loop.call(fn.user_function, args)
+                else:
+                    result = await self._call(fn.user_function, fn.is_async, args)
                 if result is None:
                     return ActivityOutcome(invocation_id)
                 encoded = converter.encode(result, expected_type=None)

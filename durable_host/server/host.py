@@ -175,12 +175,19 @@ class DurableHost:
         self.engine = Engine(connection, tuned, index, self._invoker, clock=self.clock)
         await self.engine.start()
 
-        if any(fn.client_protocol is DurableProtocol.PROTOBUF for fn in index.http):
+        clients = [fn.client_protocol for fn in index.http] + [
+            fn.client_protocol for fn in index.activities.values()
+        ]
+        if DurableProtocol.PROTOBUF in clients:
             await self.serve_grpc()
         keys = access_keys(self.options.host, self.environ)
         self.endpoints = dataclasses.replace(
             client_endpoints(self.options.host, self.environ, settings, port, keys),
             grpc_origin=self.grpc_address,
+        )
+        endpoints = self.endpoints
+        self._invoker.client_binding = lambda protocol: client_binding_json(
+            endpoints, grpc=protocol is DurableProtocol.PROTOBUF
         )
         triggers = HttpTriggers(
             index.http,

@@ -93,6 +93,13 @@ async def test_an_async_function_may_block_on_the_client(
     assert done.runtime_status is S.COMPLETED
 
 
+async def test_an_activity_gets_a_durable_client(grpc: dt.TaskHubGrpcClient) -> None:
+    instance_id = await call(grpc.schedule_new_orchestration, "who_am_i")
+    done = await call(grpc.wait_for_orchestration_completion, instance_id, timeout=30)
+    assert done.runtime_status is S.COMPLETED, done.failure_details
+    assert json.loads(done.serialized_output) == "RUNNING"
+
+
 async def test_terminate_restart_and_purge(grpc: dt.TaskHubGrpcClient) -> None:
     instance_id = await call(grpc.schedule_new_orchestration, "approval", input=60)
     await call(grpc.wait_for_orchestration_start, instance_id, timeout=30)

@@ -88,6 +88,14 @@ def text_length(text: str) -> int:
     return len(text)
 
 
+@app.activity_trigger(input_name="instance_id")
+@app.durable_client_input(client_name="client")
+def status_of(instance_id: str, client: str) -> str | None:
+    """An activity with a durable client of its own (durabletask's history export has some)."""
+    state = DurableFunctionsClient(client).get_orchestration_state(instance_id)
+    return None if state is None else state.runtime_status.name
+
+
 # -- orchestrators ---------------------------------------------------------------------------
 
 
@@ -140,6 +148,12 @@ def retried(ctx: task.OrchestrationContext, key: str) -> Any:
     policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=3)
     result = yield ctx.call_activity("flaky", input=key, retry_policy=policy)
     return result
+
+
+@app.orchestration_trigger(context_name="context")
+def who_am_i(ctx: task.OrchestrationContext, _: Any) -> Any:
+    status = yield ctx.call_activity("status_of", input=ctx.instance_id)
+    return status
 
 
 @app.orchestration_trigger(context_name="context")

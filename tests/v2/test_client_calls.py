@@ -97,7 +97,9 @@ async def test_an_activity_gets_a_durable_client(grpc: dt.TaskHubGrpcClient) -> 
     instance_id = await call(grpc.schedule_new_orchestration, "who_am_i")
     done = await call(grpc.wait_for_orchestration_completion, instance_id, timeout=30)
     assert done.runtime_status is S.COMPLETED, done.failure_details
-    assert json.loads(done.serialized_output) == "RUNNING"
+    # The activity may run before its scheduling episode's Instances row says Running (the
+    # row is written after the messages, as in the provider): either way the client answered.
+    assert json.loads(done.serialized_output) in ("PENDING", "RUNNING")
 
 
 async def test_terminate_restart_and_purge(grpc: dt.TaskHubGrpcClient) -> None:

@@ -98,7 +98,10 @@ async def soak(args: argparse.Namespace, out: Path) -> int:
     drain = max(120.0, longest_pause + 90.0)
     counter = iter(range(10**9))
     try:
-        async with Driver(cluster, hub, markers, deadline=end_at + drain) as driver:
+        driver = Driver(
+            cluster, hub, markers, deadline=end_at + drain, http_timeout=longest_pause + 60
+        )
+        async with driver:
 
             async def worker() -> None:
                 while time.monotonic() < end_at:

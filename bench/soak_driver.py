@@ -31,14 +31,19 @@ from durable_host.taskhub.instances import InstanceRecord
 from tests.reliability._crash_harness import HubClient
 
 WEBHOOK = "/runtime/webhooks/durabletask"
-HTTP_TIMEOUT = aiohttp.ClientTimeout(total=20)
 POLL_SECONDS = 0.5
 JSON_HEADERS = {"Content-Type": "application/json"}
 UNEXPECTED = "unexpected answer: "  # a note the checker counts as wrong
 
 
 class Driver:
-    def __init__(self, cluster: Cluster, hub: HubClient, markers: Path, deadline: float) -> None:
+    def __init__(
+        self, cluster: Cluster, hub: HubClient, markers: Path, deadline: float, http_timeout: float
+    ) -> None:
+        # Longer than any storage pause: a call held by a paused host still lands when its
+        # storage answers, so a driver that gave up on it and tried again elsewhere would
+        # start an instance twice (the second start of a finished instance is a new run).
+        self.http_timeout = aiohttp.ClientTimeout(total=http_timeout)
         self.cluster = cluster
         self.hub = hub
         self.markers = markers
@@ -51,7 +56,7 @@ class Driver:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Driver:
-        self._session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT)
+        self._session = aiohttp.ClientSession(timeout=self.http_timeout)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

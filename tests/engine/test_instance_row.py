@@ -271,10 +271,20 @@ async def test_repair_writes_nothing_when_the_row_agrees(hub_storage: TaskHubSto
 
 
 async def test_repair_of_a_missing_row_inserts_it(hub_storage: TaskHubStorage) -> None:
+    """The history is stored (a crash came before the first row write): the row is written."""
     writer = InstanceRowWriter(hub_storage, HUB)
-    await writer.repair(session_after("lost", first_episode("lost", "e1")), NOW)
+    events = first_episode("lost", "e1")
+    await hub_storage.append_history("lost", "e1", start_index=0, events=events, etag=None)
+    await writer.repair(session_after("lost", events), NOW)
     record = await row(hub_storage, "lost")
     assert (record.runtime_status, record.name, record.input) == (RUNNING, "hello", '"in"')
+
+
+async def test_repair_of_a_purged_instance_writes_no_row(hub_storage: TaskHubStorage) -> None:
+    """Neither row nor history (purged by another host): the cached copy is not written back."""
+    writer = InstanceRowWriter(hub_storage, HUB)
+    await writer.repair(session_after("purged", first_episode("purged", "e1")), NOW)
+    assert await hub_storage.get_instance("purged") is None
 
 
 async def test_repair_does_not_undo_a_newer_owners_end(hub_storage: TaskHubStorage) -> None:

@@ -13,6 +13,7 @@ from durable_host.engine.runtime import Engine
 from durable_host.functions import FunctionIndex, FunctionInvoker
 from durable_host.taskhub.events import (
     ExecutionStarted,
+    OrchestrationInstance,
     OrchestratorCompleted,
     TaskCompleted,
     TaskScheduled,
@@ -529,3 +530,25 @@ async def test_an_episode_whose_lease_lapsed_while_it_ran_writes_nothing(
     go_renew.set()
     # Left to the partition's next owner (this engine again, once it claims the lease).
     assert output(await finish(engine, instance_id)) == 8
+
+
+async def test_a_duplicate_for_an_instance_purged_elsewhere_does_not_bring_its_row_back(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """Another host purges an instance whose completed history this host still holds in
+    memory; a duplicate message for it then arrives here. It is dropped as a duplicate, and
+    the row repair must not write the row again from the cached copy: the soak found a
+    purged instance listed Completed with no history (bench/soak.py, seed 1)."""
+    engine = make_engine()
+    await engine.start()
+    instance_id = await start(engine, "chain", 1)
+    status = await finish(engine, instance_id)
+    assert status.runtime_status == COMPLETED
+    # The purge of another host: storage only, this host's cached session stays.
+    await engine.storage.delete_history(instance_id)
+    await engine.storage.delete_instance(instance_id)
+    again = TaskCompleted(timestamp=engine.clock.now(), task_scheduled_id=0, result="2")
+    target = OrchestrationInstance(instance_id, status.execution_id or "")
+    await engine.router.send_to_instance(target, again)
+    await queues_drained(engine)
+    assert await engine.storage.get_instance(instance_id) is None, "the purged row came back"

@@ -165,11 +165,10 @@ class InstanceRowWriter:
         if started is None or status is None:
             return
         record = await self._storage.get_instance(session.instance_id)
-        if (
-            record is not None
-            and record.runtime_status == status
-            and record.execution_id == session.execution_id
-        ):
+        if record is None:
+            if await _purged(self._storage, session.instance_id):
+                return
+        elif record.runtime_status == status and record.execution_id == session.execution_id:
             return
         log.warning(
             "Instance %s is %s by its history but its Instances row says %s; rewriting the row",
@@ -310,3 +309,12 @@ class InstanceRowWriter:
             log.debug("Instance %s: a worker ran the rewind first; keeping its row", instance_id)
             return False
         return True
+
+
+async def _purged(storage: TaskHubStorage, instance_id: str) -> bool:
+    """No row and no history: purged (by another host, whose purge this host's cached copy
+    outlived). Writing the row from that copy would list it again, with no history."""
+    if (await storage.load_history(instance_id)).events:
+        return False
+    log.info("Instance %s was purged; its row is not rewritten", instance_id)
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from types import ModuleType
 from typing import Any
@@ -12,9 +13,11 @@ import pytest
 from durable_host.engine.runtime import Engine
 from durable_host.functions import FunctionIndex, FunctionInvoker
 from durable_host.taskhub.events import (
+    EventRaised,
     ExecutionStarted,
     OrchestrationInstance,
     OrchestratorCompleted,
+    OrchestratorStarted,
     TaskCompleted,
     TaskScheduled,
 )
@@ -552,3 +555,39 @@ async def test_a_duplicate_for_an_instance_purged_elsewhere_does_not_bring_its_r
     await engine.router.send_to_instance(target, again)
     await queues_drained(engine)
     assert await engine.storage.get_instance(instance_id) is None, "the purged row came back"
+
+
+async def test_a_message_for_a_newer_execution_than_the_cached_one_reloads_the_history(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """Another host wrote a newer execution (a continue-as-new it ran) while this host still
+    holds the older one in its session cache. A message for the newer execution must not be
+    dropped as stale against that copy: the history is read again first. The soak found an
+    instance stuck for ever that way (bench/soak.py, seed 7: its new generation's activity
+    result was dropped)."""
+    engine = make_engine()
+    await engine.start()
+    instance_id = await start(engine, "wait_event", None)
+    await eventually(lambda: history_has(engine, instance_id, OrchestratorCompleted), what="wait")
+    stored = await engine.storage.load_history(instance_id)
+    # The newer generation, as another host's continue-as-new writes it.
+    newer = "e2-written-elsewhere"
+    now = engine.clock.now()
+    events = [
+        OrchestratorStarted(timestamp=now),
+        ExecutionStarted(
+            timestamp=now,
+            orchestration_instance=OrchestrationInstance(instance_id, newer),
+            name="wait_event",
+            input=stored_input(None),
+            generation=1,
+        ),
+        OrchestratorCompleted(timestamp=now),
+    ]
+    await engine.storage.append_history(
+        instance_id, newer, start_index=0, events=events, etag=stored.etag
+    )
+    event = EventRaised(timestamp=now, name="Go", input=json.dumps("for the newer one"))
+    await engine.router.send_to_instance(OrchestrationInstance(instance_id, newer), event)
+    status = await finish(engine, instance_id)
+    assert (status.execution_id, output(status)) == (newer, "for the newer one")

@@ -242,6 +242,10 @@ class OrchestrationDispatcher(QueueConsumer):
             self.notifier.notify(instance_id)
             return
         session = await self._sessions.load(self._storage, instance_id)
+        if _names_another_execution(session, batch):
+            # Maybe a newer execution another host wrote: not to be judged stale by this copy.
+            self._sessions.pop(instance_id, None)
+            session = await self._sessions.load(self._storage, instance_id)
         about_instance(instance_id, session.execution_id)
         batch.sort(key=arrival_order)
         sorted_out = await self._triage(session, batch)
@@ -295,6 +299,22 @@ class OrchestrationDispatcher(QueueConsumer):
         if session.finishing is not None:
             await asyncio.gather(session.finishing, return_exceptions=True)
         await self._runner.rows.repair(session, self._clock.now())
+
+
+def _names_another_execution(session: Session, batch: list[ReceivedMessage]) -> bool:
+    """A message (other than a start, which names the execution it begins) for an execution
+    other than the session's. Dropped as stale against a cached copy that another host's
+    continue-as-new has outdated, such a message would leave the instance waiting for ever."""
+    if session.execution_id is None:
+        return False
+    for msg in batch:
+        task = msg.data.task_message if msg.data is not None else None
+        if task is None or isinstance(task.event, ExecutionStarted):
+            continue
+        target = task.orchestration_instance.execution_id
+        if target and target != session.execution_id:
+            return True
+    return False
 
 
 def _started_execution(events: list[HistoryEvent]) -> str | None:

@@ -13,28 +13,20 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.internal import orchestrator_service_pb2_grpc as pb_grpc
 
 from durable_host.grpc_api.listener import GrpcListener
-from durable_host.grpc_api.service import ClientService
 from tests.engine._helpers import ENTITY_APP_DIR, eventually, running_engine
+from tests.grpc_api.conftest import async_client, serving
 
 
 @pytest.fixture
 async def served(azurite: str, hub_name: str) -> AsyncIterator[GrpcListener]:
-    async with running_engine(azurite, hub_name, ENTITY_APP_DIR) as engine:
-        listener = GrpcListener(ClientService(engine.client))
-        await listener.start()
-        try:
-            yield listener
-        finally:
-            await listener.stop(0)
+    async with running_engine(azurite, hub_name, ENTITY_APP_DIR) as engine, serving(engine) as at:
+        yield at
 
 
 @pytest.fixture
 async def eclient(served: GrpcListener) -> AsyncIterator[AsyncTaskHubGrpcClient]:
-    client = AsyncTaskHubGrpcClient(host_address=served.address)
-    try:
+    async with async_client(served) as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def _state(client: AsyncTaskHubGrpcClient, entity: EntityInstanceId) -> object:

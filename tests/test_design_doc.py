@@ -4,7 +4,7 @@ The rule, read off the markdown of docs/design.md:
 
 - A heading names a package when its first word is the package's path relative to
   `durable_host/`, ending in `/`: `## taskhub/ — ...`, `### engine/dispatch/ — ...`.
-  The package itself (its top-level modules: `cli.py`, `errors.py`, ...) is `## durable_host/`.
+  The package itself (its top-level modules: `__main__.py`, `errors.py`) is `## durable_host/`.
 - That package's section runs until the next heading of the same or a higher level;
   deeper headings that name no package (`### codec contract`) stay inside it.
 - A module is documented when a table row of its package's section names it, backticked,

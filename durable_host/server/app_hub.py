@@ -2,7 +2,7 @@
 
 `durable-host poison`, `replay` and `export` read the app's host.json (hub name, partition
 count, connection name) and local.settings.json (the connection string), as the host does.
-`durable-host durable` finds its connection string as Core Tools does (cli_durable/hub.py)
+`durable-host durable` finds its connection string as Core Tools does (cli/durable_commands/hub.py)
 and reaches the hub through `reachable_hub`.
 """
 

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
-from durable_host.cli_dashboard import READY_LINE
+from durable_host.cli.dashboard_command import READY_LINE
 from durable_host.dashboard import DASHBOARD_PATH, account_label
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage

@@ -7,7 +7,7 @@ import logging
 import aiohttp
 import pytest
 
-from durable_host.cli import _parser
+from durable_host.cli.program import build_parser
 from durable_host.server.azurite import DEV_ACCOUNT_KEY
 from durable_host.server.host import DurableHost, HostOptions
 from tests.conftest import PROJECT_DIR
@@ -15,7 +15,7 @@ from tests.conftest import PROJECT_DIR
 
 def test_the_host_listens_on_loopback_unless_told_otherwise() -> None:
     assert HostOptions(app_dir=PROJECT_DIR).host == "127.0.0.1"
-    args = _parser().parse_args(["start"])
+    args = build_parser().parse_args(["start"])
     assert args.host == "127.0.0.1"
 
 

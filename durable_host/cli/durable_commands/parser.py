@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from durable_host.errors import ConfigurationError, DurableHostError
 
 if TYPE_CHECKING:
-    from durable_host.cli_durable.actions import Outcome
+    from durable_host.cli.durable_commands.actions import Outcome
 
 __all__ = ["add_durable_command", "run_durable"]
 
@@ -172,8 +172,8 @@ def _datetime(text: str) -> datetime:
 
 async def _run(args: argparse.Namespace) -> Outcome:
     # The storage SDKs load only when a durable command runs (`durable-host lint` stays fast).
-    from durable_host.cli_durable.actions import ACTIONS
-    from durable_host.cli_durable.hub import open_hub_client
+    from durable_host.cli.durable_commands.actions import ACTIONS
+    from durable_host.cli.durable_commands.hub import open_hub_client
 
     _script_root(args)
     if args.action == "start-new" and args.id is None:

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from durable_host.cli_durable.hub import HubClient
+from durable_host.cli.durable_commands.hub import HubClient
 from durable_host.engine.client.api import InstanceQuery, InstanceStatus
 from durable_host.errors import (
     ConfigurationError,

@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from durable_host.cli_replay import connection_string
+from durable_host.cli.replay_commands import connection_string
 from durable_host.errors import DurableHostError
 
 __all__ = ["add_allowed_host_option", "add_dashboard_command", "run_dashboard"]

@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,8 +53,9 @@ def add_sidecar_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     parser.add_argument("--verbose", action="store_true", help="show durable_host's debug logs")
 
 
-def run_sidecar(args: argparse.Namespace, configure_logging: Callable[[bool], None]) -> int:
-    from durable_host.cli_replay import connection_string
+def run_sidecar(args: argparse.Namespace) -> int:
+    from durable_host.cli.replay_commands import connection_string
+    from durable_host.cli.start_command import configure_logging
     from durable_host.server.sidecar import Sidecar, SidecarOptions
 
     configure_logging(args.verbose)

@@ -139,7 +139,9 @@ async def start_orchestration(
             f"An orchestration with instance id '{instance_id}' already exists and has not "
             "finished; use another instance id, or wait until it finishes and start it again.",
         )
-    return client.create_check_status_response(req, instance_id)
+    # The SDK's client is untyped (no py.typed); this one returns an HttpResponse.
+    response: func.HttpResponse = client.create_check_status_response(req, instance_id)
+    return response
 
 
 def _already_exists(error: Exception) -> bool:

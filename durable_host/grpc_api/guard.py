@@ -21,7 +21,8 @@ import grpc
 __all__ = ["TokenGuard"]
 
 
-class TokenGuard(grpc.aio.ServerInterceptor):
+# grpcio ships no type information (no py.typed, no stubs installed): its classes are Any.
+class TokenGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, token: str) -> None:
         self._expected = f"Bearer {token}".encode()
 

@@ -32,7 +32,7 @@ _CONSTRAINT_RE = re.compile(r"(?P<name>[a-z]+)(?:\((?P<arg>.*)\))?", re.DOTALL)
 def _is_int(text: str, bits: int) -> bool:
     if not re.fullmatch(r"[+-]?\d+", text):
         return False
-    return -(2 ** (bits - 1)) <= int(text) < 2 ** (bits - 1)
+    return -(1 << (bits - 1)) <= int(text) < 1 << (bits - 1)
 
 
 def _is_float(text: str) -> bool:

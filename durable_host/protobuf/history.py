@@ -255,7 +255,9 @@ def _failure(m: Any) -> Any:
     return failure_from_proto(m.failureDetails) if m.HasField("failureDetails") else None
 
 
-def _failed_from(cls: Any) -> Callable[[Any, dict[str, Any]], ev.HistoryEvent]:
+def _failed_from(
+    cls: Callable[..., ev.HistoryEvent],
+) -> Callable[[Any, dict[str, Any]], ev.HistoryEvent]:
     def read(m: Any, common: dict[str, Any]) -> ev.HistoryEvent:
         details = _failure(m)
         return cls(

@@ -23,7 +23,8 @@ from durable_host.http.function_keys import is_loopback
 from durable_host.server.azurite import AzuriteProcess
 from durable_host.server.host import engine_settings
 from durable_host.server.host_storage import host_storage
-from durable_host.server.settings import DEFAULT_HUB_NAME, DurableTaskSettings, HostSettings
+from durable_host.server.settings import DurableTaskSettings, HostSettings
+from durable_host.taskhub.names import DEFAULT_HUB_NAME
 
 if TYPE_CHECKING:
     from durable_host.grpc_api.listener import GrpcListener

@@ -40,7 +40,9 @@ _RESET_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED}
 T = TypeVar("T")
 
 
-class PooledTransport(AioHttpTransport):
+# azure-core exports AioHttpTransport through a module __getattr__ (a lazy import), so mypy
+# sees Any here; the class is azure-core's typed one.
+class PooledTransport(AioHttpTransport):  # type: ignore[misc]
     """azure-core's aiohttp transport, with idle connections dropped after POOL_IDLE_SECONDS.
 
     The session is made on first use, inside the running event loop (aiohttp needs one),

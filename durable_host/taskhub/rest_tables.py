@@ -71,6 +71,12 @@ def entity_path(table: str, partition_key: str, row_key: str) -> str:
     return f"{table}(PartitionKey='{_key(partition_key)}',RowKey='{_key(row_key)}')"
 
 
+def _entity(raw: dict[str, Any]) -> TableEntity:
+    # The SDK's own JSON-to-entity reader (typed values, metadata), which it leaves unannotated.
+    entity: TableEntity = _convert_to_entity(raw)  # type: ignore[no-untyped-call]
+    return entity
+
+
 def _body(entity: Mapping[str, Any]) -> bytes:
     return json.dumps(_add_entity_properties(entity)).encode("utf-8")
 
@@ -91,7 +97,7 @@ class RestTables:
         )
         if response.status == 404:
             return None
-        return _convert_to_entity(json.loads(response.body))
+        return _entity(json.loads(response.body))
 
     async def query(self, table: str, filter_text: str) -> list[TableEntity]:
         """Every entity matching the OData filter, following continuation tokens."""
@@ -101,7 +107,7 @@ class RestTables:
             response = await self._client.request(
                 Service.TABLE, "GET", f"{table}()", query=query, headers=_JSON_HEADERS
             )
-            entities += [_convert_to_entity(e) for e in json.loads(response.body)["value"]]
+            entities += [_entity(e) for e in json.loads(response.body)["value"]]
             next_pk = response.headers.get("x-ms-continuation-NextPartitionKey")
             next_rk = response.headers.get("x-ms-continuation-NextRowKey")
             if not next_pk and not next_rk:

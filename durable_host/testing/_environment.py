@@ -155,7 +155,8 @@ class DurableTestEnvironment:
         self, name: str, input: Any = None, *, instance_id: str | None = None
     ) -> str:
         """Start orchestrator `name` through the SDK client; returns the instance id."""
-        return await self.client.start_new(name, instance_id, input)
+        started: str = await self.client.start_new(name, instance_id, input)
+        return started
 
     async def run(
         self,

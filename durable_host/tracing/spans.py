@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
+from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
@@ -146,11 +147,11 @@ class DurableTracer:
         if ref is None:
             yield
             return
-        token = trace.context_api.attach(otel_context(ref))
+        token = context_api.attach(otel_context(ref))
         try:
             yield
         finally:
-            trace.context_api.detach(token)
+            context_api.detach(token)
 
     async def http_trigger(
         self, method: str, route: str, function: str, call: Callable[[], Awaitable[_R]]

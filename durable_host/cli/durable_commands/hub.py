@@ -13,9 +13,8 @@ from durable_host.engine.dispatch.router import MessageRouter
 from durable_host.engine.time.clock import RealClock
 from durable_host.errors import ConfigurationError
 from durable_host.server.app_hub import HubLocation, reachable_hub
-from durable_host.server.host_json import ConfigSection, read_json_object
+from durable_host.server.host_json import HOST_JSON, ConfigSection, read_json_object
 from durable_host.server.settings import (
-    HOST_JSON,
     LOCAL_SETTINGS,
     export_values,
     load_host_settings,

@@ -71,7 +71,9 @@ __all__ = ["HistoryWalker", "UnsupportedActionError", "replay"]
 class HistoryWalker(ActionScheduling):
     """One walk over an execution's history with the orchestrator's actions."""
 
-    def __init__(self, ctx: EpisodeContext, history: Sequence[HistoryEvent], actions: list[dict]):
+    def __init__(
+        self, ctx: EpisodeContext, history: Sequence[HistoryEvent], actions: list[dict[str, Any]]
+    ):
         self.ctx = ctx
         self.history = history
         self.actions = actions

@@ -78,9 +78,8 @@ async def _measure(hops: int, repeat: int) -> float:
             outcome = await invoker.invoke_orchestrator("sequence", context)
             decision = replay(ctx, session.history + new, outcome.state, outcome.error)
             episodes += 1
-            # In place, as the checkpoint does: the session's SDK-form JSON is kept per event.
-            session.history.extend([*new, *decision.new_events])
-            session.history.append(OrchestratorCompleted(timestamp=ctx.now))
+            # As the checkpoint does: the session's SDK-form JSON is kept per event.
+            _store(session, [*new, *decision.new_events, OrchestratorCompleted(timestamp=ctx.now)])
             if decision.completion is not None:
                 return episodes
             scheduled = decision.new_events[-1]
@@ -94,6 +93,18 @@ async def _measure(hops: int, repeat: int) -> float:
     for _ in range(repeat):
         episodes += await chain()
     return (time.process_time() - cpu) * 1000 / episodes
+
+
+def _store(session: Any, events: list[Any]) -> None:
+    """Append `events` to the session's history as a checkpoint does (a checkout from before
+    Session.apply extended the list in place)."""
+    if not hasattr(session, "apply"):
+        session.history.extend(events)
+        return
+    from durable_host.engine.dispatch.effects import EpisodeEffects, HistoryWrite
+
+    effects = EpisodeEffects([], events, HistoryWrite.APPEND, 1, {}, terminal=False)
+    session.apply(effects, "etag")
 
 
 def _in_process(source: Path, hops: int, repeat: int) -> float | None:

@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from durable_host.engine.dispatch.effects import EpisodeEffects, HistoryWrite
 from durable_host.engine.dispatch.sessions import Session
 from durable_host.engine.replay.context import (
     build_context_json,
@@ -20,6 +21,7 @@ from durable_host.taskhub.event_json import event_to_json
 from durable_host.taskhub.events import (
     EventRaised,
     ExecutionStarted,
+    HistoryEvent,
     OrchestrationInstance,
     OrchestratorCompleted,
     OrchestratorStarted,
@@ -94,11 +96,24 @@ def test_each_event_is_encoded_once_and_played_but_orchestrator_started() -> Non
     )
     session = Session("i", "e", [OrchestratorStarted(timestamp=T0), started])
     first = session.played_json()
-    session.history.append(TaskScheduled(timestamp=T0, event_id=0, name="a"))
+    session.apply(stored([TaskScheduled(timestamp=T0, event_id=0, name="a")]), "etag-1")
     again = session.played_json()
     assert again[:2] == first and all(a is b for a, b in zip(first, again, strict=False))
     assert [json.loads(text).get("IsPlayed") for text in again] == [False, True, True]
-    session.history = [OrchestratorStarted(timestamp=T0)]  # a new execution: encoded afresh
+    session.begin_generation("e2")  # a new execution: encoded afresh
+    session.apply(stored([OrchestratorStarted(timestamp=T0)]), "etag-2")
     assert session.played_json() == [
         event_json_text(event_to_json(session.history[0], with_type=False))
     ]
+
+
+def stored(events: list[HistoryEvent]) -> EpisodeEffects:
+    """A checkpoint's effects that append `events` to the history (nothing else)."""
+    return EpisodeEffects(
+        outbound=[],
+        events=events,
+        history_write=HistoryWrite.APPEND,
+        episode=1,
+        row_fields={},
+        terminal=False,
+    )

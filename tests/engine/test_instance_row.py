@@ -360,7 +360,7 @@ async def test_rewind_yields_to_a_worker_that_ran_it_first(hub_storage: TaskHubS
     await hub_storage.merge_instance("rewound", {"runtime_status": FAILED})
     read = await etag_of(hub_storage, "rewound")
     worker = session_after("rewound", first_episode("rewound", "e1"))
-    worker.row_etag = read
+    worker.wrote_row(read)
     await writer.write_owned(worker, running_fields(writer, worker))
     assert not await writer.mark_rewinding("rewound", read_etag=read)
     assert (await row(hub_storage, "rewound")).runtime_status == RUNNING

@@ -18,16 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
+from durable_host.engine.dispatch.effects import EpisodeEffects, HistoryWrite
 from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.router import MessageRouter
 from durable_host.engine.dispatch.sessions import Session
 from durable_host.engine.replay.decision import Outbound
 from durable_host.errors import LeaseLapsingError, StorageError
-from durable_host.taskhub.events import HistoryEvent, OrchestrationInstance
+from durable_host.taskhub.events import OrchestrationInstance
 from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
 
 log = logging.getLogger("durable_host.orchestrations")
@@ -35,27 +34,6 @@ log = logging.getLogger("durable_host.orchestrations")
 RowWriter = Callable[[Session, dict[str, Any]], Awaitable[None]]
 """(session, Instances row fields) -> merges them into the instance's row."""
 MessageDeleter = Callable[[list[ReceivedMessage]], Awaitable[None]]
-
-
-class HistoryWrite(Enum):
-    """Where an episode's history rows go."""
-
-    APPEND = "append"  # after the rows stored so far
-    NEW_GENERATION = "new generation"  # a continue-as-new: the new generation's rows from row 0
-    REWRITE = "rewrite"  # a rewind: the kept history and the episode's rows from row 0
-
-
-@dataclass(frozen=True)
-class EpisodeEffects:
-    """What one episode (or the last generation of a continue-as-new) writes."""
-
-    outbound: list[Outbound]
-    events: list[HistoryEvent]
-    history_write: HistoryWrite
-    # The episode's number in its execution, stamped on the messages it sends.
-    episode: int
-    row_fields: dict[str, Any]
-    terminal: bool
 
 
 class Checkpoints:
@@ -132,27 +110,26 @@ class Checkpoint:
             await asyncio.gather(*sends)
 
     async def commit(self, session: Session, effects: EpisodeEffects) -> None:
-        """Steps 1 and 2 now; 3 and 4 in the background (see `Session.finishing`)."""
+        """Steps 1 and 2 now; 3 and 4 in the background (see `Session.finish_after_last`)."""
         assert session.execution_id is not None
         sender = OrchestrationInstance(session.instance_id, session.execution_id)
         await self.send(effects.outbound, sender, effects.episode)
         appending = effects.history_write is HistoryWrite.APPEND
-        session.etag = await self._to.storage.append_history(
+        etag = await self._to.storage.append_history(
             session.instance_id,
             session.execution_id,
             start_index=len(session.history) if appending else 0,
             events=effects.events,
             etag=session.etag,
         )
-        if appending:
-            session.history.extend(effects.events)
-        else:
-            session.history = list(effects.events)
+        session.apply(effects, etag)
         consumed, self._consumed = self._consumed, []
         # Row writes stay in order: each waits for the one before.
-        finishing = asyncio.create_task(self._finish(session.finishing, session, effects, consumed))
-        session.finishing = finishing
-        self._to.track(finishing)
+        self._to.track(
+            session.finish_after_last(
+                lambda previous: self._finish(previous, session, effects, consumed)
+            )
+        )
 
     async def drop(self) -> None:
         """Nothing to write (the instance has no execution): only delete the messages."""

@@ -64,8 +64,7 @@ class EpisodeRunner:
         except FunctionNotFoundError:
             # Retrying cannot help: fail the instance, as the extension does for a start
             # (or a sub-orchestration call) naming an orchestrator the app does not have.
-            session.last_state = None
-            session.blocked_walk = None
+            session.forget_state()
             decision = failed_decision(
                 ctx,
                 f"The function '{started.name}' doesn't exist, is disabled, or is not an "

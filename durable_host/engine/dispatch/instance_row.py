@@ -78,22 +78,22 @@ class InstanceRowWriter:
         Pending row this writer inserted for the start, else (a host that just took the
         partition over has no ETag yet) on the row as read now.
         """
-        if session.row_etag is None:
-            session.row_etag = self._pending_version(session)
-        if session.row_etag is not None:
+        known = session.row_etag or self._pending_version(session)
+        if known is not None:
             try:
-                session.row_etag = await self._storage.merge_instance(
-                    session.instance_id, fields, etag=session.row_etag
+                written = await self._storage.merge_instance(
+                    session.instance_id, fields, etag=known
                 )
+                session.wrote_row(written)
                 return
             except CheckpointConflictError:
-                session.row_etag = None
+                session.wrote_row(None)
         for _ in range(_ROW_WRITE_ATTEMPTS):
             write_over, etag = await self._version_to_write_over(session, fields)
             if not write_over:
                 return
             try:
-                session.row_etag = await self._write_version(session.instance_id, fields, etag)
+                session.wrote_row(await self._write_version(session.instance_id, fields, etag))
                 return
             except CheckpointConflictError:
                 log.warning(
@@ -194,7 +194,7 @@ class InstanceRowWriter:
             suspended=status == OrchestrationStatus.Suspended,
         )
         del fields["custom_status"]  # not in the history: leave whatever the row has
-        session.row_etag = None
+        session.wrote_row(None)
         await self.write_owned(session, fields)
 
     def episode_fields(

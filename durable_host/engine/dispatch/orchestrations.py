@@ -296,8 +296,7 @@ class OrchestrationDispatcher(QueueConsumer):
 
     async def _repair_row(self, session: Session) -> None:
         """Bring the row up to the history once the last checkpoint's own write is done."""
-        if session.finishing is not None:
-            await asyncio.gather(session.finishing, return_exceptions=True)
+        await session.finished()
         await self._runner.rows.repair(session, self._clock.now())
 
 

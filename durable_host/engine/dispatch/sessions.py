@@ -6,11 +6,12 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Container
-from dataclasses import dataclass, field
+from collections.abc import Callable, Container, Coroutine, Sequence
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
+from durable_host.engine.dispatch.effects import EpisodeEffects, HistoryWrite
 from durable_host.engine.replay.blocked_episodes import BlockedWalk
 from durable_host.engine.replay.context import event_json_text
 from durable_host.taskhub.event_json import event_to_json
@@ -37,6 +38,8 @@ from durable_host.taskhub.storage import TaskHubStorage
 
 # (schedulings, applied results) per key like ("task", 3): Session.result_index
 ResultIndex = tuple[Counter[tuple[str, int]], Counter[tuple[str, int]]]
+
+M = TypeVar("M")
 
 RESULT_EVENTS = (
     TaskCompleted,
@@ -73,36 +76,164 @@ def _request_id(request_json: str) -> str | None:
     return str(value) if value else None
 
 
-@dataclass
 class Session:
-    """An instance's current execution, as stored (plus the sentinel ETag)."""
+    """An instance's current execution, as stored (plus the sentinel ETag).
 
-    instance_id: str
-    execution_id: str | None = None
-    history: list[HistoryEvent] = field(default_factory=list)
-    etag: str | None = None
-    last_used: float = field(default_factory=time.monotonic)
-    # The ETag of the Instances row as this session last wrote it (None: not written yet).
-    row_etag: str | None = None
-    # The background end of the last checkpoint (Instances row, message deletes).
-    finishing: asyncio.Task[None] | None = field(default=None, repr=False)
-    # The orchestrator's last OrchestratorState for this execution (see blocked_episodes.py), and
-    # the walk of the history that found it still blocked, continued next episode.
-    last_state: dict[str, Any] | None = field(default=None, repr=False)
-    blocked_walk: BlockedWalk | None = field(default=None, repr=False)
-    # What the session's executor keeps between episodes (the protobuf one: the converted
-    # past events, protobuf/requests.ProtoHistory).
-    executor_cache: Any = field(default=None, repr=False)
-    # The SDK-form JSON text of `history`, encoded once per event rather than once per episode.
-    _json: list[str] = field(default_factory=list, repr=False)
-    _json_of: list[HistoryEvent] | None = field(default=None, repr=False)
+    Its state changes only through the methods below, each named for what happened (as
+    DTFx's OrchestrationSession changes only through UpdateRuntimeState); what others read
+    is exposed read-only. `history` is the stored list itself: read it, never change it.
+    """
+
+    def __init__(
+        self,
+        instance_id: str,
+        execution_id: str | None = None,
+        history: Sequence[HistoryEvent] = (),
+        etag: str | None = None,
+    ) -> None:
+        self._instance_id = instance_id
+        self._execution_id = execution_id
+        self._history: list[HistoryEvent] = list(history)
+        self._etag = etag
+        self._last_used = time.monotonic()
+        # The ETag of the Instances row as this session last wrote it (None: not written yet).
+        self._row_etag: str | None = None
+        # The background end of the last checkpoint (Instances row, message deletes).
+        self._finishing: asyncio.Task[None] | None = None
+        # The orchestrator's last OrchestratorState for this execution (see
+        # blocked_episodes.py), and the walk of the history that found it still blocked,
+        # continued next episode.
+        self._last_state: dict[str, Any] | None = None
+        self._blocked_walk: BlockedWalk | None = None
+        # What the session's executor keeps between episodes (the protobuf one: the converted
+        # past events, protobuf/requests.ProtoHistory).
+        self._executor_memory: object = None
+        # The SDK-form JSON text of `history`, encoded once per event rather than once per
+        # episode; emptied whenever the history is replaced rather than extended.
+        self._json: list[str] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"Session({self._instance_id!r}, execution_id={self._execution_id!r}, "
+            f"events={len(self._history)}, etag={self._etag!r})"
+        )
+
+    # -- what others read ---------------------------------------------------------------------
+
+    @property
+    def instance_id(self) -> str:
+        return self._instance_id
+
+    @property
+    def execution_id(self) -> str | None:
+        return self._execution_id
+
+    @property
+    def history(self) -> list[HistoryEvent]:
+        return self._history
+
+    @property
+    def etag(self) -> str | None:
+        """The sentinel's ETag as this session last wrote or read it."""
+        return self._etag
+
+    @property
+    def last_used(self) -> float:
+        return self._last_used
+
+    @property
+    def row_etag(self) -> str | None:
+        return self._row_etag
+
+    @property
+    def last_state(self) -> dict[str, Any] | None:
+        return self._last_state
+
+    @property
+    def blocked_walk(self) -> BlockedWalk | None:
+        return self._blocked_walk
+
+    # -- what happens to it -------------------------------------------------------------------
+
+    def touch(self) -> None:
+        """Used now (idle eviction counts from here)."""
+        self._last_used = time.monotonic()
+
+    def restart(self) -> None:
+        """A restart replaces the execution: nothing of the old one is kept but the ETag."""
+        self._replace_history([])
+        self._execution_id = None
+        self._row_etag = None
+        self.forget_state()
+
+    def begin_execution(self, execution_id: str | None) -> None:
+        """An ExecutionStarted among the work item's events names the execution."""
+        self._execution_id = execution_id
+
+    def begin_generation(self, execution_id: str) -> None:
+        """A continue-as-new: the next generation starts with no history."""
+        self._replace_history([])
+        self._execution_id = execution_id
+
+    def rewind(self, kept: list[HistoryEvent]) -> None:
+        """A rewind keeps the history without its failures; the orchestrator replays it."""
+        self._replace_history(kept)
+        self.forget_state()
+
+    def apply(self, effects: EpisodeEffects, etag: str) -> None:
+        """The work item's history rows are stored, under the sentinel's new `etag`."""
+        self._etag = etag
+        if effects.history_write is HistoryWrite.APPEND:
+            self._history.extend(effects.events)
+        else:
+            self._replace_history(list(effects.events))
+
+    def finish_after_last(
+        self, finish: Callable[[asyncio.Task[None] | None], Coroutine[Any, Any, None]]
+    ) -> asyncio.Task[None]:
+        """Start a checkpoint's background end, which waits for the one before it (`finish`
+        gets that one), so the row writes stay in order."""
+        task = asyncio.create_task(finish(self._finishing))
+        self._finishing = task
+        return task
+
+    async def finished(self) -> None:
+        """Wait until the last checkpoint's background end is done (whatever its outcome)."""
+        if self._finishing is not None:
+            await asyncio.gather(self._finishing, return_exceptions=True)
+
+    def wrote_row(self, etag: str | None) -> None:
+        """The Instances row's version this session wrote or read (None: to be read again)."""
+        self._row_etag = etag
+
+    def remember_state(self, state: dict[str, Any] | None) -> None:
+        """The orchestrator's state after this episode (None: the next episode runs it)."""
+        self._last_state = state
+        self._blocked_walk = None
+
+    def forget_state(self) -> None:
+        self.remember_state(None)
+
+    def continue_walk(self, walk: BlockedWalk | None) -> None:
+        """Where the walk that found the orchestrator still blocked got to."""
+        self._blocked_walk = walk
+
+    def executor_memory(self, kind: type[M]) -> M:
+        """What the session's executor keeps between episodes, made on first use."""
+        if not isinstance(self._executor_memory, kind):
+            self._executor_memory = kind()
+        return self._executor_memory
+
+    def _replace_history(self, history: list[HistoryEvent]) -> None:
+        self._history = history
+        self._json = []
+
+    # -- derived ------------------------------------------------------------------------------
 
     def played_json(self) -> list[str]:
         """`history` as the SDK receives it on replay (each event's `event_json_text`): every
         event IsPlayed except OrchestratorStarted (DTFx leaves that one false)."""
-        if self._json_of is not self.history:
-            self._json, self._json_of = [], self.history
-        for event in self.history[len(self._json) :]:
+        for event in self._history[len(self._json) :]:
             data = event_to_json(event, with_type=False)
             if not isinstance(event, OrchestratorStarted):
                 data["IsPlayed"] = True
@@ -170,14 +301,9 @@ class SessionCache(dict[str, Session]):
         session = self.get(instance_id)
         if session is None:
             loaded = await storage.load_history(instance_id)
-            session = Session(
-                instance_id=instance_id,
-                execution_id=loaded.execution_id,
-                history=list(loaded.events),
-                etag=loaded.etag,
-            )
+            session = Session(instance_id, loaded.execution_id, loaded.events, loaded.etag)
             self[instance_id] = session
-        session.last_used = time.monotonic()
+        session.touch()
         return session
 
     def evict_idle(self, idle_seconds: float, busy: Container[str]) -> None:

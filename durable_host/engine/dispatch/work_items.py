@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from durable_host.engine.dispatch.checkpoint import Checkpoint, EpisodeEffects, HistoryWrite
+from durable_host.engine.dispatch.checkpoint import Checkpoint
+from durable_host.engine.dispatch.effects import EpisodeEffects, HistoryWrite
 from durable_host.engine.dispatch.episode import EpisodeRunner, close_episode
 from durable_host.engine.dispatch.executors import OrchestrationExecutor
 from durable_host.engine.dispatch.instance_row import InstanceRowWriter
@@ -80,16 +81,12 @@ class WorkItemRunner:
         """Run the work item and commit its checkpoint (or, with no execution to run, only
         consume its messages)."""
         if restart is not None:
-            session.history = []
-            session.execution_id = None
-            session.last_state = None
-            session.row_etag = None
-            session.blocked_walk = None
+            session.restart()
         now = self._clock.now()
         new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now)]
         for event in events:
             if isinstance(event, ExecutionStarted):
-                session.execution_id = event.orchestration_instance.execution_id
+                session.begin_execution(event.orchestration_instance.execution_id)
             new_events.append(event)
         # Before finding the start: tracing stores its span on the ExecutionStarted it replaces.
         traced = (
@@ -185,8 +182,7 @@ class WorkItemRunner:
                 generation=started.generation + 1,
             )
             carried: list[HistoryEvent] = list(decision.unconsumed_events)
-            session.history = []
-            session.execution_id = new_execution
+            session.begin_generation(new_execution)
             new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now), started, *carried]
             decision = await self._episodes.decide(session, started, new_events, now)
             if traced is not None:
@@ -228,9 +224,7 @@ class WorkItemRunner:
         traced = self.tracer.rewound(session.instance_id, kept, now) if self.tracer else None
         started = find_started(kept)
         assert started is not None and session.execution_id is not None
-        session.history = kept
-        session.last_state = None
-        session.blocked_walk = None
+        session.rewind(kept)
         new_events: list[HistoryEvent] = [OrchestratorStarted(timestamp=now), rewound]
         decision = await self._episodes.decide(session, started, new_events, now)
         if traced is not None:

@@ -42,9 +42,10 @@ class JsonExecutor:
         ctx = episode.context
         history = session.history + list(episode.new_events)
         if session.last_state is not None and session.history:
-            unchanged, session.blocked_walk = replay_while_blocked(
+            unchanged, walk = replay_while_blocked(
                 ctx, history, session.last_state, session.blocked_walk
             )
+            session.continue_walk(walk)
             if unchanged is not None:
                 unchanged.skipped = True
                 return unchanged
@@ -55,8 +56,7 @@ class JsonExecutor:
             session.instance_id, history_texts, episode.started, is_replaying=bool(session.history)
         )
         outcome = await self._invoker.invoke_orchestrator(episode.started.name, context_json)
-        session.last_state = outcome.state if outcome.error is None else None
-        session.blocked_walk = None
+        session.remember_state(outcome.state if outcome.error is None else None)
         decision = replay(ctx, history, outcome.state, outcome.error)
         if outcome.error is None:
             log_host_failure(ctx, decision)  # e.g. a non-deterministic replay

@@ -57,15 +57,13 @@ class ProtoExecutor:
 
     async def run_episode(self, episode: Episode) -> Decision:
         session = episode.session
-        if not isinstance(session.executor_cache, ProtoHistory):
-            session.executor_cache = ProtoHistory()
         request = orchestrator_request(
             session.instance_id,
             session.execution_id,
             session.history,
             episode.new_events,
             entity_reorder_window=self._reorder_window,
-            past_history=session.executor_cache,
+            past_history=session.executor_memory(ProtoHistory),
         )
         ctx = episode.context
         try:

@@ -98,13 +98,8 @@ class ActionScheduling:
     def schedule_sub_orchestration(self, action: dict[str, Any], parent: HostTask | None) -> Leaf:
         name = action["functionName"]
         seq = self.next_seq()
-        stored = self.stored.get(seq)
-        if action.get("instanceId"):
-            child_id = str(action["instanceId"])
-        elif isinstance(stored, SubOrchestrationInstanceCreated):
-            child_id = stored.instance_id
-        else:
-            child_id = f"{self.ctx.execution_id}:{seq}"
+        # A stored child keeps the id it was created with: only a new one is sent.
+        child_id = str(action.get("instanceId") or f"{self.ctx.execution_id}:{seq}")
         leaf = Leaf(kind=SubOrchestrationInstanceCreated, name=name, seq=seq, parent=parent)
         if self.register(leaf, SubOrchestrationInstanceCreated, name):
             child_input = encode_string(action.get("input"))

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from durable_host.engine.replay.decision import EpisodeContext
-from durable_host.engine.replay.entity_sorter import format_ticks, parse_ticks, ticks_of
+from durable_host.engine.replay.entity_requests import read_stored_request, request_message
+from durable_host.engine.replay.entity_sorter import SendClock, format_ticks, parse_ticks, ticks_of
 from durable_host.engine.replay.walk import replay
 from durable_host.taskhub.events import (
     EventRaised,
@@ -52,7 +53,9 @@ def started(now: datetime) -> list[HistoryEvent]:
     ]
 
 
-def walk(history: list[HistoryEvent], actions: list[dict[str, Any]], now: datetime) -> list[dict]:
+def walk(
+    history: list[HistoryEvent], actions: list[dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
     """The RequestMessages of the EventSent events the episode adds."""
     state = {"isDone": False, "actions": [[a] for a in actions], "output": None}
     decision = replay(EpisodeContext("orch", "e1", "orch", now), history, state, None)
@@ -106,3 +109,46 @@ def test_scheduled_signals_are_not_labelled_and_do_not_break_the_chain() -> None
     assert scheduled["due"] == "2026-12-01T10:00:00Z"
     assert scheduled["Timestamp"] == scheduled["Predecessor"] == NO_PREDECESSOR
     assert last["Predecessor"] == first["Timestamp"]
+
+
+def test_a_stored_request_gives_back_its_id_and_advances_the_clock() -> None:
+    stamp = "2026-12-01T09:00:00.0000005Z"
+    body = json.dumps({"id": "r7", "parent": "orch", "Timestamp": stamp})
+    request_id, clock = read_stored_request(body, ENTITY, SendClock())
+    assert request_id == "r7"
+    assert clock.last_sent == {ENTITY.lower(): parse_ticks(stamp)}
+
+
+def test_an_unreadable_stored_request_orders_nothing() -> None:
+    clock = SendClock()
+    assert read_stored_request("not json", ENTITY, clock) == (None, clock)
+    # A scheduled signal's label is not part of the chain.
+    due = json.dumps(
+        {"id": "r8", "parent": "orch", "due": "x", "Timestamp": "2026-12-01T09:00:00Z"}
+    )
+    assert read_stored_request(due, ENTITY, clock) == ("r8", clock)
+
+
+def test_a_new_request_is_the_extensions_request_message() -> None:
+    clock, text = request_message(
+        call("add", 5),
+        ENTITY,
+        "r9",
+        sender=OrchestrationInstance("orch", "e1"),
+        signal=False,
+        now=T0,
+        clock=SendClock(),
+    )
+    body = json.loads(text)
+    assert list(body) == [
+        "op",
+        "signal",
+        "input",
+        "id",
+        "parent",
+        "parentExecution",
+        "Timestamp",
+        "Predecessor",
+    ]
+    assert (body["op"], body["input"], body["id"]) == ("add", "5", "r9")
+    assert clock.last_sent == {ENTITY.lower(): ticks_of(T0)}

@@ -166,3 +166,72 @@ def test_the_rule_reads_headings_rows_and_subsections() -> None:
     assert documented["engine/time/"].modules == {"clock.py", "skipping.py", "empty.py"}
     assert documented["engine/time/"].rows_without_idea == ["| `empty.py` | |"]
     assert "stray.py" not in set().union(*(doc.modules for doc in documented.values()))
+
+
+# The two walkthroughs (the executor seam, a message's path) name code, not modules' ideas:
+# every `Class.member`, `module.function` and `module.py` they name must exist, so a rename
+# that leaves them behind fails here.
+WALKTHROUGHS = ("### Executor seam", "### A message's path")
+QUALIFIED = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)\b")
+
+
+def walkthrough_text(text: str) -> str:
+    parts = []
+    for title in WALKTHROUGHS:
+        start = text.index(title)
+        end = text.find("\n#", start + len(title))
+        parts.append(text[start : end if end >= 0 else len(text)])
+    return "\n".join(parts)
+
+
+def code_names() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Classes with their members, and modules (by file stem) with their top-level names."""
+    classes: dict[str, set[str]] = {}
+    modules: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = modules.setdefault(path.stem, set())
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                top.add(node.name)
+            if isinstance(node, ast.ClassDef):
+                members = classes.setdefault(node.name, set())
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        members.add(item.name)
+                    elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                        members.add(item.target.id)
+    return classes, modules
+
+
+def unknown_names(text: str) -> list[str]:
+    classes, modules = code_names()
+    unknown = []
+    for owner, member in QUALIFIED.findall(text):
+        if member == "py":
+            known = owner in modules
+        elif owner[0].isupper():
+            known = member in classes.get(owner, set())
+        elif owner in modules:
+            known = member in modules[owner]
+        else:
+            continue  # prose such as "e.g" or a queue name
+        if not known:
+            unknown.append(f"{owner}.{member}")
+    return unknown
+
+
+def test_the_walkthroughs_name_code_that_exists() -> None:
+    text = walkthrough_text(DESIGN.read_text(encoding="utf-8"))
+    assert QUALIFIED.search(text), "the walkthrough sections were not found"
+    unknown = unknown_names(text)
+    assert not unknown, f"docs/design.md's walkthroughs name code that does not exist: {unknown}"
+
+
+def test_the_walkthrough_check_finds_a_renamed_method_or_module() -> None:
+    assert unknown_names("Checkpoint.commit, walk.replay, router.py") == []
+    assert unknown_names("Checkpoint.write, walk.replays, nowhere.py") == [
+        "Checkpoint.write",
+        "walk.replays",
+        "nowhere.py",
+    ]

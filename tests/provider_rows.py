@@ -22,8 +22,6 @@ from azure.data.tables.aio import TableClient
 from azure.storage.blob.aio import BlobServiceClient
 
 from durable_host.engine.client.engine_client import EngineClient
-from durable_host.engine.dispatch.router import MessageRouter
-from durable_host.engine.time.clock import RealClock
 from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints
 from durable_host.http.durable_api import DurableApi
@@ -113,14 +111,7 @@ def start_message_json(instance_id: str, execution_id: str, name: str, input_tex
 @asynccontextmanager
 async def hub_client(storage: TaskHubStorage) -> AsyncIterator[tuple[EngineClient, TestClient]]:
     """Our client on the hub, and the Durable HTTP API over it (no dispatchers)."""
-    clock = RealClock()
-    client = EngineClient(
-        storage=storage,
-        router=MessageRouter(storage, storage.names.partition_count, clock),
-        clock=clock,
-        hub_name=storage.names.hub,
-        resolve_orchestrator=lambda name: name,
-    )
+    client = EngineClient.standalone(storage)
     endpoints = ClientEndpoints(
         origin="http://127.0.0.1", rpc_origin="http://127.0.0.1", hub_name=storage.names.hub
     )

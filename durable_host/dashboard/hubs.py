@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 
 from durable_host.engine.client.api import ManagementApi
 from durable_host.engine.client.engine_client import EngineClient
-from durable_host.engine.dispatch.router import MessageRouter
-from durable_host.engine.time.clock import RealClock
 from durable_host.errors import ConfigurationError
 from durable_host.functions import FunctionIndex
 from durable_host.taskhub.discovery import find_task_hubs, partition_count_of
@@ -53,7 +51,7 @@ class StandaloneHubs:
 
     hubs: list[DashboardHub] = field(default_factory=list)
     _storages: list[TaskHubStorage] = field(default_factory=list)
-    _routers: list[MessageRouter] = field(default_factory=list)
+    _clients: list[EngineClient] = field(default_factory=list)
 
     @classmethod
     async def open(
@@ -85,17 +83,9 @@ class StandaloneHubs:
         names = TaskHubNames(name, await partition_count_of(connection, name))
         storage = TaskHubStorage(connection, names)
         self._storages.append(storage)
-        clock = RealClock()
-        router = MessageRouter(storage, names.partition_count, clock)
-        self._routers.append(router)
-        client = EngineClient(
-            storage=storage,
-            router=router,
-            clock=clock,
-            hub_name=name,
-            # No app here: a restart starts the orchestration by the name its row carries.
-            resolve_orchestrator=lambda orchestrator: orchestrator,
-        )
+        # No app here: a restart starts the orchestration by the name its row carries.
+        client = EngineClient.standalone(storage)
+        self._clients.append(client)
         taken = {hub.key for hub in self.hubs}
         key = name if name not in taken else f"{name}-{len(self.hubs) + 1}"
         self.hubs.append(
@@ -109,6 +99,6 @@ class StandaloneHubs:
         )
 
     async def close(self) -> None:
-        for router in self._routers:
-            router.close()
+        for client in self._clients:
+            client.router.close()
         await asyncio.gather(*(storage.close() for storage in self._storages))

@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from durable_host.engine.dispatch.activities import ActivityDispatcher
 from durable_host.engine.dispatch.entities import EntityProcessor
 from durable_host.engine.dispatch.executors import ActivityResult, ActivityWorkItem, Executors
 from durable_host.engine.dispatch.http_activity import HTTP_ACTIVITY_NAME, HttpActivity
+from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.orchestrations import OrchestrationDispatcher
 from durable_host.engine.dispatch.partition_manager import PartitionManager
@@ -50,6 +52,9 @@ class EngineSettings:
     partition_count: int = 4
     max_queue_polling_interval: float = 30.0
     control_queue_batch_size: int = 32
+    # Back-pressure: past this many control messages in memory, this host stops taking its
+    # own sends into memory and stops receiving (None: max(2000, 40 x the batch size)).
+    max_buffered_control_messages: int | None = None
     control_queue_visibility_timeout: float = 300.0
     work_item_queue_visibility_timeout: float = 300.0
     max_concurrent_activity_functions: int = 10 * (os.cpu_count() or 1)
@@ -112,42 +117,38 @@ class Engine:
         held = HeldMessages(self.clock) if isinstance(self.clock, VirtualClock) else None
         self.router = MessageRouter(self.storage, settings.partition_count, self.clock, held)
         self.notifier = InstanceNotifier()
-        self.client = EngineClient(
-            storage=self.storage,
-            router=self.router,
-            clock=self.clock,
-            hub_name=settings.hub_name,
-            resolve_orchestrator=self._resolve_orchestrator,
-            notifier=self.notifier,
-            resolve_entity=self._resolve_entity,
+        self.tracer: DurableTracer | None = (
+            load_tracer(console=settings.trace_console) if settings.tracing else None
         )
-        self._build_dispatchers(settings)
-        self.client.forget_session = self.orchestrations.forget_session
-        self.partitions = PartitionManager(
-            storage=self.storage,
-            worker_id=settings.worker_id,
-            partition_of_queue=self.names.control_queues.index,
-            acquire=self.orchestrations.acquire,
-            release=self.orchestrations.release,
-            lease_duration=settings.partition_lease_duration,
-            renew_interval=settings.partition_renew_interval,
-        )
-        self.tracer: DurableTracer | None = None
-        if settings.tracing:
-            self._trace(load_tracer(console=settings.trace_console))
-        self.http_activity = HttpActivity(default_async_sleep=settings.http_async_sleep_default)
-        self._activity_doubles: dict[str, ActivityRunner] = {}
         self._time: TimeSkipper | None = None
         if isinstance(self.clock, VirtualClock):
             assert held is not None
             self._time = TimeSkipper(
                 self.clock, held.next_due, self.router.release_due_timers, self.is_idle
             )
-            self.client.time_skipping = self._time.skipping
+        # One Instances row writer for the client and the work items: a start's first episode
+        # merges into the Pending row the client wrote.
+        rows = InstanceRowWriter(self.storage, settings.hub_name)
+        self._build_dispatchers(settings, rows)
+        self.client = EngineClient(
+            storage=self.storage,
+            router=self.router,
+            clock=self.clock,
+            hub_name=settings.hub_name,
+            resolve_orchestrator=self._resolve_orchestrator,
+            rows=rows,
+            notifier=self.notifier,
+            resolve_entity=self._resolve_entity,
+            time_skipping=self._time.skipping if self._time is not None else nullcontext,
+            tracer=self.tracer,
+            forget_session=self.orchestrations.forget_session,
+        )
+        self.http_activity = HttpActivity(default_async_sleep=settings.http_async_sleep_default)
+        self._activity_doubles: dict[str, ActivityRunner] = {}
         self._started = False
 
-    def _build_dispatchers(self, settings: EngineSettings) -> None:
-        """The entity processor and the orchestration and activity dispatchers."""
+    def _build_dispatchers(self, settings: EngineSettings, rows: InstanceRowWriter) -> None:
+        """The entity processor, the orchestration and activity dispatchers, the partitions."""
         self.entities = EntityProcessor(
             storage=self.storage,
             router=self.router,
@@ -158,14 +159,15 @@ class Engine:
             reorder_window=timedelta(seconds=settings.entity_message_reorder_window),
             visibility_timeout=settings.control_queue_visibility_timeout,
             may_reply=self._holds_partition_of,
+            tracer=self.tracer,
         )
         self._work_items = WorkItemRunner(
             storage=self.storage,
             executor_for=lambda name: self.executors.orchestration(name),
             clock=self.clock,
-            # The client's writer: a start's first episode merges into the Pending row it wrote.
-            rows=self.client.rows,
+            rows=rows,
             known_activity=self._is_activity,
+            tracer=self.tracer,
         )
         self.orchestrations = OrchestrationDispatcher(
             storage=self.storage,
@@ -183,6 +185,7 @@ class Engine:
             entity_processor=self.entities.process,
             forget_entities=self.entities.forget_partition,
             may_write=self._holds_partition_of,
+            max_buffered=settings.max_buffered_control_messages,
         )
         self.activities = ActivityDispatcher(
             storage=self.storage,
@@ -193,16 +196,21 @@ class Engine:
             queue=QueueSettings(
                 settings.work_item_queue_visibility_timeout, settings.max_queue_polling_interval
             ),
+            tracer=self.tracer,
+        )
+        self.partitions = PartitionManager(
+            storage=self.storage,
+            worker_id=settings.worker_id,
+            partition_of_queue=self.names.control_queues.index,
+            acquire=self.orchestrations.acquire,
+            release=self.orchestrations.release,
+            lease_duration=settings.partition_lease_duration,
+            renew_interval=settings.partition_renew_interval,
         )
 
     def _holds_partition_of(self, instance_id: str) -> bool:
         """Whether this host's lease on the instance's partition runs on for a while."""
         return self.partitions.holds(self.router.partition_of(instance_id))
-
-    def _trace(self, tracer: DurableTracer) -> None:
-        self.tracer = tracer
-        self.client.tracer = self.activities.tracer = self.entities.tracer = tracer
-        self._work_items.tracer = tracer
 
     async def start(self) -> None:
         # Before anything is created or read: a hub held by blob leases or another app's

@@ -92,6 +92,7 @@ class FunctionInvoker:
         *,
         max_workers: int | None = None,
         hook: logs.InvocationHook | None = None,
+        client_binding: Callable[[DurableProtocol], str] | None = None,
     ) -> None:
         self.index = index
         self.hook = hook
@@ -104,21 +105,21 @@ class FunctionInvoker:
             thread_name_prefix="durable-host-fn",
         )
         self._worker_loop = WorkerLoop()
-        # The durableClient binding JSON by protocol, for activities that take one; set by the
-        # host, which knows its endpoints.
-        self.client_binding: Callable[[DurableProtocol], str] | None = None
+        # The durableClient binding JSON by protocol, for activities that take one: the host's,
+        # which knows its endpoints; None where no host serves clients (sidecar, replay).
+        self._client_binding = client_binding
 
     @property
     def max_workers(self) -> int:
         return self._pool._max_workers
 
     def _activity_client(self, fn: DurableFunction) -> str:
-        if self.client_binding is None:
+        if self._client_binding is None:
             raise ConfigurationError(
                 f"Activity '{fn.name}' takes a durable client ('{fn.client_param}'), which only "
                 "`durable-host start` provides."
             )
-        return self.client_binding(fn.client_protocol)
+        return self._client_binding(fn.client_protocol)
 
     def close(self, *, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait)

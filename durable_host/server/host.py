@@ -23,6 +23,7 @@ from aiohttp import web
 from durable_host.dashboard import DASHBOARD_PATH, DashboardHub, account_label, create_dashboard
 from durable_host.engine.runtime import Engine, EngineSettings
 from durable_host.engine.time.clock import Clock
+from durable_host.errors import ConfigurationError
 from durable_host.functions import (
     DurableProtocol,
     FunctionIndex,
@@ -170,7 +171,9 @@ class DurableHost:
         )
 
         self.index = index = load_app(self.app_dir)
-        self._invoker = FunctionInvoker(index, hook=self._log_invocation)
+        self._invoker = FunctionInvoker(
+            index, hook=self._log_invocation, client_binding=self._activity_binding
+        )
         tuned = engine_settings(settings, trace_console=self.options.trace_console)
         self.engine = Engine(connection, tuned, index, self._invoker, clock=self.clock)
         await self.engine.start()
@@ -184,10 +187,6 @@ class DurableHost:
         self.endpoints = dataclasses.replace(
             client_endpoints(self.options.host, self.environ, settings, port, keys),
             grpc_origin=self.grpc_address,
-        )
-        endpoints = self.endpoints
-        self._invoker.client_binding = lambda protocol: client_binding_json(
-            endpoints, grpc=protocol is DurableProtocol.PROTOBUF
         )
         triggers = HttpTriggers(
             index.http,
@@ -283,6 +282,15 @@ class DurableHost:
             allow_actions=True,
             functions=index,
         )
+
+    def _activity_binding(self, protocol: DurableProtocol) -> str:
+        """The durableClient binding of an activity that takes a client."""
+        if self.endpoints is None:
+            raise ConfigurationError(
+                "An activity asked for a durable client before the host had its endpoints; "
+                "run it again once `durable-host start` has printed its functions."
+            )
+        return client_binding_json(self.endpoints, grpc=protocol is DurableProtocol.PROTOBUF)
 
     def _binding_for(self, fn: HttpFunction) -> str:
         assert self.endpoints is not None

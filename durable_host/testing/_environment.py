@@ -57,6 +57,7 @@ class DurableTestEnvironment:
         storage: str,
         delete_hub: bool,
         exported: list[str],
+        output: list[str],
     ) -> None:
         self.host = host
         self.client = client
@@ -64,8 +65,8 @@ class DurableTestEnvironment:
         self._delete_hub = delete_hub
         self._exported = exported
         self._closed = False
-        self.output: list[str] = []
-        host.echo = self._echo
+        # What the host printed (its banner, then each function's log lines).
+        self.output = output
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -87,6 +88,12 @@ class DurableTestEnvironment:
         (`wait_for_completion`, `run`) or moves time itself (`advance_time`); virtual time
         begins at `start_time` (default: now).
         """
+        output: list[str] = []
+
+        def echo(line: str) -> None:
+            output.append(line)
+            log.debug("%s", line)
+
         host, client, exported = await start_host(
             Path(app_dir).resolve(),
             storage=storage,
@@ -94,8 +101,11 @@ class DurableTestEnvironment:
             virtual_time=virtual_time,
             start_time=start_time,
             delete_hub=delete_hub,
+            echo=echo,
         )
-        return cls(host, client, storage=storage, delete_hub=delete_hub, exported=exported)
+        return cls(
+            host, client, storage=storage, delete_hub=delete_hub, exported=exported, output=output
+        )
 
     async def close(self) -> None:
         if self._closed:
@@ -115,10 +125,6 @@ class DurableTestEnvironment:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    def _echo(self, line: str) -> None:
-        self.output.append(line)
-        log.debug("%s", line)
 
     # ------------------------------------------------------------------ the pieces
 

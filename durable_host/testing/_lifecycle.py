@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -35,6 +36,7 @@ async def start_host(
     virtual_time: bool,
     start_time: datetime | None,
     delete_hub: bool,
+    echo: Callable[[str], None],
 ) -> StartedHost:
     """The started host, its SDK client, and the setting names exported into os.environ."""
     hub = hub_name or new_hub_name()
@@ -52,7 +54,7 @@ async def start_host(
     host = DurableHost(
         HostOptions(app_dir, host="127.0.0.1", port=0, in_memory_azurite=True),
         environ=environ,
-        echo=log.debug,
+        echo=echo,
         clock=clock,
     )
     try:

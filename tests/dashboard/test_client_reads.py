@@ -8,8 +8,6 @@ import pytest
 
 from durable_host.engine.client.api import InstanceQuery
 from durable_host.engine.client.engine_client import EngineClient
-from durable_host.engine.dispatch.router import MessageRouter
-from durable_host.engine.time.clock import RealClock
 from durable_host.taskhub.events import OrchestrationStatus
 from durable_host.taskhub.storage import TaskHubStorage
 from tests.dashboard.written_hub import write_completed_chain
@@ -18,14 +16,7 @@ pytestmark = pytest.mark.azurite
 
 
 def _client(storage: TaskHubStorage) -> EngineClient:
-    clock = RealClock()
-    return EngineClient(
-        storage=storage,
-        router=MessageRouter(storage, storage.names.partition_count, clock),
-        clock=clock,
-        hub_name=storage.names.hub,
-        resolve_orchestrator=lambda name: name,
-    )
+    return EngineClient.standalone(storage)
 
 
 async def test_a_history_slice_reads_its_events_and_knows_the_length(

@@ -34,13 +34,18 @@ def invoker(app_index: FunctionIndex) -> FunctionInvoker:
 
 @pytest.fixture
 async def engine(
+    request: pytest.FixtureRequest,
     azurite: str,
     hub_name: str,
     app_index: FunctionIndex,
     invoker: FunctionInvoker,
     app_module: ModuleType,
 ) -> AsyncIterator[Engine]:
-    eng = Engine(azurite, settings(hub_name), app_index, invoker)
+    """A test marked `@pytest.mark.engine_settings(name=value, ...)` gets those
+    EngineSettings."""
+    marker = request.node.get_closest_marker("engine_settings")
+    overrides = marker.kwargs if marker is not None else {}
+    eng = Engine(azurite, settings(hub_name, **overrides), app_index, invoker)
     await eng.start()
     try:
         yield eng

@@ -33,10 +33,11 @@ async def held_poller(engine: Engine) -> AsyncIterator[asyncio.Event]:
         release.set()
 
 
+# 8 activities: 2 start when handed over, 6 wait.
+@pytest.mark.engine_settings(max_concurrent_activity_functions=2)
 async def test_a_backlog_drains_while_the_poller_sleeps(
     engine: Engine, held_poller: asyncio.Event
 ) -> None:
-    engine.activities._max = 2  # 8 activities: 2 start when handed over, 6 wait
     instance_id = await start(engine, "fan_out", 8)
 
     # Unfixed, the 6 waited for the poller, which never comes back here.

@@ -21,8 +21,6 @@ from typing import Any
 from azure.data.tables.aio import TableClient
 
 from durable_host.engine.client.engine_client import EngineClient
-from durable_host.engine.dispatch.router import MessageRouter
-from durable_host.engine.time.clock import RealClock
 from durable_host.taskhub.events import OrchestrationStatus
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage
@@ -109,15 +107,7 @@ class HubClient:
         self.connection_string = connection_string
         self.names = TaskHubNames(hub_name, PARTITIONS)
         self.storage = TaskHubStorage(connection_string, self.names)
-        clock = RealClock()
-        self.client = EngineClient(
-            storage=self.storage,
-            router=MessageRouter(self.storage, PARTITIONS, clock),
-            clock=clock,
-            hub_name=hub_name,
-            resolve_orchestrator=lambda name: name,
-            resolve_entity=lambda name: name,
-        )
+        self.client = EngineClient.standalone(self.storage)
 
     async def __aenter__(self) -> HubClient:
         await self.storage.create_if_not_exists()

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from durable_host.engine.client.engine_client import EngineClient
-from durable_host.engine.dispatch.router import MessageRouter
-from durable_host.engine.time.clock import RealClock
 from durable_host.errors import ConfigurationError
 from durable_host.server.app_hub import HubLocation, reachable_hub
 from durable_host.server.host_json import HOST_JSON, ConfigSection, read_json_object
@@ -53,16 +51,12 @@ async def open_hub_client(
         async with TaskHubStorage(location.connection_string, names) as storage:
             if create:
                 await storage.create_if_not_exists()
-            clock = RealClock()
-            client = EngineClient(
-                storage=storage,
-                router=MessageRouter(storage, names.partition_count, clock),
-                clock=clock,
-                hub_name=names.hub,
-                # No app is loaded: the name is taken as given, as Core Tools does.
-                resolve_orchestrator=lambda name: name,
-            )
-            yield HubClient(names.hub, storage, client)
+            # No app is loaded: the name is taken as given, as Core Tools does.
+            client = EngineClient.standalone(storage)
+            try:
+                yield HubClient(names.hub, storage, client)
+            finally:
+                client.router.close()
 
 
 def hub_location(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -37,22 +37,19 @@ class ClientBase:
     clock: Clock
     hub_name: str
     resolve_orchestrator: Callable[[str], str]
+    # The Instances row writer, shared with the engine's work items: a start's first episode
+    # merges into the Pending row the client wrote.
+    rows: InstanceRowWriter
     notifier: InstanceNotifier | None = None
     resolve_entity: Callable[[str], str] | None = None
-    # Set by the Engine under a virtual clock: time jumps to the next timer while we wait.
-    time_skipping: Callable[[], AbstractContextManager[None]] = field(
-        default=nullcontext, init=False
-    )
-    tracer: DurableTracer | None = field(default=None, init=False)  # set when tracing is on
-    # Set by the Engine: a purged instance's session kept in memory between episodes is
-    # dropped, so an instance started again under that id (a rewound parent's sub-orchestration)
-    # is not checkpointed over the purged history's ETag (a failed first write whose messages
-    # were already sent: its activities ran twice).
-    forget_session: Callable[[str], None] = field(default_factory=lambda: _keeps_none, init=False)
-    rows: InstanceRowWriter = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.rows = InstanceRowWriter(self.storage, self.hub_name)
+    # Under a virtual clock: time jumps to the next timer while we wait.
+    time_skipping: Callable[[], AbstractContextManager[None]] = nullcontext
+    tracer: DurableTracer | None = None  # when tracing is on
+    # A purged instance's session kept in memory between episodes is dropped, so an instance
+    # started again under that id (a rewound parent's sub-orchestration) is not checkpointed
+    # over the purged history's ETag (a failed first write whose messages were already sent:
+    # its activities ran twice).
+    forget_session: Callable[[str], None] = _keeps_none
 
     async def _existing(self, instance_id: str) -> InstanceRecord:
         record = await self.storage.get_instance(instance_id)

@@ -56,6 +56,7 @@ class ActivityDispatcher(QueueConsumer):
         clock: Clock,
         max_concurrent: int = 10,
         queue: QueueSettings = QueueSettings(),
+        tracer: DurableTracer | None = None,
     ) -> None:
         super().__init__(storage, queue, log)
         self._router = router
@@ -67,7 +68,7 @@ class ActivityDispatcher(QueueConsumer):
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.activities_run = 0
-        self.tracer: DurableTracer | None = None  # set by the Engine when tracing is on
+        self.tracer = tracer  # when tracing is on
         # Renewing a message's visibility changes its pop receipt; the latest one deletes it.
         self._renewed: dict[str, ReceivedMessage] = {}
         self._backlog: deque[ReceivedMessage] = deque()

@@ -126,6 +126,7 @@ class EntityProcessor:
         may_reply: Callable[[str], bool] | None = None,
         reorder_window: timedelta = timedelta(minutes=30),
         visibility_timeout: float = 300.0,
+        tracer: DurableTracer | None = None,
     ) -> None:
         self._may_reply = may_reply
         self._returns = MessageReturns(storage, visibility_timeout=visibility_timeout)
@@ -140,7 +141,7 @@ class EntityProcessor:
         self._active: set[str] = set()
         self.batches_run = 0
         self.operations_run = 0
-        self.tracer: DurableTracer | None = None  # set by the Engine when tracing is on
+        self.tracer = tracer  # when tracing is on
 
     async def process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         """Process and checkpoint one batch; raising leaves the messages to the dispatcher."""

@@ -66,6 +66,7 @@ class OrchestrationDispatcher(QueueConsumer):
         entity_processor: EntityProcessor | None = None,
         forget_entities: Callable[[int], None] | None = None,
         may_write: Callable[[str], bool] | None = None,
+        max_buffered: int | None = None,
     ) -> None:
         super().__init__(storage, queue, log)
         self._entity_processor = entity_processor
@@ -87,7 +88,7 @@ class OrchestrationDispatcher(QueueConsumer):
         )
         self._sessions = SessionCache()
         self._loops_by_partition: dict[int, asyncio.Task[None]] = {}
-        self._max_buffered = max(2000, 40 * batch_size)
+        self._max_buffered = max(2000, 40 * batch_size) if max_buffered is None else max_buffered
         router.control_accepts = self.accepts_more
         self._partition_stops: dict[int, asyncio.Event] = {}
         self._stopping = asyncio.Event()
@@ -215,8 +216,6 @@ class OrchestrationDispatcher(QueueConsumer):
             if not await self._settle_unreadable(msg):
                 self._deliver_local(msg)
 
-    # -- one work item ---------------------------------------------------------------------------
-
     async def _process_safely(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         try:
             await self._process(instance_id, batch)
@@ -297,7 +296,7 @@ class OrchestrationDispatcher(QueueConsumer):
     async def _repair_row(self, session: Session) -> None:
         """Bring the row up to the history once the last checkpoint's own write is done."""
         await session.finished()
-        await self._runner.repair_row(session, self._clock.now())
+        await self._runner.rows.repair(session, self._clock.now())
 
 
 def _names_another_execution(session: Session, batch: list[ReceivedMessage]) -> bool:

@@ -54,13 +54,14 @@ class WorkItemRunner:
         clock: Clock,
         rows: InstanceRowWriter,
         known_activity: Callable[[str], bool] | None,
+        tracer: DurableTracer | None = None,
     ) -> None:
         self._storage = storage
         self._episodes = EpisodeRunner(executor_for, known_activity)
         self._clock = clock
         self.rows = rows
-        # Set by the Engine when host.json turns tracing on; None costs one test per episode.
-        self.tracer: DurableTracer | None = None
+        # When host.json turns tracing on; None costs one test per episode.
+        self.tracer = tracer
 
     @property
     def episodes_run(self) -> int:
@@ -70,12 +71,6 @@ class WorkItemRunner:
     def episodes_skipped(self) -> int:
         """Episodes decided without running the orchestrator (see replay_while_blocked)."""
         return self._episodes.episodes_skipped
-
-    async def repair_row(self, session: Session, now: datetime) -> None:
-        """Bring the row up to the history, with the custom status its last episode set."""
-        await self.rows.repair(
-            session, now, lambda: self._episodes.last_custom_status(session, now)
-        )
 
     async def run(
         self,

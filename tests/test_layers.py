@@ -70,19 +70,28 @@ def layer_of(path: Path) -> str:
     return relative.parts[0] if len(relative.parts) > 1 else relative.stem
 
 
-def imported_modules(path: Path) -> list[list[str]]:
-    """The dotted parts of every absolute import in `path`, inside functions too."""
+def imported_modules(path: Path, source: str | None = None) -> list[list[str]]:
+    """The dotted parts of every import in `path`, inside functions too; relative imports
+    resolved against `path`'s package, so `from ..server import x` is seen as what it is."""
+    if source is None:
+        source = path.read_text(encoding="utf-8")
+    package = list(path.relative_to(PACKAGE.parent).parent.parts)
     modules: list[list[str]] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules.append(node.module.split("."))
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            base = [] if node.level == 0 else package[: len(package) - (node.level - 1)]
+            if node.module:
+                modules.append(base + node.module.split("."))
+            else:
+                modules.extend([*base, alias.name] for alias in node.names)
         elif isinstance(node, ast.Import):
             modules.extend(alias.name.split(".") for alias in node.names)
     return modules
 
 
-def imported_layers(path: Path) -> set[str]:
-    return {m[1] for m in imported_modules(path) if m[0] == "durable_host" and len(m) > 1}
+def imported_layers(path: Path, source: str | None = None) -> set[str]:
+    modules = imported_modules(path, source)
+    return {m[1] for m in modules if m[0] == "durable_host" and len(m) > 1}
 
 
 MODULES = sorted(
@@ -177,3 +186,18 @@ def test_each_command_imports_only_what_it_needs(path: Path) -> None:
 
 def test_every_command_module_is_checked() -> None:
     assert {cli_part_of(p) for p in CLI_MODULES} == set(CLI_ALLOWED)
+
+
+def test_the_check_sees_absolute_relative_and_nested_imports() -> None:
+    path = PACKAGE / "taskhub" / "example.py"
+    source = "\n".join(
+        [
+            "import durable_host.engine.runtime",
+            "from ..server import host",
+            "from .. import http",
+            "from . import names",
+            "def later():",
+            "    from durable_host.cli import program",
+        ]
+    )
+    assert imported_layers(path, source) == {"engine", "server", "http", "taskhub", "cli"}

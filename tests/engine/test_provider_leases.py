@@ -116,6 +116,8 @@ async def test_stopping_drains_then_frees_every_row(hub_storage: TaskHubStorage)
     assert len(watch.rows_while_draining) == 4
     assert all(row.is_draining for row in watch.rows_while_draining)
     now = datetime.now(timezone.utc)
-    for lease in await hub_storage.list_partition_leases():
+    leases = await hub_storage.list_partition_leases()
+    assert len(leases) == 4
+    for lease in leases:
         assert (lease.current_owner, lease.is_draining) == (None, False)
         assert provider_may_claim(lease, THIRD, now)

@@ -582,3 +582,63 @@ async def test_a_message_for_a_newer_execution_than_the_cached_one_reloads_the_h
     await engine.router.send_to_instance(OrchestrationInstance(instance_id, newer), event)
     status = await finish(engine, instance_id)
     assert (status.execution_id, output(status)) == (newer, "for the newer one")
+
+
+def _lose_the_final_row_write(engine: Engine, lost: list[str]) -> None:
+    """The final episode's Instances merge fails once, as if the host died right after its
+    history write (the crash window of fix 14's neighbours, docs/reliability.md)."""
+    from durable_host.taskhub.events import OrchestrationStatus
+
+    real_merge = engine.storage.merge_instance
+
+    async def merge(instance_id: str, fields: dict[str, object], **options: Any) -> str:
+        if not lost and fields.get("runtime_status") == OrchestrationStatus.Completed:
+            lost.append(instance_id)
+            raise ConnectionResetError("the host died before the Instances merge")
+        return await real_merge(instance_id, fields, **options)
+
+    engine.storage.merge_instance = merge  # type: ignore[method-assign]
+
+
+async def test_a_repaired_final_row_has_the_last_episodes_custom_status(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """The last episode sets a new custom status and its row write is lost; the redelivered
+    messages are duplicates and the row repair writes Completed. The custom status is only
+    in the row, so the repair kept the one of the episode before: the soak found a finished
+    instance with an earlier custom status (bench/soak.py, seed 1, s-002079)."""
+    engine = make_engine(control_queue_visibility_timeout=2.0)
+    lost: list[str] = []
+    _lose_the_final_row_write(engine, lost)
+    await engine.start()
+    instance_id = await start(engine, "status_then_done", None)
+    status = await finish(engine, instance_id)
+    assert lost == [instance_id], "the final row write was not the lost one"
+    assert (status.runtime_status, output(status)) == (COMPLETED, "done")
+    assert json.loads(status.custom_status or "null") == {"done": 2}
+    await queues_drained(engine)
+
+
+async def test_a_new_host_repairs_the_final_row_with_the_last_custom_status(
+    make_engine: Callable[..., Engine],
+) -> None:
+    """As above, but the host that lost the write stops, so the repair is made by another
+    one with no copy of the instance: it decides the last episode again to learn its
+    custom status."""
+    first = make_engine(control_queue_visibility_timeout=2.0)
+    lost: list[str] = []
+    _lose_the_final_row_write(first, lost)
+    await first.start()
+    instance_id = await start(first, "status_then_done", None)
+    await eventually(lambda: _true_if(bool(lost)), what="the lost final row write")
+    assert await history_has(first, instance_id, OrchestratorCompleted)
+    record = await first.storage.get_instance(instance_id)
+    assert record is not None and json.loads(record.custom_status or "null") == {"step": 1}
+    await _crash(first)
+
+    second = make_engine(control_queue_visibility_timeout=2.0)
+    await second.start()
+    status = await finish(second, instance_id)
+    assert (status.runtime_status, output(status)) == (COMPLETED, "done")
+    assert json.loads(status.custom_status or "null") == {"done": 2}
+    await queues_drained(second)

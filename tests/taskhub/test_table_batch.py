@@ -79,6 +79,7 @@ def test_the_body_is_one_changeset_of_the_sdk_requests_as_the_email_parser_reads
         request_line, *header_lines = head.decode().split("\r\n")
         assert request_line == f"{request.method} {request.url} HTTP/1.1"
         headers = dict(line.split(": ", 1) for line in header_lines)
+        assert request.headers, "the SDK's request has no headers to compare"
         for name, value in request.headers.items():
             assert headers[name] == value
         if request.content is None:

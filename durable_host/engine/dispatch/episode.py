@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from durable_host.engine.dispatch.executors import Episode, OrchestrationExecutor
-from durable_host.engine.dispatch.sessions import Session
+from durable_host.engine.dispatch.sessions import Session, find_started, suspended_after
 from durable_host.engine.replay.decision import (
     Completion,
     Decision,
@@ -22,17 +22,34 @@ from durable_host.engine.replay.decision import (
 )
 from durable_host.errors import FunctionNotFoundError
 from durable_host.taskhub.events import (
+    ContinueAsNew,
+    EventSent,
     ExecutionCompleted,
     ExecutionStarted,
+    ExecutionTerminated,
     HistoryEvent,
     OrchestrationStatus,
     OrchestratorCompleted,
+    OrchestratorStarted,
     SubOrchestrationInstanceCompleted,
+    SubOrchestrationInstanceCreated,
     SubOrchestrationInstanceFailed,
     TaskScheduled,
+    TimerCreated,
 )
 
 log = logging.getLogger("durable_host.orchestrations")
+
+# What an episode's decision and its close append after the events it was run on.
+_DECIDED = (
+    TaskScheduled,
+    SubOrchestrationInstanceCreated,
+    TimerCreated,
+    EventSent,
+    ContinueAsNew,
+    ExecutionCompleted,
+    OrchestratorCompleted,
+)
 
 
 class EpisodeRunner:
@@ -88,6 +105,32 @@ class EpisodeRunner:
             log_host_failure(ctx, failed)
             return failed
         return decision
+
+    async def last_custom_status(self, session: Session, now: datetime) -> str | None:
+        """The custom status the last stored episode of `session` gave its row, found by
+        deciding that episode again on the events it was run on.
+
+        Only the row holds a custom status, not the history: when an episode's row write is
+        lost (a crash, a storage outage after the history write), the row repair needs it, or
+        a finished instance keeps the custom status of the episode before its last. Works on
+        a copy, so the session's own executor state stays as its episodes left it.
+        """
+        history = session.history
+        begun = max(
+            (i for i, e in enumerate(history) if isinstance(e, OrchestratorStarted)), default=None
+        )
+        started = find_started(history)
+        if begun is None or started is None:
+            return None
+        past = history[:begun]
+        ran_on = [e for e in history[begun:] if not isinstance(e, _DECIDED)]
+        if any(isinstance(e, ExecutionTerminated) for e in ran_on) or suspended_after(
+            past + ran_on
+        ):
+            return None  # the orchestrator did not run: WorkItemRunner._play writes none
+        copy = Session(session.instance_id, session.execution_id, past)
+        decision = await self.decide(copy, started, ran_on, now)
+        return decision.custom_status
 
     def _unknown_activities(self, decision: Decision) -> str | None:
         if self._known_activity is None:

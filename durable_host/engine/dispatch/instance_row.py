@@ -29,7 +29,7 @@ entity; an entity never finishes, so there is no end to protect.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -150,15 +150,21 @@ class InstanceRowWriter:
             return False, etag
         return True, etag
 
-    async def repair(self, session: Session, now: datetime) -> None:
-        """Make the row say what the session's history says (status and execution).
+    async def repair(
+        self,
+        session: Session,
+        now: datetime,
+        custom_status: Callable[[], Awaitable[str | None]] | None = None,
+    ) -> None:
+        """Make the row say what the session's history says (status and execution), and what
+        `custom_status` gives: the last episode's (only the row holds it; soak seed 1).
 
         A crash after an episode's history write but before its row write leaves the row
         behind (Pending after the first episode, Running after the last); the episode's
         messages then come back and are all discarded as duplicates, so without this nothing
-        would ever bring the row up to date, and clients waiting for Running or a final
-        status would wait forever. Written as the owner: this host's history can be behind a
-        newer owner's, whose final row must not be put back to Running.
+        would bring the row up to date, and clients waiting for a status would wait forever.
+        Written as the owner: this host's history can be behind a newer owner's, whose final
+        row must not be put back to Running.
         """
         started = session.started
         status = session.status
@@ -176,24 +182,19 @@ class InstanceRowWriter:
             status.name,
             record.runtime_status.name if record is not None else "nothing",
         )
-        completed = next(
-            (e for e in reversed(session.history) if isinstance(e, ExecutionCompleted)), None
-        )
-        completion = (
-            Completion(completed.orchestration_status, completed.result, completed.failure_details)
-            if completed is not None
-            else None
-        )
+        completion, when = _completion(session.history, now)
+        custom = await custom_status() if custom_status is not None else None
         fields = self.episode_fields(
             session,
             started,
             session.history,
             completion,
-            None,
-            completed.timestamp if completed is not None else now,
+            custom,
+            when,
             suspended=status == OrchestrationStatus.Suspended,
         )
-        del fields["custom_status"]  # not in the history: leave whatever the row has
+        if custom_status is None:
+            del fields["custom_status"]  # not in the history: leave whatever the row has
         session.wrote_row(None)
         await self.write_owned(session, fields)
 
@@ -318,3 +319,12 @@ async def _purged(storage: TaskHubStorage, instance_id: str) -> bool:
         return False
     log.info("Instance %s was purged; its row is not rewritten", instance_id)
     return True
+
+
+def _completion(history: list[HistoryEvent], now: datetime) -> tuple[Completion | None, datetime]:
+    """The execution's end by its history, and when (`now` while it runs)."""
+    completed = next((e for e in reversed(history) if isinstance(e, ExecutionCompleted)), None)
+    if completed is None:
+        return None, now
+    status = completed.orchestration_status
+    return Completion(status, completed.result, completed.failure_details), completed.timestamp

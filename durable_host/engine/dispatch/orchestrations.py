@@ -296,7 +296,7 @@ class OrchestrationDispatcher(QueueConsumer):
     async def _repair_row(self, session: Session) -> None:
         """Bring the row up to the history once the last checkpoint's own write is done."""
         await session.finished()
-        await self._runner.rows.repair(session, self._clock.now())
+        await self._runner.repair_row(session, self._clock.now())
 
 
 def _names_another_execution(session: Session, batch: list[ReceivedMessage]) -> bool:

@@ -72,6 +72,12 @@ class WorkItemRunner:
         """Episodes decided without running the orchestrator (see replay_while_blocked)."""
         return self._episodes.episodes_skipped
 
+    async def repair_row(self, session: Session, now: datetime) -> None:
+        """Bring the row up to the history, with the custom status its last episode set."""
+        await self.rows.repair(
+            session, now, lambda: self._episodes.last_custom_status(session, now)
+        )
+
     async def run(
         self,
         session: Session,

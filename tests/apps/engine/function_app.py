@@ -185,6 +185,17 @@ def status_steps(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def status_then_done(context: df.DurableOrchestrationContext):
+    # A custom status on every step and another in the last episode, the one whose row
+    # write tests/engine/test_recovery.py loses.
+    for step in range(2):
+        context.set_custom_status({"step": step})
+        yield context.call_activity("echo", step)
+    context.set_custom_status({"done": 2})
+    return "done"
+
+
+@app.orchestration_trigger(context_name="context")
 def nondeterministic(context: df.DurableOrchestrationContext):
     # The first activity's name comes from the environment, so a test can "change the code"
     # between two episodes of one instance.

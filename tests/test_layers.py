@@ -2,8 +2,8 @@
 
 docs/design.md: taskhub <- engine <- http <- server <- cli/testing, with functions beside the
 engine, and inside the engine {time, replay, log_context} <- dispatch <- client <- runtime;
-lint (on functions) and replayer (on engine) are used by cli/testing only. Checked on the source,
-imports inside functions included.
+lint (on functions) and history_check (on engine) are used by cli/testing only. Checked on the
+source, imports inside functions included.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
         "protobuf",
     },
     "lint": {"functions"},
-    "replayer": {"engine", "functions", "taskhub", "protobuf"},
+    "history_check": {"engine", "functions", "taskhub", "protobuf"},
     "testing": {
         "server",
         "grpc_api",
@@ -45,7 +45,7 @@ ALLOWED: dict[str, set[str]] = {
         "engine",
         "functions",
         "taskhub",
-        "replayer",
+        "history_check",
         "tracing",
         "protobuf",
     },
@@ -60,7 +60,7 @@ ALLOWED: dict[str, set[str]] = {
         "tracing",
         "protobuf",
         "lint",
-        "replayer",
+        "history_check",
     },
 }
 
@@ -162,7 +162,7 @@ CLI_ALLOWED: dict[str, set[str]] = {
     "poison_commands": {"server"},
     "init_command": {"server"},
     "lint_command": {"server", "lint"},
-    "replay_commands": {"server", "replayer", "taskhub"},
+    "replay_commands": {"server", "history_check", "taskhub"},
     "dashboard_command": {"cli", "dashboard", "http"},
     "sidecar_command": {"cli", "server"},
     "durable_commands": {"cli", "server", "engine", "taskhub"},

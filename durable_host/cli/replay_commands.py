@@ -20,7 +20,7 @@ from durable_host.errors import ConfigurationError, DurableHostError, InstanceNo
 from durable_host.taskhub.events import OrchestrationStatus
 
 if TYPE_CHECKING:
-    from durable_host.replayer import ReplayReport
+    from durable_host.history_check import ReplayReport
     from durable_host.taskhub.names import TaskHubNames
     from durable_host.taskhub.storage import TaskHubStorage
 
@@ -125,8 +125,8 @@ def _hub_names(app_dir: Path, hub: str | None) -> TaskHubNames:
 
 
 async def _replay(args: argparse.Namespace) -> list[ReplayReport]:
-    from durable_host.replayer import HistoryReplayer
-    from durable_host.replayer.recorded import read_recorded, select_instances
+    from durable_host.history_check import HistoryReplayer
+    from durable_host.history_check.recorded import read_recorded, select_instances
     from durable_host.server.settings import export_values, load_local_settings
 
     # As the host does before it imports the app: module-level code may read its settings.
@@ -152,7 +152,7 @@ async def _replay(args: argparse.Namespace) -> list[ReplayReport]:
 
 
 async def _export(args: argparse.Namespace) -> dict[str, object]:
-    from durable_host.replayer.recorded import read_recorded
+    from durable_host.history_check.recorded import read_recorded
 
     async with _storage(args) as storage:
         return (await read_recorded(storage, args.instance)).to_document()
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         for report in reports:
             print(report.describe())
-    from durable_host.replayer import Verdict
+    from durable_host.history_check import Verdict
 
     counts = {v: sum(1 for r in reports if r.verdict is v) for v in Verdict}
     summary = ", ".join(f"{n} {v.value}" for v, n in counts.items())

@@ -1,6 +1,6 @@
 """Load `function_app.py` and invoke its functions as the Python worker would."""
 
-from durable_host.functions.index import (
+from durable_host.functions.function_index import (
     DurableFunction,
     DurableKind,
     DurableProtocol,

@@ -35,7 +35,7 @@ from azure.functions.durable_functions import (
 
 from durable_host.errors import ConfigurationError, FunctionInvocationError
 from durable_host.functions import http_output, logs
-from durable_host.functions.index import (
+from durable_host.functions.function_index import (
     DurableFunction,
     DurableKind,
     DurableProtocol,

@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from durable_host.errors import AppLoadError
-from durable_host.functions.index import (
+from durable_host.functions.classify import build_index
+from durable_host.functions.function_index import (
     FunctionIndex,
     FunctionSource,
 )
-from durable_host.functions.indexer import build_index
 from durable_host.functions.loader_v1 import V1_PACKAGE, is_v1_app, load_v1_functions
 
 SCRIPT_FILE_SETTING = "PYTHON_SCRIPT_FILE_NAME"

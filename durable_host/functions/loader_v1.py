@@ -26,7 +26,7 @@ from typing import Any
 import azure.functions as func
 
 from durable_host.errors import AppLoadError
-from durable_host.functions.index import FunctionSource
+from durable_host.functions.function_index import FunctionSource
 
 V1_PACKAGE = "__app__"
 FUNCTION_JSON = "function.json"

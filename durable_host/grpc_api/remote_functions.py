@@ -18,7 +18,7 @@ from durable_host.engine.dispatch.executors import (
 )
 from durable_host.engine.executors.proto_protocol import ProtoExecutor
 from durable_host.functions import DurableKind, DurableProtocol, FunctionIndex
-from durable_host.functions.index import DurableFunction
+from durable_host.functions.function_index import DurableFunction
 from durable_host.grpc_api.worker_hub import WorkerHub
 
 __all__ = ["RemoteExecutors", "WorkerFunctions"]

@@ -26,7 +26,7 @@ from durable_host.taskhub.events import OrchestrationStatus
 LIFECYCLE_ACTIONS = ("terminate", "suspend", "resume")
 
 
-class InstanceActions:
+class InstanceActionHandlers:
     """Actions on one existing instance; restart answers like a start (`InstanceHandlers`)."""
 
     def __init__(self, client: ManagementApi, instances: InstanceHandlers) -> None:

@@ -31,7 +31,7 @@ from durable_host.http.api_common import (
     query_of,
 )
 from durable_host.http.api_entities import EntityHandlers
-from durable_host.http.api_instance_actions import LIFECYCLE_ACTIONS, InstanceActions
+from durable_host.http.api_instance_actions import LIFECYCLE_ACTIONS, InstanceActionHandlers
 from durable_host.http.api_instances import InstanceHandlers
 from durable_host.http.binding import RPC_BASE_PATH, WEBHOOK_PATH, ClientEndpoints
 from durable_host.http.payloads import already_exists_error, http_error
@@ -47,7 +47,7 @@ class DurableApi:
 
     def __init__(self, client: ManagementApi, endpoints: ClientEndpoints) -> None:
         self._instances = InstanceHandlers(client, endpoints)
-        self._actions = InstanceActions(client, self._instances)
+        self._actions = InstanceActionHandlers(client, self._instances)
         self._entities = EntityHandlers(client)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

@@ -10,7 +10,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from durable_host.errors import FunctionInvocationError
-from durable_host.functions.index import HttpFunction
+from durable_host.functions.function_index import HttpFunction
 from durable_host.http.function_keys import AccessKeys
 from durable_host.http.routes import MethodNotAllowed, Router
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from durable_host.functions.index import DurableKind, FunctionIndex
+from durable_host.functions.function_index import DurableKind, FunctionIndex
 from durable_host.lint import rules
 from durable_host.lint.rules import Finding, Role, Rule
 from durable_host.lint.source import FunctionNode, ModuleSource, dotted, global_names, local_names

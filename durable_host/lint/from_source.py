@@ -1,7 +1,7 @@
 """Orchestrators and entities found from the source alone, for an app that cannot be imported.
 
 Linters run in CI jobs and editors where the app's own dependencies are not installed (an
-app importing `azureml` fails to load there). The functions are then found as the indexer
+app importing `azureml` fails to load there). The functions are then found as `build_index`
 would find them, without running any of the app: v2 decorators (`@app.orchestration_trigger`,
 `@bp.entity_trigger`, `@app.function_name("...")`, the trigger's name override) in the app's
 Python files, and v1 `function.json` folders (the `entryPoint`, default `main`, and the
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from durable_host.functions.app_files import AppFiles
-from durable_host.functions.index import DurableFunction, DurableKind, FunctionIndex
+from durable_host.functions.function_index import DurableFunction, DurableKind, FunctionIndex
 from durable_host.lint.rules import Role
 from durable_host.lint.source import FunctionNode, ModuleSource, SourceCache, dotted
 

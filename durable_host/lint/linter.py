@@ -13,7 +13,7 @@ from typing import Any
 
 from durable_host.errors import AppLoadError
 from durable_host.functions.app_files import AppFiles
-from durable_host.functions.index import DurableProtocol, FunctionIndex
+from durable_host.functions.function_index import DurableProtocol, FunctionIndex
 from durable_host.functions.loader import load_app
 from durable_host.lint import rules
 from durable_host.lint.checks import FunctionCheck

@@ -9,7 +9,7 @@ from typing import Any
 
 from durable_host.engine.runtime import Engine
 from durable_host.errors import FunctionNotFoundError
-from durable_host.functions.index import DurableKind
+from durable_host.functions.function_index import DurableKind
 from durable_host.testing.doubles import activity_runner
 
 __all__ = ["ActivityDouble", "install_double"]

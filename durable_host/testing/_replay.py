@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from durable_host.replayer import HistoryReplayer, RecordedHistory, ReplayReport
+from durable_host.history_check import HistoryReplayer, RecordedHistory, ReplayReport
 
 
 def replay_history(

@@ -19,9 +19,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from durable_host.errors import FunctionNotFoundError
-from durable_host.functions.index import DurableProtocol, FunctionIndex
-from durable_host.replayer import HistoryReplayer, ReplayReport
-from durable_host.replayer.recorded import read_recorded, select_instances
+from durable_host.functions.function_index import DurableProtocol, FunctionIndex
+from durable_host.history_check import HistoryReplayer, ReplayReport
+from durable_host.history_check.recorded import read_recorded, select_instances
 from durable_host.taskhub.events import OrchestrationStatus
 
 if TYPE_CHECKING:

@@ -4,8 +4,8 @@ replayer does not speak yet; it says so instead of failing inside the SDK's deco
 from __future__ import annotations
 
 from durable_host.engine.runtime import Engine
-from durable_host.replayer import HistoryReplayer, Verdict
-from durable_host.replayer.recorded import read_recorded
+from durable_host.history_check import HistoryReplayer, Verdict
+from durable_host.history_check.recorded import read_recorded
 from tests.engine._helpers import finish
 from tests.v2.conftest import APP_DIR
 

@@ -33,7 +33,7 @@ from durable_host.engine.dispatch.entity_state import (
 )
 from durable_host.engine.dispatch.queue_consumer import arrival_order
 from durable_host.engine.dispatch.router import MAX_DELAY_SECONDS
-from durable_host.engine.replay.entity_sorter import Verdict, receive_in_order
+from durable_host.engine.replay.entity_sorter import SortOutcome, receive_in_order
 from durable_host.engine.time.clock import Clock
 from durable_host.taskhub.events import EventRaised, HistoryEvent
 from durable_host.taskhub.storage import ReceivedMessage
@@ -83,15 +83,15 @@ def sort_batch(
             continue
         receipt = receive_in_order(out.sorter, request, reorder_window)
         out.sorter = receipt.sorter
-        if receipt.verdict is not Verdict.DELIVERED:
+        if receipt.outcome is not SortOutcome.DELIVERED:
             log.info(
                 "Entity %s: operation %s from %s is %s (%s)",
                 instance_id,
                 request.request_id,
                 request.parent,
-                receipt.verdict.value,
+                receipt.outcome.value,
                 "a copy of one already delivered"
-                if receipt.verdict is Verdict.DUPLICATE
+                if receipt.outcome is SortOutcome.DUPLICATE
                 else "held back until the request sent before it arrives",
             )
         for delivered in receipt.deliver:

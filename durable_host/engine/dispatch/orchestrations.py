@@ -45,7 +45,7 @@ log = logging.getLogger("durable_host.orchestrations")
 # is not followed by a long wait.
 _SUSPENDED_RECHECK_SECONDS = 5.0
 
-EntityProcessor = Callable[[str, list[ReceivedMessage]], Awaitable[None]]
+EntityBatchHandler = Callable[[str, list[ReceivedMessage]], Awaitable[None]]
 """(entity instance id "@name@key", its received messages) -> processes and checkpoints them."""
 
 
@@ -63,7 +63,7 @@ class OrchestrationDispatcher(QueueConsumer):
         max_concurrent: int = 100,
         session_idle_timeout: float = 30.0,
         notifier: InstanceNotifier | None = None,
-        entity_processor: EntityProcessor | None = None,
+        entity_processor: EntityBatchHandler | None = None,
         forget_entities: Callable[[int], None] | None = None,
         may_write: Callable[[str], bool] | None = None,
         max_buffered: int | None = None,
@@ -321,4 +321,4 @@ def _started_execution(events: list[HistoryEvent]) -> str | None:
     return started.orchestration_instance.execution_id if started is not None else None
 
 
-__all__ = ["EntityProcessor", "OrchestrationDispatcher"]
+__all__ = ["EntityBatchHandler", "OrchestrationDispatcher"]

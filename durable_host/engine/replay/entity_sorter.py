@@ -27,7 +27,7 @@ __all__ = [
     "MessageSorter",
     "Receipt",
     "ReceiveBuffer",
-    "Verdict",
+    "SortOutcome",
     "format_ticks",
     "label_outgoing",
     "parse_ticks",
@@ -209,7 +209,7 @@ class MessageSorter(Generic[M]):
         )
 
 
-class Verdict(enum.Enum):
+class SortOutcome(enum.Enum):
     """What became of the message handed to `receive_in_order`."""
 
     DELIVERED = "delivered"  # in order (or not sorted at all): deliver it now
@@ -220,7 +220,7 @@ class Verdict(enum.Enum):
 @dataclass(frozen=True)
 class Receipt(Generic[M]):
     sorter: MessageSorter[M]
-    verdict: Verdict
+    outcome: SortOutcome
     deliver: list[M]  # in order; may include earlier buffered messages the message released
 
 
@@ -234,7 +234,7 @@ def receive_in_order(
     the window passes; one whose predecessor is in the window and not yet delivered waits; a
     new execution of the sender releases what waited and starts over."""
     if window <= 0 or message.parent is None or message.position > 0 or message.timestamp <= 0:
-        return Receipt(sorter, Verdict.DELIVERED, [message])
+        return Receipt(sorter, SortOutcome.DELIVERED, [message])
     buffers = dict(sorter.received_from)
     horizon = sorter.receive_horizon
     deliver: list[M] = []
@@ -245,7 +245,7 @@ def receive_in_order(
         deliver.append(message)
         return Receipt(
             replace(sorter, received_from=buffers, receive_horizon=horizon),
-            Verdict.DELIVERED,
+            SortOutcome.DELIVERED,
             deliver,
         )
     key = _find(buffers, message.parent)
@@ -256,19 +256,19 @@ def receive_in_order(
         deliver.extend(buffer.buffered)
         buffer = ReceiveBuffer(execution_id=message.parent_execution)
     if message.timestamp <= buffer.last:
-        verdict = Verdict.DUPLICATE
+        outcome = SortOutcome.DUPLICATE
     elif message.predecessor > buffer.last and message.predecessor >= horizon:
-        verdict = Verdict.BUFFERED
+        outcome = SortOutcome.BUFFERED
         buffer = replace(buffer, buffered=_insert(buffer.buffered, message))
     else:
-        verdict = Verdict.DELIVERED
+        outcome = SortOutcome.DELIVERED
         deliver.append(message)
         buffer = replace(buffer, last=_last(message.timestamp, horizon))
         buffer, released = _release(buffer, horizon)
         deliver.extend(released)
     buffers[key] = buffer
     new = replace(sorter, received_from=buffers, receive_horizon=horizon)
-    return Receipt(new, verdict, deliver)
+    return Receipt(new, outcome, deliver)
 
 
 def _advance_horizon(buffers: dict[str, ReceiveBuffer[M]], horizon: int) -> list[M]:

@@ -1,7 +1,7 @@
 """Blocked episodes decided without the orchestrator: a continued walk decides as a fresh one.
 
 The state is what the SDK returns for `yield context.task_all([...])` over four activities
-(tests/app shows the SDK producing this shape); histories are built event by event as the
+(tests/sample_app shows the SDK producing this shape); histories are built event by event as the
 engine writes them, one episode per result.
 """
 

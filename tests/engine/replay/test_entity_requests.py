@@ -1,6 +1,6 @@
 """The labels the replay walk gives an orchestration's entity requests (replay/entity_requests.py).
 
-The actions are what the SDK returns for `call_entity` / `signal_entity` (tests/app shows the
+The actions are what the SDK returns for `call_entity` / `signal_entity` (tests/sample_app shows the
 SDK producing them); histories are built as the engine writes them.
 """
 

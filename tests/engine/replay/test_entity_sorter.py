@@ -13,7 +13,7 @@ from durable_host.engine.replay.entity_sorter import (
     TICKS_PER_SECOND,
     MessageSorter,
     SendClock,
-    Verdict,
+    SortOutcome,
     format_ticks,
     label_outgoing,
     parse_ticks,
@@ -107,10 +107,10 @@ def test_out_of_order_within_the_window_waits_for_its_predecessor() -> None:
     a, b, c = chain("a", "b", "c")
     sorter, _ = feed(MessageSorter(), a)
     receipt = receive_in_order(sorter, c)
-    assert receipt.verdict is Verdict.BUFFERED and receipt.deliver == []
+    assert receipt.outcome is SortOutcome.BUFFERED and receipt.deliver == []
     assert receipt.sorter.buffered_count == 1
     receipt = receive_in_order(receipt.sorter, b)
-    assert receipt.verdict is Verdict.DELIVERED
+    assert receipt.outcome is SortOutcome.DELIVERED
     assert [m.name for m in receipt.deliver] == ["b", "c"]
     assert receipt.sorter.buffered_count == 0
 
@@ -127,8 +127,8 @@ def test_duplicates_are_dropped() -> None:
     a, b = chain("a", "b")
     sorter, _ = feed(MessageSorter(), a, b)
     receipt = receive_in_order(sorter, a)
-    assert receipt.verdict is Verdict.DUPLICATE and receipt.deliver == []
-    assert receive_in_order(receipt.sorter, b).verdict is Verdict.DUPLICATE
+    assert receipt.outcome is SortOutcome.DUPLICATE and receipt.deliver == []
+    assert receive_in_order(receipt.sorter, b).outcome is SortOutcome.DUPLICATE
     # A second copy of a waiting message replaces the first.
     c, d = chain("c", "d", start=b.timestamp + SECOND)
     d = Msg("d", d.timestamp, c.timestamp)
@@ -143,7 +143,7 @@ def test_a_predecessor_beyond_the_window_is_not_waited_for() -> None:
     late = T0 + DEFAULT_REORDER_WINDOW + 60 * SECOND
     lost_predecessor = T0 + 30 * SECOND
     receipt = receive_in_order(sorter, Msg("late", late, lost_predecessor))
-    assert receipt.verdict is Verdict.DELIVERED
+    assert receipt.outcome is SortOutcome.DELIVERED
     assert receipt.sorter.receive_horizon == late - DEFAULT_REORDER_WINDOW
 
 
@@ -161,7 +161,7 @@ def test_messages_older_than_the_horizon_pass_through() -> None:
     sorter, _ = feed(MessageSorter(), Msg("x", T0 + DEFAULT_REORDER_WINDOW + 60 * SECOND))
     old = Msg("old", T0, T0 - SECOND)
     receipt = receive_in_order(sorter, old)
-    assert receipt.verdict is Verdict.DELIVERED and receipt.deliver == [old]
+    assert receipt.outcome is SortOutcome.DELIVERED and receipt.deliver == [old]
 
 
 def test_a_new_execution_of_the_sender_starts_over() -> None:
@@ -193,7 +193,7 @@ def test_client_messages_and_forwarded_locks_are_not_sorted() -> None:
     )
     for message in unsorted:
         receipt = receive_in_order(sorter, message)
-        assert receipt.verdict is Verdict.DELIVERED and receipt.sorter is sorter
+        assert receipt.outcome is SortOutcome.DELIVERED and receipt.sorter is sorter
     off = receive_in_order(sorter, Msg("c", T0 + 5, T0 + 1), window=0)
     assert off.deliver[0].name == "c" and off.sorter is sorter
 

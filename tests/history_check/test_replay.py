@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from durable_host.cli import main
-from durable_host.replayer import Verdict
-from durable_host.replayer.recorded import read_recorded
+from durable_host.history_check import Verdict
+from durable_host.history_check.recorded import read_recorded
 from durable_host.taskhub.events import OrchestrationStatus
 from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.names import TaskHubNames
 from durable_host.taskhub.storage import TaskHubStorage
 from durable_host.testing import replay_history
-from tests.replayer.conftest import PARTITIONS, PROJECT_DIR, RecordedHub
+from tests.history_check.conftest import PARTITIONS, PROJECT_DIR, RecordedHub
 
 pytestmark = pytest.mark.usefixtures("restore_environ")
 

@@ -14,13 +14,18 @@ from durable_host.engine.replay.context import build_context_json, event_json_te
 from durable_host.engine.replay.decision import Decision, EpisodeContext, settle
 from durable_host.engine.replay.walk import UnsupportedActionError
 from durable_host.errors import FunctionNotFoundError
-from durable_host.functions.index import DurableProtocol, FunctionIndex
+from durable_host.functions.function_index import DurableProtocol, FunctionIndex
 from durable_host.functions.invoker import FunctionInvoker
 from durable_host.functions.loader import load_app
 from durable_host.functions.outcomes import OrchestratorOutcome
-from durable_host.replayer.recorded import RecordedHistory
-from durable_host.replayer.verdicts import Divergence, ReplayReport, Verdict
-from durable_host.replayer.walk import ActionSources, CheckingWalker, Diverged, describe_event
+from durable_host.history_check.checking_walker import (
+    ActionSources,
+    CheckingWalker,
+    Diverged,
+    describe_event,
+)
+from durable_host.history_check.recorded import RecordedHistory
+from durable_host.history_check.verdicts import Divergence, ReplayReport, Verdict
 from durable_host.taskhub.event_json import event_to_json
 from durable_host.taskhub.events import (
     ExecutionCompleted,

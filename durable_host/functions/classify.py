@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from durable_host.errors import AppLoadError
-from durable_host.functions.index import (
+from durable_host.functions.function_index import (
     DurableFunction,
     DurableKind,
     DurableProtocol,

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from durable_host.replayer.recorded import RecordedHistory, export_document
-from durable_host.replayer.verdicts import Divergence, ReplayReport, SourceLine, Verdict
+from durable_host.history_check.recorded import RecordedHistory, export_document
+from durable_host.history_check.verdicts import Divergence, ReplayReport, SourceLine, Verdict
 
 if TYPE_CHECKING:
-    from durable_host.replayer.run import HistoryReplayer
+    from durable_host.history_check.run import HistoryReplayer
 
 __all__ = [
     "Divergence",
@@ -31,10 +31,10 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name != "HistoryReplayer":
-        raise AttributeError(f"module 'durable_host.replayer' has no attribute {name!r}")
+        raise AttributeError(f"module 'durable_host.history_check' has no attribute {name!r}")
     from durable_host.functions.sdk_generation import require_1x_sdk
 
     require_1x_sdk("The replayer")
-    from durable_host.replayer.run import HistoryReplayer
+    from durable_host.history_check.run import HistoryReplayer
 
     return HistoryReplayer

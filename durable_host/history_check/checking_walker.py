@@ -27,7 +27,7 @@ from durable_host.engine.replay.tasks import Leaf, Retry
 from durable_host.engine.replay.walk import HistoryWalker
 from durable_host.errors import NonDeterminismError
 from durable_host.functions.app_files import AppFiles
-from durable_host.replayer.verdicts import Divergence, SourceLine
+from durable_host.history_check.verdicts import Divergence, SourceLine
 from durable_host.taskhub.events import (
     EventSent,
     HistoryEvent,

@@ -54,7 +54,7 @@ class FaultProxy:
         self._flowing.clear()
 
     def hold_request_containing(
-        self, pattern: bytes, *, then: Callable[[], None] | None = None
+        self, pattern: bytes, *, then: Callable[[], object] | None = None
     ) -> asyncio.Event:
         """Hold the first request (on any connection) whose bytes contain `pattern`: what
         precedes it on that connection may already be forwarded, but the request is never
@@ -133,7 +133,7 @@ class FaultProxy:
 @dataclass
 class _Hold:
     pattern: bytes
-    then: Callable[[], None] | None
+    then: Callable[[], object] | None
     held: asyncio.Event = field(default_factory=asyncio.Event)
 
     def trigger(self) -> None:

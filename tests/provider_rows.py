@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
@@ -46,7 +47,9 @@ async def put_row(connection: str, table: str, row: dict[str, Any]) -> None:
         await client.upsert_entity(row, mode=UpdateMode.REPLACE)
 
 
-async def get_row(connection: str, table: str, instance_id: str, row_key: str = "") -> dict:
+async def get_row(
+    connection: str, table: str, instance_id: str, row_key: str = ""
+) -> dict[str, Any]:
     async with TableClient.from_connection_string(connection, table) as client:
         return dict(await client.get_entity(escape_partition_key(instance_id), row_key))
 
@@ -109,7 +112,9 @@ def start_message_json(instance_id: str, execution_id: str, name: str, input_tex
 
 
 @asynccontextmanager
-async def hub_client(storage: TaskHubStorage) -> AsyncIterator[tuple[EngineClient, TestClient]]:
+async def hub_client(
+    storage: TaskHubStorage,
+) -> AsyncIterator[tuple[EngineClient, TestClient[web.Request, web.Application]]]:
     """Our client on the hub, and the Durable HTTP API over it (no dispatchers)."""
     client = EngineClient.standalone(storage)
     endpoints = ClientEndpoints(
@@ -123,7 +128,7 @@ async def hub_client(storage: TaskHubStorage) -> AsyncIterator[tuple[EngineClien
 # -- entities and messages ----------------------------------------------------------------------
 
 
-def _history_row(instance_id: str, execution_id: str, index: int, **columns: Any) -> dict:
+def _history_row(instance_id: str, execution_id: str, index: int, **columns: Any) -> dict[str, Any]:
     """A History row as AzureTableTrackingStore.UpdateStateAsync writes one (951-968: the
     event's members by TableEntityConverter, RowKey the sequence number in `X16`, ExecutionId;
     `Timestamp` is stored as `_Timestamp`, the enum as its name)."""

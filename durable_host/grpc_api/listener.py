@@ -56,8 +56,7 @@ class GrpcListener:
 
     async def start(self) -> None:
         server = grpc.aio.server(interceptors=self._interceptors, options=_UNLIMITED)
-        # durabletask's generated gRPC module is unannotated.
-        pb_grpc.add_TaskHubSidecarServiceServicer_to_server(self.service, server)  # type: ignore[no-untyped-call]
+        pb_grpc.add_TaskHubSidecarServiceServicer_to_server(self.service, server)
         target = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         try:
             self.port = server.add_insecure_port(target)

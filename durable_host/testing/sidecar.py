@@ -123,7 +123,7 @@ class DurableTaskSidecar:
 
     def stop(self) -> None:
         for worker in self._workers:
-            worker.stop()  # type: ignore[no-untyped-call]  # unannotated in durabletask 1.12
+            worker.stop()
         for client in self._clients:
             close = getattr(client, "close", None)
             if close is not None and not asyncio.iscoroutinefunction(close):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import aiohttp
 import pytest
 
@@ -16,7 +18,7 @@ KEY = "a-dashboard-test-key"
 
 
 @pytest.fixture
-async def public_host(azurite: str, hub_name: str) -> DurableHost:
+async def public_host(azurite: str, hub_name: str) -> AsyncIterator[DurableHost]:
     # 0.0.0.0 is not loopback: keys are on. The test still calls it over 127.0.0.1.
     environ = {
         "AzureWebJobsStorage": azurite,
@@ -27,7 +29,7 @@ async def public_host(azurite: str, hub_name: str) -> DurableHost:
         HostOptions(app_dir=APP_DIR, host="0.0.0.0", port=0), environ=environ, echo=lambda _: None
     )
     await host.start()
-    yield host  # type: ignore[misc]
+    yield host
     await host.stop()
 
 

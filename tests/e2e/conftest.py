@@ -45,6 +45,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 async def sdk_client(host: HostProcess) -> AsyncIterator[df.DurableOrchestrationClient]:
     """The SDK's own client, built from the binding JSON a `durableClient` input receives."""
+    assert host.hub_name is not None
     endpoints = ClientEndpoints(
         origin=host.base_url, rpc_origin=host.base_url, hub_name=host.hub_name
     )

@@ -238,16 +238,15 @@ async def test_restart_with_the_same_instance_id(
     instance_id = _id("restart-same")
     await sdk_client.start_new("process_order", instance_id, ORDER)
     first = await _wait(sdk_client, instance_id, _is(Status.Completed))
-    first_started = (await _history(http, host, instance_id))[0]["Timestamp"]
+    first_started: str = (await _history(http, host, instance_id))[0]["Timestamp"]
 
     same: Any = await sdk_client.restart(instance_id, restart_with_new_instance_id=False)
     assert same["id"] == instance_id
 
     def rerun_completed(history: list[dict[str, Any]]) -> bool:
-        return (
-            history[0]["Timestamp"] > first_started
-            and history[-1]["EventType"] == "ExecutionCompleted"
-        )
+        started: str = history[0]["Timestamp"]
+        last: str = history[-1]["EventType"]
+        return started > first_started and last == "ExecutionCompleted"
 
     await _wait_for_history(http, host, instance_id, rerun_completed)
     # The restart wrote a Pending row, so Completed now is the rerun's (the row may lag the
@@ -259,7 +258,7 @@ async def test_restart_with_the_same_instance_id(
 def _completed_order(order_id: str) -> Callable[[DurableOrchestrationStatus], bool]:
     def check(status: DurableOrchestrationStatus) -> bool:
         done = status.runtime_status == Status.Completed
-        return done and status.output["orderId"] == order_id
+        return done and bool(status.output["orderId"] == order_id)
 
     return check
 

@@ -28,7 +28,7 @@ async def start(
     if instance_id is not None:
         url += f"/{instance_id}"
     async with http.post(url, json=body) as response:
-        payload = await response.json()
+        payload: dict[str, str] = await response.json()
         assert response.status == 202, payload
         assert response.headers["Location"] == payload["statusQueryGetUri"]
         return payload

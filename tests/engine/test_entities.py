@@ -326,7 +326,8 @@ def fail_first_history_write(engine: Engine, instance_id: str, error: Exception)
             raise error
         return await real_append(target, *args, **kwargs)
 
-    engine.storage.append_history = append  # type: ignore[method-assign]
+    # assignment: the stand-in passes the arguments through (*args, **kwargs).
+    engine.storage.append_history = append  # type: ignore[method-assign, assignment]
     return failed
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import azure.durable_functions as df
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from azure.durable_functions.models.utils import http_utils
 
@@ -16,6 +17,10 @@ from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints, client_binding_json
 from durable_host.http.durable_api import DurableApi
 from tests.engine._helpers import ENTITY_APP_DIR, eventually, running_engine
+
+# The aiohttp test client of the host's HTTP app.
+AppClient = TestClient[web.Request, web.Application]
+
 
 APP_DIR = ENTITY_APP_DIR
 BASES = ["/runtime/webhooks/durabletask/", "/durabletask/"]
@@ -28,7 +33,7 @@ async def engine(azurite: str, hub_name: str) -> AsyncIterator[Engine]:
 
 
 @pytest.fixture
-async def http(engine: Engine) -> AsyncIterator[TestClient]:
+async def http(engine: Engine) -> AsyncIterator[AppClient]:
     # The origin is only known once the server listens; the API needs it for payload URLs only.
     endpoints = ClientEndpoints(
         origin="http://127.0.0.1", rpc_origin="http://127.0.0.1", hub_name="TestHubName"
@@ -39,7 +44,7 @@ async def http(engine: Engine) -> AsyncIterator[TestClient]:
 
 
 @pytest.fixture
-async def sdk(http: TestClient) -> AsyncIterator[df.DurableOrchestrationClient]:
+async def sdk(http: AppClient) -> AsyncIterator[df.DurableOrchestrationClient]:
     origin = str(http.make_url("")).rstrip("/")
     endpoints = ClientEndpoints(origin=origin, rpc_origin=origin, hub_name="TestHubName")
     client = df.DurableOrchestrationClient(client_binding_json(endpoints))
@@ -70,13 +75,13 @@ async def test_sdk_signal_and_read_round_trip(sdk: df.DurableOrchestrationClient
 
 
 @pytest.mark.parametrize("base", BASES)
-async def test_post_get_list_delete_over_http(http: TestClient, engine: Engine, base: str) -> None:
+async def test_post_get_list_delete_over_http(http: AppClient, engine: Engine, base: str) -> None:
     resp = await http.post(f"{base}entities/counter/k1?op=add", json=json.dumps(3))
     assert resp.status == 202
     resp = await http.post(f"{base}entities/counter/$?op=add", json=json.dumps(1))
     assert resp.status == 202
 
-    async def state(key: str) -> Any:
+    async def state(key: str) -> tuple[int, Any]:
         got = await http.get(f"{base}entities/counter/{key}")
         return (got.status, await got.json(content_type=None))
 
@@ -109,7 +114,7 @@ async def test_post_get_list_delete_over_http(http: TestClient, engine: Engine, 
     assert [e["entityId"]["key"] for e in remaining] == [""]
 
 
-async def test_get_instances_lists_entities_too(http: TestClient, engine: Engine) -> None:
+async def test_get_instances_lists_entities_too(http: AppClient, engine: Engine) -> None:
     # The extension's ListInstancesAsync passes no entity filter to the Azure Storage
     # provider, so entity scheduler instances (ids "@name@key") are listed with the rest.
     resp = await http.post("/runtime/webhooks/durabletask/entities/counter/listed?op=add", json=1)
@@ -123,7 +128,7 @@ async def test_get_instances_lists_entities_too(http: TestClient, engine: Engine
     assert row["runtimeStatus"] == "Running"
 
 
-async def test_raw_body_is_sent_as_a_string(http: TestClient, engine: Engine) -> None:
+async def test_raw_body_is_sent_as_a_string(http: AppClient, engine: Engine) -> None:
     # A non-JSON content type reaches the entity as a string: "raise" echoes it in its error.
     resp = await http.post(
         "/durabletask/entities/counter/txt?op=add",
@@ -147,7 +152,7 @@ async def test_raw_body_is_sent_as_a_string(http: TestClient, engine: Engine) ->
     await eventually(applied, what="both operations to run")
 
 
-async def test_bad_requests(http: TestClient) -> None:
+async def test_bad_requests(http: AppClient) -> None:
     resp = await http.post(
         "/durabletask/entities/counter/k?op=add",
         data="{not json",

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 
 import pytest
@@ -13,13 +12,16 @@ from durable_host.functions import FunctionIndex, FunctionInvoker
 from durable_host.taskhub.lease_table import PartitionLease
 from tests.engine._helpers import drop_hub, eventually, finish, settings, start
 
+# Starts one more engine on the test's hub, as the given worker id (stopped after the test).
+MakeEngine = Callable[[str], Awaitable[Engine]]
+
 FAST_LEASES = {"partition_lease_duration": 3.0, "partition_renew_interval": 0.5}
 
 
 @pytest.fixture
 async def make_engine(
     azurite: str, hub_name: str, app_index: FunctionIndex
-) -> AsyncIterator[Callable[[str], asyncio.Future[Engine]]]:
+) -> AsyncIterator[MakeEngine]:
     async with AsyncExitStack() as stack:
 
         async def make(worker_id: str) -> Engine:
@@ -34,7 +36,7 @@ async def make_engine(
             stack.push_async_callback(engine.stop)
             return engine
 
-        yield make  # type: ignore[misc]
+        yield make
     await drop_hub(azurite, hub_name)
 
 
@@ -42,7 +44,9 @@ def owners(leases: list[PartitionLease]) -> dict[str, str | None]:
     return {lease.queue: lease.current_owner for lease in leases}
 
 
-async def test_a_lone_host_owns_every_queue_and_writes_the_lease_rows(make_engine) -> None:
+async def test_a_lone_host_owns_every_queue_and_writes_the_lease_rows(
+    make_engine: MakeEngine,
+) -> None:
     engine = await make_engine("host-a")
     leases = await engine.storage.list_partition_leases()
     assert [lease.queue for lease in leases] == engine.names.control_queues
@@ -51,7 +55,9 @@ async def test_a_lone_host_owns_every_queue_and_writes_the_lease_rows(make_engin
     assert engine.orchestrations.owned_partitions == {0, 1, 2, 3}
 
 
-async def test_two_hosts_split_the_queues_and_both_process_instances(make_engine) -> None:
+async def test_two_hosts_split_the_queues_and_both_process_instances(
+    make_engine: MakeEngine,
+) -> None:
     first = await make_engine("host-a")
     second = await make_engine("host-b")
 
@@ -70,7 +76,7 @@ async def test_two_hosts_split_the_queues_and_both_process_instances(make_engine
     assert first.orchestrations.episodes_run > 0 and second.orchestrations.episodes_run > 0
 
 
-async def test_a_stopped_hosts_queues_move_to_the_survivor(make_engine) -> None:
+async def test_a_stopped_hosts_queues_move_to_the_survivor(make_engine: MakeEngine) -> None:
     first = await make_engine("host-a")
     second = await make_engine("host-b")
 

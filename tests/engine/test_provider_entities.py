@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ from tests.provider_reader import (
 from tests.provider_rows import event_raised_message, hub_client, send_raw, write_entity
 
 
-def request(request_id: str, value: int, parent: str | None = None) -> dict:
+def request(request_id: str, value: int, parent: str | None = None) -> dict[str, Any]:
     """A signal's RequestMessage as the extension stores it in a queue (RequestMessage.cs:
     `op`, `signal`, `input` as JSON text, `id`, `parent`; Timestamp/Predecessor labels)."""
     return {

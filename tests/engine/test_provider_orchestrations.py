@@ -7,6 +7,7 @@ provider's rules (tests/provider_reader.py)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from durable_host.engine.runtime import Engine
 from durable_host.taskhub.events import OrchestrationStatus
@@ -23,7 +24,7 @@ from tests.provider_rows import (
 EXECUTION = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 
-def provider_history(instance_id: str) -> list[dict]:
+def provider_history(instance_id: str) -> list[dict[str, Any]]:
     """`chain` with input 1 after two episodes: `double(1)` done (2), `double(2)` scheduled.
     Columns by TableEntityConverter (EventType by name, structured members as JSON text,
     `"null"` when unset; docs/task-hub-layout.md §3); inputs as the extension stores the 1.x

@@ -430,7 +430,8 @@ async def test_a_result_that_beats_a_late_first_history_write_waits_for_it(
             dispatcher._sessions.pop(instance_id, None)
         return verdict
 
-    engine.storage.append_history = append  # type: ignore[method-assign]
+    # assignment: the stand-in passes the arguments through (*args, **kwargs).
+    engine.storage.append_history = append  # type: ignore[method-assign, assignment]
     dispatcher._triage = triage  # type: ignore[method-assign]
     await engine.start()
     await start(engine, "chain", 3, instance_id)
@@ -465,7 +466,8 @@ async def test_messages_received_after_a_queue_is_let_go_are_given_back(
             await go.wait()
         return await receive(queue_partition, **options)
 
-    engine.storage.receive_control = stalled_receive  # type: ignore[method-assign]
+    # assignment: the stand-in passes the arguments through (*args, **kwargs).
+    engine.storage.receive_control = stalled_receive  # type: ignore[method-assign, assignment]
     await asyncio.wait_for(entered.wait(), timeout=10)
     release = asyncio.create_task(engine.orchestrations.release(partition))
 
@@ -508,7 +510,8 @@ async def test_an_episode_whose_lease_lapsed_while_it_ran_writes_nothing(
         await go_renew.wait()  # a storage stall: leases are neither renewed nor claimed
         return await renew(*args, **options)
 
-    storage.load_history = stalled_load  # type: ignore[method-assign]
+    # assignment: the stand-in passes the arguments through (*args, **kwargs).
+    storage.load_history = stalled_load  # type: ignore[method-assign, assignment]
     await start(engine, "chain", 1, instance_id)
     await asyncio.wait_for(loading.wait(), timeout=10)
     storage.replace_partition_lease = stalled_renew  # type: ignore[method-assign]

@@ -38,7 +38,7 @@ ZONES = [
 ]
 
 
-def ZONED(max_examples: int) -> Any:
+def ZONED(max_examples: int) -> settings:
     """Hypothesis settings for a property run once per zone (the zone stays for its examples)."""
     return settings(
         max_examples=max_examples,
@@ -210,12 +210,16 @@ def test_a_text_parsed_before_the_zone_changed_is_parsed_for_the_new_zone(
 
 
 def test_cached_namedtuple_builds_each_class_once_with_the_same_fields() -> None:
-    first = cached_namedtuple("SetTaskValuePayload", ("is_success", "task_id_key"))
-    again = cached_namedtuple("SetTaskValuePayload", ("is_success", "task_id_key"))
-    original = collections.namedtuple("SetTaskValuePayload", ("is_success", "task_id_key"))
+    # Any: classes made at run time, whose fields mypy cannot know.
+    first: Any = cached_namedtuple("SetTaskValuePayload", ("is_success", "task_id_key"))
+    again: Any = cached_namedtuple("SetTaskValuePayload", ("is_success", "task_id_key"))
+    SetTaskValuePayload = collections.namedtuple(
+        "SetTaskValuePayload", ("is_success", "task_id_key")
+    )
     assert first is again
-    assert first._fields == original._fields and first.__name__ == original.__name__
-    assert first(True, "TimerId") == original(True, "TimerId")
+    assert first._fields == SetTaskValuePayload._fields
+    assert first.__name__ == SetTaskValuePayload.__name__
+    assert first(True, "TimerId") == SetTaskValuePayload(True, "TimerId")
     assert tuple(first(False, "Name")) == (False, "Name")
 
 

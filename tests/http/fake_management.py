@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import Any
 
-from durable_host.engine.client.api import InstancePage, InstanceQuery, InstanceStatus
+from durable_host.engine.client.api import (
+    EntityPage,
+    EntityState,
+    HistorySlice,
+    InstancePage,
+    InstanceQuery,
+    InstanceStatus,
+)
 from durable_host.errors import (
     FunctionNotFoundError,
     InstanceAlreadyExistsError,
@@ -22,7 +30,8 @@ class FakeManagementApi:
     def __init__(self, orchestrators: tuple[str, ...] = ("hello",)) -> None:
         self.orchestrators = orchestrators
         self.instances: dict[str, InstanceStatus] = {}
-        self.calls: list[tuple[object, ...]] = []
+        # (operation, *arguments) of every call, for the tests to read back.
+        self.calls: list[tuple[Any, ...]] = []
 
     def put(self, instance_id: str, status: OrchestrationStatus, **fields: object) -> None:
         self.instances[instance_id] = InstanceStatus(
@@ -41,6 +50,8 @@ class FakeManagementApi:
         input_json: str | None = None,
         *,
         scheduled_start_time: datetime | None = None,
+        version: str = "",
+        tags: dict[str, str] | None = None,
     ) -> str:
         if orchestrator_name not in self.orchestrators:
             raise FunctionNotFoundError(
@@ -147,3 +158,43 @@ class FakeManagementApi:
     ) -> InstanceStatus | None:
         self.calls.append(("wait", instance_id, timeout, poll_interval))
         return self.instances.get(instance_id)
+
+    # The rest of ManagementApi: the HTTP mapping tests that use this fake never reach them.
+
+    async def get_history_slice(
+        self, instance_id: str, first: int, count: int
+    ) -> HistorySlice | None:
+        raise NotImplementedError("FakeManagementApi keeps no history slices")
+
+    async def wait_for_start(
+        self, instance_id: str, *, timeout: float, poll_interval: float = 0.05
+    ) -> InstanceStatus | None:
+        raise NotImplementedError("FakeManagementApi does not wait for starts")
+
+    async def signal_entity(
+        self,
+        name: str,
+        key: str,
+        operation: str,
+        input_json: str | None = None,
+        *,
+        scheduled_time: datetime | None = None,
+    ) -> None:
+        raise NotImplementedError("FakeManagementApi has no entities")
+
+    async def read_entity(self, name: str, key: str) -> EntityState | None:
+        raise NotImplementedError("FakeManagementApi has no entities")
+
+    async def list_entities(
+        self,
+        name: str | None = None,
+        *,
+        fetch_state: bool = False,
+        top: int = 100,
+        continuation_token: str | None = None,
+        last_operation_from: datetime | None = None,
+        last_operation_to: datetime | None = None,
+        instance_id_prefix: str | None = None,
+        include_empty: bool = False,
+    ) -> EntityPage:
+        raise NotImplementedError("FakeManagementApi has no entities")

@@ -3,10 +3,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from durable_host.engine.client.api import InstanceStatus
 from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints
 from durable_host.http.durable_api import DurableApi
@@ -23,6 +26,9 @@ from durable_host.taskhub.events import (
 )
 from tests.http.fake_management import T0, FakeManagementApi
 
+# The aiohttp test client of the host's HTTP app.
+AppClient = TestClient[web.Request, web.Application]
+
 S = OrchestrationStatus
 WEBHOOK = "/runtime/webhooks/durabletask"
 BASES = [WEBHOOK + "/", "/durabletask/"]
@@ -34,7 +40,7 @@ def fake() -> FakeManagementApi:
 
 
 @pytest.fixture
-async def client(fake: FakeManagementApi) -> AsyncIterator[TestClient]:
+async def client(fake: FakeManagementApi) -> AsyncIterator[AppClient]:
     endpoints = ClientEndpoints(
         origin="http://localhost:7071", rpc_origin="http://127.0.0.1:7071", hub_name="TestHubName"
     )
@@ -52,7 +58,7 @@ def base(request: pytest.FixtureRequest) -> str:
 
 
 async def test_start_returns_check_status_payload(
-    client: TestClient, fake: FakeManagementApi, base: str
+    client: AppClient, fake: FakeManagementApi, base: str
 ) -> None:
     resp = await client.post(f"{base}orchestrators/hello/my-id", json={"city": "Tokyo"})
     assert resp.status == 202
@@ -75,9 +81,7 @@ async def test_start_returns_check_status_payload(
     assert fake.calls[-1] == ("start_new", "hello", "my-id", '{"city": "Tokyo"}')
 
 
-async def test_start_as_the_python_sdk_sends_it(
-    client: TestClient, fake: FakeManagementApi
-) -> None:
+async def test_start_as_the_python_sdk_sends_it(client: AppClient, fake: FakeManagementApi) -> None:
     # DurableOrchestrationClient.start_new: body df_dumps(input) sent again through json=.
     resp = await client.post("/durabletask/orchestrators/hello", json=json.dumps([1, 2]))
     assert resp.status == 202
@@ -87,7 +91,7 @@ async def test_start_as_the_python_sdk_sends_it(
 
 
 async def test_start_without_body_and_with_query_hub(
-    client: TestClient, fake: FakeManagementApi
+    client: AppClient, fake: FakeManagementApi
 ) -> None:
     resp = await client.post(f"{WEBHOOK}/orchestrators/hello/x?taskHub=Other&connection=Conn")
     assert resp.status == 202
@@ -95,7 +99,7 @@ async def test_start_without_body_and_with_query_hub(
     assert fake.calls[-1] == ("start_new", "hello", "x", None)
 
 
-async def test_start_unknown_function_is_400_with_http_error(client: TestClient, base: str) -> None:
+async def test_start_unknown_function_is_400_with_http_error(client: AppClient, base: str) -> None:
     resp = await client.post(f"{base}orchestrators/nope")
     assert resp.status == 400
     body = await resp.json()
@@ -107,7 +111,7 @@ async def test_start_unknown_function_is_400_with_http_error(client: TestClient,
     assert "StackTrace" in body
 
 
-async def test_start_bad_json_is_400(client: TestClient) -> None:
+async def test_start_bad_json_is_400(client: AppClient) -> None:
     resp = await client.post(f"{WEBHOOK}/orchestrators/hello", data=b"{not json")
     assert resp.status == 400
     body = await resp.json()
@@ -115,23 +119,25 @@ async def test_start_bad_json_is_400(client: TestClient) -> None:
     assert body["ExceptionType"] == "Newtonsoft.Json.JsonReaderException"
 
 
-async def test_start_invalid_instance_id_is_400(client: TestClient) -> None:
+async def test_start_invalid_instance_id_is_400(client: AppClient) -> None:
     resp = await client.post(f"{WEBHOOK}/orchestrators/hello/@bad")
     assert resp.status == 400
     assert "must not start with @" in (await resp.json())["ExceptionMessage"]
 
 
-async def test_start_get_is_404(client: TestClient) -> None:
+async def test_start_get_is_404(client: AppClient) -> None:
     resp = await client.get(f"{WEBHOOK}/orchestrators/hello")
     assert resp.status == 404
     assert await resp.read() == b""
 
 
-async def test_wait_variant_outcomes(client: TestClient, fake: FakeManagementApi) -> None:
+async def test_wait_variant_outcomes(client: AppClient, fake: FakeManagementApi) -> None:
     outcome: dict[str, str] = {}
 
-    async def wait(instance_id: str, *, timeout: float, poll_interval: float = 0.05) -> object:
-        fake.put(instance_id, S[outcome["status"]], output=outcome.get("output"))
+    async def wait(
+        instance_id: str, *, timeout: float, poll_interval: float = 0.05
+    ) -> InstanceStatus | None:
+        fake.put(instance_id, OrchestrationStatus[outcome["status"]], output=outcome.get("output"))
         return fake.instances[instance_id]
 
     fake.wait_for_completion = wait  # type: ignore[method-assign]
@@ -164,7 +170,7 @@ async def test_wait_variant_outcomes(client: TestClient, fake: FakeManagementApi
 
 
 async def test_status_running_is_202_with_location(
-    client: TestClient, fake: FakeManagementApi, base: str
+    client: AppClient, fake: FakeManagementApi, base: str
 ) -> None:
     for status in (S.Running, S.Pending, S.ContinuedAsNew, S.Suspended):
         fake.put("i1", status, input='"[1, 2]"', custom_status="not json {")
@@ -197,7 +203,7 @@ async def test_status_running_is_202_with_location(
     ],
 )
 async def test_status_finished(
-    client: TestClient, fake: FakeManagementApi, status: S, flag: str, code: int
+    client: AppClient, fake: FakeManagementApi, status: S, flag: str, code: int
 ) -> None:
     fake.put("i1", status, output='{"a": [1]}')
     resp = await client.get(f"{WEBHOOK}/instances/i1{flag}")
@@ -206,14 +212,14 @@ async def test_status_finished(
     assert (await resp.json())["output"] == {"a": [1]}
 
 
-async def test_status_unknown_is_404_empty(client: TestClient) -> None:
+async def test_status_unknown_is_404_empty(client: AppClient) -> None:
     resp = await client.get("/durabletask/instances/missing")
     assert resp.status == 404
     assert await resp.read() == b""
 
 
 async def test_status_query_flags_as_the_sdk_sends_them(
-    client: TestClient, fake: FakeManagementApi
+    client: AppClient, fake: FakeManagementApi
 ) -> None:
     fake.put("i1", S.Completed, input="5")
     resp = await client.get(
@@ -226,7 +232,7 @@ async def test_status_query_flags_as_the_sdk_sends_them(
     assert "historyEvents" not in body  # no history came back from the engine
 
 
-def _history() -> list:
+def _history() -> list[Any]:
     t = T0
     inst = OrchestrationInstance("i1", "e1")
     return [
@@ -246,7 +252,7 @@ def _history() -> list:
     ]
 
 
-async def test_status_history_events_shape(client: TestClient, fake: FakeManagementApi) -> None:
+async def test_status_history_events_shape(client: AppClient, fake: FakeManagementApi) -> None:
     fake.put("i1", S.Completed, history=_history())
     resp = await client.get(f"{WEBHOOK}/instances/i1?showHistory=true")
     events = (await resp.json())["historyEvents"]
@@ -287,7 +293,7 @@ async def test_status_history_events_shape(client: TestClient, fake: FakeManagem
 
 
 async def test_list_with_filters_and_continuation(
-    client: TestClient, fake: FakeManagementApi
+    client: AppClient, fake: FakeManagementApi
 ) -> None:
     for n in range(3):
         fake.put(f"job-{n}", S.Completed, input='{"k": 1}')
@@ -317,14 +323,14 @@ async def test_list_with_filters_and_continuation(
     assert "x-ms-continuation-token" not in resp.headers
 
 
-async def test_list_default_page_size(client: TestClient, fake: FakeManagementApi) -> None:
+async def test_list_default_page_size(client: AppClient, fake: FakeManagementApi) -> None:
     resp = await client.get(f"{WEBHOOK}/instances/?top=abc")
     assert (resp.status, await resp.json()) == (200, [])
     assert fake.calls[-1][2] == 100
 
 
 async def test_a_one_character_continuation_token_means_the_first_page(
-    client: TestClient, fake: FakeManagementApi
+    client: AppClient, fake: FakeManagementApi
 ) -> None:
     fake.put("only", S.Completed)
     resp = await client.get(f"{WEBHOOK}/instances", headers={"x-ms-continuation-token": "x"})
@@ -336,7 +342,7 @@ async def test_a_one_character_continuation_token_means_the_first_page(
 # --------------------------------------------------------------------------- purge
 
 
-async def test_purge_one(client: TestClient, fake: FakeManagementApi, base: str) -> None:
+async def test_purge_one(client: AppClient, fake: FakeManagementApi, base: str) -> None:
     fake.put("done", S.Completed)
     fake.put("busy", S.Running)
     resp = await client.delete(f"{base}instances/done")
@@ -349,7 +355,7 @@ async def test_purge_one(client: TestClient, fake: FakeManagementApi, base: str)
     assert "busy" in fake.instances
 
 
-async def test_purge_by_filter(client: TestClient, fake: FakeManagementApi) -> None:
+async def test_purge_by_filter(client: AppClient, fake: FakeManagementApi) -> None:
     resp = await client.delete(f"{WEBHOOK}/instances/")
     assert resp.status == 400
     assert await resp.json() == "Please provide value for 'createdTimeFrom' parameter."
@@ -374,7 +380,7 @@ async def test_purge_by_filter(client: TestClient, fake: FakeManagementApi) -> N
 # --------------------------------------------------------------------------- raise event
 
 
-async def test_raise_event(client: TestClient, fake: FakeManagementApi, base: str) -> None:
+async def test_raise_event(client: AppClient, fake: FakeManagementApi, base: str) -> None:
     fake.put("i1", S.Running)
     # The Python SDK sends json.dumps(data) through json=, i.e. JSON text inside a JSON string.
     resp = await client.post(f"{base}instances/i1/raiseEvent/Approval", json=json.dumps(True))
@@ -385,7 +391,7 @@ async def test_raise_event(client: TestClient, fake: FakeManagementApi, base: st
     assert fake.calls[-1] == ("raise_event", "i1", "ev", '{"a":[1,2]}')
 
 
-async def test_raise_event_errors(client: TestClient, fake: FakeManagementApi) -> None:
+async def test_raise_event_errors(client: AppClient, fake: FakeManagementApi) -> None:
     fake.put("i1", S.Running)
     fake.put("done", S.Completed)
     url = f"{WEBHOOK}/instances/{{}}/raiseEvent/ev"
@@ -410,7 +416,7 @@ async def test_raise_event_errors(client: TestClient, fake: FakeManagementApi) -
 
 @pytest.mark.parametrize("operation", ["terminate", "suspend", "resume"])
 async def test_lifecycle_operations(
-    client: TestClient, fake: FakeManagementApi, operation: str, base: str
+    client: AppClient, fake: FakeManagementApi, operation: str, base: str
 ) -> None:
     fake.put("i1", S.Running)
     fake.put("done", S.Terminated)
@@ -424,7 +430,7 @@ async def test_lifecycle_operations(
 
 
 async def test_unknown_operation_and_wrong_verbs_are_404(
-    client: TestClient, fake: FakeManagementApi
+    client: AppClient, fake: FakeManagementApi
 ) -> None:
     fake.put("i1", S.Running)
     for method, path in [
@@ -439,7 +445,7 @@ async def test_unknown_operation_and_wrong_verbs_are_404(
         assert resp.status == 404, (method, path)
 
 
-async def test_rewind(client: TestClient, fake: FakeManagementApi, base: str) -> None:
+async def test_rewind(client: AppClient, fake: FakeManagementApi, base: str) -> None:
     fake.put("failed", S.Failed)
     fake.put("running", S.Running)
     fake.put("done", S.Completed)
@@ -454,7 +460,7 @@ async def test_rewind(client: TestClient, fake: FakeManagementApi, base: str) ->
         assert f"This orchestration has status {status}" in await resp.json()
 
 
-async def test_restart(client: TestClient, fake: FakeManagementApi, base: str) -> None:
+async def test_restart(client: AppClient, fake: FakeManagementApi, base: str) -> None:
     fake.put("old", S.Completed, input='"in"')
     resp = await client.post(f"{base}instances/old/restart")
     assert resp.status == 202
@@ -487,7 +493,7 @@ ALREADY_RUNNING = {
 
 
 async def test_start_of_an_unfinished_instance_id_is_409(
-    client: TestClient, fake: FakeManagementApi, base: str
+    client: AppClient, fake: FakeManagementApi, base: str
 ) -> None:
     fake.put("busy", S.Running)
     resp = await client.post(f"{base}orchestrators/hello/busy", json=1)
@@ -498,15 +504,14 @@ async def test_start_of_an_unfinished_instance_id_is_409(
     assert resp.status == 202
 
 
-async def test_makeprimary(client: TestClient, base: str) -> None:
+async def test_makeprimary(client: AppClient, base: str) -> None:
     for method in ("GET", "POST"):
         resp = await client.request(method, f"{base}makeprimary/")
         assert resp.status == 200
 
 
-async def test_engine_failure_is_500_http_error(
-    client: TestClient, fake: FakeManagementApi
-) -> None:
+async def test_engine_failure_is_500_http_error(client: AppClient, fake: FakeManagementApi) -> None:
+
     async def broken(*_: object, **__: object) -> None:
         raise RuntimeError("storage is down")
 

@@ -3,16 +3,22 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
+import azure.functions as func
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from durable_host.functions import FunctionInvoker, load_app
+from durable_host.functions import FunctionInvoker, HttpFunction, load_app
 from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints, client_binding_json
 from durable_host.http.function_keys import AccessKeys
 from durable_host.http.triggers import HttpTriggers, function_route
+
+# The aiohttp test client of the host's HTTP app.
+AppClient = TestClient[web.Request, web.Application]
 
 APP = """
 import logging
@@ -62,11 +68,13 @@ ENDPOINTS = ClientEndpoints(
 )
 
 
-async def _client(app_dir: Path, keys: AccessKeys) -> TestClient:
+async def _client(app_dir: Path, keys: AccessKeys) -> AppClient:
     index = load_app(app_dir)
     invoker = FunctionInvoker(index)
 
-    async def invoke(fn, request, binding):  # type: ignore[no-untyped-def]
+    async def invoke(
+        fn: HttpFunction, request: func.HttpRequest, binding: str | None
+    ) -> func.HttpResponse:
         return await invoker.invoke_http(fn, request, client_binding_json=binding)
 
     triggers = HttpTriggers(
@@ -87,12 +95,12 @@ def app_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def client(app_dir: Path) -> AsyncIterator[TestClient]:
+async def client(app_dir: Path) -> AsyncIterator[AppClient]:
     async with await _client(app_dir, AccessKeys()) as test_client:
         yield test_client
 
 
-async def test_get_with_optional_route_param_and_query(client: TestClient) -> None:
+async def test_get_with_optional_route_param_and_query(client: AppClient) -> None:
     resp = await client.get("/api/hello/Bob?x=1")
     assert (resp.status, await resp.text()) == (200, "hi Bob 1")
     assert resp.headers["Content-Type"] == "text/plain; charset=utf-8"
@@ -100,7 +108,7 @@ async def test_get_with_optional_route_param_and_query(client: TestClient) -> No
     assert await resp.text() == "hi None None"
 
 
-async def test_typed_route_body_headers_and_response_shape(client: TestClient) -> None:
+async def test_typed_route_body_headers_and_response_shape(client: AppClient) -> None:
     resp = await client.put("/api/items/42", json={"a": 1}, headers={"X-Custom": "yes"})
     assert resp.status == 201
     assert resp.headers["X-Out"] == "1"
@@ -111,7 +119,7 @@ async def test_typed_route_body_headers_and_response_shape(client: TestClient) -
     assert body["url"].endswith("/api/items/42")
 
 
-async def test_404_and_405(client: TestClient) -> None:
+async def test_404_and_405(client: AppClient) -> None:
     resp = await client.get("/api/items/notanint")
     assert resp.status == 404
     resp = await client.get("/api/items/42")
@@ -122,15 +130,16 @@ async def test_404_and_405(client: TestClient) -> None:
     assert (await client.get("/api/nowhere")).status == 404
 
 
-async def test_explicit_content_type_header_wins(client: TestClient) -> None:
+async def test_explicit_content_type_header_wins(client: AppClient) -> None:
     resp = await client.get("/api/secret")
     assert resp.headers["Content-Type"] == "application/octet-stream"
     assert await resp.read() == b"ok"
 
 
 async def test_user_exception_is_500_json_without_stack(
-    client: TestClient, caplog: pytest.LogCaptureFixture
+    client: AppClient, caplog: pytest.LogCaptureFixture
 ) -> None:
+
     resp = await client.get("/api/boom")
     assert resp.status == 500
     body = await resp.json()
@@ -139,7 +148,7 @@ async def test_user_exception_is_500_json_without_stack(
     assert any("kaput" in r.getMessage() for r in caplog.records)
 
 
-async def test_durable_client_gets_a_binding_the_sdk_accepts(client: TestClient) -> None:
+async def test_durable_client_gets_a_binding_the_sdk_accepts(client: AppClient) -> None:
     resp = await client.get("/api/links/abc")
     assert resp.status == 202
     body = await resp.json()
@@ -151,7 +160,7 @@ async def test_durable_client_gets_a_binding_the_sdk_accepts(client: TestClient)
     assert resp.headers["Location"] == body["statusQueryGetUri"]
 
 
-async def test_default_route_is_function_name(client: TestClient) -> None:
+async def test_default_route_is_function_name(client: AppClient) -> None:
     resp = await client.delete("/api/noroute")
     assert (resp.status, await resp.text()) == (200, "default route")
 
@@ -168,7 +177,17 @@ async def test_function_keys_when_required(app_dir: Path) -> None:
 
 
 def test_function_route() -> None:
-    index_fn = type("F", (), {"route": None, "name": "fn"})
-    assert function_route(index_fn, "api") == "api/fn"  # type: ignore[arg-type]
-    index_fn.route = "/a/b/"
-    assert function_route(index_fn, "") == "a/b"  # type: ignore[arg-type]
+    index_fn = HttpFunction(
+        name="fn",
+        route="",
+        methods=(),
+        auth_level="ANONYMOUS",
+        user_function=print,
+        trigger_param="req",
+        requires_context=False,
+        is_async=False,
+        function_id="fn",
+        function_directory=".",
+    )
+    assert function_route(index_fn, "api") == "api/fn"
+    assert function_route(replace(index_fn, route="/a/b/"), "") == "a/b"

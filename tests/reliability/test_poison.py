@@ -28,9 +28,9 @@ from durable_host.taskhub.events import (
     OrchestrationInstance,
     OrchestrationStatus,
 )
+from durable_host.taskhub.history_rows import history_row_key
 from durable_host.taskhub.key_escaping import escape_partition_key
 from durable_host.taskhub.queue_messages import encode_message
-from durable_host.taskhub.storage_history import history_row_key
 from durable_host.testing.doubles import activity_runner
 from tests.reliability.conftest import EngineFactory
 

@@ -58,7 +58,8 @@ class Episode:
         outer = self.state["actions"]
         # V2+: one append-only inner list; the host rejects any other outer length.
         assert len(outer) == 1, f"expected [[...]] actions, got {outer!r}"
-        return outer[0]
+        inner: list[dict[str, Any]] = outer[0]
+        return inner
 
     @property
     def is_done(self) -> bool:

@@ -30,7 +30,7 @@ def _batch(key: str, state: Any, *operations: tuple[str, Any]) -> str:
 
 
 def _run_entity(handle: Any, payload: str) -> dict[str, Any]:
-    result = json.loads(handle("metric")(payload))
+    result: dict[str, Any] = json.loads(handle("metric")(payload))
     assert result["signals"] == []
     return result
 

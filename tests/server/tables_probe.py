@@ -18,6 +18,7 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 from azure.data.tables import UpdateMode
@@ -49,7 +50,7 @@ async def _bounded(calls: list[Callable[[], Awaitable[object]]], width: int = 16
 async def _fill(instances: TableClient, history: TableClient, rows: int) -> None:
     await _bounded(
         [
-            lambda i=i: instances.create_entity({"PartitionKey": f"inst{i:06d}", "RowKey": ""})
+            partial(instances.create_entity, {"PartitionKey": f"inst{i:06d}", "RowKey": ""})
             for i in range(rows)
         ]
     )
@@ -60,7 +61,7 @@ async def _fill(instances: TableClient, history: TableClient, rows: int) -> None
         ]
         for i in range(rows // HISTORY_ROWS)
     ]
-    await _bounded([lambda b=b: history.submit_transaction(b) for b in batches])
+    await _bounded([partial(history.submit_transaction, b) for b in batches])
 
 
 async def _timed(pid: int, calls: list[Callable[[], Awaitable[object]]]) -> tuple[float, float]:
@@ -90,19 +91,21 @@ async def probe(rows: int, azurite_from: Path = PROJECT_DIR) -> dict[str, tuple[
 
             return {
                 "point read": await _timed(
-                    azurite.pid, [lambda k=k: instances.get_entity(k, "") for k in keys]
+                    azurite.pid, [partial(instances.get_entity, k, "") for k in keys]
                 ),
                 "merge": await _timed(
                     azurite.pid,
                     [
-                        lambda k=k: instances.update_entity(
-                            {"PartitionKey": k, "RowKey": "", "N": 1}, mode=UpdateMode.MERGE
+                        partial(
+                            instances.update_entity,
+                            {"PartitionKey": k, "RowKey": "", "N": 1},
+                            mode=UpdateMode.MERGE,
                         )
                         for k in keys
                     ],
                 ),
                 "partition query": await _timed(
-                    azurite.pid, [lambda p=p: query(p) for p in partitions]
+                    azurite.pid, [partial(query, p) for p in partitions]
                 ),
             }
 

@@ -62,7 +62,9 @@ def _plain(entity: dict[str, Any]) -> dict[str, Any]:
     return {k: entity[k] for k in ("PartitionKey", "RowKey", "Value", "N")}
 
 
-async def _query(table: TableClient, query: str, per_page: int | None = None) -> list[dict]:
+async def _query(
+    table: TableClient, query: str, per_page: int | None = None
+) -> list[dict[str, Any]]:
     pages = table.query_entities(query, results_per_page=per_page).by_page()
     return [_plain(entity) async for page in pages async for entity in page]
 
@@ -231,7 +233,8 @@ def _pinned(filters: list[str]) -> list[str | None]:
         check=True,
         timeout=60,
     )
-    return json.loads(result.stdout)
+    ids: list[str | None] = json.loads(result.stdout)
+    return ids
 
 
 def test_the_patched_azurite_knows_which_filters_pin_one_partition() -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,8 +17,8 @@ from durable_host.server.settings import (
 )
 
 
-def write_host(tmp_path: Path, durable: dict | None = None, **top: object) -> Path:
-    data: dict = {"version": "2.0", **top}
+def write_host(tmp_path: Path, durable: dict[str, Any] | None = None, **top: object) -> Path:
+    data: dict[str, Any] = {"version": "2.0", **top}
     if durable is not None:
         data.setdefault("extensions", {})["durableTask"] = durable
     (tmp_path / "host.json").write_text(json.dumps(data))
@@ -113,7 +114,9 @@ def test_legacy_connection_string_name(tmp_path: Path) -> None:
         ({"hubName": 5}, "extensions.durableTask.hubName must be a string"),
     ],
 )
-def test_invalid_fields_name_file_and_field(tmp_path: Path, durable: dict, message: str) -> None:
+def test_invalid_fields_name_file_and_field(
+    tmp_path: Path, durable: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ConfigurationError) as info:
         load_host_settings(write_host(tmp_path, durable), environ={})
     assert message in str(info.value)

@@ -518,7 +518,9 @@ def test_cases_cover_every_event_class() -> None:
 
 
 @pytest.mark.parametrize(("event", "expected", "row"), CASES, ids=IDS)
-def test_queue_json_golden(event: ev.HistoryEvent, expected: dict, row: dict) -> None:
+def test_queue_json_golden(
+    event: ev.HistoryEvent, expected: dict[str, Any], row: dict[str, Any]
+) -> None:
     actual = event_to_json(event, with_type=True)
     assert actual == expected
     assert list(actual) == list(expected), "key order: $type first, then .NET member order"
@@ -526,7 +528,7 @@ def test_queue_json_golden(event: ev.HistoryEvent, expected: dict, row: dict) ->
 
 @pytest.mark.parametrize(("event", "expected", "row"), CASES, ids=IDS)
 def test_sdk_history_json_has_no_type_anywhere(
-    event: ev.HistoryEvent, expected: dict, row: dict
+    event: ev.HistoryEvent, expected: dict[str, Any], row: dict[str, Any]
 ) -> None:
     actual = event_to_json(event, with_type=False)
     assert actual == _strip_types(expected)
@@ -534,7 +536,9 @@ def test_sdk_history_json_has_no_type_anywhere(
 
 
 @pytest.mark.parametrize(("event", "expected", "row"), CASES, ids=IDS)
-def test_real_sdk_reads_history_json(event: ev.HistoryEvent, expected: dict, row: dict) -> None:
+def test_real_sdk_reads_history_json(
+    event: ev.HistoryEvent, expected: dict[str, Any], row: dict[str, Any]
+) -> None:
     sdk_event = SdkHistoryEvent(**json.loads(json.dumps(event_to_json(event, with_type=False))))
     assert sdk_event.event_type == int(event.event_type)
     assert sdk_event.event_id == event.event_id
@@ -545,7 +549,9 @@ def test_real_sdk_reads_history_json(event: ev.HistoryEvent, expected: dict, row
 
 
 @pytest.mark.parametrize(("event", "expected", "row"), CASES, ids=IDS)
-def test_history_row_golden(event: ev.HistoryEvent, expected: dict, row: dict) -> None:
+def test_history_row_golden(
+    event: ev.HistoryEvent, expected: dict[str, Any], row: dict[str, Any]
+) -> None:
     actual = event_to_row(event, instance_id="orders/1#x", execution_id=EXEC, index=26)
     assert actual == {
         "PartitionKey": "orders^01^2x",
@@ -563,20 +569,24 @@ def test_history_row_golden(event: ev.HistoryEvent, expected: dict, row: dict) -
 @pytest.mark.parametrize(("event", "expected", "row"), CASES, ids=IDS)
 @pytest.mark.parametrize("with_type", [True, False])
 def test_json_round_trip(
-    event: ev.HistoryEvent, expected: dict, row: dict, with_type: bool
+    event: ev.HistoryEvent, expected: dict[str, Any], row: dict[str, Any], with_type: bool
 ) -> None:
     data = json.loads(json.dumps(event_to_json(event, with_type=with_type)))
     assert event_from_json(data) == event
 
 
 @pytest.mark.parametrize(("event", "expected", "row"), CASES, ids=IDS)
-def test_row_round_trip(event: ev.HistoryEvent, expected: dict, row: dict) -> None:
+def test_row_round_trip(
+    event: ev.HistoryEvent, expected: dict[str, Any], row: dict[str, Any]
+) -> None:
     written = event_to_row(event, instance_id="i", execution_id="e", index=0)
     assert event_from_row(written) == event
 
 
 @pytest.mark.parametrize(("event", "expected", "row"), CASES, ids=IDS)
-def test_reads_hand_written_golden_forms(event: ev.HistoryEvent, expected: dict, row: dict) -> None:
+def test_reads_hand_written_golden_forms(
+    event: ev.HistoryEvent, expected: dict[str, Any], row: dict[str, Any]
+) -> None:
     assert event_from_json(expected) == event
     assert event_from_row({"PartitionKey": "i", "RowKey": "0", "ExecutionId": "e", **row}) == event
 
@@ -697,7 +707,7 @@ def test_encode_keeps_non_ascii_as_utf8() -> None:
 @pytest.mark.parametrize(("event", "expected", "row"), CASES, ids=IDS)
 @pytest.mark.parametrize("encoding", ["raw", "base64"])
 def test_message_round_trip(
-    event: ev.HistoryEvent, expected: dict, row: dict, encoding: str
+    event: ev.HistoryEvent, expected: dict[str, Any], row: dict[str, Any], encoding: str
 ) -> None:
     msg = _message(event, sequence_number=9, episode=4, sender=ev.OrchestrationInstance("p", "q"))
     body = encode_message(msg)
@@ -775,7 +785,7 @@ def test_decode_fills_missing_optional_members_with_defaults() -> None:
         ({"EventType": 12, "Timestamp": "noon"}, "noon"),
     ],
 )
-def test_bad_events_name_the_problem(event: dict, needle: str) -> None:
+def test_bad_events_name_the_problem(event: dict[str, Any], needle: str) -> None:
     with pytest.raises(MessageFormatError, match=needle):
         event_from_json(event)
 

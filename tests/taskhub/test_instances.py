@@ -1,4 +1,5 @@
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -184,6 +185,6 @@ def test_merge_row_rejects_unknown_fields() -> None:
         ({"PartitionKey": "a", "RuntimeStatus": "Running", "Tags": "[1]"}, "Tags"),
     ],
 )
-def test_bad_rows_name_the_column(row: dict, needle: str) -> None:
+def test_bad_rows_name_the_column(row: dict[str, Any], needle: str) -> None:
     with pytest.raises(MessageFormatError, match=needle):
         InstanceRecord.from_row(row)

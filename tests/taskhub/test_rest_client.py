@@ -264,7 +264,7 @@ async def test_an_account_sas_connection_uses_the_thin_client(
             process=True,
         ),
         expiry=datetime.now(timezone.utc) + timedelta(hours=1),
-        services="bqt",  # type: ignore[arg-type]  # blob, queue and table: Services has no table
+        services="bqt",  # blob, queue and table: Services has no table
     )
     endpoints = ";".join(f"{s.value.capitalize()}Endpoint={account.endpoints[s]}" for s in Service)
     sas_storage = TaskHubStorage(

@@ -4,30 +4,33 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
-from azure.core.exceptions import HttpResponseError, ServiceResponseError
+from azure.core.exceptions import ServiceResponseError
 
-from durable_host.taskhub.rest_client import RestClient, Service, StorageAccount
+from durable_host.taskhub.rest_client import RestClient, RestResponseError, Service, StorageAccount
 
 SENT = (
     "<QueueMessagesList><QueueMessage><MessageId>m1</MessageId>"
     "<PopReceipt>r1</PopReceipt></QueueMessage></QueueMessagesList>"
 )
-Handler = Callable[[web.Request, int], web.StreamResponse]
+# Answers the n-th request the server receives.
+Handler = Callable[[web.Request, int], Awaitable[web.StreamResponse]]
+# Serves a handler; returns a client pointed at it and the methods of the requests it got.
+Serve = Callable[[Handler], Awaitable[tuple[RestClient, list[str]]]]
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[[Handler], object]]:
+async def serve() -> AsyncIterator[Serve]:
     runners: list[web.AppRunner] = []
     calls: list[str] = []
 
     async def start(handler: Handler) -> tuple[RestClient, list[str]]:
         async def handle(request: web.Request) -> web.StreamResponse:
             calls.append(request.method)
-            return await handler(request, len(calls))  # type: ignore[misc]
+            return await handler(request, len(calls))
 
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", handle)
@@ -45,12 +48,12 @@ async def serve() -> AsyncIterator[Callable[[Handler], object]]:
         assert account is not None
         return RestClient(account, retry_total=3, backoff=0.01, read_timeout=0.2), calls
 
-    yield start  # type: ignore[misc]
+    yield start
     for runner in runners:
         await runner.cleanup()
 
 
-async def test_a_busy_answer_is_retried_until_it_succeeds(serve) -> None:  # type: ignore[no-untyped-def]
+async def test_a_busy_answer_is_retried_until_it_succeeds(serve: Serve) -> None:
     async def handler(request: web.Request, n: int) -> web.Response:
         assert request.headers["Authorization"].startswith("SharedKey acct:")
         if n <= 2:
@@ -63,20 +66,20 @@ async def test_a_busy_answer_is_retried_until_it_succeeds(serve) -> None:  # typ
     await client.close()
 
 
-async def test_a_refusal_is_not_retried_and_keeps_the_service_code(serve) -> None:  # type: ignore[no-untyped-def]
+async def test_a_refusal_is_not_retried_and_keeps_the_service_code(serve: Serve) -> None:
     async def handler(request: web.Request, n: int) -> web.Response:
         body = "<Error><Code>MessageNotFound</Code><Message>gone\nRequestId:1</Message></Error>"
         return web.Response(status=404, text=body)
 
     client, calls = await serve(handler)
-    with pytest.raises(HttpResponseError) as refused:
+    with pytest.raises(RestResponseError) as refused:
         await client.request(Service.QUEUE, "DELETE", "q/messages/m1", query={"popreceipt": "r"})
     assert (refused.value.status_code, refused.value.error_code) == (404, "MessageNotFound")
     assert refused.value.message == "gone" and calls == ["DELETE"]
     await client.close()
 
 
-async def test_a_post_whose_answer_is_lost_is_not_repeated(serve) -> None:  # type: ignore[no-untyped-def]
+async def test_a_post_whose_answer_is_lost_is_not_repeated(serve: Serve) -> None:
     async def handler(request: web.Request, n: int) -> web.StreamResponse:
         await asyncio.sleep(1)  # past the client's read timeout: the request may have landed
         return web.Response(status=201, text=SENT)
@@ -88,7 +91,7 @@ async def test_a_post_whose_answer_is_lost_is_not_repeated(serve) -> None:  # ty
     await client.close()
 
 
-async def test_a_get_whose_answer_is_lost_is_repeated(serve) -> None:  # type: ignore[no-untyped-def]
+async def test_a_get_whose_answer_is_lost_is_repeated(serve: Serve) -> None:
     async def handler(request: web.Request, n: int) -> web.StreamResponse:
         if n == 1:
             await asyncio.sleep(1)
@@ -100,7 +103,7 @@ async def test_a_get_whose_answer_is_lost_is_repeated(serve) -> None:  # type: i
     await client.close()
 
 
-async def test_a_reset_batch_is_sent_again(serve) -> None:  # type: ignore[no-untyped-def]
+async def test_a_reset_batch_is_sent_again(serve: Serve) -> None:
     async def handler(request: web.Request, n: int) -> web.StreamResponse:
         if n == 1:
             assert request.transport is not None

@@ -4,6 +4,7 @@ import asyncio
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from azure.data.tables import TableClient
@@ -46,7 +47,7 @@ def completions(count: int, start: int = 0) -> list[HistoryEvent]:
     ]
 
 
-def raw_rows(conn: str, storage: TaskHubStorage, instance_id: str) -> dict[str, dict]:
+def raw_rows(conn: str, storage: TaskHubStorage, instance_id: str) -> dict[str, dict[str, Any]]:
     table = TableClient.from_connection_string(conn, storage.names.history_table)
     key = escape_partition_key(instance_id).replace("'", "''")
     return {e["RowKey"]: dict(e) for e in table.query_entities(f"PartitionKey eq '{key}'")}

@@ -18,7 +18,7 @@ T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
 def record(instance_id: str, **changes: object) -> InstanceRecord:
-    fields: dict = {
+    fields: dict[str, Any] = {
         "instance_id": instance_id,
         "name": "Hello",
         "runtime_status": OrchestrationStatus.Pending,
@@ -33,7 +33,7 @@ def record(instance_id: str, **changes: object) -> InstanceRecord:
     return InstanceRecord(**fields)
 
 
-def raw_row(conn: str, storage: TaskHubStorage, instance_id: str) -> dict:
+def raw_row(conn: str, storage: TaskHubStorage, instance_id: str) -> dict[str, Any]:
     table = TableClient.from_connection_string(conn, storage.names.instances_table)
     return dict(table.get_entity(escape_partition_key(instance_id), ""))
 

@@ -66,15 +66,16 @@ def test_the_body_is_one_changeset_of_the_sdk_requests_as_the_email_parser_reads
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: multipart/mixed; boundary=batch_b1\r\n\r\n" + body
     )
-    (changeset,) = message.get_payload()
+    (changeset,) = message.iter_parts()
     assert changeset.get_content_type() == "multipart/mixed"
     assert changeset.get_boundary() == "changeset_c1"
-    parts = changeset.get_payload()
+    parts = list(changeset.iter_parts())
     assert [p["Content-ID"] for p in parts] == ["0", "1", "2"]
     assert {p["Content-Type"] for p in parts} == {"application/http"}
     assert {p["Content-Transfer-Encoding"] for p in parts} == {"binary"}
     for part, request in zip(parts, requests, strict=True):
         raw = part.get_payload(decode=True)
+        assert isinstance(raw, bytes)
         head, _, content = raw.partition(b"\r\n\r\n")
         request_line, *header_lines = head.decode().split("\r\n")
         assert request_line == f"{request.method} {request.url} HTTP/1.1"
@@ -270,7 +271,8 @@ async def test_a_batch_for_a_missing_table_is_an_http_error(azurite: str) -> Non
         with pytest.raises(HttpResponseError) as refused:
             await submit_batch(t, [("upsert", {"PartitionKey": "p", "RowKey": "r"})])
     assert refused.value.status_code in (400, 404)
-    assert refused.value.error_code == "TableNotFound"
+    # The SDK sets error_code on its errors at run time; azure-core does not declare it.
+    assert getattr(refused.value, "error_code", None) == "TableNotFound"
 
 
 async def test_an_empty_batch_sends_nothing(table: TableClient) -> None:

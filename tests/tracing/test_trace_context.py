@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -92,7 +93,7 @@ def test_a_scheduled_activity_names_its_client_span() -> None:
     ],
 )
 def test_host_json_turns_tracing_on_as_the_extension_does(
-    tmp_path: Path, tracing: dict | None, expected: bool
+    tmp_path: Path, tracing: dict[str, Any] | None, expected: bool
 ) -> None:
     durable = {"tracing": tracing} if tracing is not None else {}
     host = {"version": "2.0", "extensions": {"durableTask": durable}}

@@ -41,7 +41,8 @@ def _parent_id(span: ReadableSpan) -> int | None:
 
 def _id(span: ReadableSpan) -> int:
     assert span.context is not None
-    return span.context.span_id
+    span_id: int = span.context.span_id
+    return span_id
 
 
 async def _start_over_http(env: DurableTestEnvironment, name: str, body: object, tp: str) -> str:

@@ -4,7 +4,6 @@ signals, failures, what an operation sends (a signal, an orchestration start), a
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from durable_host.engine.runtime import Engine
 from durable_host.taskhub.events import EventSent, OrchestrationStatus
@@ -12,7 +11,7 @@ from tests.engine._helpers import eventually, finish, history
 from tests.v2.test_orchestrations import out, run
 
 
-async def entity_state(engine: Engine, name: str, key: str) -> Any:
+async def entity_state(engine: Engine, name: str, key: str) -> object:
     state = await engine.client.read_entity(name, key)
     return None if state is None else json.loads(state.state or "null")
 

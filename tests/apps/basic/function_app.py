@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Generator
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -21,7 +23,9 @@ barrier: threading.Barrier | None = None
 
 @app.route(route="orchestrators/{name}/{instance_id?}", methods=["POST", "GET"])
 @app.durable_client_input(client_name="client")
-async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+async def http_start(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
     payload = client.create_http_management_payload(req.route_params.get("instance_id") or "x")
     # SDK 1.7.0 declares but never sets `client.task_hub_name`; the bindings hold it.
     hub = client._orchestration_bindings.task_hub_name
@@ -35,7 +39,9 @@ async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
 
 
 @app.orchestration_trigger(context_name="context")
-def hello_orchestrator(context: df.DurableOrchestrationContext):
+def hello_orchestrator(
+    context: df.DurableOrchestrationContext,
+) -> Generator[Any, Any, list[Any]]:
     log.info("orchestrating %s", context.instance_id)
     name = context.get_input()
     first = yield context.call_activity("say_hello", name)
@@ -43,7 +49,7 @@ def hello_orchestrator(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context", orchestration="RenamedOrchestrator")
-def failing_orchestrator(context: df.DurableOrchestrationContext):
+def failing_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, None]:
     context.set_custom_status({"stage": "before"})
     raise ValueError("orchestrator exploded")
     yield context.call_activity("say_hello", "never")  # makes this a generator
@@ -56,46 +62,46 @@ def say_hello(name: str) -> str:
 
 
 @app.activity_trigger(input_name="value")
-async def async_echo(value):
+async def async_echo(value: Any) -> Any:
     await asyncio.sleep(0)
     log.info("echoing %r", value)
     return value
 
 
 @app.activity_trigger(input_name="value", activity="Renamed_Activity")
-def renamed(value):
+def renamed(value: Any) -> Any:
     return value
 
 
 @app.activity_trigger(input_name="value")
-def failing_activity(value):
+def failing_activity(value: Any) -> None:
     raise RuntimeError(f"activity failed for {value}")
 
 
 @app.activity_trigger(input_name="value")
-def returns_none(value):
+def returns_none(value: Any) -> None:
     return None
 
 
 @app.activity_trigger(input_name="value")
-def returns_object(value):
+def returns_object(value: Any) -> threading.Lock:
     return threading.Lock()  # not JSON-serializable
 
 
 @app.activity_trigger(input_name="payload")
-def with_context(payload, context: func.Context):
+def with_context(payload: Any, context: func.Context) -> dict[str, str]:
     return {"function": context.function_name, "invocation": context.invocation_id}
 
 
 @app.activity_trigger(input_name="value")
-def wait_at_barrier(value):
+def wait_at_barrier(value: Any) -> int:
     assert barrier is not None
     barrier.wait()
     return threading.get_ident()
 
 
 @app.entity_trigger(context_name="context", entity_name="Counter")
-def counter_entity(context: df.DurableEntityContext):
+def counter_entity(context: df.DurableEntityContext) -> None:
     current = context.get_state(lambda: 0)
     operation = context.operation_name
     if operation == "add":
@@ -118,11 +124,11 @@ def hello_http(req: func.HttpRequest, context: func.Context) -> func.HttpRespons
 @app.route(route="text")
 async def async_text(req: func.HttpRequest) -> str:
     await asyncio.sleep(0)
-    return "plain " + req.method
+    return f"plain {req.method}"
 
 
 @app.route(route="dict")
-def returns_dict(req: func.HttpRequest):
+def returns_dict(req: func.HttpRequest) -> dict[str, str]:
     return {"not": "an HttpResponse"}
 
 

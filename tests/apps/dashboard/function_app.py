@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import azure.durable_functions as df
 
 app = df.DFApp()
 
 
 @app.orchestration_trigger(context_name="context")
-def await_approval(context: df.DurableOrchestrationContext):
+def await_approval(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Waits for the Approval event and returns its body."""
     context.set_custom_status({"waiting_for": "Approval"})
     decision = yield context.wait_for_external_event("Approval")
@@ -16,7 +19,7 @@ def await_approval(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def parent_order(context: df.DurableOrchestrationContext):
+def parent_order(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Two activities, then two child orchestrations."""
     first = yield context.call_activity("echo", "a")
     second = yield context.call_activity("echo", "b")
@@ -26,24 +29,24 @@ def parent_order(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def child_step(context: df.DurableOrchestrationContext):
+def child_step(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     value = yield context.call_activity("echo", context.get_input())
     return value
 
 
 @app.orchestration_trigger(context_name="context")
-def failing_order(context: df.DurableOrchestrationContext):
+def failing_order(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     yield context.call_activity("refuse", context.get_input())
     return "unreachable"
 
 
 @app.activity_trigger(input_name="value")
-def echo(value):
+def echo(value: Any) -> Any:
     return value
 
 
 @app.activity_trigger(input_name="value")
-def refuse(value):
+def refuse(value: Any) -> None:
     raise ValueError(f"refused {value}")
 
 

@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Generator
 from datetime import timedelta
+from typing import Any
 
 import azure.durable_functions as df
 
@@ -35,7 +37,7 @@ def release_all_gates() -> None:
 
 
 @app.activity_trigger(input_name="value")
-def echo(value):
+def echo(value: Any) -> Any:
     return value
 
 
@@ -58,7 +60,7 @@ def boom(message: str) -> None:
 
 
 @app.activity_trigger(input_name="spec")
-def flaky(spec: dict) -> str:
+def flaky(spec: dict[str, Any]) -> str:
     key = spec["key"]
     _ATTEMPTS[key] = _ATTEMPTS.get(key, 0) + 1
     if _ATTEMPTS[key] <= spec["failures"]:
@@ -79,7 +81,7 @@ def big_text(size: int) -> str:
 
 
 @app.orchestration_trigger(context_name="context")
-def chain(context: df.DurableOrchestrationContext):
+def chain(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     value = context.get_input()
     for _ in range(3):
         value = yield context.call_activity("double", value)
@@ -87,14 +89,14 @@ def chain(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def fan_out(context: df.DurableOrchestrationContext):
+def fan_out(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     count = context.get_input()
     results = yield context.task_all([context.call_activity("double", i) for i in range(count)])
     return sum(results)
 
 
 @app.orchestration_trigger(context_name="context")
-def retrying(context: df.DurableOrchestrationContext):
+def retrying(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     spec = context.get_input()
     options = df.RetryOptions(first_retry_interval_in_milliseconds=100, max_number_of_attempts=3)
     try:
@@ -104,7 +106,7 @@ def retrying(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def catches(context: df.DurableOrchestrationContext):
+def catches(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     try:
         yield context.call_activity("boom", "kaput")
     except Exception as exc:
@@ -113,13 +115,13 @@ def catches(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def fails(context: df.DurableOrchestrationContext):
+def fails(context: df.DurableOrchestrationContext) -> Generator[Any, Any, None]:
     yield context.call_activity("echo", "x")
     raise RuntimeError("orchestrator broke")
 
 
 @app.orchestration_trigger(context_name="context")
-def timer(context: df.DurableOrchestrationContext):
+def timer(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     seconds = context.get_input()
     fire_at = context.current_utc_datetime + timedelta(seconds=seconds)
     yield context.create_timer(fire_at)
@@ -127,7 +129,7 @@ def timer(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def approval(context: df.DurableOrchestrationContext):
+def approval(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     timeout = context.get_input()
     deadline = context.current_utc_datetime + timedelta(seconds=timeout)
     timer_task = context.create_timer(deadline)
@@ -140,13 +142,13 @@ def approval(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def wait_event(context: df.DurableOrchestrationContext):
+def wait_event(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     value = yield context.wait_for_external_event("Go")
     return value
 
 
 @app.orchestration_trigger(context_name="context")
-def parent(context: df.DurableOrchestrationContext):
+def parent(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     mode = context.get_input()
     if mode == "fail":
         try:
@@ -160,7 +162,7 @@ def parent(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def counter(context: df.DurableOrchestrationContext):
+def counter(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     state = context.get_input()
     if state["n"] >= state["until"]:
         return state["n"]
@@ -170,14 +172,14 @@ def counter(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def big(context: df.DurableOrchestrationContext):
+def big(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     payload = context.get_input()
     text = yield context.call_activity("big_text", len(payload))
     return {"in": len(payload), "out": len(text), "same_start": text[:3]}
 
 
 @app.orchestration_trigger(context_name="context")
-def status_steps(context: df.DurableOrchestrationContext):
+def status_steps(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     for step in range(3):
         context.set_custom_status({"step": step})
         yield context.call_activity("echo", step)
@@ -185,7 +187,7 @@ def status_steps(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def status_then_done(context: df.DurableOrchestrationContext):
+def status_then_done(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     # A custom status on every step and another in the last episode, the one whose row
     # write tests/engine/test_recovery.py loses.
     for step in range(2):
@@ -196,7 +198,7 @@ def status_then_done(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def nondeterministic(context: df.DurableOrchestrationContext):
+def nondeterministic(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     # The first activity's name comes from the environment, so a test can "change the code"
     # between two episodes of one instance.
     yield context.call_activity(os.environ.get("DURABLE_HOST_TEST_FIRST", "echo"), 1)
@@ -205,26 +207,26 @@ def nondeterministic(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def echo_then_wait(context: df.DurableOrchestrationContext):
+def echo_then_wait(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     first = yield context.call_activity("echo", context.get_input())
     second = yield context.wait_for_external_event("Go")
     return [first, second]
 
 
 @app.orchestration_trigger(context_name="context")
-def big_roundtrip(context: df.DurableOrchestrationContext):
+def big_roundtrip(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     payload = context.get_input()
     return (yield context.call_activity("echo", payload))
 
 
 @app.orchestration_trigger(context_name="context")
-def calls_unknown(context: df.DurableOrchestrationContext):
+def calls_unknown(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     yield context.call_activity("no_such_activity", 1)
     return "not reached"
 
 
 @app.orchestration_trigger(context_name="context")
-def flaky_once(context: df.DurableOrchestrationContext):
+def flaky_once(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     # No retry: the first failure fails the orchestration (a rewind runs it again).
     first = yield context.call_activity("echo", "before")
     second = yield context.call_activity("flaky", context.get_input())
@@ -232,13 +234,13 @@ def flaky_once(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def parent_uncaught(context: df.DurableOrchestrationContext):
+def parent_uncaught(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     yield context.call_sub_orchestrator("fails", None, f"{context.instance_id}:child")
     return "not reached"
 
 
 @app.orchestration_trigger(context_name="context")
-def gated_chain(context: df.DurableOrchestrationContext):
+def gated_chain(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     key = context.get_input()
     first = yield context.call_activity("gated", key)
     second = yield context.call_activity("double", 21)
@@ -246,7 +248,7 @@ def gated_chain(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def carry_event(context: df.DurableOrchestrationContext):
+def carry_event(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     # Generation 0 runs a gated activity then continues as new; an event raised meanwhile must
     # reach generation 1's wait.
     state = context.get_input()
@@ -259,7 +261,7 @@ def carry_event(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def gated_then_wait(context: df.DurableOrchestrationContext):
+def gated_then_wait(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     # While `gated` is in flight a test raises "Go": the event must be kept until the wait.
     first = yield context.call_activity("gated", context.get_input())
     second = yield context.wait_for_external_event("Go")
@@ -267,7 +269,7 @@ def gated_then_wait(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def parent_of_waiter(context: df.DurableOrchestrationContext):
+def parent_of_waiter(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     try:
         yield context.call_sub_orchestrator("wait_event", None, f"{context.instance_id}:w")
     except Exception as exc:
@@ -276,14 +278,14 @@ def parent_of_waiter(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def two_events(context: df.DurableOrchestrationContext):
+def two_events(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     first = yield context.wait_for_external_event("X")
     second = yield context.wait_for_external_event("X")
     return [first, second]
 
 
 @app.orchestration_trigger(context_name="context")
-def noted_family(context: df.DurableOrchestrationContext):
+def noted_family(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Notes its instance id in an activity; with input "parent", has a child do the same."""
     yield context.call_activity("noted", context.instance_id)
     if context.get_input() == "parent":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import azure.durable_functions as df
 
 app = df.DFApp()
@@ -32,7 +35,7 @@ def counter(context: df.DurableEntityContext) -> None:
 
 
 @app.orchestration_trigger(context_name="context")
-def call_counter(context: df.DurableOrchestrationContext):
+def call_counter(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Input {"key", "op", "value"}: calls the counter once and returns its answer or error."""
     spec = context.get_input()
     entity = df.EntityId("counter", spec["key"])
@@ -44,7 +47,7 @@ def call_counter(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def signal_counter(context: df.DurableOrchestrationContext):
+def signal_counter(context: df.DurableOrchestrationContext) -> str:
     """Input {"key", "amount", "times"}: signals add(amount) `times` times, then returns."""
     spec = context.get_input()
     entity = df.EntityId("counter", spec["key"])
@@ -54,7 +57,7 @@ def signal_counter(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def call_twice(context: df.DurableOrchestrationContext):
+def call_twice(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Adds 1 to the counter, then reads it: both answers, in order."""
     key = context.get_input()
     entity = df.EntityId("counter", key)

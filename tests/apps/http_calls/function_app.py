@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import azure.durable_functions as df
 
 app = df.DFApp()
 
 
 @app.orchestration_trigger(context_name="context")
-def fetch(context: df.DurableOrchestrationContext):
+def fetch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Makes the request described by the input; returns the response dict, or the error."""
     request = context.get_input()
     token = request.get("resource")

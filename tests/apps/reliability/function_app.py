@@ -8,7 +8,9 @@ Each activity appends a line to the ledger (ledger.py), so the test can tell "ra
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from datetime import timedelta
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -20,7 +22,7 @@ app.register_functions(soak_bp)
 
 
 @app.activity_trigger(input_name="item")
-def work(item: dict) -> int:
+def work(item: dict[str, Any]) -> int:
     """{"key", "value"} -> value * 2, recorded under `key` (unique per scheduled task)."""
     _record(item["key"])
     return int(item["value"]) * 2
@@ -37,7 +39,7 @@ def _work(context: df.DurableOrchestrationContext, step: str, value: int) -> df.
 
 
 @app.orchestration_trigger(context_name="context")
-def chain(context: df.DurableOrchestrationContext):
+def chain(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Input n: n activities one after the other -> [0, 2, 4, ...]."""
     results = []
     for i in range(context.get_input()):
@@ -46,7 +48,7 @@ def chain(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def fan_out(context: df.DurableOrchestrationContext):
+def fan_out(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Input n: n activities at once -> their sum, 2 * (0 + 1 + ... + n-1)."""
     tasks = [_work(context, f"f{i}", i) for i in range(context.get_input())]
     results = yield context.task_all(tasks)
@@ -54,7 +56,7 @@ def fan_out(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def timer(context: df.DurableOrchestrationContext):
+def timer(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Input seconds: a durable timer, then one activity -> 2 * seconds."""
     seconds = context.get_input()
     yield context.create_timer(context.current_utc_datetime + timedelta(seconds=seconds))
@@ -62,14 +64,14 @@ def timer(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def event(context: df.DurableOrchestrationContext):
+def event(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Waits for the external event "go" (an int) -> 2 * its value."""
     value = yield context.wait_for_external_event("go")
     return (yield _work(context, "after-event", int(value)))
 
 
 @app.orchestration_trigger(context_name="context")
-def parent(context: df.DurableOrchestrationContext):
+def parent(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Input n: two `chain(n)` sub-orchestrations with ids <id>-s0, <id>-s1 -> both outputs."""
     n = context.get_input()
     children = [
@@ -80,7 +82,7 @@ def parent(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def counting(context: df.DurableOrchestrationContext):
+def counting(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Input n: calls add(1..n) on the counter entity keyed by this instance, then get ->
     every answer; an operation applied twice (or lost) shows in the output."""
     entity = df.EntityId("counter", context.instance_id)
@@ -92,7 +94,7 @@ def counting(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def hello(context: df.DurableOrchestrationContext):
+def hello(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """The load test's orchestration: one activity -> its input."""
     return (yield context.call_activity("echo", context.get_input()))
 

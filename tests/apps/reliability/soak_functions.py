@@ -8,7 +8,9 @@ inputs carry those keys; the soak's model computes every output from the same in
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 from datetime import timedelta
+from typing import Any
 
 import azure.durable_functions as df
 from ledger import first_time, marked, record
@@ -22,7 +24,7 @@ _RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=500, max_number_of
 
 
 @bp.activity_trigger(input_name="item")
-def soak_flaky(item: dict) -> int:
+def soak_flaky(item: dict[str, Any]) -> int:
     """Fails the first attempt of `key` (a marker remembers it), then value * 2."""
     record(item["key"])
     if first_time(item["key"]):
@@ -31,14 +33,14 @@ def soak_flaky(item: dict) -> int:
 
 
 @bp.activity_trigger(input_name="item")
-def soak_refuses(item: dict) -> int:
+def soak_refuses(item: dict[str, Any]) -> int:
     """Always fails."""
     record(item["key"])
     raise ValueError(f"refused {item['value']}")
 
 
 @bp.activity_trigger(input_name="item")
-def soak_until_rewound(item: dict) -> int:
+def soak_until_rewound(item: dict[str, Any]) -> int:
     """Fails until the soak has marked the instance `rewound`, then value * 2."""
     record(item["key"])
     if not marked(f"rewound-{item['instance']}"):
@@ -47,14 +49,14 @@ def soak_until_rewound(item: dict) -> int:
 
 
 @bp.activity_trigger(input_name="item")
-def soak_big(item: dict) -> str:
+def soak_big(item: dict[str, Any]) -> str:
     """A payload of `size` characters (over the queue and table limits: it goes to blobs)."""
     record(item["key"])
     return big_text(item["key"], int(item["size"]))
 
 
 @bp.activity_trigger(input_name="item")
-async def soak_spin(item: dict) -> float:
+async def soak_spin(item: dict[str, Any]) -> float:
     """Keeps the host's event loop busy for `seconds` (an async activity runs on the loop):
     renewals, receives and HTTP answers all wait meanwhile, as on a stalled machine."""
     record(item["key"])
@@ -72,12 +74,12 @@ def big_text(key: str, size: int) -> str:
 # --------------------------------------------------------------------------- orchestrations
 
 
-def _item(context: df.DurableOrchestrationContext, step: str, value: int) -> dict:
+def _item(context: df.DurableOrchestrationContext, step: str, value: int) -> dict[str, Any]:
     return {"key": f"{context.instance_id}/{step}", "value": value}
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_chain(context: df.DurableOrchestrationContext):
+def soak_chain(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """{"n", "flaky"}: n activities in a row (the second one flaky, with retries) ->
     [0, 2, 4, ...]; custom status {"done": n}."""
     spec = context.get_input()
@@ -93,7 +95,7 @@ def soak_chain(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_caught(context: df.DurableOrchestrationContext):
+def soak_caught(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     """An activity that always fails, caught -> "caught"."""
     try:
         yield context.call_activity("soak_refuses", _item(context, "refused", 7))
@@ -103,7 +105,7 @@ def soak_caught(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_rewindable(context: df.DurableOrchestrationContext):
+def soak_rewindable(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """{"value"}: Failed until rewound, then 2 * value."""
     item = {**_item(context, "until-rewound", context.get_input()["value"])}
     item["instance"] = context.instance_id
@@ -111,7 +113,7 @@ def soak_rewindable(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_fan(context: df.DurableOrchestrationContext):
+def soak_fan(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """{"n"}: n activities at once -> 2 * (0 + ... + n-1)."""
     n = context.get_input()["n"]
     results = yield context.task_all(
@@ -121,7 +123,7 @@ def soak_fan(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_deep(context: df.DurableOrchestrationContext):
+def soak_deep(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """{"depth"}: a binary tree of sub-orchestrations `depth` levels deep, one activity per
     leaf (value = depth 0 leaf index) -> the leaves' sum, 2 * (0 + ... + 2^depth - 1)."""
     spec = context.get_input()
@@ -141,7 +143,7 @@ def soak_deep(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_timer(context: df.DurableOrchestrationContext):
+def soak_timer(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """{"seconds"}: a durable timer, then an activity -> 2 * seconds."""
     seconds = context.get_input()["seconds"]
     yield context.create_timer(context.current_utc_datetime + timedelta(seconds=seconds))
@@ -149,7 +151,7 @@ def soak_timer(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_event(context: df.DurableOrchestrationContext):
+def soak_event(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     """{"timeout"}: the event "go" (an int) or the timeout, whichever comes first ->
     "event <2 * value>" or "timeout"."""
     timeout = context.get_input()["timeout"]
@@ -164,7 +166,7 @@ def soak_event(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_race(context: df.DurableOrchestrationContext):
+def soak_race(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """{"value", "timer"}: an activity against a timer of `timer` seconds -> the activity's
     2 * value, or "timer won" (the soak accepts that only if the instance took that long)."""
     spec = context.get_input()
@@ -179,7 +181,7 @@ def soak_race(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_loop(context: df.DurableOrchestrationContext):
+def soak_loop(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """{"n", "acc"}: continue-as-new n times, one activity per generation -> acc + n(n+1)."""
     spec = context.get_input()
     n, acc = spec["n"], spec["acc"]
@@ -191,7 +193,7 @@ def soak_loop(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_entity(context: df.DurableOrchestrationContext):
+def soak_entity(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """{"key", "calls", "signals"}: calls `add` for each of `calls`, then signals `add` for
     each of `signals`, on one shared counter -> how many calls it made."""
     spec = context.get_input()
@@ -204,14 +206,14 @@ def soak_entity(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_forever(context: df.DurableOrchestrationContext):
+def soak_forever(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     """Waits for an event nobody sends: the soak terminates it."""
     yield context.wait_for_external_event("never")
     return "the event came"
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_payload(context: df.DurableOrchestrationContext):
+def soak_payload(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """{"pad", "size"}: a large input and a large activity result -> len(pad) and the result."""
     spec = context.get_input()
     item = {**_item(context, "big", 0), "size": spec["size"]}
@@ -220,7 +222,7 @@ def soak_payload(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
-def soak_stall(context: df.DurableOrchestrationContext):
+def soak_stall(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """{"seconds"}: blocks the event loop of the host that runs its activity -> seconds."""
     item = {**_item(context, "spin", 0), "seconds": context.get_input()["seconds"]}
     return (yield context.call_activity("soak_spin", item))

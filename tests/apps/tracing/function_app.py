@@ -8,7 +8,9 @@ nest under the activity's span. `gated` waits for an event (the host-restart tes
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from datetime import timedelta
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -21,11 +23,12 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 @app.durable_client_input(client_name="client")
 async def start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = await client.start_new(req.route_params["name"], client_input=req.get_json())
-    return client.create_check_status_response(req, instance_id)
+    response: func.HttpResponse = client.create_check_status_response(req, instance_id)
+    return response
 
 
 @app.orchestration_trigger(context_name="context")
-def traced_order(context: df.DurableOrchestrationContext):
+def traced_order(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     values = context.get_input()
     total = yield context.call_entity(df.EntityId("tally", "orders"), "add", len(values))
     doubled = yield context.task_all([context.call_activity("double", v) for v in values])
@@ -35,13 +38,13 @@ def traced_order(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def traced_child(context: df.DurableOrchestrationContext):
+def traced_child(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     value = context.get_input()
     return (yield context.call_activity("double", value))
 
 
 @app.orchestration_trigger(context_name="context")
-def gated(context: df.DurableOrchestrationContext):
+def gated(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     first = yield context.call_activity("double", 1)
     extra = yield context.wait_for_external_event("go")
     second = yield context.call_activity("double", int(extra))
@@ -49,13 +52,13 @@ def gated(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def doomed(context: df.DurableOrchestrationContext):
+def doomed(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     yield context.call_activity("explode", "the answer")
     return "unreachable"
 
 
 @app.orchestration_trigger(context_name="context")
-def flaky_once(context: df.DurableOrchestrationContext):
+def flaky_once(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     return (yield context.call_activity("flaky", context.instance_id))
 
 

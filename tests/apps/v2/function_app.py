@@ -115,7 +115,7 @@ def fan_out(ctx: task.OrchestrationContext, count: int) -> Any:
 
 @app.orchestration_trigger(context_name="context")
 def parent(ctx: task.OrchestrationContext, values: list[int]) -> Any:
-    children = [
+    children: list[task.Task[Any]] = [
         ctx.call_sub_orchestrator("fan_out", input=v, instance_id=f"{ctx.instance_id}-child-{v}")
         for v in values
     ]

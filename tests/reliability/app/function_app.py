@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Generator
+from typing import Any
 
 import azure.durable_functions as df
 
@@ -14,12 +16,12 @@ HELD = threading.Event()
 
 
 @app.activity_trigger(input_name="value")
-def echo(value):
+def echo(value: Any) -> Any:
     return value
 
 
 @app.activity_trigger(input_name="value")
-def held(value):
+def held(value: Any) -> Any:
     HELD.set()
     if not GATE.wait(timeout=60):
         raise TimeoutError("the test never opened the gate")
@@ -27,24 +29,24 @@ def held(value):
 
 
 @app.orchestration_trigger(context_name="context")
-def hello(context: df.DurableOrchestrationContext):
+def hello(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     first = yield context.call_activity("echo", "a")
     second = yield context.call_activity("echo", "b")
     return [first, second]
 
 
 @app.orchestration_trigger(context_name="context")
-def hold_one(context: df.DurableOrchestrationContext):
+def hold_one(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     return (yield context.call_activity("held", 1))
 
 
 @app.orchestration_trigger(context_name="context")
-def calls_named(context: df.DurableOrchestrationContext):
+def calls_named(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     return (yield context.call_activity(context.get_input(), 2))
 
 
 @app.orchestration_trigger(context_name="context")
-def calls_missing_child(context: df.DurableOrchestrationContext):
+def calls_missing_child(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     try:
         yield context.call_sub_orchestrator("no_such_orchestrator", None)
     except Exception as exc:

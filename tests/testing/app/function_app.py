@@ -15,7 +15,8 @@ app = df.DFApp()
 @app.orchestration_trigger(context_name="context")
 def greet(context: df.DurableOrchestrationContext) -> Generator[Any, Any, str]:
     name = context.get_input()
-    return (yield context.call_activity("say_hello", name))
+    greeting: str = yield context.call_activity("say_hello", name)
+    return greeting
 
 
 @app.activity_trigger(input_name="name")

@@ -1,7 +1,10 @@
+from collections.abc import Generator
+from typing import Any
+
 import azure.durable_functions as df
 
 
-def orchestrator_function(context: df.DurableOrchestrationContext):
+def orchestrator_function(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     name = context.get_input()["name"]
     return (yield context.call_activity("SayHello", name))
 

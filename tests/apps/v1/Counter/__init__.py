@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 
 
-def entity_function(context: df.DurableEntityContext):
+def entity_function(context: df.DurableEntityContext) -> None:
     current_value = context.get_state(lambda: 0)
     operation = context.operation_name
     if operation == "add":

@@ -1,11 +1,14 @@
 """Function chaining on the v1 model (the SDK sample E1_HelloSequence), plus a custom class."""
 
+from collections.abc import Generator
+from typing import Any
+
 import azure.durable_functions as df
 
 from ..shared_code.greetings import Greeting
 
 
-def orchestrator_function(context: df.DurableOrchestrationContext):
+def orchestrator_function(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     cities = context.get_input() or ["Tokyo", "Seattle", "London"]
     results = []
     for city in cities:

@@ -11,4 +11,5 @@ async def main(req: func.HttpRequest, starter: str) -> func.HttpResponse:
         req.route_params["functionName"], None, req.get_json() if body else None
     )
     logging.info(f"Started orchestration with ID = '{instance_id}'.")
-    return client.create_check_status_response(req, instance_id)
+    response: func.HttpResponse = client.create_check_status_response(req, instance_id)
+    return response

@@ -1,7 +1,7 @@
 import azure.durable_functions as df
 
 
-def entity_function(context: df.DurableEntityContext):
+def entity_function(context: df.DurableEntityContext) -> None:
     value = context.get_state(lambda: 0)
     if context.operation_name == "add":
         value += context.get_input()

@@ -1,2 +1,5 @@
-def main(name):
+from typing import Any
+
+
+def main(name: Any) -> Any:
     return name

@@ -6,7 +6,7 @@ from azure.durable_functions import DurableOrchestrationClient
 from ..shared_code.boxes import NumberBox
 
 
-async def main(req: func.HttpRequest, starter: str, message):
+async def main(req: func.HttpRequest, starter: str, message: func.Out[func.HttpResponse]) -> None:
     client = DurableOrchestrationClient(starter)
     instance_id = await client.start_new(
         req.route_params.get("functionName"), client_input=NumberBox(7)

@@ -23,9 +23,7 @@ from durable_host.protobuf.actions import read_orchestrator_response
 from durable_host.protobuf.messages import messages, string_value
 from durable_host.protobuf.requests import orchestrator_request
 from durable_host.taskhub.events import (
-    ExecutionStarted,
     HistoryEvent,
-    OrchestrationInstance,
     OrchestrationStatus,
     OrchestratorStarted,
     TaskScheduled,
@@ -45,6 +43,7 @@ from tests.engine.replay._histories import (
     later,
     timer_fired,
 )
+from tests.engine.replay._histories import started as history_start
 
 # durabletask leaves its registry's constructor unannotated.
 _REGISTRY: Any = worker._Registry
@@ -53,16 +52,7 @@ Gen: TypeAlias = Generator[Any, Any, Any]
 
 
 def started(value: Any = None) -> list[HistoryEvent]:
-    """The first episode's events as a 2.x client starts an instance (the input's JSON once)."""
-    return [
-        OrchestratorStarted(timestamp=T0),
-        ExecutionStarted(
-            timestamp=T0,
-            orchestration_instance=OrchestrationInstance(INSTANCE, EXECUTION),
-            name=NAME,
-            input=json.dumps(value),
-        ),
-    ]
+    return history_start(value, protobuf=True)
 
 
 def decide(

@@ -49,17 +49,11 @@ _memo: dict[str, datetime] = {}
 _memo_zone: tuple[Any, ...] = ()
 
 
-def _dateutil_parse(text: Any) -> datetime:
-    # python-dateutil ships no type information; its `parse` returns a datetime.
-    parsed: datetime = dateutil_parser.parse(text)
-    return parsed
-
-
 def parse_timestamp(text: Any) -> datetime:
     """`dateutil.parser.parse(text)`, without dateutil's tokenizer for the host's format, and
     each text of that format parsed once while the zone has no DST (see `_memo_for`)."""
     if type(text) is not str:
-        return _dateutil_parse(text)
+        return dateutil_parser.parse(text)
     memo = _memo_for(time.tzname, time.timezone, time.altzone, time.daylight)
     if memo is not None:
         known = memo.get(text)
@@ -67,7 +61,7 @@ def parse_timestamp(text: Any) -> datetime:
             return known
     parsed = _parse_host_format(text)
     if parsed is None:
-        return _dateutil_parse(text)
+        return dateutil_parser.parse(text)
     if memo is not None:
         if len(memo) >= _MEMO_SIZE:
             memo.clear()

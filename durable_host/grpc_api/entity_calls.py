@@ -32,7 +32,9 @@ class EntityCalls:
 
     @rpc
     async def SignalEntity(
-        self, request: pb.SignalEntityRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.SignalEntityRequest,
+        context: grpc.aio.ServicerContext[pb.SignalEntityRequest, pb.SignalEntityResponse],
     ) -> pb.SignalEntityResponse:
         name, key = _entity_id(request.instanceId)
         await self.api.signal_entity(
@@ -48,7 +50,9 @@ class EntityCalls:
 
     @rpc
     async def GetEntity(
-        self, request: pb.GetEntityRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.GetEntityRequest,
+        context: grpc.aio.ServicerContext[pb.GetEntityRequest, pb.GetEntityResponse],
     ) -> pb.GetEntityResponse:
         name, key = _entity_id(request.instanceId)
         state = await self.api.read_entity(name, key)
@@ -63,7 +67,9 @@ class EntityCalls:
 
     @rpc
     async def QueryEntities(
-        self, request: pb.QueryEntitiesRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.QueryEntitiesRequest,
+        context: grpc.aio.ServicerContext[pb.QueryEntitiesRequest, pb.QueryEntitiesResponse],
     ) -> pb.QueryEntitiesResponse:
         query = request.query
         prefix = query.instanceIdStartsWith.value if query.HasField("instanceIdStartsWith") else ""
@@ -96,7 +102,11 @@ class EntityCalls:
 
     @rpc
     async def CleanEntityStorage(
-        self, request: pb.CleanEntityStorageRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.CleanEntityStorageRequest,
+        context: grpc.aio.ServicerContext[
+            pb.CleanEntityStorageRequest, pb.CleanEntityStorageResponse
+        ],
     ) -> pb.CleanEntityStorageResponse:
         """Removes entity rows without state, one page per call. The engine's entities take
         no locks that could be orphaned, so none are ever released."""

@@ -21,8 +21,7 @@ import grpc
 __all__ = ["TokenGuard"]
 
 
-# grpcio ships no type information (no py.typed, no stubs installed): its classes are Any.
-class TokenGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class TokenGuard(grpc.aio.ServerInterceptor):
     def __init__(self, token: str) -> None:
         self._expected = f"Bearer {token}".encode()
 
@@ -38,9 +37,11 @@ class TokenGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         refused = self.refusal(handler_call_details.invocation_metadata or ())
         if refused is None or handler is None:
@@ -48,11 +49,13 @@ class TokenGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return _refusing(handler, grpc.StatusCode.UNAUTHENTICATED, refused)
 
 
-def _refusing(handler: grpc.RpcMethodHandler, code: grpc.StatusCode, message: str) -> Any:
-    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+def _refusing(
+    handler: grpc.RpcMethodHandler[Any, Any], code: grpc.StatusCode, message: str
+) -> grpc.RpcMethodHandler[Any, Any]:
+    async def refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         await context.abort(code, message)
 
-    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         await context.abort(code, message)
         yield  # pragma: no cover - makes this an async generator, as streaming handlers are
 

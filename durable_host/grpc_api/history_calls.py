@@ -23,7 +23,9 @@ class HistoryCalls:
     api: ManagementApi
 
     async def StreamInstanceHistory(
-        self, request: pb.StreamInstanceHistoryRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.StreamInstanceHistoryRequest,
+        context: grpc.aio.ServicerContext[pb.StreamInstanceHistoryRequest, pb.HistoryChunk],
     ) -> AsyncIterator[pb.HistoryChunk]:
         try:
             status = await self.api.get_status(

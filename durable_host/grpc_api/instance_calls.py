@@ -29,7 +29,9 @@ class InstanceCalls:
 
     @rpc
     async def StartInstance(
-        self, request: pb.CreateInstanceRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.CreateInstanceRequest,
+        context: grpc.aio.ServicerContext[pb.CreateInstanceRequest, pb.CreateInstanceResponse],
     ) -> pb.CreateInstanceResponse:
         if request.HasField("orchestrationIdReusePolicy"):
             await self._check_reuse(request.instanceId, request.orchestrationIdReusePolicy)
@@ -60,7 +62,9 @@ class InstanceCalls:
 
     @rpc
     async def GetInstance(
-        self, request: pb.GetInstanceRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.GetInstanceRequest,
+        context: grpc.aio.ServicerContext[pb.GetInstanceRequest, pb.GetInstanceResponse],
     ) -> pb.GetInstanceResponse:
         status = await self.api.get_status(
             request.instanceId, show_input=request.getInputsAndOutputs
@@ -69,7 +73,9 @@ class InstanceCalls:
 
     @rpc
     async def WaitForInstanceStart(
-        self, request: pb.GetInstanceRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.GetInstanceRequest,
+        context: grpc.aio.ServicerContext[pb.GetInstanceRequest, pb.GetInstanceResponse],
     ) -> pb.GetInstanceResponse:
         timeout = context.time_remaining() or NO_DEADLINE
         status = await self.api.wait_for_start(request.instanceId, timeout=timeout)
@@ -83,7 +89,9 @@ class InstanceCalls:
 
     @rpc
     async def WaitForInstanceCompletion(
-        self, request: pb.GetInstanceRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.GetInstanceRequest,
+        context: grpc.aio.ServicerContext[pb.GetInstanceRequest, pb.GetInstanceResponse],
     ) -> pb.GetInstanceResponse:
         timeout = context.time_remaining() or NO_DEADLINE
         status = await self.api.wait_for_completion(request.instanceId, timeout=timeout)
@@ -116,42 +124,54 @@ class InstanceCalls:
 
     @rpc
     async def RaiseEvent(
-        self, request: pb.RaiseEventRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.RaiseEventRequest,
+        context: grpc.aio.ServicerContext[pb.RaiseEventRequest, pb.RaiseEventResponse],
     ) -> pb.RaiseEventResponse:
         await self.api.raise_event(request.instanceId, request.name, _value(request, "input"))
         return pb.RaiseEventResponse()
 
     @rpc
     async def TerminateInstance(
-        self, request: pb.TerminateRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.TerminateRequest,
+        context: grpc.aio.ServicerContext[pb.TerminateRequest, pb.TerminateResponse],
     ) -> pb.TerminateResponse:
         await self.api.terminate(request.instanceId, _value(request, "output"))
         return pb.TerminateResponse()
 
     @rpc
     async def SuspendInstance(
-        self, request: pb.SuspendRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.SuspendRequest,
+        context: grpc.aio.ServicerContext[pb.SuspendRequest, pb.SuspendResponse],
     ) -> pb.SuspendResponse:
         await self.api.suspend(request.instanceId, _value(request, "reason"))
         return pb.SuspendResponse()
 
     @rpc
     async def ResumeInstance(
-        self, request: pb.ResumeRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.ResumeRequest,
+        context: grpc.aio.ServicerContext[pb.ResumeRequest, pb.ResumeResponse],
     ) -> pb.ResumeResponse:
         await self.api.resume(request.instanceId, _value(request, "reason"))
         return pb.ResumeResponse()
 
     @rpc
     async def RewindInstance(
-        self, request: pb.RewindInstanceRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.RewindInstanceRequest,
+        context: grpc.aio.ServicerContext[pb.RewindInstanceRequest, pb.RewindInstanceResponse],
     ) -> pb.RewindInstanceResponse:
         await self.api.rewind(request.instanceId, _value(request, "reason"))
         return pb.RewindInstanceResponse()
 
     @rpc
     async def RestartInstance(
-        self, request: pb.RestartInstanceRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.RestartInstanceRequest,
+        context: grpc.aio.ServicerContext[pb.RestartInstanceRequest, pb.RestartInstanceResponse],
     ) -> pb.RestartInstanceResponse:
         try:
             instance_id = await self.api.restart(

@@ -29,7 +29,9 @@ class QueryCalls:
 
     @rpc
     async def QueryInstances(
-        self, request: pb.QueryInstancesRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.QueryInstancesRequest,
+        context: grpc.aio.ServicerContext[pb.QueryInstancesRequest, pb.QueryInstancesResponse],
     ) -> pb.QueryInstancesResponse:
         query = request.query
         token = query.continuationToken.value if query.HasField("continuationToken") else None
@@ -50,7 +52,9 @@ class QueryCalls:
 
     @rpc
     async def ListInstanceIds(
-        self, request: pb.ListInstanceIdsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.ListInstanceIdsRequest,
+        context: grpc.aio.ServicerContext[pb.ListInstanceIdsRequest, pb.ListInstanceIdsResponse],
     ) -> pb.ListInstanceIdsResponse:
         """Finished instances only, as the call is defined; the completed-time range is checked
         on each page read (the Instances table has no index on CompletedTime)."""
@@ -88,7 +92,9 @@ class QueryCalls:
 
     @rpc
     async def PurgeInstances(
-        self, request: pb.PurgeInstancesRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.PurgeInstancesRequest,
+        context: grpc.aio.ServicerContext[pb.PurgeInstancesRequest, pb.PurgeInstancesResponse],
     ) -> pb.PurgeInstancesResponse:
         which = request.WhichOneof("request")
         if which == "instanceId":

@@ -43,11 +43,13 @@ class ClientService(
         self.api = api
 
     async def Hello(
-        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+        self,
+        request: empty_pb2.Empty,
+        context: grpc.aio.ServicerContext[empty_pb2.Empty, empty_pb2.Empty],
     ) -> empty_pb2.Empty:
         return empty_pb2.Empty()
 
-    async def _worker_call(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def _worker_call(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         await context.abort(
             grpc.StatusCode.UNIMPLEMENTED,
             "This endpoint serves durable clients only: `durable-host start` runs the app's "
@@ -55,7 +57,9 @@ class ClientService(
             "`durable-host sidecar`.",
         )
 
-    async def _worker_stream(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def _worker_stream(
+        self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
         await self._worker_call(request, context)
         yield pb.WorkItem()  # pragma: no cover - never reached: abort raises
 

@@ -28,26 +28,34 @@ class SidecarService(ClientService):
         self.hub = hub
 
     async def GetWorkItems(
-        self, request: pb.GetWorkItemsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.GetWorkItemsRequest,
+        context: grpc.aio.ServicerContext[pb.GetWorkItemsRequest, pb.WorkItem],
     ) -> AsyncIterator[pb.WorkItem]:
         async for item in self.hub.stream(WorkerFilter.of(request)):
             yield item
 
     @rpc
     async def CompleteOrchestratorTask(
-        self, request: pb.OrchestratorResponse, context: grpc.aio.ServicerContext
+        self,
+        request: pb.OrchestratorResponse,
+        context: grpc.aio.ServicerContext[pb.OrchestratorResponse, pb.CompleteTaskResponse],
     ) -> pb.CompleteTaskResponse:
         return self._complete(request)
 
     @rpc
     async def CompleteActivityTask(
-        self, request: pb.ActivityResponse, context: grpc.aio.ServicerContext
+        self,
+        request: pb.ActivityResponse,
+        context: grpc.aio.ServicerContext[pb.ActivityResponse, pb.CompleteTaskResponse],
     ) -> pb.CompleteTaskResponse:
         return self._complete(request)
 
     @rpc
     async def CompleteEntityTask(
-        self, request: pb.EntityBatchResult, context: grpc.aio.ServicerContext
+        self,
+        request: pb.EntityBatchResult,
+        context: grpc.aio.ServicerContext[pb.EntityBatchResult, pb.CompleteTaskResponse],
     ) -> pb.CompleteTaskResponse:
         return self._complete(request)
 
@@ -62,28 +70,42 @@ class SidecarService(ClientService):
 
     @rpc
     async def AbandonTaskOrchestratorWorkItem(
-        self, request: pb.AbandonOrchestrationTaskRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.AbandonOrchestrationTaskRequest,
+        context: grpc.aio.ServicerContext[
+            pb.AbandonOrchestrationTaskRequest, pb.AbandonOrchestrationTaskResponse
+        ],
     ) -> pb.AbandonOrchestrationTaskResponse:
         self.hub.abandon(request.completionToken)
         return pb.AbandonOrchestrationTaskResponse()
 
     @rpc
     async def AbandonTaskActivityWorkItem(
-        self, request: pb.AbandonActivityTaskRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.AbandonActivityTaskRequest,
+        context: grpc.aio.ServicerContext[
+            pb.AbandonActivityTaskRequest, pb.AbandonActivityTaskResponse
+        ],
     ) -> pb.AbandonActivityTaskResponse:
         self.hub.abandon(request.completionToken)
         return pb.AbandonActivityTaskResponse()
 
     @rpc
     async def AbandonTaskEntityWorkItem(
-        self, request: pb.AbandonEntityTaskRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.AbandonEntityTaskRequest,
+        context: grpc.aio.ServicerContext[
+            pb.AbandonEntityTaskRequest, pb.AbandonEntityTaskResponse
+        ],
     ) -> pb.AbandonEntityTaskResponse:
         self.hub.abandon(request.completionToken)
         return pb.AbandonEntityTaskResponse()
 
     @rpc
     async def CreateTaskHub(
-        self, request: pb.CreateTaskHubRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.CreateTaskHubRequest,
+        context: grpc.aio.ServicerContext[pb.CreateTaskHubRequest, pb.CreateTaskHubResponse],
     ) -> pb.CreateTaskHubResponse:
         """The sidecar created its hub when it started (queues, tables, containers)."""
         if request.recreateIfExists:
@@ -96,7 +118,9 @@ class SidecarService(ClientService):
 
     @rpc
     async def DeleteTaskHub(
-        self, request: pb.DeleteTaskHubRequest, context: grpc.aio.ServicerContext
+        self,
+        request: pb.DeleteTaskHubRequest,
+        context: grpc.aio.ServicerContext[pb.DeleteTaskHubRequest, pb.DeleteTaskHubResponse],
     ) -> pb.DeleteTaskHubResponse:
         raise RpcRefusal(
             grpc.StatusCode.FAILED_PRECONDITION,

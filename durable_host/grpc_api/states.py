@@ -34,9 +34,7 @@ def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
 
 
 def to_datetime(stamp: timestamp_pb2.Timestamp) -> datetime:
-    # protobuf's runtime ships no type information (no types-protobuf installed).
-    value: datetime = stamp.ToDatetime(tzinfo=timezone.utc)
-    return value
+    return stamp.ToDatetime(tzinfo=timezone.utc)
 
 
 def string_value(text: str | None) -> wrappers_pb2.StringValue | None:

@@ -73,7 +73,7 @@ def rpc(handler: Handler) -> Handler:
     """Wrap a unary service method: engine errors end the call with their status."""
 
     @functools.wraps(handler)
-    async def call(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def call(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
             return await handler(self, request, context)
         except DurableHostError as exc:

@@ -100,5 +100,8 @@ def _continued(
     new = history[walk.walked :]
     if not all(isinstance(event, _CONTINUABLE) for event in new):
         return None
-    walk.walker.continue_with(ctx, new)
-    return walk.walker
+    walker = walk.walker
+    walker.ctx = ctx
+    walker.decision = Decision()
+    walker.feed(new)
+    return walker

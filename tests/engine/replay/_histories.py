@@ -56,24 +56,17 @@ def stored(value: Any) -> str:
 
 
 def started(
-    value: Any = None,
-    *,
-    at: datetime = T0,
-    name: str = NAME,
-    parent: ParentInstance | None = None,
-    protobuf: bool = False,
+    value: Any = None, *, at: datetime = T0, name: str = NAME, parent: ParentInstance | None = None
 ) -> list[HistoryEvent]:
     """The first episode's events: OrchestratorStarted, then ExecutionStarted with the input
-    as the client sends it: the 1.x SDK's JSON text as a JSON string, a 2.x (protobuf)
-    client's JSON text as it is."""
-    text = json.dumps(value) if protobuf else json.dumps(json.dumps(value))
+    as the SDK client sends it (JSON text, itself as a JSON string)."""
     return [
         OrchestratorStarted(timestamp=at),
         ExecutionStarted(
             timestamp=at,
             orchestration_instance=OrchestrationInstance(INSTANCE, EXECUTION),
             name=name,
-            input=text,
+            input=json.dumps(json.dumps(value)),
             parent_instance=parent,
         ),
     ]

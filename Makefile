@@ -93,7 +93,7 @@ XVENV   := .venv$(subst .,,$(PYVER))
 # tests/v2 runs the 2.x-style app, whose worker (durabletask-azurefunctions) the dev extra
 # installs on 3.13 only: named on the command line, it would be collected on older Pythons too.
 SUITE   ?= tests/taskhub tests/functions tests/sample_app tests/patterns tests/e2e/test_patterns.py \
-           tests/protobuf $(if $(filter 3.13,$(PYVER)),tests/v2)
+           tests/protobuf tests/engine/replay $(if $(filter 3.13,$(PYVER)),tests/v2)
 
 $(XVENV)/.installed: pyproject.toml requirements.txt
 	@test -n "$(PYX)" || { echo "No python$(PYVER) on PATH or in ~/.pyenv/versions; set PYX=/path/to/python$(PYVER)"; exit 1; }

@@ -42,21 +42,25 @@ class _Visit:
 
 
 class _Linter:
-    def __init__(self, root: Path, index: FunctionIndex) -> None:
+    def __init__(
+        self, root: Path, index: FunctionIndex, sources: SourceCache | None = None
+    ) -> None:
         self.root = root
         self.index = index
         self.files = AppFiles(root)
-        self.sources = SourceCache()
+        self.sources = sources or SourceCache()
         self.findings: list[Finding] = []
         self.seen: set[tuple[Any, Role]] = set()
-        # durabletask (2.x) runs an orchestrator that returns without yielding; 1.x cannot.
-        self.plain_orchestrator_ok = False
 
     def is_app_function(self, target: Any) -> bool:
         code = getattr(target, "__code__", None)
         return code is not None and self.files.contains(code.co_filename)
 
-    def lint_root(self, function: Callable[..., Any], role: Role, where: str) -> None:
+    def lint_root(
+        self, function: Callable[..., Any], role: Role, where: str, *, plain_ok: bool = False
+    ) -> None:
+        """`plain_ok`: an orchestrator may return without yielding (durabletask, 2.x, runs
+        one; 1.x cannot)."""
         queue = deque([_Visit(function, role, where, check_yields=True)])
         while queue:
             visit = queue.popleft()
@@ -69,7 +73,8 @@ class _Linter:
                 continue
             module, node = found
             namespace = getattr(visit.function, "__globals__", {})
-            check = self.check(module, node, namespace, visit, is_root=visit.function is function)
+            is_root = visit.function is function
+            check = self.check(module, node, namespace, visit, is_root=is_root, plain_ok=plain_ok)
             for callee in check.callees:
                 queue.append(
                     _Visit(
@@ -88,9 +93,10 @@ class _Linter:
         visit: _Visit,
         *,
         is_root: bool,
+        plain_ok: bool = False,
     ) -> FunctionCheck:
         if is_root and visit.role is Role.ORCHESTRATOR:
-            self.check_shape(module, node, visit.where)
+            self.check_shape(module, node, visit.where, plain_ok)
         check = FunctionCheck(
             module,
             node,
@@ -104,11 +110,13 @@ class _Linter:
         self.add(check.findings)
         return check
 
-    def check_shape(self, module: ModuleSource, node: FunctionNode, where: str) -> None:
+    def check_shape(
+        self, module: ModuleSource, node: FunctionNode, where: str, plain_ok: bool
+    ) -> None:
         rule = None
         if isinstance(node, ast.AsyncFunctionDef):
             rule = rules.ASYNC_ORCHESTRATOR
-        elif not _is_generator(node) and not self.plain_orchestrator_ok:
+        elif not _is_generator(node) and not plain_ok:
             rule = rules.NOT_A_GENERATOR
         if rule is not None and not module.ignored(node.lineno, rule.id):
             message = f"`{node.name}` {rule.summary} ({where})"
@@ -145,9 +153,8 @@ def lint_app(app_dir: Path | str = ".") -> LintResult:
     linter = _Linter(root, index)
     for name, fn in sorted(index.orchestrators.items()):
         user = getattr(fn.user_function, "orchestrator_function", fn.user_function)
-        linter.plain_orchestrator_ok = fn.protocol is DurableProtocol.PROTOBUF
-        linter.lint_root(user, Role.ORCHESTRATOR, f"orchestrator '{name}'")
-    linter.plain_orchestrator_ok = False
+        plain_ok = fn.protocol is DurableProtocol.PROTOBUF
+        linter.lint_root(user, Role.ORCHESTRATOR, f"orchestrator '{name}'", plain_ok=plain_ok)
     for name, fn in sorted(index.entities.items()):
         user = getattr(fn.user_function, "entity_function", fn.user_function)
         linter.lint_root(user, Role.ENTITY, f"entity '{name}'")
@@ -170,9 +177,9 @@ def _result(linter: _Linter, note: str | None = None) -> LintResult:
 
 def _lint_source(root: Path, failure: ImportError) -> LintResult:
     """Lint the orchestrators and entities found from the source (from_source.py)."""
-    linter = _Linter(root, FunctionIndex(app_dir=str(root)))
-    functions = find_functions(root, linter.sources)
-    linter.index = source_index(root, functions)
+    sources = SourceCache()
+    functions = find_functions(root, sources)
+    linter = _Linter(root, source_index(root, functions), sources)
     for fn in functions:
         if fn.role is None or fn.module is None or fn.node is None:
             continue

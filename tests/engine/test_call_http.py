@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from durable_host.engine.dispatch.http_activity import HttpActivity
 from durable_host.engine.runtime import Engine
 from durable_host.functions import FunctionInvoker, load_app
 from durable_host.taskhub.events import TaskCompleted, TaskScheduled, TimerCreated
@@ -248,29 +249,32 @@ async def test_a_host_restart_while_polling_resumes_on_the_next_host(
         await drop_hub(azurite, hub_name)
 
 
-async def test_a_202_without_retry_after_waits_the_configured_default(
-    azurite: str, hub_name: str, remote: Remote
-) -> None:
+async def test_a_202_without_retry_after_waits_the_configured_default(remote: Remote) -> None:
     waits: list[float] = []
-    remote.polls_before_done = 1
-    index = load_app(APP_DIR)
-    engine = Engine(
-        azurite, settings(hub_name, http_async_sleep_default=0.01), index, FunctionInvoker(index)
-    )
-    real_wait = engine.http_activity._wait
 
-    async def recording_wait(seconds: float) -> None:
+    async def recording_sleep(seconds: float) -> None:
         waits.append(seconds)
-        await real_wait(seconds)
 
-    engine.http_activity._wait = recording_wait  # type: ignore[method-assign]
+    remote.polls_before_done = 1
     remote.retry_after = None
-    await engine.start()
+    activity = HttpActivity(default_async_sleep=0.01, sleep=recording_sleep)
     try:
-        result = await fetch(engine, {"method": "POST", "uri": remote.url("/jobs")})
-        assert result["response"]["statusCode"] == 200
-        assert waits == [0.01, 0.01]
+        result = await activity.run(json.dumps({"method": "POST", "uri": remote.url("/jobs")}))
     finally:
-        await engine.stop()
-        engine.invoker.close(wait=False)
-        await drop_hub(azurite, hub_name)
+        await activity.close()
+    assert result.error_message is None and result.result_json is not None
+    assert json.loads(result.result_json)["statusCode"] == 200
+    assert waits == [0.01, 0.01]
+
+
+async def test_the_engine_gives_its_http_activity_the_configured_default(
+    azurite: str, hub_name: str
+) -> None:
+    index = load_app(APP_DIR)
+    invoker = FunctionInvoker(index)
+    engine = Engine(azurite, settings(hub_name, http_async_sleep_default=0.01), index, invoker)
+    try:
+        assert engine.http_activity.default_async_sleep == 0.01
+    finally:
+        await engine.storage.close()
+        invoker.close(wait=False)

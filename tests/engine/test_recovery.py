@@ -427,7 +427,7 @@ async def test_a_result_that_beats_a_late_first_history_write_waits_for_it(
             landed.set()
             # The start comes back to a host that reads the landed history (a third owner,
             # or this one once its idle session is evicted), not to this empty session.
-            dispatcher._sessions.pop(instance_id, None)
+            dispatcher.forget_session(instance_id)
         return verdict
 
     # assignment: the stand-in passes the arguments through (*args, **kwargs).

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,8 +120,14 @@ class DurableHttpResponse:
 class HttpActivity:
     """Runs `BuiltIn::HttpActivity` work items with one shared client session."""
 
-    def __init__(self, *, default_async_sleep: float = DEFAULT_ASYNC_SLEEP_SECONDS) -> None:
+    def __init__(
+        self,
+        *,
+        default_async_sleep: float = DEFAULT_ASYNC_SLEEP_SECONDS,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.default_async_sleep = default_async_sleep
+        self._sleep = sleep  # the wait between two polls of a 202, cut short by `interrupt`
         self._session: aiohttp.ClientSession | None = None
         self._closing = asyncio.Event()
 
@@ -157,11 +163,16 @@ class HttpActivity:
         return ActivityResult(result_json=response.to_json())
 
     async def _wait(self, seconds: float) -> None:
+        closing = asyncio.ensure_future(self._closing.wait())
+        sleeping = asyncio.ensure_future(self._sleep(seconds))
         try:
-            await asyncio.wait_for(self._closing.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
-            return
-        raise ActivityInterrupted("the host is stopping while a call_http polls")
+            await asyncio.wait((closing, sleeping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            sleeping.cancel()
+        if self._closing.is_set():
+            raise ActivityInterrupted("the host is stopping while a call_http polls")
+        sleeping.result()  # a failed sleep fails the call
 
     async def _send(self, request: DurableHttpRequest) -> DurableHttpResponse:
         if request.token_source is not None:

@@ -100,8 +100,5 @@ def _continued(
     new = history[walk.walked :]
     if not all(isinstance(event, _CONTINUABLE) for event in new):
         return None
-    walker = walk.walker
-    walker.ctx = ctx
-    walker.decision = Decision()
-    walker.feed(new)
-    return walker
+    walk.walker.continue_with(ctx, new)
+    return walk.walker

@@ -121,6 +121,13 @@ class HistoryWalker(ActionScheduling):
             elif isinstance(event, EventRaised):
                 self.raise_event(event)
 
+    def continue_with(self, ctx: EpisodeContext, events: Sequence[HistoryEvent]) -> None:
+        """Go on with this walk in a later episode (`ctx`), with a fresh decision, through
+        the events the history gained since (blocked_episodes.py)."""
+        self.ctx = ctx
+        self.decision = Decision()
+        self.feed(events)
+
     def finish(self) -> Decision:
         """The decision once the walk has reached the end of the history."""
         if self.started:

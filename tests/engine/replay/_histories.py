@@ -56,17 +56,24 @@ def stored(value: Any) -> str:
 
 
 def started(
-    value: Any = None, *, at: datetime = T0, name: str = NAME, parent: ParentInstance | None = None
+    value: Any = None,
+    *,
+    at: datetime = T0,
+    name: str = NAME,
+    parent: ParentInstance | None = None,
+    protobuf: bool = False,
 ) -> list[HistoryEvent]:
     """The first episode's events: OrchestratorStarted, then ExecutionStarted with the input
-    as the SDK client sends it (JSON text, itself as a JSON string)."""
+    as the client sends it: the 1.x SDK's JSON text as a JSON string, a 2.x (protobuf)
+    client's JSON text as it is."""
+    text = json.dumps(value) if protobuf else json.dumps(json.dumps(value))
     return [
         OrchestratorStarted(timestamp=at),
         ExecutionStarted(
             timestamp=at,
             orchestration_instance=OrchestrationInstance(INSTANCE, EXECUTION),
             name=name,
-            input=json.dumps(json.dumps(value)),
+            input=text,
             parent_instance=parent,
         ),
     ]

@@ -94,6 +94,16 @@ def test_a_failure_without_output_reads_as_a_1x_failure() -> None:
     assert decision.completion.failure_details == failure
 
 
+def test_a_failure_with_an_output_of_the_workers_own_keeps_it() -> None:
+    failure = FailureDetails("ValueError", "card declined")
+    decision = decide(
+        CompleteOrchestration(1, OrchestrationStatus.Failed, result='"refunded"', failure=failure)
+    )
+    assert decision.completion is not None
+    assert decision.completion.result == '"refunded"'
+    assert decision.completion.failure_details == failure
+
+
 def test_continue_as_new_keeps_its_input_and_the_carried_over_events() -> None:
     carried = EventRaised(timestamp=T0, name="later", input='"x"')
     decision = decide(

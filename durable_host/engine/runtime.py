@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from durable_host.engine.client.engine_client import EngineClient
 from durable_host.engine.dispatch.activities import ActivityDispatcher
+from durable_host.engine.dispatch.checkpoint import Checkpoints
 from durable_host.engine.dispatch.entities import EntityProcessor
 from durable_host.engine.dispatch.executors import ActivityResult, ActivityWorkItem, Executors
 from durable_host.engine.dispatch.http_activity import HTTP_ACTIVITY_NAME, HttpActivity
@@ -23,6 +24,7 @@ from durable_host.engine.dispatch.orchestrations import OrchestrationDispatcher
 from durable_host.engine.dispatch.partition_manager import PartitionManager
 from durable_host.engine.dispatch.queue_consumer import QueueSettings
 from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.engine.dispatch.sessions import SessionCache
 from durable_host.engine.dispatch.work_items import WorkItemRunner
 from durable_host.engine.executors.routing import FunctionExecutors
 from durable_host.engine.time.clock import Clock, RealClock, VirtualClock
@@ -149,16 +151,17 @@ class Engine:
 
     def _build_dispatchers(self, settings: EngineSettings, rows: InstanceRowWriter) -> None:
         """The entity processor, the orchestration and activity dispatchers, the partitions."""
+        checkpoints = Checkpoints(
+            self.storage, self.router, rows, self.notifier, self._holds_partition_of
+        )
+        sessions = SessionCache()
         self.entities = EntityProcessor(
-            storage=self.storage,
-            router=self.router,
+            checkpoints=checkpoints,
+            sessions=sessions,
             executor_for=lambda name: self.executors.entity(name),
             clock=self.clock,
-            hub_name=settings.hub_name,
-            session_idle_timeout=settings.extended_session_idle_timeout,
             reorder_window=timedelta(seconds=settings.entity_message_reorder_window),
             visibility_timeout=settings.control_queue_visibility_timeout,
-            may_reply=self._holds_partition_of,
             tracer=self.tracer,
         )
         self._work_items = WorkItemRunner(
@@ -173,6 +176,8 @@ class Engine:
             storage=self.storage,
             router=self.router,
             runner=self._work_items,
+            checkpoints=checkpoints,
+            sessions=sessions,
             clock=self.clock,
             partitions=list(range(settings.partition_count)),
             batch_size=settings.control_queue_batch_size,
@@ -181,10 +186,7 @@ class Engine:
             ),
             max_concurrent=settings.max_concurrent_orchestrator_functions,
             session_idle_timeout=settings.extended_session_idle_timeout,
-            notifier=self.notifier,
             entity_processor=self.entities.process,
-            forget_entities=self.entities.forget_partition,
-            may_write=self._holds_partition_of,
             max_buffered=settings.max_buffered_control_messages,
         )
         self.activities = ActivityDispatcher(

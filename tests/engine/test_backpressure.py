@@ -10,7 +10,7 @@ from tests.engine._helpers import finish, start
 
 @pytest.mark.engine_settings(max_buffered_control_messages=0)  # every message is over the limit
 async def test_messages_go_through_the_queue_while_the_buffer_is_full(engine: Engine) -> None:
-    assert engine.router.control_accepts() is False
+    assert engine.orchestrations.accepts_more() is False
 
     instance_id = await start(engine, "chain", 2)
     # Nothing was handed over in memory: the start waits in the control queue, visible (at a
@@ -21,7 +21,7 @@ async def test_messages_go_through_the_queue_while_the_buffer_is_full(engine: En
 
 
 async def test_a_host_under_its_limit_takes_its_messages(engine: Engine) -> None:
-    assert engine.router.control_accepts() is True
+    assert engine.orchestrations.accepts_more() is True
     instance_id = await start(engine, "chain", 2)
     status = await finish(engine, instance_id)
     assert status.output == "16"

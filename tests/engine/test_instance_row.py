@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from durable_host.engine.dispatch.instance_row import InstanceRowWriter
+from durable_host.engine.dispatch.instance_row import InstanceRowWriter, entity_row_fields
 from durable_host.engine.dispatch.sessions import Session
 from durable_host.errors import CheckpointConflictError
 from durable_host.taskhub.events import (
@@ -306,7 +306,7 @@ async def test_an_entitys_row_follows_each_stored_batch(hub_storage: TaskHubStor
             input=state,
             generation=int(execution[1:]) - 1,
         )
-        await writer.write_entity(batch, '"status"')
+        await writer.write_entity("@counter@k", entity_row_fields(batch, '"status"'))
     record = await row(hub_storage, "@counter@k")
     assert (record.runtime_status, record.execution_id, record.input) == (RUNNING, "b2", '{"v":2}')
     assert (record.name, record.generation, record.custom_status) == ("@counter@k", 1, '"status"')

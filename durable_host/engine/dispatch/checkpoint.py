@@ -1,7 +1,8 @@
-"""Writing one orchestration work item's effects, in the provider's order.
+"""Writing one work item's effects, in the provider's order: an orchestration's episode or
+an entity's batch (entities.py), which is a continue-as-new of the entity.
 
 1. the outbound messages (activities, timers, sub-orchestrations, events, a parent's
-   result) are sent;
+   result; an entity's replies, signals and starts) are sent;
 2. the history rows and the sentinel are written, guarded by the sentinel's ETag, so of
    two hosts that ran the same episode only one checkpoint lands;
 3. the Instances row is merged;
@@ -11,6 +12,9 @@ Steps 3 and 4 run in the background, in order per instance, so the instance's ne
 can start as soon as its history is written. A crash anywhere before 4 leaves the consumed
 messages in their queue; they come back and are dropped as duplicates of the stored history
 (and their redelivery brings a lagging Instances row up to date).
+
+An entity's history write is retried through a short outage (its replies are out, see
+`_store`) and its row is merged without a condition (instance_row.py).
 """
 
 from __future__ import annotations
@@ -18,22 +22,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from durable_host.engine.dispatch.effects import EpisodeEffects, HistoryWrite
+from durable_host.engine.dispatch.effects import EpisodeEffects, HistoryWrite, WorkItemKind
+from durable_host.engine.dispatch.instance_row import InstanceRowWriter
 from durable_host.engine.dispatch.notifier import InstanceNotifier
+from durable_host.engine.dispatch.queue_consumer import delete_settled
 from durable_host.engine.dispatch.router import MessageRouter
 from durable_host.engine.dispatch.sessions import Session
 from durable_host.engine.replay.decision import Outbound
-from durable_host.errors import LeaseLapsingError, StorageError
+from durable_host.errors import CheckpointConflictError, LeaseLapsingError, StorageError
 from durable_host.taskhub.events import OrchestrationInstance
 from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
 
 log = logging.getLogger("durable_host.orchestrations")
 
-RowWriter = Callable[[Session, dict[str, Any]], Awaitable[None]]
-"""(session, Instances row fields) -> merges them into the instance's row."""
-MessageDeleter = Callable[[list[ReceivedMessage]], Awaitable[None]]
+# Attempts at an entity's history write once its replies are out (about 6 s in all).
+_ENTITY_STORE_ATTEMPTS = 6
 
 
 class Checkpoints:
@@ -41,21 +45,25 @@ class Checkpoints:
 
     def __init__(
         self,
-        *,
         storage: TaskHubStorage,
         router: MessageRouter,
-        write_row: RowWriter,
-        delete: MessageDeleter,
+        rows: InstanceRowWriter,
         notifier: InstanceNotifier,
         may_write: Callable[[str], bool] | None = None,
     ) -> None:
+        """`rows` writes the Instances rows (the client's writer: a start's first episode
+        merges into the Pending row it wrote); `may_write` says whether this host still holds
+        an instance's partition (None: a host with every partition)."""
         self.may_write = may_write
         self.storage = storage
         self.router = router
-        self.write_row = write_row
-        self.delete = delete
+        self.rows = rows
         self.notifier = notifier
         self.finishing: set[asyncio.Task[None]] = set()
+
+    async def delete(self, messages: list[ReceivedMessage]) -> None:
+        """Remove messages whose effects are stored."""
+        await delete_settled(self.storage, messages)
 
     def begin(self, consumed: list[ReceivedMessage]) -> Checkpoint:
         """A work item that consumes `consumed` (deleted once its effects are stored)."""
@@ -78,9 +86,10 @@ class Checkpoint:
         self._consumed = list(consumed)
 
     async def send(
-        self, outbound: list[Outbound], sender: OrchestrationInstance, episode: int
+        self, outbound: list[Outbound], sender: OrchestrationInstance, episode: int | None
     ) -> None:
-        """Step 1 on its own: an older generation's messages in a continue-as-new."""
+        """Step 1 on its own: an older generation's messages in a continue-as-new (an entity
+        batch's too: it continues as new each time)."""
         may_write = self._to.may_write
         if may_write is not None and not may_write(sender.instance_id):
             # The partition's next owner may have run this episode already, and the instance
@@ -114,15 +123,7 @@ class Checkpoint:
         assert session.execution_id is not None
         sender = OrchestrationInstance(session.instance_id, session.execution_id)
         await self.send(effects.outbound, sender, effects.episode)
-        appending = effects.history_write is HistoryWrite.APPEND
-        etag = await self._to.storage.append_history(
-            session.instance_id,
-            session.execution_id,
-            start_index=len(session.history) if appending else 0,
-            events=effects.events,
-            etag=session.etag,
-        )
-        session.apply(effects, etag)
+        session.apply(effects, await self._store(session, effects))
         consumed, self._consumed = self._consumed, []
         # Row writes stay in order: each waits for the one before.
         self._to.track(
@@ -130,6 +131,38 @@ class Checkpoint:
                 lambda previous: self._finish(previous, session, effects, consumed)
             )
         )
+
+    async def _store(self, session: Session, effects: EpisodeEffects) -> str:
+        """Step 2; returns the sentinel's new ETag.
+
+        An entity's replies are out by now, so a transient failure is retried here rather
+        than left to the messages' redelivery: a caller that got its reply sends its next
+        call at once, and that call must not run on the state before this batch. A conflict
+        (another writer, or an earlier attempt whose answer was lost) is not retried: the
+        work item fails, the session is dropped, and what was applied is judged from storage.
+        """
+        assert session.execution_id is not None
+        appending = effects.history_write is HistoryWrite.APPEND
+        attempts = _ENTITY_STORE_ATTEMPTS if effects.kind is WorkItemKind.ENTITY else 1
+        for attempt in range(attempts):
+            try:
+                return await self._to.storage.append_history(
+                    session.instance_id,
+                    session.execution_id,
+                    start_index=len(session.history) if appending else 0,
+                    events=effects.events,
+                    etag=session.etag,
+                )
+            except CheckpointConflictError:
+                raise
+            except StorageError as exc:
+                if attempt == attempts - 1:
+                    raise
+                log.warning(
+                    "Entity %s: storing its state failed (%s); retrying", session.instance_id, exc
+                )
+                await asyncio.sleep(min(0.25 * 2**attempt, 2.0))
+        raise AssertionError("unreachable")
 
     async def drop(self) -> None:
         """Nothing to write (the instance has no execution): only delete the messages."""
@@ -147,7 +180,10 @@ class Checkpoint:
             await asyncio.gather(previous, return_exceptions=True)
         instance_id = session.instance_id
         try:
-            await self._to.write_row(session, effects.row_fields)
+            if effects.kind is WorkItemKind.ENTITY:
+                await self._to.rows.write_entity(instance_id, effects.row_fields)
+            else:
+                await self._to.rows.write_owned(session, effects.row_fields)
             # Only once the row is written: a crash in between then replays the messages,
             # which bring the row up to date (see InstanceRowWriter.repair).
             await self._to.delete(consumed)

@@ -2,16 +2,16 @@
 for (signals to entities, orchestration starts: a protobuf entity's actions), a granted lock's
 next step (entity_queue.py), and the batch's trace span.
 
-Kept apart from the processor so the order of the sends stays one list the processor can
-hold back as a whole (a host whose lease is lapsing sends none of them).
+The sends are one list of `Outbound` messages, which the checkpoint sends (checkpoint.py) or,
+on a host whose lease is lapsing, holds back as a whole.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from durable_host.engine.dispatch.entity_queue import Schedule, grant_lock
 from durable_host.engine.dispatch.entity_state import (
@@ -23,7 +23,7 @@ from durable_host.engine.dispatch.entity_state import (
     scheduled_operation_name,
 )
 from durable_host.engine.dispatch.executors import EntitySend
-from durable_host.engine.dispatch.router import MessageRouter
+from durable_host.engine.replay.decision import Outbound
 from durable_host.taskhub.events import EventRaised, ExecutionStarted, OrchestrationInstance
 from durable_host.taskhub.storage import ReceivedMessage
 
@@ -51,42 +51,37 @@ def trace_batch(
 
 
 def batch_sends(
-    router: MessageRouter,
     me: OrchestrationInstance,
     requests: list[OperationRequest],
     result: EntityResult,
     plan: Schedule,
     now: datetime,
     operation_sends: Sequence[EntitySend] = (),
-) -> tuple[list[Coroutine[Any, Any, object]], str | None]:
+) -> tuple[list[Outbound], str | None]:
     """The batch's sends (the callers' replies, what the operations sent, then a granted
     lock's next step) and who holds the entity's lock after it."""
-    sends: list[Coroutine[Any, Any, object]] = [
-        router.send_to_instance(
+    sends = [
+        Outbound(
             OrchestrationInstance(request.parent or "", request.parent_execution),
             EventRaised(timestamp=now, name=request.request_id, input=response_json(outcome)),
-            sender=me,
         )
         for request, outcome in zip(requests, result.outcomes, strict=True)
         if request.expects_response
     ]
-    sends += [_operation_send(router, me, send, now) for send in operation_sends]
+    sends += [_operation_send(me, send, now) for send in operation_sends]
     if plan.lock_request is None:
         return sends, plan.state.locked_by
     grant = grant_lock(plan.lock_request)
     sends.append(
-        router.send_to_instance(
+        Outbound(
             OrchestrationInstance(grant.target, grant.target_execution),
             EventRaised(timestamp=now, name=grant.event_name, input=grant.event_input),
-            sender=me,
         )
     )
     return sends, grant.locked_by
 
 
-def _operation_send(
-    router: MessageRouter, me: OrchestrationInstance, send: EntitySend, now: datetime
-) -> Coroutine[Any, Any, object]:
+def _operation_send(me: OrchestrationInstance, send: EntitySend, now: datetime) -> Outbound:
     """A signal as the client sends one (a RequestMessage whose parent is this entity, not
     labelled for ordering), or an orchestration start: an ExecutionStarted to a new
     execution, as DTFx's TaskEntityDispatcher sends it (no parent instance)."""
@@ -98,9 +93,7 @@ def _operation_send(
             input=send.input,
             scheduled_start_time=send.scheduled_time,
         )
-        return router.send_to_instance(
-            started.orchestration_instance, started, visible_at=send.scheduled_time, sender=me
-        )
+        return Outbound(started.orchestration_instance, started, visible_at=send.scheduled_time)
     payload = request_json(
         request_id=str(uuid.uuid4()),
         operation=send.name,
@@ -111,9 +104,8 @@ def _operation_send(
     )
     due = send.scheduled_time
     name = scheduled_operation_name(due) if due is not None else OPERATION_EVENT
-    return router.send_to_instance(
+    return Outbound(
         OrchestrationInstance(send.target, None),
         EventRaised(timestamp=now, name=name, input=payload),
         visible_at=due,
-        sender=me,
     )

@@ -47,7 +47,7 @@ from durable_host.taskhub.events import (
 from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.storage import TaskHubStorage
 
-__all__ = ["InstanceRowWriter"]
+__all__ = ["InstanceRowWriter", "entity_row_fields"]
 
 log = logging.getLogger("durable_host.orchestrations")
 
@@ -244,22 +244,9 @@ class InstanceRowWriter:
             name: value for name, value in fields.items() if value is not None or name in _NULLABLE
         }
 
-    async def write_entity(self, started: ExecutionStarted, custom_status: str | None) -> None:
-        """The row of an entity whose batch was just stored as the execution `started`."""
-        execution = started.orchestration_instance
-        fields = {
-            "name": started.name,
-            "version": started.version,
-            "runtime_status": OrchestrationStatus.Running,
-            "execution_id": execution.execution_id,
-            "input": started.input,
-            "custom_status": custom_status,
-            "created_time": started.timestamp,
-            "last_updated_time": started.timestamp,
-            "generation": started.generation,
-            "task_hub_name": self._hub_name,
-        }
-        await self._storage.merge_instance(execution.instance_id, fields)
+    async def write_entity(self, instance_id: str, fields: dict[str, Any]) -> None:
+        """The row of an entity whose batch was just stored (`entity_row_fields`)."""
+        await self._storage.merge_instance(instance_id, {**fields, "task_hub_name": self._hub_name})
 
     # -- a client ---------------------------------------------------------------------------------
 
@@ -310,6 +297,21 @@ class InstanceRowWriter:
             log.debug("Instance %s: a worker ran the rewind first; keeping its row", instance_id)
             return False
         return True
+
+
+def entity_row_fields(started: ExecutionStarted, custom_status: str | None) -> dict[str, Any]:
+    """The row's fields after an entity batch stored as the execution `started`."""
+    return {
+        "name": started.name,
+        "version": started.version,
+        "runtime_status": OrchestrationStatus.Running,
+        "execution_id": started.orchestration_instance.execution_id,
+        "input": started.input,
+        "custom_status": custom_status,
+        "created_time": started.timestamp,
+        "last_updated_time": started.timestamp,
+        "generation": started.generation,
+    }
 
 
 async def _purged(storage: TaskHubStorage, instance_id: str) -> bool:

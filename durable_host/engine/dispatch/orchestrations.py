@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from durable_host.engine.dispatch.checkpoint import Checkpoints
 from durable_host.engine.dispatch.instance_workers import InstanceWorkers
-from durable_host.engine.dispatch.notifier import InstanceNotifier
 from durable_host.engine.dispatch.queue_consumer import (
     QueueConsumer,
     QueueSettings,
@@ -56,40 +55,31 @@ class OrchestrationDispatcher(QueueConsumer):
         storage: TaskHubStorage,
         router: MessageRouter,
         runner: WorkItemRunner,
+        checkpoints: Checkpoints,
+        sessions: SessionCache,
         clock: Clock,
         partitions: list[int],
         batch_size: int = 32,
         queue: QueueSettings = QueueSettings(),
         max_concurrent: int = 100,
         session_idle_timeout: float = 30.0,
-        notifier: InstanceNotifier | None = None,
         entity_processor: EntityBatchHandler | None = None,
-        forget_entities: Callable[[int], None] | None = None,
-        may_write: Callable[[str], bool] | None = None,
         max_buffered: int | None = None,
     ) -> None:
         super().__init__(storage, queue, log)
         self._entity_processor = entity_processor
-        self._forget_entities = forget_entities
         self._router = router
         self._clock = clock
         self._partitions = partitions
         self._batch_size = batch_size
         self._session_idle = session_idle_timeout
-        self.notifier = notifier or InstanceNotifier()
         self._runner = runner
-        self._checkpoints = Checkpoints(
-            storage=storage,
-            router=router,
-            write_row=runner.rows.write_owned,
-            delete=self._delete,
-            notifier=self.notifier,
-            may_write=may_write,
-        )
-        self._sessions = SessionCache()
+        # Shared with the entity processor: one checkpoint path, one cache of sessions.
+        self._checkpoints = checkpoints
+        self.notifier = checkpoints.notifier
+        self._sessions = sessions
         self._loops_by_partition: dict[int, asyncio.Task[None]] = {}
         self._max_buffered = max(2000, 40 * batch_size) if max_buffered is None else max_buffered
-        router.control_accepts = self.accepts_more
         self._partition_stops: dict[int, asyncio.Event] = {}
         self._stopping = asyncio.Event()
         self._workers = InstanceWorkers(
@@ -118,7 +108,10 @@ class OrchestrationDispatcher(QueueConsumer):
             return
         self._partition_stops[partition] = asyncio.Event()
         self._router.deliver_control_locally(
-            partition, self._deliver_local, visibility_timeout=self._visibility
+            partition,
+            self._deliver_local,
+            accepts=self.accepts_more,
+            visibility_timeout=self._visibility,
         )
         self._loops_by_partition[partition] = asyncio.create_task(self._partition_loop(partition))
         log.info("Processing control queue %02d", partition)
@@ -143,10 +136,10 @@ class OrchestrationDispatcher(QueueConsumer):
         for instance_id in [i for i in self._pending if ours(i)]:
             await self._put_back(instance_id)
         await self._checkpoints.wait_finishing()
-        # Another worker may write these instances now: never trust the cached copies again.
+        # Another worker may write these instances now: never trust the cached copies again
+        # (an entity's either: its checkpoint's ETag check would fail, but only after its
+        # replies were sent from the stale state).
         self._sessions.forget(ours)
-        if self._forget_entities is not None:
-            self._forget_entities(partition)
         log.info("Released control queue %02d", partition)
 
     async def stop(self) -> None:
@@ -263,7 +256,7 @@ class OrchestrationDispatcher(QueueConsumer):
         if not sorted_out.accept:
             if sorted_out.discard and session.status is not None:
                 await self._repair_row(session)
-            await self._delete(sorted_out.discard)
+            await self._checkpoints.delete(sorted_out.discard)
             return
         events = sorted_out.events
         about_instance(instance_id, _started_execution(events) or session.execution_id)

@@ -29,6 +29,18 @@ _NO_SENDER = OrchestrationInstance("", "")
 LocalDelivery = Callable[[ReceivedMessage], None]
 
 
+@dataclass(frozen=True)
+class _LocalControl:
+    """How a control queue this host processes takes the messages this host sends to it."""
+
+    deliver: LocalDelivery
+    # Hidden this long once sent, as if its dispatcher had received it.
+    hidden_for: float
+    # Back-pressure: while this says False, sends go through the queue (visible) instead of
+    # into the dispatcher's memory, which stays bounded.
+    accepts: Callable[[], bool]
+
+
 class MessageRouter:
     def __init__(
         self,
@@ -49,11 +61,8 @@ class MessageRouter:
         # crash still lets them reappear once the visibility timeout passes.
         # Each is hidden for its dispatcher's visibility timeout, as if that dispatcher had
         # received it, so a crashed host's work reappears as configured.
-        self._local_control: dict[int, tuple[LocalDelivery, float]] = {}
+        self._local_control: dict[int, _LocalControl] = {}
         self._local_work_items: tuple[LocalDelivery, float] | None = None
-        # Back-pressure: while this returns False, sends to owned queues go through the queue
-        # (visible) instead of into the dispatcher's memory, which stays bounded.
-        self.control_accepts: Callable[[], bool] = lambda: True
         # Sends under way (including deliveries deferred by the caller): the engine is not
         # idle while a message is between storage and a dispatcher.
         self.in_flight = 0
@@ -65,12 +74,15 @@ class MessageRouter:
         partition: int,
         deliver: LocalDelivery | None,
         *,
+        accepts: Callable[[], bool] = lambda: True,
         visibility_timeout: float = 300.0,
     ) -> None:
+        """Hand the messages this host sends to the partition's control queue to `deliver`
+        while `accepts` says so (None: send them all through the queue)."""
         if deliver is None:
             self._local_control.pop(partition, None)
         else:
-            self._local_control[partition] = (deliver, visibility_timeout)
+            self._local_control[partition] = _LocalControl(deliver, visibility_timeout, accepts)
 
     def deliver_work_items_locally(
         self, deliver: LocalDelivery | None, *, visibility_timeout: float = 300.0
@@ -120,8 +132,8 @@ class MessageRouter:
                 return _nothing
             delay = self._delay(visible_at)
             local = self._local_control.get(partition)
-            if local is not None and delay <= 0 and self.control_accepts():
-                deliver, hidden_for = local
+            if local is not None and delay <= 0 and local.accepts():
+                deliver, hidden_for = local.deliver, local.hidden_for
                 sent = await self._storage.send_control(partition, msg, delay=hidden_for)
                 received = _as_received(sent)
                 if defer_local:
@@ -144,10 +156,10 @@ class MessageRouter:
         stored, and the caller must await it before deleting the work item."""
         partition = self.partition_of(target.instance_id)
         local = self._local_control.get(partition)
-        if local is None or not self.control_accepts():
+        if local is None or not local.accepts():
             await self.send_to_instance(target, event)
             return None
-        deliver, hidden_for = local
+        deliver, hidden_for = local.deliver, local.hidden_for
         msg = self.envelope(target, event)
         self.in_flight += 1
         try:
@@ -190,7 +202,7 @@ class MessageRouter:
         for partition, received in self._held.pop_due():
             local = self._local_control.get(partition)
             if local is not None:
-                local[0](received)
+                local.deliver(received)
             else:
                 # Not ours to process: make it visible in the queue for its owner.
                 asyncio.get_running_loop().create_task(self._make_visible(received))

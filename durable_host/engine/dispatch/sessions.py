@@ -106,8 +106,8 @@ class Session:
         self._last_state: dict[str, Any] | None = None
         self._blocked_walk: BlockedWalk | None = None
         # What the session's executor keeps between episodes (the protobuf one: the converted
-        # past events, protobuf/requests.ProtoHistory).
-        self._executor_memory: object = None
+        # past events, protobuf/requests.ProtoHistory), or the entity processor between batches.
+        self._memory: object = None
         # The SDK-form JSON text of `history`, encoded once per event rather than once per
         # episode; emptied whenever the history is replaced rather than extended.
         self._json: list[str] = []
@@ -218,11 +218,12 @@ class Session:
         """Where the walk that found the orchestrator still blocked got to."""
         self._blocked_walk = walk
 
-    def executor_memory(self, kind: type[M]) -> M:
-        """What the session's executor keeps between episodes, made on first use."""
-        if not isinstance(self._executor_memory, kind):
-            self._executor_memory = kind()
-        return self._executor_memory
+    def memory(self, kind: type[M]) -> M:
+        """What the session's executor (or the entity processor) keeps between work items,
+        made on first use."""
+        if not isinstance(self._memory, kind):
+            self._memory = kind()
+        return self._memory
 
     def _replace_history(self, history: list[HistoryEvent]) -> None:
         self._history = history

@@ -63,7 +63,7 @@ class ProtoExecutor:
             session.history,
             episode.new_events,
             entity_reorder_window=self._reorder_window,
-            past_history=session.executor_memory(ProtoHistory),
+            past_history=session.memory(ProtoHistory),
         )
         ctx = episode.context
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import grpc
 from durabletask.internal import orchestrator_service_pb2 as pb
+from google.protobuf.message import Message
 
 from durable_host.engine.client.api import InstanceStatus, ManagementApi
 from durable_host.errors import InstanceAlreadyExistsError
@@ -19,9 +20,12 @@ __all__ = ["NO_DEADLINE", "InstanceCalls"]
 NO_DEADLINE = 24 * 3600.0
 
 
-def _value(wrapper: object, field: str) -> str | None:
+def _value(message: Message, field: str) -> str | None:
     """The text of an optional `StringValue` field, None when the caller left it out."""
-    return getattr(wrapper, field).value if wrapper.HasField(field) else None  # type: ignore[attr-defined]
+    if not message.HasField(field):
+        return None
+    text: str = getattr(message, field).value
+    return text
 
 
 class InstanceCalls:

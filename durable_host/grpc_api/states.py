@@ -6,6 +6,7 @@ their `StringValue`s too, so nothing is parsed or re-encoded on the way.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from durabletask.internal import orchestrator_service_pb2 as pb
@@ -41,9 +42,9 @@ def string_value(text: str | None) -> wrappers_pb2.StringValue | None:
     return None if text is None else wrappers_pb2.StringValue(value=text)
 
 
-def statuses(values: object) -> frozenset[OrchestrationStatus]:
+def statuses(values: Iterable[int]) -> frozenset[OrchestrationStatus]:
     """Protobuf `OrchestrationStatus` numbers: the same numbers as DTFx's enum."""
-    return frozenset(OrchestrationStatus(int(v)) for v in values)  # type: ignore[attr-defined]
+    return frozenset(OrchestrationStatus(int(v)) for v in values)
 
 
 def failure_details(details: FailureDetails) -> pb.TaskFailureDetails:

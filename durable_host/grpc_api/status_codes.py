@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import grpc
 
@@ -66,14 +66,22 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, f"durable_host failed: {type(exc).__name__}: {exc}"
 
 
-Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
+_Service = TypeVar("_Service")
+_Request = TypeVar("_Request")
+_Response = TypeVar("_Response")
+# A unary service method: (self, request, context) -> response.
+_Method = Callable[
+    [_Service, _Request, grpc.aio.ServicerContext[_Request, _Response]], Awaitable[_Response]
+]
 
 
-def rpc(handler: Handler) -> Handler:
+def rpc(handler: _Method[_Service, _Request, _Response]) -> _Method[_Service, _Request, _Response]:
     """Wrap a unary service method: engine errors end the call with their status."""
 
     @functools.wraps(handler)
-    async def call(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    async def call(
+        self: _Service, request: _Request, context: grpc.aio.ServicerContext[_Request, _Response]
+    ) -> _Response:
         try:
             return await handler(self, request, context)
         except DurableHostError as exc:
@@ -85,4 +93,4 @@ def rpc(handler: Handler) -> Handler:
             code, message = status_of(exc)
             await context.abort(code, message)
 
-    return call  # type: ignore[return-value]
+    return call

@@ -141,3 +141,20 @@ def test_a_walk_of_another_state_is_not_continued() -> None:
     decision, next_walk = replay_while_blocked(ctx(2), history, newer_state, walk)
     assert decision is not None
     assert next_walk is not None and next_walk.walker is not walk.walker
+
+
+def test_a_finished_or_failed_state_is_never_reused() -> None:
+    history, _ = blocked_after_task_0(fan_in_state())
+    done = {**fan_in_state(), "isDone": True}
+    failed = {**fan_in_state(), "error": "boom"}
+    assert replay_while_blocked(ctx(2), history, done) == (None, None)
+    assert replay_while_blocked(ctx(2), history, failed) == (None, None)
+
+
+def test_a_state_the_history_contradicts_is_left_to_the_orchestrator() -> None:
+    # The stored task 1 is another activity than the state's: the orchestrator must run (and
+    # the walk of its answer reports the non-determinism).
+    history = first_episode()
+    history[3] = TaskScheduled(event_id=1, timestamp=T0, name="other", input="[]")
+    history += [OrchestratorStarted(timestamp=T0), TaskCompleted(timestamp=T0, task_scheduled_id=0)]
+    assert replay_while_blocked(ctx(1), history, fan_in_state()) == (None, None)

@@ -11,7 +11,13 @@ import azure.durable_functions as df
 
 from durable_host.engine.replay.retries import MAX_RETRY_INTERVAL, retry_delay
 from durable_host.engine.replay.tasks import Retry
-from durable_host.taskhub.events import OrchestrationStatus, TaskScheduled, TimerCreated
+from durable_host.taskhub.events import (
+    OrchestrationStatus,
+    SubOrchestrationInstanceCreated,
+    SubOrchestrationInstanceFailed,
+    TaskScheduled,
+    TimerCreated,
+)
 from tests.engine.replay._histories import (
     T0,
     closed,
@@ -106,3 +112,29 @@ def test_the_last_attempts_failure_waits_out_its_delay_then_fails_the_task() -> 
     assert decision.completion is not None
     assert decision.completion.status is OrchestrationStatus.Failed
     assert "boom again" in (decision.completion.result or "")
+
+
+def test_a_sub_orchestration_is_retried_as_a_new_child_under_a_new_id() -> None:
+    def parent(context: df.DurableOrchestrationContext) -> Gen:
+        options = df.RetryOptions(
+            first_retry_interval_in_milliseconds=1000, max_number_of_attempts=2
+        )
+        return (yield context.call_sub_orchestrator_with_retry("child", options, "in"))
+
+    first = decide(parent, [], started())
+    [created] = first.new_events
+    assert isinstance(created, SubOrchestrationInstanceCreated) and created.event_id == 0
+
+    failure = SubOrchestrationInstanceFailed(timestamp=later(1), task_scheduled_id=0, reason="boom")
+    past = closed(started(), first)
+    after_failure = decide(parent, past, episode(later(1), failure))
+    [timer] = after_failure.new_events
+    assert isinstance(timer, TimerCreated) and timer.fire_at == later(2)
+
+    past = closed([*past, *episode(later(1), failure)], after_failure)
+    retried = decide(parent, past, episode(later(2), timer_fired(1, later(2))))
+    [again] = retried.new_events
+    assert isinstance(again, SubOrchestrationInstanceCreated) and again.event_id == 2
+    assert again.instance_id != created.instance_id, "each attempt is its own instance"
+    [start] = retried.outbound
+    assert start.target.instance_id == again.instance_id

@@ -128,3 +128,28 @@ def test_a_scheduled_signal_is_sent_hidden_until_it_is_due() -> None:
     [sent] = decision.new_events
     assert isinstance(sent, EventSent) and sent.name == f"op@{due}"
     assert decision.outbound[0].visible_at == later(3600)
+
+
+def test_an_entity_operations_error_fails_its_task_for_the_walk_too() -> None:
+    # A fan-in over an entity call and an activity ends at the entity's error (the SDK's
+    # task_all fails fast): the walk must see the call failed to reach the next action.
+    def calls_entity(context: Ctx) -> Gen:
+        entity = context.call_entity(df.EntityId("counter", "k"), "divide", 0)
+        try:
+            yield context.task_all([entity, context.call_activity("slow", None)])
+        except Exception as error:
+            yield context.call_activity("clean_up", str(error))
+        return "done"
+
+    first = decide(calls_entity, [], started())
+    sent, slow = first.new_events
+    assert isinstance(sent, EventSent) and isinstance(slow, TaskScheduled)
+    request_id = json.loads(sent.input or "")["id"]
+    # The ResponseMessage of a failed operation: its error as JSON text, and exceptionType.
+    answer = {"result": json.dumps("division by zero"), "exceptionType": "Error"}
+    error = EventRaised(timestamp=later(1), name=request_id, input=json.dumps(answer))
+    decision = decide(calls_entity, [*started(), sent, slow], episode(later(1), error))
+    [clean_up] = decision.new_events
+    assert isinstance(clean_up, TaskScheduled)
+    assert (clean_up.event_id, clean_up.name) == (2, "clean_up")
+    assert json.loads(clean_up.input or "") == [json.dumps("division by zero")]

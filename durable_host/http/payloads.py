@@ -13,7 +13,7 @@ import enum
 import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypedDict
 
 from durable_host.engine.client.api import EntityStatus, InstanceStatus
 from durable_host.errors import InstanceAlreadyExistsError
@@ -26,6 +26,9 @@ from durable_host.taskhub.events import (
 from durable_host.taskhub.timestamps import format_status_time
 
 __all__ = [
+    "EntityStatusPayload",
+    "HttpErrorBody",
+    "StatusPayload",
     "already_exists_error",
     "entity_status_payload",
     "http_error",
@@ -33,6 +36,49 @@ __all__ = [
     "parse_payload",
     "status_payload",
 ]
+
+
+class _StatusFields(TypedDict):
+    name: str
+    instanceId: str
+    runtimeStatus: str
+    # JSON values (or the raw text when it is not JSON: parse_payload).
+    input: Any
+    customStatus: Any
+    output: Any
+    createdTime: str
+    lastUpdatedTime: str
+
+
+class StatusPayload(_StatusFields, total=False):
+    """The extension's `StatusResponsePayload`; `historyEvents` only when asked for."""
+
+    historyEvents: list[dict[str, Any]]
+
+
+class EntityIdPayload(TypedDict):
+    name: str
+    key: str
+
+
+class EntityStatusPayload(TypedDict):
+    """One item of `GET entities/` (the extension's `DurableEntityStatus`)."""
+
+    entityId: EntityIdPayload
+    lastOperationTime: str
+    state: Any
+
+
+class _HttpErrorMessage(TypedDict):
+    Message: str
+
+
+class HttpErrorBody(_HttpErrorMessage, total=False):
+    """ASP.NET Web API's `HttpError`; the exception fields only when there is one."""
+
+    ExceptionMessage: str
+    ExceptionType: str
+    StackTrace: None
 
 
 def parse_payload(text: str | None) -> Any:
@@ -172,9 +218,9 @@ def history_events(
 
 def status_payload(
     status: InstanceStatus, *, show_history_output: bool = False, show_input: bool = True
-) -> dict[str, Any]:
+) -> StatusPayload:
     """`StatusResponsePayload`: payload fields parsed as JSON, times as `yyyy-MM-ddTHH:mm:ssZ`."""
-    body: dict[str, Any] = {
+    body: StatusPayload = {
         "name": status.name,
         "instanceId": status.instance_id,
         "runtimeStatus": status.runtime_status.name,
@@ -191,7 +237,7 @@ def status_payload(
     return body
 
 
-def entity_status_payload(entity: EntityStatus) -> dict[str, Any]:
+def entity_status_payload(entity: EntityStatus) -> EntityStatusPayload:
     """One item of `GET entities/` (the extension's DurableEntityStatus)."""
     return {
         "entityId": {"name": entity.name, "key": entity.key},
@@ -200,13 +246,13 @@ def entity_status_payload(entity: EntityStatus) -> dict[str, Any]:
     }
 
 
-def http_error(message: str, exc: BaseException | None = None) -> dict[str, Any]:
+def http_error(message: str, exc: BaseException | None = None) -> HttpErrorBody:
     """ASP.NET Web API `HttpError`: `Message`, plus the exception's details when there is one.
 
     `ExceptionType` uses the .NET type the extension would report (ArgumentException for bad
     arguments); `StackTrace` is null because a Python trace means nothing to an HTTP client.
     """
-    body: dict[str, Any] = {"Message": message}
+    body: HttpErrorBody = {"Message": message}
     if exc is not None:
         body["ExceptionMessage"] = str(exc)
         body["ExceptionType"] = _dotnet_exception_type(exc)
@@ -214,7 +260,7 @@ def http_error(message: str, exc: BaseException | None = None) -> dict[str, Any]
     return body
 
 
-def already_exists_error(message: str, exc: InstanceAlreadyExistsError) -> dict[str, Any]:
+def already_exists_error(message: str, exc: InstanceAlreadyExistsError) -> HttpErrorBody:
     """The HttpError of a start on an unfinished instance id, worded as DTFx's exception."""
     body = http_error(message, exc)
     body["ExceptionMessage"] = (

@@ -118,7 +118,7 @@ class Engine:
         )
         held = HeldMessages(self.clock) if isinstance(self.clock, VirtualClock) else None
         self.router = MessageRouter(self.storage, settings.partition_count, self.clock, held)
-        self.notifier = InstanceNotifier()
+        self.notifier = InstanceNotifier(covers=self._holds_partition_of)
         self.tracer: DurableTracer | None = (
             load_tracer(console=settings.trace_console) if settings.tracing else None
         )

@@ -7,6 +7,8 @@ written here keys its rows exactly as the real provider does.
 
 from __future__ import annotations
 
+import re
+
 from durable_host.errors import MessageFormatError
 
 __all__ = ["escape_partition_key", "is_control_character", "unescape_partition_key"]
@@ -17,6 +19,8 @@ _CONTROL_OFFSET = 0xC0
 
 _ESCAPES = {"^": "^", "/": "0", "\\": "1", "#": "2", "?": "3"}
 _UNESCAPES = {code: char for char, code in _ESCAPES.items()}
+# Any character escape_partition_key changes: most ids have none and are their own key.
+_NEEDS_ESCAPE = re.compile(r"[\^/\\#?\x00-\x1f\x7f-\x9f]")
 
 
 def is_control_character(code_point: int) -> bool:
@@ -25,6 +29,8 @@ def is_control_character(code_point: int) -> bool:
 
 def escape_partition_key(instance_id: str) -> str:
     """The PartitionKey under which `instance_id`'s rows are stored."""
+    if _NEEDS_ESCAPE.search(instance_id) is None:
+        return instance_id
     out: list[str] = []
     for ch in instance_id:
         code = _ESCAPES.get(ch)

@@ -65,3 +65,29 @@ def test_escape_is_injective_on_tricky_pairs() -> None:
 def test_lone_trailing_escape_is_rejected() -> None:
     with pytest.raises(MessageFormatError, match="lone"):
         unescape_partition_key("abc^")
+
+
+def _escaped_char_by_char(instance_id: str) -> str:
+    """The rule of docs/task-hub-layout.md §3 applied to each character, with no shortcut."""
+    out = []
+    for ch in instance_id:
+        if ch in "^/\\#?":
+            out.append("^" + "^0123"["^/\\#?".index(ch)])
+        elif ord(ch) <= 0x1F or 0x7F <= ord(ch) <= 0x9F:
+            out.append("^" + chr(ord(ch) + 0xC0))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def test_ids_without_a_character_to_escape_are_their_own_key_and_the_rest_are_escaped() -> None:
+    # Every code point alone and inside an id: the shortcut for ids with nothing to escape
+    # must never skip a character the rule changes.
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # surrogates are not characters of a str an id can come from
+        ch = chr(code)
+        assert escape_partition_key(ch) == _escaped_char_by_char(ch), hex(code)
+        if code < 0x3000:
+            inside = f"order-{ch}-42"
+            assert escape_partition_key(inside) == _escaped_char_by_char(inside), hex(code)

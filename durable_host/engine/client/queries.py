@@ -90,9 +90,10 @@ class Queries(ClientBase):
     ) -> InstanceStatus | None:
         deadline = time.monotonic() + timeout
         notifier = self.notifier
+        end_only = done is _finished
         while True:
             # Register before reading, so a checkpoint between the two is not missed.
-            waiter = notifier.register(instance_id) if notifier else None
+            waiter = notifier.register(instance_id, end_only=end_only) if notifier else None
             status = await self.get_status(instance_id)
             remaining = deadline - time.monotonic()
             if status is None or done(status) or remaining <= 0:
@@ -100,11 +101,19 @@ class Queries(ClientBase):
                     await notifier.wait(instance_id, waiter, 0)
                 break
             if notifier is not None and waiter is not None:
-                # Checkpoints by this host wake us at once; poll slowly for other hosts' work.
-                await notifier.wait(instance_id, waiter, min(remaining, 1.0))
+                # Checkpoints by this host wake us at once; poll slowly for other hosts' work,
+                # and more slowly while this host holds the instance (in case its lease moves).
+                poll = _OWNED_POLL if notifier.covers(instance_id) else _POLL
+                await notifier.wait(instance_id, waiter, min(remaining, poll))
             else:
                 await asyncio.sleep(min(remaining, max(poll_interval, 0.01)))
         return status
+
+
+# Seconds between reads of a waited-for instance that another host may be running, and
+# one that this host runs (its checkpoints wake the waiter; the read is a safety net).
+_POLL = 1.0
+_OWNED_POLL = 5.0
 
 
 def _finished(status: InstanceStatus) -> bool:

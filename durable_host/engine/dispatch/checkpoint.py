@@ -202,7 +202,7 @@ class Checkpoint:
             _log_unfinished(instance_id)
         # Waiters for the end, and for the start (an ExecutionStarted names the instance).
         if effects.terminal or "name" in effects.row_fields:
-            self._to.notifier.notify(instance_id)
+            self._to.notifier.notify(instance_id, terminal=effects.terminal)
 
 
 def _log_unfinished(instance_id: str) -> None:

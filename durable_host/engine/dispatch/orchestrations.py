@@ -290,6 +290,7 @@ class OrchestrationDispatcher(QueueConsumer):
         """Bring the row up to the history once the last checkpoint's own write is done."""
         await session.finished()
         await self._runner.repair_row(session, self._clock.now())
+        self.notifier.notify(session.instance_id)  # the row may read ended only now
 
 
 def _names_another_execution(session: Session, batch: list[ReceivedMessage]) -> bool:

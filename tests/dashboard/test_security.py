@@ -61,7 +61,8 @@ async def test_off_loopback_every_page_needs_the_host_key(
 
 
 async def test_a_post_from_another_origin_is_refused(host: DurableHost, hub_name: str) -> None:
-    await host.engine.client.start_new("await_approval", "stays", '"x"')  # type: ignore[union-attr]
+    assert host.engine is not None
+    await host.engine.client.start_new("await_approval", "stays", '"x"')
     action = f"{host.base_url}{DASHBOARD_PATH}/{hub_name}/instance/action"
     form = {"id": "stays", "action": "purge"}
     async with aiohttp.ClientSession() as session:
@@ -71,14 +72,15 @@ async def test_a_post_from_another_origin_is_refused(host: DurableHost, hub_name
         own = {"Origin": host.base_url}
         async with session.post(action, data=form, headers=own, allow_redirects=False) as response:
             assert response.status == 303
-    assert await host.engine.client.get_status("stays") is None  # type: ignore[union-attr]
+    assert await host.engine.client.get_status("stays") is None
 
 
 async def test_a_rebinding_page_cannot_drive_the_dashboard_or_the_api(
     host: DurableHost, hub_name: str
 ) -> None:
     # A page on evil.example that resolves to 127.0.0.1 sends its own name in Host and Origin.
-    client = host.engine.client  # type: ignore[union-attr]
+    assert host.engine is not None
+    client = host.engine.client
     await client.start_new("await_approval", "target", '"x"')
     evil = f"evil.example:{host.port}"
     headers = {"Host": evil, "Origin": f"http://{evil}"}

@@ -139,7 +139,9 @@ async def test_duplicate_task_completed_is_dropped(engine: Engine) -> None:
     await eventually(lambda: history_has(engine, instance_id, TaskCompleted), what="the wait")
     before = await history(engine, instance_id)
     completed = next(e for e in before if isinstance(e, TaskCompleted))
-    execution_id = before[1].orchestration_instance.execution_id  # type: ignore[attr-defined]
+    started = before[1]
+    assert isinstance(started, ExecutionStarted)
+    execution_id = started.orchestration_instance.execution_id
     await engine.router.send_to_instance(
         OrchestrationInstance(instance_id, execution_id), completed
     )

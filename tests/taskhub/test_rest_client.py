@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -49,9 +49,9 @@ def both_ways(pair: Pair) -> list[tuple[TaskHubStorage, TaskHubStorage]]:
     return [(thin, sdk), (sdk, thin)]
 
 
-async def caught(call: object) -> StorageError:
+async def caught(call: Awaitable[object]) -> StorageError:
     with pytest.raises(StorageError) as error:
-        await call  # type: ignore[misc]
+        await call
     return error.value
 
 

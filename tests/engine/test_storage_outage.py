@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
+from durable_host.engine.dispatch.abandon import Abandoner
 from durable_host.engine.dispatch.entity_state import (
     entity_instance_id,
     request_json,
     scheduled_operation_name,
 )
-from durable_host.engine.dispatch.returns import MessageReturns
 from durable_host.engine.runtime import Engine
 from durable_host.functions import FunctionIndex, FunctionInvoker, load_app
 from durable_host.taskhub.events import EventRaised, OrchestrationInstance
@@ -159,10 +159,10 @@ async def test_a_message_given_back_during_an_outage_is_visible_once_storage_ans
         await direct.create_if_not_exists()
         await direct.send_control(0, start_message("given-back"))
         [held] = await through_proxy.receive_control(0, visibility_timeout=300)
-        returns = MessageReturns(through_proxy, visibility_timeout=300)
+        abandoner = Abandoner(through_proxy, visibility_timeout=300)
         await proxied.drop()
-        await returns.give_back(held, 0)
-        assert returns.pending == 1  # storage did not take it: retried in the background
+        await abandoner.abandon(held, 0)
+        assert abandoner.pending == 1  # storage did not take it: retried in the background
         assert await direct.receive_control(0, visibility_timeout=300) == []
         await proxied.resume()
 
@@ -170,21 +170,21 @@ async def test_a_message_given_back_during_an_outage_is_visible_once_storage_ans
             return bool(await direct.receive_control(0, visibility_timeout=1))
 
         await eventually(visible_again, timeout=RECOVERY_DEADLINE, what="the message back")
-        assert returns.pending == 0
-        await returns.close()
+        assert abandoner.pending == 0
+        await abandoner.close()
     finally:
         await direct.delete_task_hub()
         await direct.close()
         await through_proxy.close()
 
 
-async def test_an_entity_put_back_storage_does_not_take_holds_up_nothing(
+async def test_an_entity_abandon_storage_does_not_take_holds_up_nothing(
     azurite: str, hub_name: str, proxied: ProxiedStorage
 ) -> None:
     """A batch with an operation due now and one scheduled for later, and the queue service
-    unreachable from the moment the later one is put back: the put-back is retried in the
+    unreachable from the moment the later one is abandoned: the abandon is retried in the
     background, the due operation is applied and stored meanwhile, and the later one still
-    runs at its time once the queues answer again. (The put-back used to fail the whole
+    runs at its time once the queues answer again. (The abandon used to fail the whole
     batch, so nothing was applied until storage answered and the batch came back.)"""
     index = load_app(ENTITY_APP_DIR)
     invoker = FunctionInvoker(index)
@@ -201,7 +201,7 @@ async def test_an_entity_put_back_storage_does_not_take_holds_up_nothing(
         # puts it back until its time.
         await _send_signal_visible_now(engine, "k", 100, due)
         await engine.client.signal_entity("counter", "k", "add", op_input(1))
-        # The put-back (an update with the pop receipt) never reaches the queue service,
+        # The abandon (an update with the pop receipt) never reaches the queue service,
         # which is unreachable from then on.
         queues.hold_request_containing(
             b"popreceipt=", then=lambda: asyncio.get_running_loop().create_task(queues.drop())

@@ -15,9 +15,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from durable_host.engine.dispatch.abandon import retry_while_unavailable
 from durable_host.engine.dispatch.executors import ActivityResult, ActivityWorkItem
 from durable_host.engine.dispatch.queue_consumer import QueueConsumer, QueueSettings
-from durable_host.engine.dispatch.returns import retry_while_unavailable
 from durable_host.engine.dispatch.router import MessageRouter
 from durable_host.engine.log_context import about_instance
 from durable_host.engine.time.clock import Clock, sleep_or_wake
@@ -118,7 +118,7 @@ class ActivityDispatcher(QueueConsumer):
             await asyncio.gather(*self._running, return_exceptions=True)
         while self._backlog:
             await self._abandon(self._backlog.popleft(), 0)
-        await self._close_returns()
+        await self._stop_abandoning()
 
     async def _wait_for_room(self, wake: asyncio.Event) -> bool:
         while self._backlog and len(self._running) < self._max:

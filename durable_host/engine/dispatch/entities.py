@@ -38,6 +38,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from durable_host.engine.dispatch.abandon import Abandoner
 from durable_host.engine.dispatch.checkpoint import Checkpoint, Checkpoints
 from durable_host.engine.dispatch.effects import EpisodeEffects, HistoryWrite, WorkItemKind
 from durable_host.engine.dispatch.entity_batches import sort_batch
@@ -56,7 +57,6 @@ from durable_host.engine.dispatch.executors import (
     failed_batch,
 )
 from durable_host.engine.dispatch.instance_row import entity_row_fields
-from durable_host.engine.dispatch.returns import MessageReturns
 from durable_host.engine.dispatch.router import stored_message
 from durable_host.engine.dispatch.sessions import Session, SessionCache
 from durable_host.engine.log_context import about_instance
@@ -143,7 +143,7 @@ class EntityProcessor:
         """`checkpoints` and `sessions` are the orchestration dispatcher's: one checkpoint
         path (and its storage), one cache of sessions with one idle eviction."""
         storage = checkpoints.storage
-        self._returns = MessageReturns(storage, visibility_timeout=visibility_timeout)
+        self._abandoner = Abandoner(storage, visibility_timeout=visibility_timeout)
         self._reorder_window = reorder_window // timedelta(microseconds=1) * 10  # .NET ticks
         self._storage = storage
         self._checkpoints = checkpoints
@@ -177,9 +177,9 @@ class EntityProcessor:
             reorder_window=self._reorder_window,
         )
         for msg, delay in sorted_batch.later:
-            # Through the dispatchers' returns: a put-back storage does not take now is
-            # retried in the background, and the due operations of the batch go on.
-            await self._returns.give_back(await stored_message(msg), delay)
+            # As the dispatchers abandon: an abandon storage does not take now is retried in
+            # the background, and the due operations of the batch go on.
+            await self._abandoner.abandon(await stored_message(msg), delay)
         started = session.started
         plan = schedule(
             replace(state, sorter=sorted_batch.sorter),
@@ -304,5 +304,5 @@ class EntityProcessor:
         memory.stored(execution_id, state)
 
     async def close(self) -> None:
-        """Stop retrying put-backs: what is left reappears when its visibility runs out."""
-        await self._returns.close()
+        """Stop retrying abandons: what is left reappears when its visibility runs out."""
+        await self._abandoner.close()

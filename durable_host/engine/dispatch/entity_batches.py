@@ -1,6 +1,6 @@
 """Taking a batch of an entity's queue messages apart: what runs now, what waits, what goes.
 
-Messages are taken in arrival order. An operation (`op` EventRaised) due later is put back
+Messages are taken in arrival order. An operation (`op` EventRaised) due later is abandoned
 until its due time; lock releases and `continue` messages are noted for the entity's queue
 (entity_queue.py); anything else (a malformed request, a non-entity event) is consumed with
 a log line. Every other request goes through the entity's sorter
@@ -103,7 +103,7 @@ def _read_operation(
     instance_id: str, msg: ReceivedMessage, now: datetime, clock: Clock, out: SortedBatch
 ) -> OperationRequest | None:
     """The operation request a message carries; None when the message was dealt with here
-    (consumed, or put back until its due time)."""
+    (consumed, or abandoned until its due time)."""
     event = msg.data.task_message.event if msg.data and msg.data.task_message else None
     if isinstance(event, EventRaised) and event.name in (RELEASE_EVENT, CONTINUE_EVENT):
         _read_control(event, out)

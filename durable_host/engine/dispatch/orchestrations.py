@@ -117,7 +117,7 @@ class OrchestrationDispatcher(QueueConsumer):
         log.info("Processing control queue %02d", partition)
 
     async def release(self, partition: int) -> None:
-        """Stop processing a control queue: drain its running episodes, put back the rest."""
+        """Stop processing a control queue: drain its running episodes, abandon the rest."""
         loop = self._loops_by_partition.pop(partition, None)
         if loop is None:
             return
@@ -131,10 +131,10 @@ class OrchestrationDispatcher(QueueConsumer):
 
         mine = [i for i in list(self._workers.running) if ours(i)]
         for instance_id in mine:
-            await self._put_back(instance_id)
+            await self._abandon_waiting(instance_id)
         await self._workers.wait(mine)
         for instance_id in [i for i in self._pending if ours(i)]:
-            await self._put_back(instance_id)
+            await self._abandon_waiting(instance_id)
         await self._checkpoints.wait_finishing()
         # Another worker may write these instances now: never trust the cached copies again
         # (an entity's either: its checkpoint's ETag check would fail, but only after its
@@ -150,11 +150,11 @@ class OrchestrationDispatcher(QueueConsumer):
         await self._workers.wait()
         await self._checkpoints.wait_finishing()
         for instance_id in list(self._pending):
-            await self._put_back(instance_id)
-        await self._close_returns()
+            await self._abandon_waiting(instance_id)
+        await self._stop_abandoning()
 
-    async def _put_back(self, instance_id: str) -> None:
-        """Give an instance's waiting messages back to their queue, visible at once."""
+    async def _abandon_waiting(self, instance_id: str) -> None:
+        """Abandon an instance's waiting messages, visible in their queue at once."""
         for msg in self._pending.pop(instance_id, []):
             await self._abandon(msg, 0)
 
@@ -225,7 +225,7 @@ class OrchestrationDispatcher(QueueConsumer):
                     "Processing instance %s failed; its messages will be retried", instance_id
                 )
             self._sessions.pop(instance_id, None)
-            await self._give_back_failed(batch, exc, f"processing instance {instance_id}")
+            await self._abandon_failed(batch, exc, f"processing instance {instance_id}")
 
     async def _process(self, instance_id: str, batch: list[ReceivedMessage]) -> None:
         if instance_id.startswith("@") and self._entity_processor is not None:
@@ -242,7 +242,7 @@ class OrchestrationDispatcher(QueueConsumer):
         batch.sort(key=arrival_order)
         sorted_out = await self._triage(session, batch)
         log.debug(
-            "Messages: %d accepted, %d dropped, %d put back for later, %d held (suspended)",
+            "Messages: %d accepted, %d dropped, %d abandoned for later, %d held (suspended)",
             len(sorted_out.accept),
             len(sorted_out.discard),
             len(sorted_out.defer) + len(sorted_out.hide),
@@ -252,7 +252,7 @@ class OrchestrationDispatcher(QueueConsumer):
             # Nothing started here: read the history again next time, a late first write of
             # another host may land meanwhile (the deferred results wait for it).
             self._sessions.pop(instance_id, None)
-        await self._put_back_unaccepted(sorted_out)
+        await self._abandon_unaccepted(sorted_out)
         if not sorted_out.accept:
             if sorted_out.discard and session.status is not None:
                 await self._repair_row(session)
@@ -268,12 +268,12 @@ class OrchestrationDispatcher(QueueConsumer):
         if log.isEnabledFor(logging.DEBUG):  # status walks the history
             log.debug("Episode done: %s", session.status.name if session.status else "no status")
 
-    async def _put_back_unaccepted(self, sorted_out: Triage) -> None:
+    async def _abandon_unaccepted(self, sorted_out: Triage) -> None:
         for msg, seconds in sorted_out.hide:
             # A timer longer than the queue's visibility limit arrives early: hide it again.
             await self._abandon(msg, seconds)
         for msg in sorted_out.defer:
-            await self._defer(msg, "its instance never expected it: deferred")
+            await self._abandon_later(msg, "its instance never expected it: deferred")
         for msg in sorted_out.hold:
             # Suspended: look again soon, so a resume is not followed by a long wait.
             await self._abandon(msg, min(abandon_delay(msg), _SUSPENDED_RECHECK_SECONDS))

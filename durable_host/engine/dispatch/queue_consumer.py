@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from durable_host.engine.dispatch.returns import MessageReturns, storage_unavailable
+from durable_host.engine.dispatch.abandon import Abandoner, storage_unavailable
 from durable_host.engine.dispatch.router import stored_message
 from durable_host.engine.time.clock import sleep_or_wake
 from durable_host.errors import CheckpointConflictError
@@ -112,7 +112,7 @@ class QueueConsumer:
         self._storage = storage
         self._visibility = queue.visibility_timeout
         self._max_poll = queue.max_poll_interval
-        self._returns = MessageReturns(storage, visibility_timeout=queue.visibility_timeout)
+        self._abandoner = Abandoner(storage, visibility_timeout=queue.visibility_timeout)
         self._log = logger
 
     # -- polling -------------------------------------------------------------------------------
@@ -172,10 +172,10 @@ class QueueConsumer:
         """Make a message visible again after `delay` seconds (retried through an outage)."""
         try:
             stored = await stored_message(msg)
-        except Exception as exc:  # never stored: nothing to give back
+        except Exception as exc:  # never stored: nothing to abandon
             self._log.debug("Message %s was never stored: %s", msg.message_id, exc)
             return
-        await self._returns.give_back(stored, delay)
+        await self._abandoner.abandon(stored, delay)
 
     async def _poison(self, msg: ReceivedMessage, reason: str) -> None:
         """Park a message in the poison queue, where `durable-host poison` lists it."""
@@ -188,7 +188,7 @@ class QueueConsumer:
         )
         await self._storage.move_to_poison(await stored_message(msg), reason)
 
-    async def _give_back_failed(
+    async def _abandon_failed(
         self, messages: list[ReceivedMessage], error: Exception, what: str
     ) -> None:
         """After `what` (processing `messages`) failed. A checkpoint that lost to another
@@ -198,29 +198,26 @@ class QueueConsumer:
             if isinstance(error, CheckpointConflictError):
                 await self._abandon(msg, 0)
             else:
-                await self._retry_or_poison(msg, error, what)
+                # An outage is not the message's fault: no back-off once storage is back.
+                delay = 0.0 if storage_unavailable(error) else abandon_delay(msg)
+                why = (
+                    f"{what} failed {msg.dequeue_count} times; "
+                    f"last error: {type(error).__name__}: {error}"
+                )
+                await self._abandon_or_poison(msg, delay, why)
 
-    async def _retry_or_poison(self, msg: ReceivedMessage, error: Exception, what: str) -> None:
-        """After `what` (processing the message) failed: back off and retry, or park the
-        message once it has failed POISON_DEQUEUE_COUNT times."""
-        if msg.dequeue_count >= POISON_DEQUEUE_COUNT:
-            reason = (
-                f"{what} failed {msg.dequeue_count} times; "
-                f"last error: {type(error).__name__}: {error}"
-            )
-            await self._poison(msg, reason)
-            return
-        # An outage is not the message's fault: no back-off once storage is back.
-        delay = 0.0 if storage_unavailable(error) else abandon_delay(msg)
-        await self._abandon(msg, delay)
+    async def _abandon_later(self, msg: ReceivedMessage, reason: str) -> None:
+        """Not yet: abandon it with the back-off of `abandon_delay` (`reason` says why)."""
+        why = f"{reason} {msg.dequeue_count} times"
+        await self._abandon_or_poison(msg, abandon_delay(msg), why)
 
-    async def _defer(self, msg: ReceivedMessage, reason: str) -> None:
-        """Not yet: back off and look again, or park the message once it has come back
-        POISON_DEQUEUE_COUNT times (`reason` says why it keeps coming back)."""
+    async def _abandon_or_poison(self, msg: ReceivedMessage, delay: float, why: str) -> None:
+        """Abandon the message for `delay` seconds, or park it once it has come back
+        POISON_DEQUEUE_COUNT times (`why`: what keeps bringing it back)."""
         if msg.dequeue_count >= POISON_DEQUEUE_COUNT:
-            await self._poison(msg, f"{reason} {msg.dequeue_count} times")
+            await self._poison(msg, why)
         else:
-            await self._abandon(msg, abandon_delay(msg))
+            await self._abandon(msg, delay)
 
     async def _settle_unreadable(self, msg: ReceivedMessage) -> bool:
         """False for a readable message; else retried a few times (another host may read
@@ -241,5 +238,7 @@ class QueueConsumer:
             await self._poison(msg, reason)
         return True
 
-    async def _close_returns(self) -> None:
-        await self._returns.close()
+    async def _stop_abandoning(self) -> None:
+        """Stop retrying abandons storage did not take: those messages reappear when their
+        visibility runs out."""
+        await self._abandoner.close()

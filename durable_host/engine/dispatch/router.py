@@ -205,11 +205,11 @@ class MessageRouter:
                 local.deliver(received)
             else:
                 # Not ours to process: make it visible in the queue for its owner.
-                asyncio.get_running_loop().create_task(self._make_visible(received))
+                asyncio.get_running_loop().create_task(self._abandon_held(received))
             released += 1
         return released
 
-    async def _make_visible(self, received: ReceivedMessage) -> None:
+    async def _abandon_held(self, received: ReceivedMessage) -> None:
         await self._storage.abandon_message(received, delay=0)
 
     async def send_work_item(

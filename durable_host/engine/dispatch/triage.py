@@ -2,7 +2,7 @@
 
 Given an instance's session (its stored history) and a batch in arrival order, every
 message gets one TriageVerdict: taken into the episode, dropped (a duplicate, a stale execution,
-an instance that will never expect it), put back for later (a result ahead of the event
+an instance that will never expect it), abandoned for later (a result ahead of the event
 that scheduled it, a start whose Instances row is not written yet), held while the instance
 is suspended, or hidden until due (a timer longer than the queue's visibility limit). The
 only storage fact it needs, the ExecutionId of the Instances row for a restart, is read by
@@ -41,11 +41,11 @@ from durable_host.taskhub.storage import ReceivedMessage
 log = logging.getLogger("durable_host.orchestrations")
 
 _MANAGEMENT_EVENTS = (ExecutionTerminated, ExecutionSuspended, ExecutionResumed, ExecutionRewound)
-# A result for an instance with no history yet is put back this many times (2+4+...+32 s,
+# A result for an instance with no history yet is abandoned this many times (2+4+...+32 s,
 # about a minute) before it is dropped as a stray: the provider's bound for out-of-order
 # messages of a nonexistent instance (OrchestrationSession.IsOutOfOrderMessage).
 NOT_STARTED_TRIES = 5
-# A restart's start message is put back this many times while the client's Instances row
+# A restart's start message is abandoned this many times while the client's Instances row
 # (written after the message is sent) does not name its execution yet.
 START_ROW_TRIES = 10
 # A timer due further ahead than this was received early (longer than the queue can hide

@@ -1,12 +1,14 @@
-"""Giving held queue messages back when storage is unreachable or stalled.
+"""Abandoning held queue messages (DTFx's AbandonMessageAsync), also while storage is
+unreachable or stalled.
 
 A host that gives up on a message it holds (a failed episode, a released partition, a
-stop) makes it visible again with an update of its visibility. During a storage outage
-that update fails too, and the message would then stay hidden for the visibility timeout
-this host set when it received it (five minutes by default): long after storage is back.
-`MessageReturns` keeps trying in the background, with a short back-off, until storage
-takes the update, the pop receipt turns out stale (the message is someone else's now), or
-the message's own visibility has run out (it is back anyway).
+stop, a message not due yet) abandons it: an update of its visibility makes it visible again
+now or after a delay. During a storage outage that update fails too, and the message would
+then stay hidden for the visibility timeout this host set when it received it (five minutes
+by default): long after storage is back. `Abandoner` keeps trying in the background, with
+a short back-off, until storage takes the update, the pop receipt turns out stale (the
+message is someone else's now), or the message's own visibility has run out (it is back
+anyway).
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ async def retry_while_unavailable(
         backoff = min(backoff * 2, _MAX_RETRY_SECONDS)
 
 
-class MessageReturns:
-    """Make held messages visible again, retrying through a storage outage."""
+class Abandoner:
+    """Abandons held messages (visible again after a delay), retrying through an outage."""
 
     def __init__(self, storage: TaskHubStorage, *, visibility_timeout: float) -> None:
         self._storage = storage
@@ -72,14 +74,14 @@ class MessageReturns:
         """Messages still waiting for storage to take them back."""
         return len(self._retries)
 
-    async def give_back(self, msg: ReceivedMessage, delay: float) -> None:
+    async def abandon(self, msg: ReceivedMessage, delay: float) -> None:
         """Visible again after `delay` seconds; retried in the background during an outage."""
         try:
             await self._storage.abandon_message(msg, delay=delay)
             return
         except Exception as exc:
             if not storage_unavailable(exc):
-                log.debug("Giving back message %s failed: %s", msg.message_id, exc)
+                log.debug("Abandoning message %s failed: %s", msg.message_id, exc)
                 return
         deadline = time.monotonic() + self._visibility
         task = asyncio.create_task(self._retry(msg, delay, deadline))
@@ -99,8 +101,8 @@ class MessageReturns:
 
         try:
             if await retry_while_unavailable(
-                abandon, deadline=deadline, what=f"give back message {msg.message_id}"
+                abandon, deadline=deadline, what=f"abandon message {msg.message_id}"
             ):
                 log.info("Message %s in %s is visible again", msg.message_id, msg.queue)
         except StorageError as exc:
-            log.debug("Giving back message %s failed: %s", msg.message_id, exc)
+            log.debug("Abandoning message %s failed: %s", msg.message_id, exc)

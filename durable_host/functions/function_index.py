@@ -41,8 +41,27 @@ def protocol_of(binding: Mapping[str, Any]) -> DurableProtocol:
     return DurableProtocol.JSON
 
 
-@dataclass(frozen=True)
-class DurableFunction:
+@dataclass(frozen=True, kw_only=True)
+class AppFunction:
+    """What the worker needs to call any of the app's functions, whatever its trigger."""
+
+    # A durable function's durable name (the trigger's override, else the function's); an
+    # HTTP function's Functions name.
+    name: str
+    user_function: Callable[..., Any]
+    trigger_param: str
+    requires_context: bool
+    is_async: bool
+    function_id: str
+    function_directory: str
+    # A durableClient input binding (HTTP starters; activities too: durabletask's history
+    # export has them) and the protocol of the client it asks for.
+    client_param: str | None = None
+    client_protocol: DurableProtocol = DurableProtocol.JSON
+
+
+@dataclass(frozen=True, kw_only=True)
+class DurableFunction(AppFunction):
     """An orchestrator, activity or entity, as the worker would call it.
 
     `user_function` is what the worker calls: for orchestrators and entities the
@@ -50,39 +69,20 @@ class DurableFunction:
     for activities the user's own function.
     """
 
-    name: str  # the durable name (trigger override or function name)
     function_name: str  # the Functions name, used in logs ("Functions.<name>")
     kind: DurableKind
-    user_function: Callable[..., Any]
-    trigger_param: str
-    requires_context: bool
-    is_async: bool
-    function_id: str
-    function_directory: str
     protocol: DurableProtocol = DurableProtocol.JSON
-    # A durableClient input binding of an activity (durabletask's history export has them).
-    client_param: str | None = None
-    client_protocol: DurableProtocol = DurableProtocol.JSON
 
 
-@dataclass(frozen=True)
-class HttpFunction:
+@dataclass(frozen=True, kw_only=True)
+class HttpFunction(AppFunction):
     """An HTTP-triggered function; `methods` empty means every method is allowed."""
 
-    name: str
     route: str
     methods: tuple[str, ...]
     auth_level: str  # "ANONYMOUS", "FUNCTION" or "ADMIN", as in the raw binding
-    user_function: Callable[..., Any]
-    trigger_param: str
-    requires_context: bool
-    is_async: bool
-    function_id: str
-    function_directory: str
-    client_param: str | None = None  # the durableClient parameter, if any
     client_task_hub: str | None = None
     client_connection: str | None = None
-    client_protocol: DurableProtocol = DurableProtocol.JSON
     has_return: bool = True  # an `http` output named `$return`
     output_param: str | None = None  # a named `http` output (v1: a func.Out parameter)
 

@@ -36,6 +36,7 @@ from azure.functions.durable_functions import (
 from durable_host.errors import ConfigurationError, FunctionInvocationError
 from durable_host.functions import http_output, logs
 from durable_host.functions.function_index import (
+    AppFunction,
     DurableFunction,
     DurableKind,
     DurableProtocol,
@@ -263,9 +264,7 @@ class FunctionInvoker:
 
     # -- plumbing ----------------------------------------------------------------------
 
-    def _args(
-        self, fn: DurableFunction | HttpFunction, invocation_id: str, inputs: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _args(self, fn: AppFunction, invocation_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
         if fn.requires_context:
             name = fn.function_name if isinstance(fn, DurableFunction) else fn.name
             inputs["context"] = InvocationContext(name, fn.function_directory, invocation_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -75,6 +76,21 @@ async def test_thousand_signals_from_ten_senders_apply_exactly_once(engine: Engi
     assert engine.entities.operations_run == 1000
     # Batches, not one invocation per operation.
     assert engine.entities.batches_run < 1000
+
+
+async def test_a_batch_counted_as_run_is_already_in_the_entitys_row(engine: Engine) -> None:
+    """Clients read an entity's state from its Instances row, so the checkpoint writes the row
+    before the batch ends (an orchestration's row is written in the background)."""
+    await asyncio.gather(
+        *(engine.client.signal_entity("counter", "read", "add", op_input(1)) for _ in range(300))
+    )
+
+    # Looked at every millisecond, so the row is read right after the last batch is counted.
+    deadline = time.monotonic() + 60
+    while engine.entities.operations_run < 300:
+        assert time.monotonic() < deadline, "timed out waiting for 300 operations to run"
+        await asyncio.sleep(0.001)
+    assert await state_of(engine, "read") == 300
 
 
 async def test_twenty_concurrent_callers_each_get_a_distinct_result(engine: Engine) -> None:

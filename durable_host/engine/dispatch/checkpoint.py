@@ -8,10 +8,11 @@ an entity's batch (entities.py), which is a continue-as-new of the entity.
 3. the Instances row is merged;
 4. the messages the work item consumed are deleted.
 
-Steps 3 and 4 run in the background, in order per instance, so the instance's next episode
-can start as soon as its history is written. A crash anywhere before 4 leaves the consumed
-messages in their queue; they come back and are dropped as duplicates of the stored history
-(and their redelivery brings a lagging Instances row up to date).
+An orchestration's steps 3 and 4 run in the background, in order per instance, so the
+instance's next episode can start as soon as its history is written; an entity's run before
+its batch ends (clients read an entity's state from its row). A crash anywhere before 4
+leaves the consumed messages in their queue; they come back and are dropped as duplicates of
+the stored history (and their redelivery brings a lagging Instances row up to date).
 
 An entity's history write is retried through a short outage (its replies are out, see
 `_store`) and its row is merged without a condition (instance_row.py).
@@ -119,12 +120,18 @@ class Checkpoint:
             await asyncio.gather(*sends)
 
     async def commit(self, session: Session, effects: EpisodeEffects) -> None:
-        """Steps 1 and 2 now; 3 and 4 in the background (see `Session.finish_after_last`)."""
+        """Steps 1 and 2 now; an orchestration's 3 and 4 in the background (see
+        `Session.finish_after_last`), an entity's now, failures raised: clients read an
+        entity's state from its row, which so keeps up with the batches."""
         assert session.execution_id is not None
         sender = OrchestrationInstance(session.instance_id, session.execution_id)
         await self.send(effects.outbound, sender, effects.episode)
         session.apply(effects, await self._store(session, effects))
         consumed, self._consumed = self._consumed, []
+        if effects.kind is WorkItemKind.ENTITY:
+            await self._to.rows.write_entity(session.instance_id, effects.row_fields)
+            await self._to.delete(consumed)
+            return
         # Row writes stay in order: each waits for the one before.
         self._to.track(
             session.finish_after_last(
@@ -180,10 +187,7 @@ class Checkpoint:
             await asyncio.gather(previous, return_exceptions=True)
         instance_id = session.instance_id
         try:
-            if effects.kind is WorkItemKind.ENTITY:
-                await self._to.rows.write_entity(instance_id, effects.row_fields)
-            else:
-                await self._to.rows.write_owned(session, effects.row_fields)
+            await self._to.rows.write_owned(session, effects.row_fields)
             # Only once the row is written: a crash in between then replays the messages,
             # which bring the row up to date (see InstanceRowWriter.repair).
             await self._to.delete(consumed)

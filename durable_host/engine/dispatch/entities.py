@@ -15,8 +15,8 @@ scheduler does (docs/task-hub-layout.md §6):
    Checkpoint as an orchestration's episode (checkpoint.py), in the provider's order:
    responses to callers, then history rows 0-2 (OrchestratorStarted, ExecutionStarted
    whose Input is the SchedulerState, with the sorter and the requests it holds back,
-   OrchestratorCompleted) + sentinel with the ETag guard, then (in the background, in
-   order per entity) the Instances row, then the consumed messages are deleted. A batch
+   OrchestratorCompleted) + sentinel with the ETag guard, then the Instances row (where
+   clients read the entity's state), then the consumed messages are deleted. A batch
    whose requests were all held back still checkpoints (the sorter changed), without
    running the entity function.
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from durable_host.engine.dispatch.checkpoint import Checkpoints
 from durable_host.engine.dispatch.instance_workers import InstanceWorkers
@@ -34,9 +33,6 @@ from durable_host.engine.time.clock import Clock, sleep_or_wake
 from durable_host.errors import CheckpointConflictError, LeaseLapsingError
 from durable_host.taskhub.events import ExecutionStarted, HistoryEvent
 from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("durable_host.orchestrations")
 

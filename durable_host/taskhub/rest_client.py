@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import random
 import time
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ from azure.core.exceptions import (
 from yarl import URL
 
 from durable_host.taskhub import connections
+from durable_host.taskhub.http1 import Http1Pool
 
 log = logging.getLogger("durable_host.rest_client")
 
@@ -58,6 +60,7 @@ _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _POST_RETRY_STATUS = frozenset({500, 503, 504})
 # A request that may have reached the service is repeated only when repeating is harmless.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+HTTP1_SWITCH = "DURABLE_HOST_HTTP1"
 
 
 class Service(Enum):
@@ -169,6 +172,11 @@ class RestClient:
         self._trust_env = trust_env
         self._timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
         self._session: aiohttp.ClientSession | None = None
+        # Plain-HTTP endpoints without proxy settings (loopback: Azurite) take the lean client
+        # (http1.py); DURABLE_HOST_HTTP1=0 keeps aiohttp for them too.
+        self._lean = not trust_env and os.environ.get(HTTP1_SWITCH, "1") != "0"
+        self._pool: Http1Pool | None = None
+        self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
         self._bases = dict(account.endpoints)
         self._date = ("", 0)
 
@@ -190,6 +198,9 @@ class RestClient:
         return self._session
 
     async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -311,6 +322,15 @@ class RestClient:
     async def _send(
         self, method: str, url: URL, headers: dict[str, str], body: bytes
     ) -> RestResponse:
+        if self._lean and url.scheme == "http":
+            if self._pool is None:
+                self._pool = Http1Pool(
+                    limit=100,
+                    idle_seconds=connections.POOL_IDLE_SECONDS,
+                    connect_timeout=self._connect_timeout,
+                    read_timeout=self._read_timeout,
+                )
+            return RestResponse(*await self._pool.request(method, url, headers, body))
         session = self._client_session()
         async with session.request(method, url, headers=headers, data=body or None) as response:
             data = await response.read()

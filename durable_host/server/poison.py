@@ -135,16 +135,21 @@ class PoisonQueue:
         await self._release(held)
         return [h.record for h in held]
 
-    async def replay(self, ids: Iterable[str] | None = None) -> list[PoisonRecord]:
-        """Send the chosen records' bodies back to their queues (None: every record)."""
+    async def _hold_chosen(self, ids: Iterable[str] | None) -> list[_Held]:
+        """Hold every record, release all but the chosen ones; none held if an id is unknown."""
         held = await self._hold_all()
-        ids = None if ids is None else list(ids)
-        error = _missing(held, ids)
+        wanted = None if ids is None else list(ids)
+        error = _missing(held, wanted)
         if error is not None:
             await self._release(held)
             raise error
-        chosen, others = _choose(held, ids)
+        chosen, others = _choose(held, wanted)
         await self._release(others)
+        return chosen
+
+    async def replay(self, ids: Iterable[str] | None = None) -> list[PoisonRecord]:
+        """Send the chosen records' bodies back to their queues (None: every record)."""
+        chosen = await self._hold_chosen(ids)
         done: list[PoisonRecord] = []
         try:
             for item in chosen:
@@ -157,14 +162,7 @@ class PoisonQueue:
 
     async def delete(self, ids: Iterable[str] | None = None) -> list[PoisonRecord]:
         """Delete the chosen records for good (None: every record)."""
-        held = await self._hold_all()
-        ids = None if ids is None else list(ids)
-        error = _missing(held, ids)
-        if error is not None:
-            await self._release(held)
-            raise error
-        chosen, others = _choose(held, ids)
-        await self._release(others)
+        chosen = await self._hold_chosen(ids)
         for item in chosen:
             await self._delete(item)
         return [h.record for h in chosen]

@@ -171,7 +171,7 @@ class WorkerHub:
                     yield pb.WorkItem(healthPing=pb.HealthPing())
         finally:
             self._wakeups.discard(wakeup)
-            given_back = self._give_back(worker)
+            given_back = self._abandon_all_of(worker)
             log.info(
                 "A worker disconnected (%d left); %d of its work items wait for another",
                 len(self._wakeups),
@@ -184,7 +184,7 @@ class WorkerHub:
                 return self._waiting.pop(index)
         return None
 
-    def _give_back(self, worker: str) -> int:
+    def _abandon_all_of(self, worker: str) -> int:
         mine = [j for j in self._jobs.values() if j.worker == worker and not j.answer.done()]
         for job in mine:
             self._offer(job)

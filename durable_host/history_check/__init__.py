@@ -4,8 +4,9 @@
 orchestrator's actions against them with the engine's own replay walk, `run.py` runs the
 orchestrator through the real SDK and gives one `ReplayReport` per instance.
 
-`HistoryReplayer` is imported on first use: the walk is built on the 1.x SDK's classes, which
-an environment with azure-functions-durable 2.x does not have (`export` works without it).
+`HistoryReplayer` is imported on first use, and each protocol's replay on its first history
+(`json_run.py` on the 1.x SDK, `proto_run.py` on durabletask): an environment may have one SDK
+generation or none (`export` needs neither).
 """
 
 from __future__ import annotations
@@ -32,9 +33,6 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name != "HistoryReplayer":
         raise AttributeError(f"module 'durable_host.history_check' has no attribute {name!r}")
-    from durable_host.functions.sdk_generation import require_1x_sdk
-
-    require_1x_sdk("The replayer")
     from durable_host.history_check.run import HistoryReplayer
 
     return HistoryReplayer

@@ -11,8 +11,6 @@ appended while the generator is suspended at its `yield`, a fire-and-forget acti
 
 from __future__ import annotations
 
-import linecache
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType, GeneratorType
@@ -26,10 +24,10 @@ from durable_host.engine.replay.decision import EpisodeContext
 from durable_host.engine.replay.tasks import Leaf, Retry
 from durable_host.engine.replay.walk import HistoryWalker
 from durable_host.errors import NonDeterminismError
-from durable_host.functions.app_files import AppFiles
+from durable_host.history_check.app_sources import AppSources, ProfileHook
+from durable_host.history_check.ending import NOTHING_SCHEDULED, describe_event
 from durable_host.history_check.verdicts import Divergence, SourceLine
 from durable_host.taskhub.events import (
-    EventSent,
     HistoryEvent,
     SubOrchestrationInstanceCreated,
     TaskScheduled,
@@ -49,21 +47,12 @@ class Diverged(Exception):
         self.code_stopped = code_stopped
 
 
-class ActionSources:
+class ActionSources(ProfileHook):
     """The app source line of each top-level action, in the SDK's order."""
 
     def __init__(self, app_dir: Path) -> None:
-        self._files = AppFiles(app_dir)
+        self._files = AppSources(app_dir)
         self.lines: list[SourceLine | None] = []
-        self._previous: Any = None
-
-    def __enter__(self) -> ActionSources:
-        self._previous = sys.getprofile()
-        sys.setprofile(self._profile)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        sys.setprofile(self._previous)
 
     def _profile(self, frame: FrameType, event: str, arg: Any) -> None:
         if event != "call" or frame.f_code is not _ADD_TO_ACTIONS:
@@ -75,12 +64,10 @@ class ActionSources:
         self.lines.append(self._locate(frame))
 
     def is_app_file(self, path: str) -> bool:
-        return self._files.contains(path)
+        return self._files.is_app_file(path)
 
     def _line(self, frame: FrameType) -> SourceLine:
-        path = frame.f_code.co_filename
-        text = linecache.getline(path, frame.f_lineno).strip()
-        return SourceLine(self._files.relative(path), frame.f_lineno, text)
+        return self._files.line(frame)
 
     def _locate(self, frame: FrameType) -> SourceLine | None:
         caller: FrameType | None = frame.f_back
@@ -102,18 +89,6 @@ class ActionSources:
                 found = self._line(current.gi_frame)
             current = current.gi_yieldfrom
         return found
-
-
-def describe_event(event: HistoryEvent) -> str:
-    if isinstance(event, TaskScheduled):
-        return f"call_activity('{event.name}')"
-    if isinstance(event, SubOrchestrationInstanceCreated):
-        return f"call_sub_orchestrator('{event.name}')"
-    if isinstance(event, TimerCreated):
-        return "create_timer(...)"
-    if isinstance(event, EventSent):
-        return f"an entity operation on '{event.instance_id}'"
-    return type(event).__name__
 
 
 def describe_expected(kind: type[HistoryEvent], name: str | None) -> str:
@@ -198,14 +173,10 @@ class CheckingWalker(HistoryWalker):
             super().check_stored(event)
         except NonDeterminismError:
             last = self.actions[self.cursor - 1] if self.cursor else None
-            got = (
-                "nothing: by then the current code has scheduled no task with that sequence "
-                "id (it schedules fewer tasks, or waits on another one first)"
-            )
             raise Diverged(
                 Divergence(
                     expected=describe_event(event),
-                    got=got,
+                    got=NOTHING_SCHEDULED,
                     event_index=self._event_index(event),
                     sequence_id=event.event_id,
                     source=self.source_of(last),

@@ -10,16 +10,15 @@ it sees that state as the next episode would; it schedules nothing and writes no
 Cost: one read of the hub's instance table before and after the test, then per completed
 instance one history read and one run of the orchestrator (no activities run).
 
-The replayer speaks the 1.x JSON protocol (azure-functions-durable 1.x): orchestrators on the
-protobuf protocol (`durableRequiresGrpc`, the 2.x SDK) are not replayed yet.
+Each orchestrator is replayed in its own protocol: the 1.x JSON protocol through
+azure-functions-durable 1.x, the protobuf protocol (`durableRequiresGrpc`, the 2.x SDK) through
+the app's own durabletask worker.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from durable_host.errors import FunctionNotFoundError
-from durable_host.functions.function_index import DurableProtocol, FunctionIndex
 from durable_host.history_check import HistoryReplayer, ReplayReport
 from durable_host.history_check.recorded import read_recorded, select_instances
 from durable_host.taskhub.events import OrchestrationStatus
@@ -56,20 +55,11 @@ async def replay_completed(env: DurableTestEnvironment, before: set[str]) -> lis
     with HistoryReplayer(env.host.app_dir, index=engine.index) as replayer:
         for instance_id in ids:
             recorded = await read_recorded(engine.storage, instance_id)
-            if _replayable(engine.index, recorded.name):
-                reports.append(await replayer.replay(recorded))
+            reports.append(await replayer.replay(recorded))
     bad = [report for report in reports if not report.ok]
     if bad:
         raise ReplayCheckError(_failure_text(bad, len(reports)))
     return reports
-
-
-def _replayable(index: FunctionIndex, name: str) -> bool:
-    try:
-        protocol = index.get_orchestrator(name).protocol
-    except FunctionNotFoundError:
-        return True  # the replay says the orchestrator is gone
-    return protocol is DurableProtocol.JSON
 
 
 def _failure_text(bad: list[ReplayReport], replayed: int) -> str:

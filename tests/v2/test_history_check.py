@@ -1,24 +1,101 @@
-"""The replayer on a 2.x-style app: its orchestrators run on the protobuf protocol, which the
-replayer does not speak yet; it says so instead of failing inside the SDK's decoder."""
+"""The replayer on a 2.x-style app: histories its protobuf orchestrators wrote replay through
+the app's own durabletask worker, clean as recorded, non-deterministic where the code changed."""
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from durable_host.cli import main
 from durable_host.engine.runtime import Engine
 from durable_host.history_check import HistoryReplayer, Verdict
 from durable_host.history_check.recorded import read_recorded
 from tests.engine._helpers import finish
 from tests.v2.conftest import APP_DIR
 
+pytestmark = pytest.mark.usefixtures("restore_environ")
 
-async def test_a_protobuf_orchestrator_is_reported_as_not_replayable(engine: Engine) -> None:
+FIRST_CALL = 'first = yield ctx.call_activity("say_hello", input="Tokyo")'
+RENAMED = 'first = yield ctx.call_activity("greet", input="Tokyo")'
+
+
+def renamed_activity_app(tmp_path: Path) -> tuple[Path, int]:
+    """A copy of the app whose hello_chain calls its first activity by another name; returns
+    it and the line of that call."""
+    app = tmp_path / "app"
+    shutil.copytree(APP_DIR, app, ignore=shutil.ignore_patterns("__pycache__"))
+    source = app / "function_app.py"
+    text = source.read_text(encoding="utf-8")
+    assert FIRST_CALL in text
+    text = text.replace(FIRST_CALL, RENAMED)
+    source.write_text(text, encoding="utf-8")
+    return app, next(n for n, line in enumerate(text.splitlines(), 1) if RENAMED in line)
+
+
+async def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    # The command runs its own event loop (asyncio.run): off this test's loop.
+    code = await asyncio.to_thread(main, list(argv))
+    return code, capsys.readouterr().out
+
+
+async def test_a_protobuf_orchestrators_history_replays_ok(engine: Engine) -> None:
     instance_id = await engine.client.start_new("hello_chain", "v2-replay", "null")
     await finish(engine, instance_id)
     recorded = await read_recorded(engine.storage, instance_id)
     with HistoryReplayer(APP_DIR, index=engine.index) as replayer:
         report = await replayer.replay(recorded)
-    # On main: "failed to replay", "Error: Incorrect padding".
-    assert report.verdict is Verdict.FAILED
-    assert report.error == (
-        "'hello_chain' runs on the Durable Task protobuf protocol (the 2.x SDK); the replayer "
-        "replays orchestrators of the 1.x protocol only (azure-functions-durable 1.x)."
-    )
+    assert report.verdict is Verdict.OK, report.describe()
+    assert report.name == "hello_chain"
+
+
+async def test_the_replay_command_replays_a_2x_history_clean_and_after_a_rename_not(
+    engine: Engine,
+    azurite: str,
+    hub_name: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    instance_id = await engine.client.start_new("hello_chain", "v2-cli", "null")
+    await finish(engine, instance_id)
+    hub = ("--connection", azurite, "--hub", hub_name, "--instance", instance_id)
+
+    code, out = await run_cli(capsys, "replay", *hub, "--app-dir", str(APP_DIR))
+    assert (code, out) == (0, f"{instance_id} (hello_chain): ok\n")
+
+    app, line = renamed_activity_app(tmp_path)
+    code, out = await run_cli(capsys, "replay", *hub, "--app-dir", str(app))
+    assert code == 1
+    # History: OrchestratorStarted, ExecutionStarted, then the first TaskScheduled (#2);
+    # durabletask numbers its tasks from 1.
+    assert out.splitlines() == [
+        f"{instance_id} (hello_chain): non-deterministic",
+        "  at history event #2, sequence id 1: expected call_activity('say_hello'), "
+        "got call_activity('greet')",
+        f"    at function_app.py:{line}: {RENAMED}",
+    ]
+
+
+async def test_a_history_longer_than_the_code_is_non_deterministic_where_the_code_stops(
+    engine: Engine, tmp_path: Path
+) -> None:
+    instance_id = await engine.client.start_new("hello_chain", "v2-short", "null")
+    await finish(engine, instance_id)
+    recorded = await read_recorded(engine.storage, instance_id)
+    app = tmp_path / "app"
+    shutil.copytree(APP_DIR, app, ignore=shutil.ignore_patterns("__pycache__"))
+    source = app / "function_app.py"
+    third = '    third = yield ctx.call_activity("say_hello", input="London")\n'
+    text = source.read_text(encoding="utf-8")
+    source.write_text(text.replace(third, '    third = "London"\n'), encoding="utf-8")
+
+    with HistoryReplayer(app) as replayer:
+        report = await replayer.replay(recorded)
+
+    assert report.verdict is Verdict.NON_DETERMINISTIC, report.describe()
+    divergence = report.divergence
+    assert divergence is not None
+    assert (divergence.expected, divergence.sequence_id) == ("call_activity('say_hello')", 3)
+    assert divergence.got.startswith("nothing: by then the current code has scheduled no task")

@@ -1,6 +1,6 @@
-"""The pytest plugin on a 2.x-style app: its tests pass with the replay check on (the check
-replays 1.x-protocol orchestrators only; on a protobuf one it failed every test with
-"failed to replay: Incorrect padding")."""
+"""The pytest plugin on a 2.x-style app: its tests pass with the replay check on, which replays
+its protobuf orchestrators through the app's own worker and fails a test whose orchestrator
+does not replay as it ran."""
 
 from __future__ import annotations
 
@@ -15,14 +15,27 @@ from tests.v2.conftest import APP_DIR
 pytest_plugins = ["pytester"]
 
 
-def test_a_2x_app_tested_with_the_plugin_and_the_replay_check_on(
+FIRST_CALL = 'first = yield ctx.call_activity("say_hello", input="Tokyo")'
+# The activity's name read from module state: the same in every episode of the test, another
+# one when the test changes it before the replay check.
+FROM_STATE = 'first = yield ctx.call_activity(FIRST_ACTIVITY[0], input="Tokyo")'
+
+
+def plugin_app(
     pytester: pytest.Pytester, azurite: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+) -> Path:
     app = tmp_path / "app"
     shutil.copytree(APP_DIR, app, ignore=shutil.ignore_patterns("__pycache__"))
     (app / "host.json").write_text('{"version": "2.0"}')
     monkeypatch.setenv(STORAGE_ENV, azurite)
     pytester.makeini(f"[pytest]\ndurable_host_app_dir = {app}\n")
+    return app
+
+
+def test_a_2x_app_tested_with_the_plugin_and_the_replay_check_on(
+    pytester: pytest.Pytester, azurite: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plugin_app(pytester, azurite, monkeypatch, tmp_path)
     pytester.makepyfile(
         """
         async def test_the_chain(durable_env):
@@ -33,3 +46,38 @@ def test_a_2x_app_tested_with_the_plugin_and_the_replay_check_on(
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
     result.assert_outcomes(passed=1)
+
+
+def test_the_replay_check_fails_a_test_whose_2x_orchestrator_replays_otherwise(
+    pytester: pytest.Pytester, azurite: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    app = plugin_app(pytester, azurite, monkeypatch, tmp_path)
+    source = app / "function_app.py"
+    text = source.read_text(encoding="utf-8")
+    assert FIRST_CALL in text
+    text = text.replace(FIRST_CALL, FROM_STATE) + '\nFIRST_ACTIVITY = ["say_hello"]\n'
+    source.write_text(text, encoding="utf-8")
+    line = next(n for n, ln in enumerate(text.splitlines(), 1) if FROM_STATE in ln)
+    pytester.makepyfile(
+        """
+        import sys
+
+        async def test_the_chain(durable_env):
+            instance_id = await durable_env.client.start_new("hello_chain", "chain-1")
+            status = await durable_env.wait_for_completion(instance_id)
+            assert status.output == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
+            sys.modules["function_app"].FIRST_ACTIVITY[0] = "greet"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ReplayCheckError: 1 of the 1 orchestration instance(s) this test completed *",
+            "*chain-1 (hello_chain): non-deterministic",
+            "*at history event #2, sequence id 1: expected call_activity('say_hello'), "
+            "got call_activity('greet')",
+            # (fnmatch reads "[0]" as a character class: the line up to it)
+            f"*at function_app.py:{line}: {FROM_STATE.split('[')[0]}*",
+        ]
+    )

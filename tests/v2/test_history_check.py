@@ -4,8 +4,13 @@ the app's own durabletask worker, clean as recorded, non-deterministic where the
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -18,6 +23,9 @@ from tests.v2.conftest import APP_DIR
 
 pytestmark = pytest.mark.usefixtures("restore_environ")
 
+# Runs a child Python as if azure-functions-durable 1.x were absent (an absent module's
+# sys.modules entry is None).
+WITHOUT_1X = "import sys; sys.modules['azure.durable_functions'] = None\n"
 FIRST_CALL = 'first = yield ctx.call_activity("say_hello", input="Tokyo")'
 RENAMED = 'first = yield ctx.call_activity("greet", input="Tokyo")'
 
@@ -99,3 +107,66 @@ async def test_a_history_longer_than_the_code_is_non_deterministic_where_the_cod
     assert divergence is not None
     assert (divergence.expected, divergence.sequence_id) == ("call_activity('say_hello')", 3)
     assert divergence.got.startswith("nothing: by then the current code has scheduled no task")
+
+
+# Every pattern of the app, with the input it runs on.
+PATTERNS: dict[str, Any] = {
+    "hello_chain": None,
+    "fan_out": 4,
+    "parent": [2, 3],
+    "timer": 1,
+    "approval": 1,  # the timer wins
+    "retried": "replay-key",  # fails once, then succeeds on its retry
+    "counter_loop": {"n": 0, "until": 2},  # continue-as-new twice
+    "failing": "no",
+    "large_payloads": 70_000,  # over the 45 KB a table property holds: blobs
+    "entity_calls": "replay",
+    "transfer": {"from": "a", "to": "b", "amount": 5},
+}
+
+
+async def test_every_pattern_of_the_2x_app_replays_ok_also_without_the_1x_sdk(
+    engine: Engine, app_module: ModuleType, azurite: str, hub_name: str
+) -> None:
+    app_module.FLAKY_FAILURES["replay-key"] = 1
+    ids = [
+        await engine.client.start_new(name, f"replay-{name}", json.dumps(value))
+        for name, value in PATTERNS.items()
+    ]
+    statuses = [await finish(engine, instance_id) for instance_id in ids]
+    assert [s.runtime_status.name for s in statuses] == [
+        "Failed" if name == "failing" else "Completed" for name in PATTERNS
+    ]
+    ids += ["replay-parent-child-2", "replay-parent-child-3"]
+
+    with HistoryReplayer(APP_DIR, index=engine.index) as replayer:
+        reports = [await replayer.replay(await read_recorded(engine.storage, i)) for i in ids]
+    assert [r.describe() for r in reports if not r.ok] == []
+
+    # The command, in a Python without azure-functions-durable 1.x (as with the 2.x SDK).
+    command = WITHOUT_1X + "from durable_host.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-c",
+            command,
+            "replay",
+            "--connection",
+            azurite,
+            "--hub",
+            hub_name,
+            "--all",
+            "--app-dir",
+            str(APP_DIR),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdicts = {r["instanceId"]: r["verdict"] for r in json.loads(done.stdout)}
+    assert verdicts == dict.fromkeys(ids, "ok")

@@ -8,6 +8,7 @@ for its first history: each needs its own SDK, and an environment may have only 
 
 from __future__ import annotations
 
+import importlib.metadata
 from pathlib import Path
 
 from durable_host.errors import FunctionNotFoundError
@@ -17,6 +18,16 @@ from durable_host.functions.loader import load_app
 from durable_host.functions.sdk_generation import require_1x_sdk
 from durable_host.history_check.recorded import RecordedHistory
 from durable_host.history_check.verdicts import ReplayReport, Verdict
+
+# The durabletask whose executor proto_run follows (pyproject.toml pins the same).
+DURABLETASK_PIN = "1.12.0"
+
+
+def durabletask_version() -> str:
+    try:
+        return importlib.metadata.version("durabletask")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 class HistoryReplayer:
@@ -43,8 +54,17 @@ class HistoryReplayer:
         except FunctionNotFoundError as exc:
             return ReplayReport(recorded.instance_id, recorded.name, Verdict.FAILED, error=str(exc))
         if protocol is DurableProtocol.PROTOBUF:
-            from durable_host.history_check.proto_run import replay_protobuf
-
+            try:
+                from durable_host.history_check.proto_run import replay_protobuf
+            except AttributeError as exc:
+                # proto_run follows durabletask's executor by its private names.
+                return ReplayReport(
+                    recorded.instance_id,
+                    recorded.name,
+                    Verdict.FAILED,
+                    error=f"This durabletask ({durabletask_version()}) does not have what the "
+                    f"replayer follows ({exc}); it is built for durabletask {DURABLETASK_PIN}.",
+                )
             return await replay_protobuf(self.invoker, self.app_dir, recorded)
         require_1x_sdk(f"Replaying '{recorded.name}' (a 1.x-protocol orchestrator)")
         from durable_host.history_check.json_run import replay_json

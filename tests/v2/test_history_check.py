@@ -12,12 +12,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import durabletask.worker
 import pytest
 
 from durable_host.cli import main
 from durable_host.engine.runtime import Engine
 from durable_host.history_check import HistoryReplayer, Verdict
-from durable_host.history_check.recorded import read_recorded
+from durable_host.history_check.recorded import RecordedHistory, read_recorded
 from tests.engine._helpers import finish
 from tests.v2.conftest import APP_DIR
 
@@ -139,8 +140,13 @@ async def test_every_pattern_of_the_2x_app_replays_ok_also_without_the_1x_sdk(
     ]
     ids += ["replay-parent-child-2", "replay-parent-child-3"]
 
+    recorded = [await read_recorded(engine.storage, i) for i in ids]
+    # And as `durable-host export` writes them (replay_history's fixtures).
+    exported = [
+        RecordedHistory.from_document(json.loads(json.dumps(r.to_document()))) for r in recorded
+    ]
     with HistoryReplayer(APP_DIR, index=engine.index) as replayer:
-        reports = [await replayer.replay(await read_recorded(engine.storage, i)) for i in ids]
+        reports = [await replayer.replay(r) for r in [*recorded, *exported]]
     assert [r.describe() for r in reports if not r.ok] == []
 
     # The command, in a Python without azure-functions-durable 1.x (as with the 2.x SDK).
@@ -170,3 +176,21 @@ async def test_every_pattern_of_the_2x_app_replays_ok_also_without_the_1x_sdk(
     assert done.returncode == 0, done.stdout + done.stderr
     verdicts = {r["instanceId"]: r["verdict"] for r in json.loads(done.stdout)}
     assert verdicts == dict.fromkeys(ids, "ok")
+
+
+async def test_a_durabletask_without_the_executor_it_follows_is_named(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # azure-functions-durable 2.x accepts any durabletask >= 1.9; proto_run follows private
+    # names of 1.12.0's executor.
+    instance_id = await engine.client.start_new("hello_chain", "v2-other-dt", "null")
+    await finish(engine, instance_id)
+    recorded = await read_recorded(engine.storage, instance_id)
+    monkeypatch.setattr(durabletask.worker, "_RuntimeOrchestrationContext", object)
+    monkeypatch.delitem(sys.modules, "durable_host.history_check.proto_run", raising=False)
+    with HistoryReplayer(APP_DIR, index=engine.index) as replayer:
+        report = await replayer.replay(recorded)
+    assert report.verdict is Verdict.FAILED
+    assert report.error is not None
+    assert report.error.startswith("This durabletask (1.12.0) does not have what the replayer")
+    assert "next_sequence_number" in report.error

@@ -4,8 +4,8 @@ Installed as the pytest plugin `durable_host` (fixtures `durable_env`, `durable_
 "Testing your orchestrations" in the README.
 
 The names below are imported on first use: pytest imports this package for the plugin in every
-run of an environment where durable_host is installed, and the environment is built on the
-1.x SDK, which an environment with azure-functions-durable 2.x (or none) does not have.
+run of an environment where durable_host is installed, whichever SDK generation it has (or
+none); what needs one says so when used (testing/_clients.py, history_check/run.py).
 """
 
 from __future__ import annotations
@@ -45,8 +45,4 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'durable_host.testing' has no attribute {name!r}")
-    from durable_host.functions.sdk_generation import require_1x_sdk
-
-    if home in ("_environment", "_replay", "_replay_check"):
-        require_1x_sdk(f"durable_host.testing.{name}")
     return getattr(importlib.import_module(f"durable_host.testing.{home}"), name)

@@ -2,8 +2,9 @@
 
 The app under test is loaded and served exactly as `python -m durable_host start` serves it
 (DurableHost: engine, Durable HTTP API, the app's HTTP triggers) on a loopback port chosen by
-the OS; `client` is the SDK's own DurableOrchestrationClient bound to it, so test code is the
-code an HTTP starter runs. With virtual time (the default), timers fire as soon as nothing
+the OS; `client` is the SDK's own client bound to it, so test code is the code an HTTP starter
+runs: 1.x's DurableOrchestrationClient, or with the 2.x SDK an async gRPC client on the host's
+gRPC endpoint (_clients.py). With virtual time (the default), timers fire as soon as nothing
 else can run while the test waits for an outcome.
 """
 
@@ -20,8 +21,6 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import azure.durable_functions as df
-from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from durable_host.engine.dispatch.entity_state import entity_instance_id
 from durable_host.engine.runtime import Engine
@@ -29,6 +28,7 @@ from durable_host.engine.time.clock import VirtualClock
 from durable_host.server.host import DurableHost
 from durable_host.taskhub.events import HistoryEvent
 from durable_host.testing._activity_doubles import ActivityDouble, install_double
+from durable_host.testing._clients import TestClient
 from durable_host.testing._lifecycle import start_host, stop_host
 from durable_host.testing._waiting import (
     DEFAULT_TIMEOUT,
@@ -52,7 +52,7 @@ class DurableTestEnvironment:
     def __init__(
         self,
         host: DurableHost,
-        client: df.DurableOrchestrationClient,
+        client: TestClient,
         *,
         storage: str,
         delete_hub: bool,
@@ -60,7 +60,9 @@ class DurableTestEnvironment:
         output: list[str],
     ) -> None:
         self.host = host
-        self.client = client
+        self._client = client
+        # The SDK's own client (1.x DurableOrchestrationClient, or 2.x's async gRPC client).
+        self.client: Any = client.sdk
         self._storage = storage
         self._delete_hub = delete_hub
         self._exported = exported
@@ -112,7 +114,11 @@ class DurableTestEnvironment:
             return
         self._closed = True
         await stop_host(
-            self.host, storage=self._storage, exported=self._exported, delete_hub=self._delete_hub
+            self.host,
+            self._client,
+            storage=self._storage,
+            exported=self._exported,
+            delete_hub=self._delete_hub,
         )
 
     async def __aenter__(self) -> DurableTestEnvironment:
@@ -161,8 +167,7 @@ class DurableTestEnvironment:
         self, name: str, input: Any = None, *, instance_id: str | None = None
     ) -> str:
         """Start orchestrator `name` through the SDK client; returns the instance id."""
-        started: str = await self.client.start_new(name, instance_id, input)
-        return started
+        return await self._client.start(name, input, instance_id)
 
     async def run(
         self,
@@ -175,7 +180,7 @@ class DurableTestEnvironment:
         """Start `name`, wait until it completes and return its output (a failure raises)."""
         started = await self.start_orchestration(name, input, instance_id=instance_id)
         status = await self.wait_for_completion(started, timeout=timeout)
-        return status.output
+        return self._client.output(status)
 
     async def wait_for_completion(
         self,
@@ -183,11 +188,12 @@ class DurableTestEnvironment:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         expected_status: Expected | None = "Completed",
-    ) -> DurableOrchestrationStatus:
+    ) -> Any:
         """Wait (at most `timeout` wall-clock seconds) until the instance finishes.
 
-        Returns the SDK's status; raises OrchestrationAssertionError, with the status, output
-        and last history events, unless it ends in `expected_status` (None: any final status).
+        Returns the SDK's status (2.x: durabletask's OrchestrationState); raises
+        OrchestrationAssertionError, with the status, output and last history events, unless
+        it ends in `expected_status` (None: any final status).
         Under virtual time, time jumps to the next timer whenever nothing else can run.
         """
         wanted = status_names(expected_status)
@@ -198,7 +204,7 @@ class DurableTestEnvironment:
             await fail_unexpected(
                 self.engine, instance_id, status, wanted, began, timed_out=not finished
             )
-        return await self.client.get_status(instance_id)
+        return await self._client.status(instance_id)
 
     async def wait_for_custom_status(
         self,
@@ -206,23 +212,24 @@ class DurableTestEnvironment:
         expected: Any | Callable[[Any], bool],
         *,
         timeout: float = DEFAULT_TIMEOUT,
-    ) -> DurableOrchestrationStatus:
+    ) -> Any:
         """Wait until the instance's custom status equals `expected` (or `expected(status)` is
         true). Virtual time stands still meanwhile, so a pending timer cannot overtake the
         state being waited for; move it with `advance_time` or `wait_for_completion`."""
         await wait_for_custom_status(self.engine, instance_id, expected, timeout)
-        return await self.client.get_status(instance_id)
+        return await self._client.status(instance_id)
 
     async def raise_event(
         self, instance_id: str, event_name: str, data: Any = None, *, as_http: bool = False
     ) -> None:
         """Raise an event through the SDK client, as an app's own code does: the SDK encodes
         `data` twice (Azure/azure-functions-durable-python#295), so the orchestrator's
-        `wait_for_external_event` gets a string holding the JSON (`json.loads` it).
+        `wait_for_external_event` gets a string holding the JSON (`json.loads` it); 2.x's
+        client encodes it once.
         `as_http=True` sends `data` as the JSON body of `POST .../raiseEvent/{name}` (curl, a
         webhook): the orchestrator gets the object itself."""
         if not as_http:
-            await self.client.raise_event(instance_id, event_name, data)
+            await self._client.raise_event(instance_id, event_name, data)
             return
         url = (
             f"{self.base_url}/runtime/webhooks/durabletask/instances/{quote(instance_id, '')}"
@@ -243,8 +250,7 @@ class DurableTestEnvironment:
 
     async def read_entity(self, name: str, key: str) -> Any:
         """The entity's state, or None when the entity does not exist."""
-        response = await self.client.read_entity_state(df.EntityId(name, key))
-        return response.entity_state if response.entity_exists else None
+        return await self._client.read_entity(name, key)
 
     async def wait_for_entity(
         self,

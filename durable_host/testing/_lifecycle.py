@@ -1,5 +1,6 @@
 """Starting and stopping the host of a test environment: the app's settings exported for the
-test and taken away again, the task hub chosen and deleted afterwards, the SDK client bound."""
+test and taken away again, the task hub chosen and deleted afterwards, the SDK client bound
+(_clients.py: the generation installed)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,10 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-import azure.durable_functions as df
-
 from durable_host.engine.time.clock import Clock, VirtualClock
-from durable_host.http.binding import client_binding_json
 from durable_host.server.host import DurableHost, HostOptions
 from durable_host.server.settings import export_values, load_host_settings, load_local_settings
+from durable_host.testing._clients import TestClient, bind_client, require_sdk
 from durable_host.testing._storage import delete_task_hub, new_hub_name
 
 __all__ = ["StartedHost", "start_host", "stop_host"]
@@ -25,7 +24,7 @@ log = logging.getLogger("durable_host.testing")
 
 _HUB_OVERRIDE = "AzureFunctionsJobHost__extensions__durableTask__hubName"
 
-StartedHost = tuple[DurableHost, df.DurableOrchestrationClient, list[str]]
+StartedHost = tuple[DurableHost, TestClient, list[str]]
 
 
 async def start_host(
@@ -39,6 +38,7 @@ async def start_host(
     echo: Callable[[str], None],
 ) -> StartedHost:
     """The started host, its SDK client, and the setting names exported into os.environ."""
+    require_sdk()
     hub = hub_name or new_hub_name()
     environ = dict(os.environ)
     environ[_HUB_OVERRIDE] = hub
@@ -59,9 +59,9 @@ async def start_host(
     )
     try:
         await host.start()
-        assert host.endpoints is not None
-        client = df.DurableOrchestrationClient(client_binding_json(host.endpoints))
+        client = await bind_client(host)
     except BaseException:
+        await host.stop()
         _unexport(exported)
         if delete_hub:
             await _drop_quietly(storage, hub)
@@ -70,12 +70,20 @@ async def start_host(
 
 
 async def stop_host(
-    host: DurableHost, *, storage: str, exported: list[str], delete_hub: bool
+    host: DurableHost,
+    client: TestClient,
+    *,
+    storage: str,
+    exported: list[str],
+    delete_hub: bool,
 ) -> None:
     settings = host.settings
     try:
-        # Also closes the SDK's module-level aiohttp session, bound to this event loop.
-        await host.stop()
+        try:
+            await client.close()
+        finally:
+            # Also closes the SDK's module-level aiohttp session, bound to this event loop.
+            await host.stop()
     finally:
         _unexport(exported)
         if delete_hub and settings is not None:

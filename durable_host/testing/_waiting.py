@@ -8,11 +8,10 @@ between wakes it at once; the 0.5 s cap covers work checkpointed by other hosts.
 from __future__ import annotations
 
 import contextlib
+import enum
 import time
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any, NoReturn, TypeAlias
-
-import azure.durable_functions as df
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 from durable_host.engine.client.api import InstanceStatus
 from durable_host.engine.replay.context import parse_json_or_text
@@ -20,6 +19,9 @@ from durable_host.engine.runtime import Engine
 from durable_host.errors import InstanceNotFoundError
 from durable_host.taskhub.events import HistoryEvent
 from durable_host.testing._failures import OrchestrationAssertionError, unexpected_status_message
+
+if TYPE_CHECKING:  # the 1.x SDK's enum; an environment with 2.x gives names as strings
+    from azure.durable_functions import OrchestrationRuntimeStatus
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -35,19 +37,16 @@ _TERMINAL = ("Completed", "Failed", "Terminated", "Canceled")
 DEFAULT_TIMEOUT = 10.0
 
 Expected: TypeAlias = (
-    str | df.OrchestrationRuntimeStatus | Collection[str | df.OrchestrationRuntimeStatus]
+    "str | OrchestrationRuntimeStatus | Collection[str | OrchestrationRuntimeStatus]"
 )
 
 
 def status_names(expected: Expected | None) -> tuple[str, ...]:
     if expected is None:
         return _TERMINAL
-    if isinstance(expected, (str, df.OrchestrationRuntimeStatus)):
+    if isinstance(expected, (str, enum.Enum)):
         expected = [expected]
-    names = []
-    for item in expected:
-        names.append(item.value if isinstance(item, df.OrchestrationRuntimeStatus) else item)
-    return tuple(names)
+    return tuple(item.value if isinstance(item, enum.Enum) else item for item in expected)
 
 
 async def read_history(engine: Engine, instance_id: str) -> list[HistoryEvent]:

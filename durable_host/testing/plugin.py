@@ -1,8 +1,9 @@
 """pytest plugin (entry point `durable_host`): fixtures over DurableTestEnvironment.
 
 Fixtures: `durable_env` (the app running on a fresh task hub), `durable_client` (its SDK
-DurableOrchestrationClient), `durable_storage` (the session's storage connection string),
-`durable_app_dir`, `durable_hub_name`; for durabletask workers, `durabletask_sidecar`
+client: 1.x's DurableOrchestrationClient, or 2.x's async gRPC client), `durable_storage` (the
+session's storage connection string), `durable_app_dir`, `durable_hub_name`; for durabletask
+workers, `durabletask_sidecar`
 (`durable-host sidecar` on a fresh task hub: testing/sidecar.py).
 
 Configuration (pytest.ini / pyproject `[tool.pytest.ini_options]`):
@@ -31,8 +32,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 if TYPE_CHECKING:
-    import azure.durable_functions as df
-
     from durable_host.testing._environment import DurableTestEnvironment
     from durable_host.testing.sidecar import DurableTaskSidecar
 
@@ -217,12 +216,6 @@ def _environment_fixture() -> Any:
         """The app under test running in this process on its task hub; stopped (and, with the
         default per-test hub, deleted) after the test."""
         from durable_host.errors import SdkUnavailableError
-        from durable_host.functions.sdk_generation import require_1x_sdk
-
-        try:
-            require_1x_sdk("The durable_env fixture")
-        except SdkUnavailableError as exc:
-            pytest.fail(str(exc), pytrace=False)
         from durable_host.testing._environment import DurableTestEnvironment
 
         options = _marker_options(request)
@@ -230,14 +223,17 @@ def _environment_fixture() -> Any:
         if virtual_time is None:
             virtual_time = bool(pytestconfig.getini(_VIRTUAL_TIME_INI))
         per_test = _hub_scope("durable_hub_name", pytestconfig) == "function"
-        env = await DurableTestEnvironment.start(
-            durable_app_dir,
-            storage=durable_storage,
-            hub_name=durable_hub_name,
-            virtual_time=virtual_time,
-            start_time=options.get("start_time"),
-            delete_hub=per_test,
-        )
+        try:
+            env = await DurableTestEnvironment.start(
+                durable_app_dir,
+                storage=durable_storage,
+                hub_name=durable_hub_name,
+                virtual_time=virtual_time,
+                start_time=options.get("start_time"),
+                delete_hub=per_test,
+            )
+        except SdkUnavailableError as exc:
+            pytest.fail(str(exc), pytrace=False)
         async with env:
             yield env
 
@@ -258,8 +254,9 @@ durable_env = _environment_fixture()
 
 
 @pytest.fixture
-def durable_client(durable_env: DurableTestEnvironment) -> df.DurableOrchestrationClient:
-    """The SDK's DurableOrchestrationClient bound to the host of `durable_env`."""
+def durable_client(durable_env: DurableTestEnvironment) -> Any:
+    """The SDK's client bound to the host of `durable_env` (1.x: DurableOrchestrationClient;
+    2.x: an async gRPC client, testing/_clients.py)."""
     return durable_env.client
 
 

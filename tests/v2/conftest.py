@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from types import ModuleType
 
@@ -14,6 +16,29 @@ from durable_host.functions import FunctionIndex, load_app
 from tests.engine._helpers import running_engine
 
 APP_DIR = Path(__file__).resolve().parent.parent / "apps" / "v2"
+# What an environment with azure-functions-durable 2.x lacks: the 1.x package's modules (a
+# name mapped to None in sys.modules is what Python does for a module that is absent).
+WITHOUT_1X = ("azure.durable_functions",)
+
+
+def run_pytest_in_child(
+    folder: Path, *, hidden: tuple[str, ...] = WITHOUT_1X, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """pytest run in `folder` by a child Python in which the `hidden` packages are absent."""
+    code = (
+        "import sys\n"
+        + "".join(f"sys.modules[{name!r}] = None\n" for name in hidden)
+        + "import pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider']))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env=None if env is None else {**os.environ, **env},
+    )
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from durable_host.testing import STORAGE_ENV
-from tests.v2.conftest import APP_DIR
+from tests.v2.conftest import APP_DIR, run_pytest_in_child
 
 pytest_plugins = ["pytester"]
 
@@ -49,35 +49,37 @@ def test_a_2x_app_tested_with_the_plugin_and_the_replay_check_on(
 
 
 def test_the_replay_check_fails_a_test_whose_2x_orchestrator_replays_otherwise(
-    pytester: pytest.Pytester, azurite: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    azurite: str, tmp_path: Path
 ) -> None:
-    app = plugin_app(pytester, azurite, monkeypatch, tmp_path)
+    # As a 2.x user runs it: a Python without azure-functions-durable 1.x.
+    app = tmp_path / "app"
+    shutil.copytree(APP_DIR, app, ignore=shutil.ignore_patterns("__pycache__"))
     source = app / "function_app.py"
     text = source.read_text(encoding="utf-8")
     assert FIRST_CALL in text
     text = text.replace(FIRST_CALL, FROM_STATE) + '\nFIRST_ACTIVITY = ["say_hello"]\n'
     source.write_text(text, encoding="utf-8")
     line = next(n for n, ln in enumerate(text.splitlines(), 1) if FROM_STATE in ln)
-    pytester.makepyfile(
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\ndurable_host_app_dir = {app}\n")
+    (tmp_path / "test_user.py").write_text(
         """
-        import sys
+import sys
 
-        async def test_the_chain(durable_env):
-            instance_id = await durable_env.client.start_new("hello_chain", "chain-1")
-            status = await durable_env.wait_for_completion(instance_id)
-            assert status.output == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
-            sys.modules["function_app"].FIRST_ACTIVITY[0] = "greet"
-        """
+async def test_the_chain(durable_env):
+    output = await durable_env.run("hello_chain", instance_id="chain-1")
+    assert output == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
+    sys.modules["function_app"].FIRST_ACTIVITY[0] = "greet"
+"""
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*ReplayCheckError: 1 of the 1 orchestration instance(s) this test completed *",
-            "*chain-1 (hello_chain): non-deterministic",
-            "*at history event #2, sequence id 1: expected call_activity('say_hello'), "
-            "got call_activity('greet')",
-            # (fnmatch reads "[0]" as a character class: the line up to it)
-            f"*at function_app.py:{line}: {FROM_STATE.split('[')[0]}*",
-        ]
+    done = run_pytest_in_child(tmp_path, env={STORAGE_ENV: azurite})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 failed" in done.stdout, done.stdout
+    assert (
+        "ReplayCheckError: 1 of the 1 orchestration instance(s) this test completed" in done.stdout
     )
+    assert "chain-1 (hello_chain): non-deterministic\n" in done.stdout
+    assert (
+        "at history event #2, sequence id 1: expected call_activity('say_hello'), "
+        "got call_activity('greet')\n" in done.stdout
+    )
+    assert f"at function_app.py:{line}: {FROM_STATE}\n" in done.stdout

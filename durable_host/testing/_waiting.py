@@ -11,7 +11,7 @@ import contextlib
 import enum
 import time
 from collections.abc import Awaitable, Callable, Collection
-from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
 from durable_host.engine.client.api import InstanceStatus
 from durable_host.engine.replay.context import parse_json_or_text
@@ -19,9 +19,6 @@ from durable_host.engine.runtime import Engine
 from durable_host.errors import InstanceNotFoundError
 from durable_host.taskhub.events import HistoryEvent
 from durable_host.testing._failures import OrchestrationAssertionError, unexpected_status_message
-
-if TYPE_CHECKING:  # the 1.x SDK's enum; an environment with 2.x gives names as strings
-    from azure.durable_functions import OrchestrationRuntimeStatus
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -36,9 +33,9 @@ __all__ = [
 _TERMINAL = ("Completed", "Failed", "Terminated", "Canceled")
 DEFAULT_TIMEOUT = 10.0
 
-Expected: TypeAlias = (
-    "str | OrchestrationRuntimeStatus | Collection[str | OrchestrationRuntimeStatus]"
-)
+# A status name ("Completed"), or the SDK's enum: 1.x's OrchestrationRuntimeStatus, durabletask's
+# OrchestrationStatus (2.x).
+Expected: TypeAlias = str | enum.Enum | Collection[str | enum.Enum]
 
 
 def status_names(expected: Expected | None) -> tuple[str, ...]:
@@ -46,7 +43,16 @@ def status_names(expected: Expected | None) -> tuple[str, ...]:
         return _TERMINAL
     if isinstance(expected, (str, enum.Enum)):
         expected = [expected]
-    return tuple(item.value if isinstance(item, enum.Enum) else item for item in expected)
+    return tuple(_status_name(item) for item in expected)
+
+
+def _status_name(status: str | enum.Enum) -> str:
+    if isinstance(status, str):
+        return status
+    if isinstance(status.value, str):  # 1.x: the name is the value
+        return status.value
+    # durabletask's members are named as its protobuf enum: CONTINUED_AS_NEW -> ContinuedAsNew
+    return "".join(part.title() for part in status.name.split("_"))
 
 
 async def read_history(engine: Engine, instance_id: str) -> list[HistoryEvent]:

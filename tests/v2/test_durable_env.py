@@ -70,7 +70,8 @@ async def test_entities(durable_env):
 
 async def test_a_failure_is_reported_with_the_history(durable_env):
     instance_id = await durable_env.start_orchestration("failing", "boom")
-    state = await durable_env.wait_for_completion(instance_id, expected_status="Failed")
+    failed = dt.OrchestrationStatus.FAILED
+    state = await durable_env.wait_for_completion(instance_id, expected_status=failed)
     assert "boom" in state.failure_details.message
 """
 

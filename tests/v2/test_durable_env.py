@@ -2,7 +2,8 @@
 with azure-functions-durable 2.x): the tests a 2.x user writes, run by a child pytest, start
 orchestrations through the app's HTTP starter and through `durable_env.client` (durabletask's
 async client on the host's gRPC endpoint), and timers of days fire on virtual time within
-the waits' 10-second deadline."""
+the waits' 10-second deadline (or at `advance_time`); activity doubles replace 2.x activities.
+The plugin's replay check is on, so every completed instance is replayed too."""
 
 from __future__ import annotations
 
@@ -62,6 +63,19 @@ async def test_run_returns_the_output(durable_env):
     assert output == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
 
 
+async def test_advance_time_fires_the_deadline(durable_env):
+    instance_id = await durable_env.start_orchestration("approval", DAYS)
+    await durable_env.wait_for_custom_status(instance_id, {"stage": "waiting"})
+    await durable_env.advance_time(timedelta(days=2))
+    await durable_env.wait_for_custom_status(instance_id, {"stage": "timed out"})
+
+
+async def test_an_activity_double(durable_env):
+    double = durable_env.replace_activity("say_hello", lambda name: f"Hi {name}")
+    assert await durable_env.run("hello_chain") == ["Hi Tokyo", "Hi Seattle", "Hi London"]
+    assert double.calls == ["Tokyo", "Seattle", "London"]
+
+
 async def test_entities(durable_env):
     await durable_env.client.signal_entity(EntityInstanceId("counter", "c1"), "add", input=5)
     assert await durable_env.wait_for_entity("counter", "c1", 5) == 5
@@ -83,4 +97,4 @@ def test_durable_env_on_a_2x_app_without_the_1x_sdk(tmp_path: Path, azurite: str
     (tmp_path / "test_user.py").write_text(USER_TESTS)
     done = run_pytest_in_child(tmp_path, env={STORAGE_ENV: azurite})
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "7 passed" in done.stdout, done.stdout
+    assert "9 passed" in done.stdout, done.stdout

@@ -261,6 +261,41 @@ async def test_repair_brings_the_row_up_to_the_history(hub_storage: TaskHubStora
     assert record.completed_time == NOW
 
 
+@pytest.mark.parametrize("decided", ['{"done": 2}', None])
+async def test_repair_writes_the_last_episodes_custom_status(
+    hub_storage: TaskHubStorage, decided: str | None
+) -> None:
+    """What the last episode set, decided again (fix 16), even none: its own row write would
+    have written that over the earlier episode's."""
+    writer = InstanceRowWriter(hub_storage, HUB)
+    history = first_episode("told", "e1") + finished(COMPLETED, '"out"')
+    await pending_row(hub_storage, "told", "e1")
+    await hub_storage.merge_instance("told", {"custom_status": '{"step": 1}'})
+
+    async def last_custom_status() -> str | None:
+        return decided
+
+    await writer.repair(session_after("told", history), NOW, last_custom_status)
+    record = await row(hub_storage, "told")
+    assert (record.runtime_status, record.custom_status) == (COMPLETED, decided)
+
+
+async def test_repair_keeps_the_rows_custom_status_when_the_episode_cannot_be_decided(
+    hub_storage: TaskHubStorage,
+) -> None:
+    writer = InstanceRowWriter(hub_storage, HUB)
+    history = first_episode("mute", "e1") + finished(COMPLETED, '"out"')
+    await pending_row(hub_storage, "mute", "e1")
+    await hub_storage.merge_instance("mute", {"custom_status": '{"step": 1}'})
+
+    async def unreachable() -> str | None:
+        raise ConnectionError("the orchestrator's worker is gone")
+
+    await writer.repair(session_after("mute", history), NOW, unreachable)
+    record = await row(hub_storage, "mute")
+    assert (record.runtime_status, record.custom_status) == (COMPLETED, '{"step": 1}')
+
+
 async def test_repair_writes_nothing_when_the_row_agrees(hub_storage: TaskHubStorage) -> None:
     writer = InstanceRowWriter(hub_storage, HUB)
     session = session_after("agrees", first_episode("agrees", "e1"))

@@ -183,7 +183,7 @@ class InstanceRowWriter:
             record.runtime_status.name if record is not None else "nothing",
         )
         completion, when = _completion(session.history, now)
-        custom = await custom_status() if custom_status is not None else None
+        custom = await _last_custom_status(custom_status, record)
         fields = self.episode_fields(
             session,
             started,
@@ -330,3 +330,20 @@ def _completion(history: list[HistoryEvent], now: datetime) -> tuple[Completion 
         return None, now
     status = completed.orchestration_status
     return Completion(status, completed.result, completed.failure_details), completed.timestamp
+
+
+async def _last_custom_status(
+    get: Callable[[], Awaitable[str | None]] | None, record: InstanceRecord | None
+) -> str | None:
+    """`get`'s answer; the row's own when deciding the last episode again failed (the
+    orchestrator's executor unreachable, say): the status and end are repaired all the same."""
+    if get is None:
+        return None
+    try:
+        return await get()
+    except Exception:
+        log.warning(
+            "Could not decide the last episode again for its custom status; keeping the row's",
+            exc_info=True,
+        )
+        return record.custom_status if record is not None else None

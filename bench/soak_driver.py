@@ -33,6 +33,9 @@ from tests.reliability._crash_harness import HubClient
 WEBHOOK = "/runtime/webhooks/durabletask"
 POLL_SECONDS = 0.5
 JSON_HEADERS = {"Content-Type": "application/json"}
+# How long a start message already sent can take to be run: the control queue's visibility
+# timeout (10 s in tests/apps/reliability) after a kill, a lease move (4 s), and slack.
+START_SETTLE_SECONDS = 30.0
 UNEXPECTED = "unexpected answer: "  # a note the checker counts as wrong
 
 
@@ -145,11 +148,23 @@ class Driver:
             path = f"/api/start/{plan.kind}/{plan.instance_id}"
             if await self._try_http("POST", path, {202}, plan.input):
                 return
-        # The engine client, or the fallback after an HTTP start that failed: it may have
-        # happened anyway (its answer lost), so storage is asked first.
+        else:
+            await self._start_through_client(plan, text)
+            return
+        # An HTTP start that failed may have happened anyway: the host may have sent the start
+        # message and died (or lost its storage) before the Pending row, which a client writes
+        # after the message. A second start would then run the instance twice (a start of a
+        # finished or purged instance is a new run: soak seed 1, 60 min, s-007395), so the
+        # driver waits for a worker to run a start already sent before sending its own.
+        if await self._row_appears(plan):
+            return
+        plan.notes.append(f"started again through the client at {self.cluster.now()}")
+        await self._start_through_client(plan, text)
+
+    async def _start_through_client(self, plan: Plan, text: str) -> None:
+        """The engine client's start; after a failed attempt (which may have sent the start
+        message, as above), again only if no worker ran one in time."""
         while True:
-            if await self.record(plan.instance_id) is not None:
-                return
             try:
                 await self.cluster.storage_up.wait()
                 await self.hub.client.start_new(plan.kind, plan.instance_id, json.dumps(text))
@@ -159,7 +174,17 @@ class Driver:
             except (DurableHostError, OSError):
                 self.storage_errors += 1
                 plan.notes.append(f"start attempt failed at {self.cluster.now()}")
-                await asyncio.sleep(1.0)
+                if await self._row_appears(plan):
+                    return
+
+    async def _row_appears(self, plan: Plan) -> bool:
+        """Whether the instance's row appears within START_SETTLE_SECONDS."""
+        waited_until = time.monotonic() + START_SETTLE_SECONDS
+        while time.monotonic() < waited_until:
+            if await self.record(plan.instance_id) is not None:
+                return True
+            await asyncio.sleep(POLL_SECONDS)
+        return False
 
     async def _try_http(self, method: str, path: str, ok: set[int], body: Any) -> bool:
         assert self._session is not None

@@ -44,6 +44,9 @@ class Slot:
     host: WorkloadHost | None = None
     retired: list[WorkloadHost] = field(default_factory=list)
     paused: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Held from a kill to its restart: two at once restarted the slot twice, and the first
+    # new host ran on untracked, never killed, stopped or logged (soak seed 1, 60 min: 4).
+    restarting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class Cluster:
@@ -146,15 +149,16 @@ class Cluster:
     async def kill_host(self, rng: random.Random) -> None:
         slot = rng.choice(self.slots)
         down = rng.uniform(0.5, 5.0)
-        record = self._begin("host_kill", f"slot {slot.number}, restarted after {down:.1f} s")
-        if slot.host is not None:
-            record.detail += f" (pid {slot.host.pid})"
-            await asyncio.to_thread(slot.host.kill)
-            slot.retired.append(slot.host)
-            slot.host = None
-        await asyncio.sleep(down)
-        await self._start_host(slot)
-        self._end(record)
+        async with slot.restarting:
+            record = self._begin("host_kill", f"slot {slot.number}, restarted after {down:.1f} s")
+            if slot.host is not None:
+                record.detail += f" (pid {slot.host.pid})"
+                await asyncio.to_thread(slot.host.kill)
+                slot.retired.append(slot.host)
+                slot.host = None
+            await asyncio.sleep(down)
+            await self._start_host(slot)
+            self._end(record)
 
     async def pause_storage(self, rng: random.Random, longest: float) -> None:
         chosen = self.slots if rng.random() < 0.3 else [rng.choice(self.slots)]

@@ -51,9 +51,8 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
-        self._buffer = bytearray()
+        self._answer: _AnswerReader | None = None
         self._waiter: asyncio.Future[tuple[Http1Response, bool]] | None = None
-        self._head_request = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -61,63 +60,138 @@ class _Connection(asyncio.Protocol):
 
     def send(self, data: bytes, head_request: bool) -> asyncio.Future[tuple[Http1Response, bool]]:
         assert self.transport is not None
-        self._buffer.clear()
-        self._head_request = head_request
+        self._answer = _AnswerReader(head_request)
         self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
         return self._waiter
 
     def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        if self._waiter is not None and not self._waiter.done():
-            self._try_complete(eof=False)
+        waiter, answer = self._waiter, self._answer
+        if waiter is None or answer is None or waiter.done():
+            return  # nothing asked: dropped, as the next request reads only its own answer
+        complete = answer.feed(data, eof=False)
+        if complete is not None:
+            waiter.set_result(complete)
 
     def eof_received(self) -> bool:
         return False  # close: connection_lost ends the answer or fails the request
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            self._try_complete(eof=True)
-            if not waiter.done():
-                error = aiohttp.ServerDisconnectedError()
-                if exc is not None:
-                    error.__cause__ = exc
-                waiter.set_exception(error)
+        waiter, answer = self._waiter, self._answer
+        if waiter is None or waiter.done():
+            return
+        complete = answer.feed(b"", eof=True) if answer is not None else None
+        if complete is not None:
+            waiter.set_result(complete)
+            return
+        error = aiohttp.ServerDisconnectedError()
+        if exc is not None:
+            error.__cause__ = exc
+        waiter.set_exception(error)
 
     def abort(self) -> None:
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
 
-    def _try_complete(self, *, eof: bool) -> None:
-        buffer = self._buffer
-        end = buffer.find(b"\r\n\r\n")
-        while end >= 0:
-            status, headers, keep_alive = _read_head(bytes(buffer[:end]))
-            if not 100 <= status < 200:
-                break
-            del buffer[: end + 4]  # an interim answer (100 Continue): the real one follows
-            end = buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        start = end + 4
-        if self._head_request or status in _NO_BODY:
-            body: bytes | None = b""
-        elif "chunked" in headers.get("Transfer-Encoding", "").lower():
-            body = _read_chunked(buffer, start)
-        elif "Content-Length" in headers:
-            length = int(headers["Content-Length"])
-            body = bytes(buffer[start : start + length]) if len(buffer) - start >= length else None
+
+class _AnswerReader:
+    """One answer read as its bytes arrive, each byte looked at a bounded number of times: the
+    head parsed once, then the body framed by Content-Length, chunks or the close (a large
+    chunked answer arrives in many reads, and parsing it again from the start on each read
+    made reading it quadratic)."""
+
+    def __init__(self, head_request: bool) -> None:
+        self._head_request = head_request
+        self._buffer = bytearray()
+        self._scanned = 0  # where the search for the next line end resumes
+        self._head: tuple[int, CIMultiDict[str], bool] | None = None
+        # The body's framing once the head is read: its length, None for chunks, -1 to the close.
+        self._length: int | None = 0
+        self._chunk: int | None = None  # the current chunk's size once its line is read
+        self._parts: list[bytes] = []
+        self._trailers = False
+
+    def feed(self, data: bytes, *, eof: bool) -> tuple[Http1Response, bool] | None:
+        """The answer and whether its connection may be reused, once it is whole."""
+        self._buffer += data
+        if self._head is None and not self._read_head():
+            return None
+        assert self._head is not None
+        status, headers, keep_alive = self._head
+        if self._length is None:
+            body = self._read_chunks()
+        elif self._length < 0:
+            body, keep_alive = (bytes(self._buffer) if eof else None), False
         else:
-            body, keep_alive = (bytes(buffer[start:]) if eof else None), False
+            whole = len(self._buffer) >= self._length
+            body = bytes(self._buffer[: self._length]) if whole else None
         if body is None:
-            return
-        assert self._waiter is not None
-        self._waiter.set_result(
-            (Http1Response(status, CIMultiDictProxy(headers), body), keep_alive)
-        )
+            return None
+        return Http1Response(status, CIMultiDictProxy(headers), body), keep_alive
+
+    def _read_head(self) -> bool:
+        """Whether the head is in: parsed, the buffer then holding only the body's bytes."""
+        buffer = self._buffer
+        while True:
+            end = buffer.find(b"\r\n\r\n", max(self._scanned - 3, 0))
+            if end < 0:
+                self._scanned = len(buffer)
+                return False
+            head = _read_head(bytes(buffer[:end]))
+            del buffer[: end + 4]
+            self._scanned = 0
+            if not 100 <= head[0] < 200:  # else an interim answer (100 Continue): one follows
+                break
+        self._head = head
+        status, headers = head[0], head[1]
+        if self._head_request or status in _NO_BODY:
+            self._length = 0
+        elif "chunked" in headers.get("Transfer-Encoding", "").lower():
+            self._length = None
+        elif "Content-Length" in headers:
+            self._length = int(headers["Content-Length"])
+        else:
+            self._length = -1
+        return True
+
+    def _read_chunks(self) -> bytes | None:
+        """The whole chunked body, or None while part of it is still to come. What has been
+        read leaves the buffer, so each chunk's bytes are copied once."""
+        buffer = self._buffer
+        while True:
+            if self._chunk is not None:
+                size = self._chunk
+                if len(buffer) < size + 2:
+                    return None
+                self._parts.append(bytes(buffer[:size]))
+                del buffer[: size + 2]
+                self._chunk = None
+            line = self._line()
+            if line is None:
+                return None
+            if self._trailers:
+                if not line:  # the empty line after the trailers (none expected)
+                    return b"".join(self._parts)
+            else:
+                size = int(line.split(b";")[0], 16)
+                if size == 0:
+                    self._trailers = True
+                else:
+                    self._chunk = size
+
+    def _line(self) -> bytes | None:
+        """The next line of the buffer (taken out of it), or None until its end arrives."""
+        buffer = self._buffer
+        end = buffer.find(b"\r\n", max(self._scanned - 1, 0))
+        if end < 0:
+            self._scanned = len(buffer)
+            return None
+        line = bytes(buffer[:end])
+        del buffer[: end + 2]
+        self._scanned = 0
+        return line
 
 
 def _read_head(head: bytes) -> tuple[int, CIMultiDict[str], bool]:
@@ -131,24 +205,6 @@ def _read_head(head: bytes) -> tuple[int, CIMultiDict[str], bool]:
     connection = headers.get("Connection", "").lower()
     keep_alive = "close" not in connection and (version != "HTTP/1.0" or "keep-alive" in connection)
     return status, headers, keep_alive
-
-
-def _read_chunked(buffer: bytearray, position: int) -> bytes | None:
-    """The whole chunked body from `position`, or None while part of it is still to come."""
-    parts: list[bytes] = []
-    while True:
-        line_end = buffer.find(b"\r\n", position)
-        if line_end < 0:
-            return None
-        size = int(bytes(buffer[position:line_end]).split(b";")[0], 16)
-        position = line_end + 2
-        if size == 0:
-            # Trailers (none expected) end with an empty line.
-            return b"".join(parts) if buffer.find(b"\r\n", position) >= 0 else None
-        if len(buffer) < position + size + 2:
-            return None
-        parts.append(bytes(buffer[position : position + size]))
-        position += size + 2
 
 
 def _closing(connection: _Connection) -> bool:

@@ -5,6 +5,7 @@ on Azurite through RestClient, which uses this client for loopback endpoints).""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
@@ -238,3 +239,87 @@ async def test_rest_client_sends_the_same_request_through_aiohttp_and_this_clien
 
     assert len(heads) == 4
     assert [lines(h) for h in heads[:2]] == [lines(h) for h in heads[2:]]
+
+
+def _large_chunked_answer() -> tuple[list[bytes], bytes]:
+    """A chunked answer of about 1.5 MiB in 1,500 chunks of varied sizes, cut into many
+    writes that split chunk-size lines, chunk data and line ends; and its body."""
+    chunks = [bytes([65 + i % 26]) * (1 + (i * 7919) % 2048) for i in range(1500)]
+    wire = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    wire += b"Transfer-Encoding: chunked\r\n\r\n"
+    wire += b"".join(b"%x;ext=1\r\n" % len(c) + c + b"\r\n" for c in chunks) + b"0\r\n\r\n"
+    cuts = [*range(0, len(wire), 997), len(wire)]
+    return [wire[a:b] for a, b in itertools.pairwise(cuts)], b"".join(chunks)
+
+
+async def test_a_large_chunked_answer_is_read_in_one_pass_and_as_aiohttp_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from durable_host.taskhub import http1
+
+    pieces, expected = _large_chunked_answer()
+    handlers: list[asyncio.Task[None]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                for piece in pieces:
+                    writer.write(piece)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    heads_read = 0
+    lines_read = 0
+    read_head, read_line = http1._read_head, http1._AnswerReader._line
+
+    def counted_head(head: bytes):  # type: ignore[no-untyped-def]
+        nonlocal heads_read
+        heads_read += 1
+        return read_head(head)
+
+    def counted_line(self: http1._AnswerReader) -> bytes | None:
+        nonlocal lines_read
+        line = read_line(self)
+        lines_read += line is not None
+        return line
+
+    monkeypatch.setattr(http1, "_read_head", counted_head)
+    monkeypatch.setattr(http1._AnswerReader, "_line", counted_line)
+    listening = await asyncio.start_server(handle, "127.0.0.1", 0)
+    target = URL(f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}/acct/T()")
+    pool = Http1Pool(limit=4, idle_seconds=4.0, connect_timeout=2, read_timeout=10)
+    ours = await pool.request("GET", target, {"Content-Length": "0"}, b"")
+    async with aiohttp.ClientSession() as session, session.get(target) as response:
+        oracle = await response.read()
+    await pool.close()
+    listening.close()
+    await asyncio.wait_for(asyncio.gather(*handlers, return_exceptions=True), 5)
+    assert oracle == expected
+    assert (ours.status, ours.body) == (200, expected)
+    assert ours.headers["content-type"] == "application/json"
+    # The head once, each chunk's size line once, the last chunk's and the end of the trailers:
+    # nothing read again however many reads the answer took.
+    assert (heads_read, lines_read) == (1, 1500 + 2)
+
+
+def test_an_answer_fed_a_byte_at_a_time_completes_at_its_last_byte_and_not_before() -> None:
+    from durable_host.taskhub.http1 import _AnswerReader
+
+    answers = {
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc": b"abc",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nTrailer: t\r\n\r\n": b"abcde",
+    }
+    for answer, body in answers.items():
+        reader = _AnswerReader(head_request=False)
+        results = [reader.feed(answer[i : i + 1], eof=False) for i in range(len(answer))]
+        assert results[:-1] == [None] * (len(answer) - 1)
+        last = results[-1]
+        assert last is not None and (last[0].status, last[0].body, last[1]) == (200, body, True)

@@ -9,7 +9,10 @@ activities), many small orchestrations (50 five-activity chains at once, per sec
 starts (100 POSTs to the app's starter from 10 clients, each to its 1-activity orchestration's
 end, per second). Beside each figure, the host's CPU per step: the process's CPU time while
 the workload ran divided by its activities (starts for HTTP starts); the process also runs
-the benchmark's client, alike for both variants.
+the benchmark's client, alike for both variants. And the storage requests per orchestration
+(per start for HTTP starts, per activity otherwise) while it ran, counted as
+`bench/storage_counter.py` counts them (the waiting client's reads included), and Azurite's
+CPU per step (its process's CPU time from /proc, in 10 ms ticks).
 One Azurite serves every run; each measurement runs in a fresh process on a fresh task hub,
 and the variants take turns (the order flips each round), so load on the machine falls on
 both alike. Prints every figure and the medians. Asserts nothing.
@@ -27,18 +30,85 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"hop_ms": 30, "fan_out_s": 300, "orchestrations_per_s": 50, "http_starts_per_s": 100}
 # Activities per measured run, for the host's CPU per step (process CPU seconds / steps).
 STEPS = {"hop_ms": 30, "fan_out_s": 300, "orchestrations_per_s": 250, "http_starts_per_s": 100}
+# What the storage requests are counted per: activities, orchestrations, starts.
+REQUEST_UNITS = {"hop_ms": 30, "fan_out_s": 300, "orchestrations_per_s": 50}
+REQUEST_UNITS["http_starts_per_s"] = 100
 
 
-async def _measure(connection: str, workload: str, size: int) -> tuple[float, float]:
-    """The workload's figure and the process's CPU ms per step while it ran."""
-    if workload == "http_starts_per_s":
-        return await _http_starts(connection, size)
+class _Requests:
+    """The storage requests and Azurite's CPU seconds of the measured part of a run (after
+    its warm-up)."""
+
+    def __init__(self) -> None:
+        self.total: Callable[[], int] = lambda: 0
+        self.azurite_pid = 0
+        self._at_start = (0, 0.0)
+        self.during = (0, 0.0)
+
+    def _now(self) -> tuple[int, float]:
+        return self.total(), _cpu_seconds(self.azurite_pid)
+
+    def start(self) -> None:
+        self._at_start = self._now()
+
+    def stop(self) -> None:
+        now = self._now()
+        self.during = (now[0] - self._at_start[0], now[1] - self._at_start[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time, from /proc (clock ticks of 10 ms); 0 without."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+REQUESTS = _Requests()
+
+
+def _ports(connection: str) -> dict[int, str]:
+    """{port: 'blob' | 'queue' | 'table'} of a development storage connection string."""
+    ports: dict[int, str] = {}
+    for part in connection.split(";"):
+        name, _, value = part.partition("=")
+        if name.endswith("Endpoint") and (port := urlsplit(value).port) is not None:
+            ports[port] = name.removesuffix("Endpoint").lower()
+    return ports
+
+
+async def _measure(
+    connection: str, workload: str, size: int, azurite_pid: int
+) -> tuple[float, float, float, float]:
+    """The workload's figure, the process's CPU ms per step, the storage requests per unit
+    and Azurite's CPU ms per step while it ran."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from storage_counter import StorageCounter
+
+    counter = StorageCounter(_ports(connection))
+    REQUESTS.total = counter.total
+    REQUESTS.azurite_pid = azurite_pid
+    with counter.attached():
+        if workload == "http_starts_per_s":
+            value, cpu = await _http_starts(connection, size)
+        else:
+            value, cpu = await _engine_workload(connection, workload, size)
+    requests, azurite = REQUESTS.during
+    return value, cpu, requests / REQUEST_UNITS[workload], azurite * 1000 / STEPS[workload]
+
+
+async def _engine_workload(connection: str, workload: str, size: int) -> tuple[float, float]:
     from durable_host.engine.runtime import Engine, EngineSettings
     from durable_host.functions import FunctionInvoker, load_app
 
@@ -54,6 +124,7 @@ async def _measure(connection: str, workload: str, size: int) -> tuple[float, fl
 
     try:
         await run("sequence", 2)  # warm-up: imports, connections
+        REQUESTS.start()
         started, cpu = time.perf_counter(), time.process_time()
         if workload == "hop_ms":
             await run("sequence", size)
@@ -64,14 +135,18 @@ async def _measure(connection: str, workload: str, size: int) -> tuple[float, fl
         else:
             await asyncio.gather(*(run("sequence", 5) for _ in range(size)))
             value = size / (time.perf_counter() - started)
+        REQUESTS.stop()
         return value, (time.process_time() - cpu) * 1000 / STEPS[workload]
     finally:
         await engine.stop()
         await engine.storage.delete_task_hub()
 
 
-async def _http_starts(connection: str, size: int) -> tuple[float, float]:
-    """`size` POSTs to the app's starter from 10 clients, each to its orchestration's end."""
+@asynccontextmanager
+async def starts_host(connection: str) -> AsyncIterator[tuple[Any, Callable[[], Awaitable[None]]]]:
+    """The whole host on the bench app, on a fresh task hub: (its engine, one start), where
+    one start POSTs to the app's starter and waits for its orchestration's end (10
+    connections at most)."""
     import aiohttp
 
     from durable_host.server.host import DurableHost, HostOptions
@@ -102,35 +177,46 @@ async def _http_starts(connection: str, size: int) -> tuple[float, float]:
                 status = await engine.client.wait_for_completion(instance, timeout=600)
                 assert status is not None and status.runtime_status.name == "Completed", status
 
-            await one()  # warm-up
-            jobs = iter(range(size))
-
-            async def client() -> None:
-                for _ in jobs:
-                    await one()
-
-            started, cpu = time.perf_counter(), time.process_time()
-            await asyncio.gather(*(client() for _ in range(10)))
-            value = size / (time.perf_counter() - started)
-            return value, (time.process_time() - cpu) * 1000 / STEPS["http_starts_per_s"]
+            yield engine, one
     finally:
         await host.stop()
         async with TaskHubStorage(connection, engine.names) as storage:
             await storage.delete_task_hub()
 
 
+async def _http_starts(connection: str, size: int) -> tuple[float, float]:
+    """`size` POSTs to the app's starter from 10 clients, each to its orchestration's end."""
+    async with starts_host(connection) as (_, one):
+        await one()  # warm-up
+        jobs = iter(range(size))
+
+        async def client() -> None:
+            for _ in jobs:
+                await one()
+
+        REQUESTS.start()
+        started, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(client() for _ in range(10)))
+        value = size / (time.perf_counter() - started)
+        REQUESTS.stop()
+        return value, (time.process_time() - cpu) * 1000 / STEPS["http_starts_per_s"]
+
+
+Figures = tuple[float, float, float, float]  # value, host CPU, requests, Azurite CPU
+
+
 def _in_process(
-    source: Path, connection: str, workload: str, env: dict[str, str]
-) -> tuple[float, float] | None:
+    source: Path, connection: str, workload: str, env: dict[str, str], azurite_pid: int
+) -> Figures | None:
     command = [sys.executable, __file__, "--child", "--connection", connection]
-    command += ["--workload", workload]
+    command += ["--workload", workload, "--azurite-pid", str(azurite_pid)]
     env = dict(os.environ, PYTHONPATH=str(source), **env)
     out = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         print(out.stderr[-2000:], file=sys.stderr)
         return None
-    value, cpu = json.loads(out.stdout.strip().splitlines()[-1])
-    return float(value), float(cpu)
+    value, cpu, requests, azurite = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(value), float(cpu), float(requests), float(azurite)
 
 
 def main() -> None:
@@ -148,52 +234,60 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--connection", help=argparse.SUPPRESS)
     parser.add_argument("--workload", help=argparse.SUPPRESS)
+    parser.add_argument("--azurite-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         logging.basicConfig(level=logging.WARNING)
         size = SIZES[args.workload]
-        print(json.dumps(list(asyncio.run(_measure(args.connection, args.workload, size)))))
+        measured = _measure(args.connection, args.workload, size, args.azurite_pid)
+        print(json.dumps(list(asyncio.run(measured))))
         return
     sys.path.insert(0, str(ROOT))
     from durable_host.server.azurite import AzuriteProcess
 
     base_env = dict(item.split("=", 1) for item in args.base_env)
     variants = [("base", args.base.resolve(), base_env), ("this", ROOT, {})]
-    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    results: dict[tuple[str, str], list[Figures]] = {}
     with AzuriteProcess(ROOT) as azurite:
+        pid = azurite.pid or 0
         for round_ in range(args.rounds):
             for workload in args.workloads.split(","):
                 for name, source, env in variants if round_ % 2 == 0 else variants[::-1]:
-                    got = _in_process(source, azurite.connection_string, workload, env)
+                    got = _in_process(source, azurite.connection_string, workload, env, pid)
                     if got is not None:
                         results.setdefault((workload, name), []).append(got)
                         print(
                             f"round {round_ + 1} {workload} {name}: {got[0]:.2f}, "
-                            f"host CPU {got[1]:.2f} ms/step",
+                            f"host CPU {got[1]:.2f} ms/step, {got[2]:.2f} requests/unit, "
+                            f"Azurite CPU {got[3]:.2f} ms/step",
                             flush=True,
                         )
     _print_medians(results)
 
 
-def _print_medians(results: dict[tuple[str, str], list[tuple[float, float]]]) -> None:
+def _print_medians(results: dict[tuple[str, str], list[Figures]]) -> None:
     """Each variant's medians, then the median over rounds of this/base host CPU per step
-    (both measured in the same round, so load that moves between rounds cancels)."""
-    for (workload, name), pairs in sorted(results.items()):
-        values, cpus = [p[0] for p in pairs], [p[1] for p in pairs]
-        listed = ", ".join(f"{v:.2f}" for v in values)
+    and Azurite's (both measured in the same round, so load that moves between rounds
+    cancels)."""
+    for (workload, name), runs in sorted(results.items()):
+        columns = list(zip(*runs, strict=True))
+        medians = [statistics.median(c) for c in columns]
+        listed = ", ".join(f"{v:.2f}" for v in columns[0])
         print(
-            f"{workload} {name}: median {statistics.median(values):.2f} ({listed}); "
-            f"host CPU median {statistics.median(cpus):.2f} ms/step "
-            f"({', '.join(f'{c:.2f}' for c in cpus)})"
+            f"{workload} {name}: median {medians[0]:.2f} ({listed}); "
+            f"host CPU median {medians[1]:.2f} ms/step "
+            f"({', '.join(f'{c:.2f}' for c in columns[1])}); "
+            f"requests/unit median {medians[2]:.2f}; Azurite CPU median {medians[3]:.2f} ms/step"
         )
     for workload in sorted({w for w, _ in results}):
         base, this = results.get((workload, "base"), []), results.get((workload, "this"), [])
-        ratios = [t[1] / b[1] for b, t in zip(base, this, strict=False) if b[1] > 0]
-        if ratios:
-            print(
-                f"{workload}: host CPU per step this/base, median of {len(ratios)} rounds "
-                f"{statistics.median(ratios):.3f} ({', '.join(f'{r:.2f}' for r in ratios)})"
-            )
+        for label, column in (("host CPU", 1), ("Azurite CPU", 3)):
+            ratios = [t[column] / b[column] for b, t in zip(base, this, strict=False) if b[column]]
+            if ratios:
+                print(
+                    f"{workload}: {label} per step this/base, median of {len(ratios)} rounds "
+                    f"{statistics.median(ratios):.3f} ({', '.join(f'{r:.2f}' for r in ratios)})"
+                )
 
 
 if __name__ == "__main__":

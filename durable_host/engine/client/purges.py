@@ -15,6 +15,7 @@ class Purges(ClientBase):
         await self.storage.delete_history(instance_id)
         await self.storage.delete_instance(instance_id)
         self.forget_session(instance_id)
+        self.rows.known.forget(instance_id)
         if self.notifier is not None:
             self.notifier.notify(instance_id)  # a waiter reads it gone now, not at its next poll
         return 1

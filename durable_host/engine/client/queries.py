@@ -91,29 +91,55 @@ class Queries(ClientBase):
         deadline = time.monotonic() + timeout
         notifier = self.notifier
         end_only = done is _finished
+        # The row as this host wrote it last, while this host runs the instance: if it says
+        # the instance is still going, its next checkpoints wake us, so no first read.
+        fresh = self._known_row(instance_id, done)
+        read_at = time.monotonic()
         while True:
             # Register before reading, so a checkpoint between the two is not missed.
             waiter = notifier.register(instance_id, end_only=end_only) if notifier else None
-            status = await self.get_status(instance_id)
+            if fresh is not None:
+                status: InstanceStatus | None = _status(fresh, show_input=True, history=None)
+            else:
+                status = await self.get_status(instance_id)
+                read_at = time.monotonic()
             remaining = deadline - time.monotonic()
             if status is None or done(status) or remaining <= 0:
                 if notifier is not None and waiter is not None:
                     await notifier.wait(instance_id, waiter, 0)
                 break
-            if notifier is not None and waiter is not None:
-                # Checkpoints by this host wake us at once; poll slowly for other hosts' work,
-                # and more slowly while this host holds the instance (in case its lease moves).
-                poll = _OWNED_POLL if notifier.covers(instance_id) else _POLL
-                await notifier.wait(instance_id, waiter, min(remaining, poll))
-            else:
+            if notifier is None or waiter is None:
                 await asyncio.sleep(min(remaining, max(poll_interval, 0.01)))
+                continue
+            # Checkpoints by this host wake us at once, with the row they wrote; poll slowly
+            # for other hosts' work, and more slowly while this host holds the instance (in
+            # case its lease moves).
+            poll = _OWNED_POLL if notifier.covers(instance_id) else _POLL
+            fresh = await notifier.wait(instance_id, waiter, min(remaining, poll))
+            if fresh is None and not waiter.done() and time.monotonic() - read_at < _KNOWN_POLL:
+                # A poll while the row this host wrote last still stands (this host kept the
+                # partition, or the row would be forgotten): that row, read now and then.
+                fresh = self._known_row(instance_id, done)
         return status
+
+    def _known_row(
+        self, instance_id: str, done: Callable[[InstanceStatus], bool]
+    ) -> InstanceRecord | None:
+        """The row this host wrote last, if it runs the instance and the row is not `done`."""
+        if self.notifier is None or not self.notifier.covers(instance_id):
+            return None
+        row = self.rows.known.row(instance_id)
+        if row is None or done(_status(row, show_input=True, history=None)):
+            return None
+        return row
 
 
 # Seconds between reads of a waited-for instance that another host may be running, and
-# one that this host runs (its checkpoints wake the waiter; the read is a safety net).
+# one that this host runs (its checkpoints wake the waiter; the read is a safety net);
+# while the row this host wrote last stands, it is read only this often.
 _POLL = 1.0
 _OWNED_POLL = 5.0
+_KNOWN_POLL = 30.0
 
 
 def _finished(status: InstanceStatus) -> bool:

@@ -33,6 +33,7 @@ from durable_host.engine.dispatch.sessions import Session
 from durable_host.engine.replay.decision import Outbound
 from durable_host.errors import CheckpointConflictError, LeaseLapsingError, StorageError
 from durable_host.taskhub.events import OrchestrationInstance
+from durable_host.taskhub.instances import InstanceRecord
 from durable_host.taskhub.storage import ReceivedMessage, TaskHubStorage
 
 log = logging.getLogger("durable_host.orchestrations")
@@ -186,8 +187,9 @@ class Checkpoint:
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
         instance_id = session.instance_id
+        row: InstanceRecord | None = None
         try:
-            await self._to.rows.write_owned(session, effects.row_fields)
+            row = await self._to.rows.write_owned(session, effects.row_fields)
             # Only once the row is written: a crash in between then replays the messages,
             # which bring the row up to date (see InstanceRowWriter.repair).
             await self._to.delete(consumed)
@@ -204,9 +206,10 @@ class Checkpoint:
                 _log_unfinished(instance_id)
         except Exception:
             _log_unfinished(instance_id)
-        # Waiters for the end, and for the start (an ExecutionStarted names the instance).
+        # Waiters for the end, and for the start (an ExecutionStarted names the instance),
+        # handed the row as written, when known: no read of it.
         if effects.terminal or "name" in effects.row_fields:
-            self._to.notifier.notify(instance_id, terminal=effects.terminal)
+            self._to.notifier.notify(instance_id, terminal=effects.terminal, row=row)
 
 
 def _log_unfinished(instance_id: str) -> None:

@@ -7,10 +7,12 @@ can change between a writer's read and its write, and a write can land late (que
 storage stall while the partition moved to another host).
 
 The policy: no write is blind. Each is conditioned on a version of the row (its ETag): the
-one the writer last wrote or has just read (or, for the first episode of a start made through
-this host's client, the Pending row that client inserted: one read fewer per start); where
-there is no row, it is an insert, which fails if one appeared meanwhile. When that version
-is no longer current, the row changed meanwhile, and who wins depends on the writer:
+one this host last wrote (for the first episode of a start made through this host's client,
+the Pending row that client inserted: one read fewer per start) or has just read; where
+there is no row, it is an insert, which fails if one appeared meanwhile. So after each write
+this host knows the row exactly (known_rows.py), which a client waiting here is handed.
+When that version is no longer current, the row changed meanwhile, and who wins depends on
+the writer:
 
 - The owner (`write_owned`, `repair`) reads the row again and writes over it, unless it is a
   finished row of the same execution and this write does not finish it: that row's writer
@@ -33,6 +35,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from durable_host.engine.dispatch.known_rows import KnownRows
 from durable_host.engine.dispatch.sessions import Session
 from durable_host.engine.replay.decision import Completion
 from durable_host.errors import CheckpointConflictError
@@ -55,46 +58,45 @@ log = logging.getLogger("durable_host.orchestrations")
 _NULLABLE = frozenset({"custom_status", "tags"})
 # Reads and conditional writes of a row that other writers keep changing, before giving up.
 _ROW_WRITE_ATTEMPTS = 3
-# Pending rows this writer inserted whose first episode has not written yet (their instances
-# may run on another host, so the oldest are dropped past this many).
-_PENDING_VERSIONS_KEPT = 10_000
 
 
 class InstanceRowWriter:
     def __init__(self, storage: TaskHubStorage, hub_name: str) -> None:
         self._storage = storage
         self._hub_name = hub_name
-        # instance id -> (execution id, ETag) of the Pending row this writer wrote: the first
-        # episode of a start made through this host's client merges into that version instead
-        # of reading the row first; if the row changed meanwhile the merge fails and it reads.
-        self._pending_versions: dict[str, tuple[str, str]] = {}
+        # The rows as this writer wrote them last: the first episode of a start made through
+        # this host's client merges into the Pending row's version instead of reading the row
+        # first (if the row changed meanwhile the merge fails and it reads).
+        self.known = KnownRows()
 
     # -- the owner --------------------------------------------------------------------------------
 
-    async def write_owned(self, session: Session, fields: dict[str, Any]) -> None:
-        """Merge an episode's fields into the row, never over a newer owner's end.
+    async def write_owned(self, session: Session, fields: dict[str, Any]) -> InstanceRecord | None:
+        """Merge an episode's fields into the row, never over a newer owner's end; returns
+        the row as it now is, when known (known_rows.py).
 
         Conditioned on the version this session last wrote, or, for its first write, on the
-        Pending row this writer inserted for the start, else (a host that just took the
-        partition over has no ETag yet) on the row as read now.
+        version this writer wrote last for the execution (the Pending row it inserted for the
+        start), else (a host that just took the partition over has no ETag yet) on the row
+        as read now.
         """
-        known = session.row_etag or self._pending_version(session)
+        instance_id = session.instance_id
+        known = session.row_etag or self.known.etag(instance_id, session.execution_id)
         if known is not None:
             try:
-                written = await self._storage.merge_instance(
-                    session.instance_id, fields, etag=known
-                )
+                written = await self._storage.merge_instance(instance_id, fields, etag=known)
                 session.wrote_row(written)
-                return
+                return self.known.merged(instance_id, known, written, fields)
             except CheckpointConflictError:
                 session.wrote_row(None)
+                self.known.forget(instance_id)
         for _ in range(_ROW_WRITE_ATTEMPTS):
             write_over, etag = await self._version_to_write_over(session, fields)
             if not write_over:
-                return
+                return self.known.row(instance_id)
             try:
-                session.wrote_row(await self._write_version(session.instance_id, fields, etag))
-                return
+                session.wrote_row(await self._write_version(instance_id, fields, etag))
+                return self.known.row(instance_id)
             except CheckpointConflictError:
                 log.warning(
                     "Instance %s: its row changed while being written; reading it again",
@@ -105,27 +107,18 @@ class InstanceRowWriter:
             "it; the episode's messages stay queued and their redelivery repairs the row."
         )
 
-    def _pending_version(self, session: Session) -> str | None:
-        pending = self._pending_versions.pop(session.instance_id, None)
-        if pending is None or pending[0] != session.execution_id:
-            return None
-        return pending[1]
-
-    def _remember_pending(self, execution_id: str, instance_id: str, etag: str) -> None:
-        self._pending_versions.pop(instance_id, None)
-        if len(self._pending_versions) >= _PENDING_VERSIONS_KEPT:
-            del self._pending_versions[next(iter(self._pending_versions))]
-        self._pending_versions[instance_id] = (execution_id, etag)
-
     async def _write_version(
         self, instance_id: str, fields: dict[str, Any], etag: str | None
     ) -> str:
         if etag is not None:
-            return await self._storage.merge_instance(instance_id, fields, etag=etag)
+            written = await self._storage.merge_instance(instance_id, fields, etag=etag)
+            self.known.merged(instance_id, etag, written, fields)
+            return written
         values = {"name": "", **fields}
-        return await self._storage.insert_instance(
-            InstanceRecord(instance_id=instance_id, **values)
-        )
+        record = InstanceRecord(instance_id=instance_id, **values)
+        written = await self._storage.insert_instance(record)
+        self.known.wrote(record, written)
+        return written
 
     async def _version_to_write_over(
         self, session: Session, fields: dict[str, Any]
@@ -135,6 +128,7 @@ class InstanceRowWriter:
         if current is None:
             return True, None
         record, etag = current
+        self.known.wrote(record, etag)
         newer_end = (
             record.runtime_status.is_terminal
             and record.execution_id == session.execution_id
@@ -246,6 +240,7 @@ class InstanceRowWriter:
 
     async def write_entity(self, instance_id: str, fields: dict[str, Any]) -> None:
         """The row of an entity whose batch was just stored (`entity_row_fields`)."""
+        self.known.forget(instance_id)
         await self._storage.merge_instance(instance_id, {**fields, "task_hub_name": self._hub_name})
 
     # -- a client ---------------------------------------------------------------------------------
@@ -280,8 +275,7 @@ class InstanceRowWriter:
         except CheckpointConflictError:
             log.debug("Instance %s: a worker wrote its row first; keeping that", record.instance_id)
             return False
-        if execution.execution_id is not None:
-            self._remember_pending(execution.execution_id, execution.instance_id, etag)
+        self.known.wrote(record, etag)
         return True
 
     async def mark_rewinding(self, instance_id: str, *, read_etag: str) -> bool:
@@ -289,13 +283,13 @@ class InstanceRowWriter:
 
         False when a worker has already run the rewind and moved the row on; that row is kept.
         """
+        fields: dict[str, Any] = {"runtime_status": OrchestrationStatus.Pending}
         try:
-            await self._storage.merge_instance(
-                instance_id, {"runtime_status": OrchestrationStatus.Pending}, etag=read_etag
-            )
+            written = await self._storage.merge_instance(instance_id, fields, etag=read_etag)
         except CheckpointConflictError:
             log.debug("Instance %s: a worker ran the rewind first; keeping its row", instance_id)
             return False
+        self.known.merged(instance_id, read_etag, written, fields)
         return True
 
 

@@ -136,6 +136,7 @@ class OrchestrationDispatcher(QueueConsumer):
         # (an entity's either: its checkpoint's ETag check would fail, but only after its
         # replies were sent from the stale state).
         self._sessions.forget(ours)
+        self._checkpoints.rows.known.forget_where(ours)
         log.info("Released control queue %02d", partition)
 
     async def stop(self) -> None:

@@ -122,17 +122,28 @@ class PartitionManager:
             await self._drop_expired()
 
     async def balance_once(self) -> None:
+        """One pass over the table, read once as the provider's ReadAndWriteTableAsync does:
+        the balance is judged on the rows as this pass left them (each write answers with
+        the row written); only a write that lost to another worker's has the table read again."""
         now = _now()
-        leases = await self._list()
-        for lease in leases:
+        after: list[PartitionLease] = []
+        lost_a_race = False
+        for lease in await self._list():
             if lease.current_owner == self.worker_id:
-                await self._keep_or_hand_over(lease, now)
+                written = await self._keep_or_hand_over(lease, now)
             elif lease.current_owner is None or lease.is_expired(now):
-                await self._try_claim(lease, now)
+                written = await self._try_claim(lease, now)
             elif lease.is_draining and lease.next_owner is None:
-                await self._take_from_draining_owner(lease)
-        leases = await self._list()
-        await self._steal_if_unbalanced(leases, _now())
+                written = await self._take_from_draining_owner(lease)
+            else:
+                written = lease
+            if written is None:
+                lost_a_race = True
+            else:
+                after.append(written)
+        if lost_a_race:
+            after = await self._list()
+        await self._steal_if_unbalanced(after, _now())
 
     # A stalled storage must not hold a pass past the point where an owned lease has to be
     # dropped, so a lease request may take until then (at least one renew interval). Only
@@ -153,22 +164,27 @@ class PartitionManager:
             self._storage.replace_partition_lease(lease), timeout=self._request_timeout()
         )
 
-    async def _keep_or_hand_over(self, lease: PartitionLease, now: datetime) -> None:
+    async def _keep_or_hand_over(
+        self, lease: PartitionLease, now: datetime
+    ) -> PartitionLease | None:
+        """The row as written (None: another worker wrote it first)."""
         if lease.next_owner and lease.next_owner != self.worker_id:
             log.info("Handing %s over to %s", lease.queue, lease.next_owner)
-            await self._drain_and_release(lease, now)
-            return
+            return await self._drain_and_release(lease, now)
         renewed = lease.with_changes(last_renewal=now, expires_at=now + self._lease)
         try:
-            await self._replace(renewed)
+            written = await self._replace(renewed)
         except CheckpointConflictError:
             log.warning("Lost the lease of %s to another worker", lease.queue)
             await self._give_up(lease.queue, lost=True)
-            return
+            return None
         self._owned[lease.queue] = now + self._lease
         self._acquire(self._partition_of_queue(lease.queue))
+        return written
 
-    async def _drain_and_release(self, lease: PartitionLease, now: datetime) -> None:
+    async def _drain_and_release(
+        self, lease: PartitionLease, now: datetime
+    ) -> PartitionLease | None:
         """Hand a queue on as the provider does (TablePartitionManager.cs 505-515, 719-731,
         821-860): mark the row draining and renew it, finish the queue's work, then clear
         the owner and the flag and nothing else. NextOwner and ExpiresAt stay, so only the
@@ -183,16 +199,19 @@ class PartitionManager:
             # Renewed for the drain: its episodes may write until then (holds).
             self._owned[lease.queue] = now + self._lease
         await self._give_up(lease.queue, lost=draining is None)
-        if draining is not None:
-            with contextlib.suppress(CheckpointConflictError):
-                await self._replace(draining.with_changes(current_owner=None, is_draining=False))
+        if draining is None:
+            return None
+        try:
+            return await self._replace(draining.with_changes(current_owner=None, is_draining=False))
+        except CheckpointConflictError:
+            return None
 
-    async def _try_claim(self, lease: PartitionLease, now: datetime) -> None:
+    async def _try_claim(self, lease: PartitionLease, now: datetime) -> PartitionLease | None:
         # TryClaimLease (TablePartitionManager.cs 464-479): a row nobody owns or is handed
         # to, an expired one, or one handed to this worker.
         free = lease.current_owner is None and lease.next_owner in (None, self.worker_id)
         if not free and not lease.is_expired(now):
-            return
+            return lease
         claimed = lease.with_changes(
             current_owner=self.worker_id,
             next_owner=None,
@@ -202,19 +221,23 @@ class PartitionManager:
             is_draining=False,
         )
         try:
-            await self._replace(claimed)
+            written = await self._replace(claimed)
         except CheckpointConflictError:
-            return  # another worker claimed it first
+            return None  # another worker claimed it first
         log.info("Claimed %s", lease.queue)
         self._owned[lease.queue] = now + self._lease
         self._acquire(self._partition_of_queue(lease.queue))
+        return written
 
-    async def _take_from_draining_owner(self, lease: PartitionLease) -> None:
+    async def _take_from_draining_owner(self, lease: PartitionLease) -> PartitionLease | None:
         # CheckOtherWorkersLeases (TablePartitionManager.cs 528-566): an owner that drains a
         # queue nobody asked for is shutting down; ask for the queue at once.
-        with contextlib.suppress(CheckpointConflictError):
-            await self._replace(lease.with_changes(next_owner=self.worker_id))
-            log.info("Asked %s (shutting down) for %s", lease.current_owner, lease.queue)
+        try:
+            written = await self._replace(lease.with_changes(next_owner=self.worker_id))
+        except CheckpointConflictError:
+            return None
+        log.info("Asked %s (shutting down) for %s", lease.current_owner, lease.queue)
+        return written
 
     async def _steal_if_unbalanced(self, leases: list[PartitionLease], now: datetime) -> None:
         live = [lease for lease in leases if lease.current_owner and not lease.is_expired(now)]

@@ -1,27 +1,32 @@
 """A/B of the engine on three workloads: another checkout of durable_host vs this one.
 
 Run: .venv/bin/python bench/engine_ab.py --base DIR [--rounds 7] [--workloads hop_ms,...]
-[--base-env NAME=VALUE]
+[--base-env NAME=VALUE] [--base-azurite APPDIR]
 where DIR holds the durable_host package to compare against (e.g. `git archive main
-durable_host | tar -x -C DIR`). Workloads, as in bench/workloads.py but smaller: the
-sequential hop (ms per activity of a 30-activity chain), fan-out/fan-in (seconds for 300
-activities), many small orchestrations (50 five-activity chains at once, per second) and HTTP
-starts (100 POSTs to the app's starter from 10 clients, each to its 1-activity orchestration's
-end, per second). Beside each figure, the host's CPU per step: the process's CPU time while
-the workload ran divided by its activities (starts for HTTP starts); the process also runs
-the benchmark's client, alike for both variants. And the storage requests per orchestration
-(per start for HTTP starts, per activity otherwise) while it ran, counted as
-`bench/storage_counter.py` counts them (the waiting client's reads included), and Azurite's
-CPU per step (its process's CPU time from /proc, in 10 ms ticks).
-One Azurite serves every run; each measurement runs in a fresh process on a fresh task hub,
-and the variants take turns (the order flips each round), so load on the machine falls on
-both alike. Prints every figure and the medians. Asserts nothing.
+durable_host | tar -x -C DIR`; without it both variants run this checkout's), and APPDIR a
+folder whose node_modules holds the Azurite the base variant runs on (an A/B of a patch to
+the emulator: e.g. APPDIR holds package.json, package-lock.json and
+durable_host/server/patches as on main, then `npm ci`). Workloads, as in bench/workloads.py
+but smaller: the sequential hop (ms per activity of a 30-activity chain), fan-out/fan-in
+(seconds for 300 activities), many small orchestrations (50 five-activity chains at once,
+per second) and HTTP starts (100 POSTs to the app's starter from 10 clients, each to its
+1-activity orchestration's end, per second). Beside each figure, the host's CPU per step:
+the process's CPU time while the workload ran divided by its activities (starts for HTTP
+starts); the process also runs the benchmark's client, alike for both variants. And the
+storage requests per orchestration (per start for HTTP starts, per activity otherwise)
+while it ran, counted as `bench/storage_counter.py` counts them (the waiting client's reads
+included), and Azurite's CPU per step (its process's CPU time from /proc, in 10 ms ticks).
+One Azurite serves every run (one per variant with --base-azurite); each measurement runs
+in a fresh process on a fresh task hub, and the variants take turns (the order flips each
+round), so load on the machine falls on both alike. Prints every figure and the medians.
+Asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -222,6 +227,9 @@ def _in_process(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base", type=Path, help="folder holding the durable_host to compare")
+    parser.add_argument(
+        "--base-azurite", type=Path, help="folder whose node_modules has the base's Azurite"
+    )
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--workloads", default=",".join(SIZES), help="comma-separated subset")
     parser.add_argument(
@@ -246,14 +254,18 @@ def main() -> None:
     from durable_host.server.azurite import AzuriteProcess
 
     base_env = dict(item.split("=", 1) for item in args.base_env)
-    variants = [("base", args.base.resolve(), base_env), ("this", ROOT, {})]
     results: dict[tuple[str, str], list[Figures]] = {}
-    with AzuriteProcess(ROOT) as azurite:
-        pid = azurite.pid or 0
+    with contextlib.ExitStack() as stack:
+        azurite = stack.enter_context(AzuriteProcess(ROOT))
+        base_azurite = azurite
+        if args.base_azurite is not None:
+            base_azurite = stack.enter_context(AzuriteProcess(args.base_azurite.resolve()))
+        base = args.base.resolve() if args.base is not None else ROOT
+        variants = [("base", base, base_env, base_azurite), ("this", ROOT, {}, azurite)]
         for round_ in range(args.rounds):
             for workload in args.workloads.split(","):
-                for name, source, env in variants if round_ % 2 == 0 else variants[::-1]:
-                    got = _in_process(source, azurite.connection_string, workload, env, pid)
+                for name, source, env, on in variants[:: 1 if round_ % 2 == 0 else -1]:
+                    got = _in_process(source, on.connection_string, workload, env, on.pid or 0)
                     if got is not None:
                         results.setdefault((workload, name), []).append(got)
                         print(

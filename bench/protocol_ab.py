@@ -2,12 +2,15 @@
 2.x app (bench/app_v2, the protobuf protocol), on one interpreter (Python 3.13: the 2.x SDK's
 floor).
 
-Run: .venv313/bin/python bench/protocol_ab.py [--rounds 7] [--hops 30]
-Each measurement runs in a fresh process on a fresh task hub, the two apps take turns (the
-order flips each round), one Azurite serves all. Figures: ms per hop (wall) and the host's CPU
-per step (the process's CPU time while the chain ran divided by its activities; the process
-also runs the benchmark's client, alike for both). Prints every figure, the medians and the
-median over rounds of 2.x/1.x host CPU per step. Asserts nothing.
+Run: .venv313/bin/python bench/protocol_ab.py [--rounds 7] [--hops 30] [--base DIR]
+Each measurement runs in a fresh process on a fresh task hub, the apps take turns (the order
+flips each round), one Azurite serves all. With --base (a folder holding another
+durable_host, e.g. `git archive main durable_host | tar -x -C DIR`), the 2.x app also runs
+on that one ("2.x base"), for the A/B of a change to the 2.x path. Figures: ms per hop (wall)
+and the host's CPU per step (the process's CPU time while the chain ran divided by its
+activities; the process also runs the benchmark's client, alike for all). Prints every
+figure, the medians and the medians over rounds of the ratios of host CPU per step (2.x/1.x;
+with --base also 2.x/2.x base). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -57,10 +61,13 @@ async def _measure(connection: str, app: str, hops: int) -> tuple[float, float]:
         await engine.storage.delete_task_hub()
 
 
-def _child(connection: str, app: str, hops: int) -> tuple[float, float] | None:
+def _child(
+    connection: str, app: str, hops: int, source: Path | None = None
+) -> tuple[float, float] | None:
     command = [sys.executable, __file__, "--child", app, "--connection", connection]
     command += ["--hops", str(hops)]
-    out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    env = None if source is None else dict(os.environ, PYTHONPATH=str(source))
+    out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
     if out.returncode:
         print(out.stderr[-2000:], file=sys.stderr)
         return None
@@ -72,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--hops", type=int, default=30)
+    parser.add_argument("--base", type=Path, help="folder holding a durable_host to compare")
     parser.add_argument("--child", choices=sorted(APPS), help=argparse.SUPPRESS)
     parser.add_argument("--connection", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -83,16 +91,18 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from durable_host.server.azurite import AzuriteProcess
 
-    results: dict[str, list[tuple[float, float]]] = {app: [] for app in APPS}
-    order = list(APPS)
+    variants: list[tuple[str, str, Path | None]] = [(app, app, None) for app in APPS]
+    if args.base is not None:
+        variants.append(("2.x base", "2.x", args.base.resolve()))
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in variants}
     with AzuriteProcess(ROOT) as azurite:
         for round_ in range(args.rounds):
-            for app in order if round_ % 2 == 0 else order[::-1]:
-                got = _child(azurite.connection_string, app, args.hops)
+            for name, app, source in variants if round_ % 2 == 0 else variants[::-1]:
+                got = _child(azurite.connection_string, app, args.hops, source)
                 if got is not None:
-                    results[app].append(got)
+                    results[name].append(got)
                     print(
-                        f"round {round_ + 1} {app}: {got[0]:.2f} ms/hop, "
+                        f"round {round_ + 1} {name}: {got[0]:.2f} ms/hop, "
                         f"host CPU {got[1]:.2f} ms/step",
                         flush=True,
                     )
@@ -103,12 +113,18 @@ def main() -> None:
                 f"{app}: median {statistics.median(walls):.2f} ms/hop, host CPU median "
                 f"{statistics.median(cpus):.2f} ms/step ({', '.join(f'{c:.2f}' for c in cpus)})"
             )
-    ratios = [
-        two[1] / one[1] for one, two in zip(results["1.x"], results["2.x"], strict=False) if one[1]
-    ]
+    _print_ratio(results, "2.x", "1.x")
+    if args.base is not None:
+        _print_ratio(results, "2.x base", "1.x")
+        _print_ratio(results, "2.x", "2.x base")
+
+
+def _print_ratio(results: dict[str, list[tuple[float, float]]], top: str, bottom: str) -> None:
+    """The median over rounds of top/bottom host CPU per step (paired by round)."""
+    ratios = [t[1] / b[1] for b, t in zip(results[bottom], results[top], strict=False) if b[1]]
     if ratios:
         print(
-            f"host CPU per step 2.x/1.x, median of {len(ratios)} rounds "
+            f"host CPU per step {top}/{bottom}, median of {len(ratios)} rounds "
             f"{statistics.median(ratios):.3f} ({', '.join(f'{r:.2f}' for r in ratios)})"
         )
 

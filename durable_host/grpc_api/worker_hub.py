@@ -24,6 +24,7 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 
 from durable_host.engine.dispatch.activities import ActivityInterrupted
 from durable_host.grpc_api.status_codes import RpcRefusal
+from durable_host.protobuf.request_bytes import EncodedRequest
 
 __all__ = ["HEALTH_PING_SECONDS", "WorkerFilter", "WorkerHub", "WorkerHubClosed"]
 
@@ -102,6 +103,8 @@ class WorkerHub:
     # ------------------------------------------------------------ the engine's side
 
     async def orchestrate(self, name: str, request: Any) -> Any:
+        if isinstance(request, EncodedRequest):
+            request = request.message()
         item = pb.WorkItem(orchestratorRequest=request)
         return await self._submit(ORCHESTRATION, name, _orchestration_version(request), item)
 

@@ -14,6 +14,7 @@ from durable_host.errors import MessageFormatError
 from durable_host.protobuf.failures import failure_from_proto
 from durable_host.protobuf.history import event_to_proto, instance_to_proto, trace_to_proto
 from durable_host.protobuf.messages import make, messages, read_string, string_value
+from durable_host.protobuf.request_bytes import EncodedRequest
 from durable_host.taskhub.events import (
     FailureDetails,
     HistoryEvent,
@@ -23,28 +24,12 @@ from durable_host.taskhub.events import (
 
 __all__ = [
     "ActivityOutcome",
-    "ProtoHistory",
     "activity_request",
     "decode_base64",
     "encode_base64",
     "orchestrator_request",
     "read_activity_response",
 ]
-
-
-class ProtoHistory:
-    """A growing history's protobuf events, each converted once: the history list is only
-    appended to during an execution (a new list replaces it for the next one)."""
-
-    def __init__(self) -> None:
-        self._of: Sequence[HistoryEvent] | None = None
-        self._events: list[Any] = []
-
-    def of(self, history: Sequence[HistoryEvent]) -> list[Any]:
-        if self._of is not history or len(self._events) > len(history):
-            self._of, self._events = history, []
-        self._events.extend(event_to_proto(e) for e in history[len(self._events) :])
-        return self._events
 
 
 def orchestrator_request(
@@ -54,23 +39,18 @@ def orchestrator_request(
     new_events: Sequence[HistoryEvent],
     *,
     entity_reorder_window: timedelta | None = None,
-    past_history: ProtoHistory | None = None,
 ) -> Any:
     """The `OrchestratorRequest` of one episode: the stored history and what is new.
 
     `entity_reorder_window` fills `entityParameters` (the extension sends them when entities
-    are on, as they always are on the Azure Storage provider). `past_history`: the session's
-    converted past events, so each is converted once per execution, not once per episode."""
+    are on, as they always are on the Azure Storage provider). An episode of a session takes
+    `request_bytes.encoded_orchestrator_request` instead: the same bytes, each past event
+    encoded once per execution."""
     pb = messages()
-    past = (
-        past_history.of(past_events)
-        if past_history is not None
-        else [event_to_proto(e) for e in past_events]
-    )
     request = pb.OrchestratorRequest(
         instanceId=instance_id,
         executionId=string_value(execution_id),
-        pastEvents=past,
+        pastEvents=[event_to_proto(e) for e in past_events],
         newEvents=[event_to_proto(e) for e in new_events],
     )
     if entity_reorder_window is not None:
@@ -107,8 +87,10 @@ def read_activity_response(response: Any) -> ActivityOutcome:
 
 
 def encode_base64(message: Any) -> str:
-    """A message as the extension hands it to a trigger: base64 of its bytes."""
-    return base64.b64encode(message.SerializeToString()).decode("ascii")
+    """A message (or an `EncodedRequest`) as the extension hands it to a trigger: base64 of
+    its bytes."""
+    data = message.data if isinstance(message, EncodedRequest) else message.SerializeToString()
+    return base64.b64encode(data).decode("ascii")
 
 
 def decode_base64(text: object, message_type: str) -> Any:

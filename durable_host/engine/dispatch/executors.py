@@ -178,7 +178,9 @@ class ProtoChannel(Protocol):
 
     Requests and answers are durabletask's generated messages (durable_host.protobuf):
     OrchestratorRequest -> OrchestratorResponse, EntityBatchRequest -> EntityBatchResult,
-    ActivityRequest -> ActivityResponse. `name` is the function's durable name."""
+    ActivityRequest -> ActivityResponse. `name` is the function's durable name. An episode's
+    OrchestratorRequest comes already serialized (`protobuf.request_bytes.EncodedRequest`:
+    its bytes, and `message()` for a channel that needs the message)."""
 
     async def orchestrate(self, name: str, request: Any) -> Any: ...
 

@@ -105,8 +105,9 @@ class Session:
         # continued next episode.
         self._last_state: dict[str, Any] | None = None
         self._blocked_walk: BlockedWalk | None = None
-        # What the session's executor keeps between episodes (the protobuf one: the converted
-        # past events, protobuf/requests.ProtoHistory), or the entity processor between batches.
+        # What the session's executor keeps between episodes (the protobuf one: the past
+        # events' encodings, protobuf/request_bytes.ProtoHistory), or the entity processor
+        # between batches.
         self._memory: object = None
         # The SDK-form JSON text of `history`, encoded once per event rather than once per
         # episode; emptied whenever the history is replaced rather than extended.

@@ -1,7 +1,8 @@
 """The Durable Task protobuf protocol, over any `ProtoChannel` (executors.py).
 
 Orchestrations: an OrchestratorRequest (past events = the stored history, new events = this
-episode's), the worker's new actions back (engine/replay/proto_decisions.py). Entities: an
+episode's; its bytes joined from encodings the session keeps, protobuf/request_bytes.py), the
+worker's new actions back (engine/replay/proto_decisions.py). Entities: an
 EntityBatchRequest (state and operations), the EntityBatchResult back. Activities: an
 ActivityRequest with TaskScheduled's Input as stored (the protobuf protocol does not wrap it
 in an array), the ActivityResponse back.
@@ -37,12 +38,8 @@ from durable_host.protobuf.entities import (
     entity_batch_request,
     read_entity_batch_result,
 )
-from durable_host.protobuf.requests import (
-    ProtoHistory,
-    activity_request,
-    orchestrator_request,
-    read_activity_response,
-)
+from durable_host.protobuf.request_bytes import ProtoHistory, encoded_orchestrator_request
+from durable_host.protobuf.requests import activity_request, read_activity_response
 from durable_host.taskhub.events import FailureDetails, TaskScheduled
 
 __all__ = ["ProtoExecutor"]
@@ -57,7 +54,7 @@ class ProtoExecutor:
 
     async def run_episode(self, episode: Episode) -> Decision:
         session = episode.session
-        request = orchestrator_request(
+        request = encoded_orchestrator_request(
             session.instance_id,
             session.execution_id,
             session.history,

@@ -101,6 +101,10 @@ class FunctionInvoker:
             from durable_host.functions import sdk_fast_paths
 
             sdk_fast_paths.install()
+        if _speaks_protobuf(index):  # the app has imported durabletask already
+            from durable_host.functions import durabletask_fast_paths
+
+            durabletask_fast_paths.install()
         self._pool = ThreadPoolExecutor(
             max_workers=max_workers if max_workers is not None else default_max_workers(),
             thread_name_prefix="durable-host-fn",
@@ -299,6 +303,11 @@ class FunctionInvoker:
             self.hook(event)
         except Exception:
             logger.exception("The invocation hook failed on %s", event)
+
+
+def _speaks_protobuf(index: FunctionIndex) -> bool:
+    functions = (*index.orchestrators.values(), *index.entities.values())
+    return any(fn.protocol is DurableProtocol.PROTOBUF for fn in functions)
 
 
 def _registered(binding: str, default: Any) -> Any:

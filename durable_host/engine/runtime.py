@@ -128,8 +128,7 @@ class Engine:
             self._time = TimeSkipper(
                 self.clock, held.next_due, self.router.release_due_timers, self.is_idle
             )
-        # One Instances row writer for the client and the work items: a start's first episode
-        # merges into the Pending row the client wrote.
+        # One Instances row writer for the client and the work items (known_rows.py).
         rows = InstanceRowWriter(self.storage, settings.hub_name)
         self._build_dispatchers(settings, rows)
         self.client = EngineClient(
@@ -144,6 +143,7 @@ class Engine:
             time_skipping=self._time.skipping if self._time is not None else nullcontext,
             tracer=self.tracer,
             forget_session=self.orchestrations.forget_session,
+            expect_new=self.orchestrations.expect_new,
         )
         self.http_activity = HttpActivity(default_async_sleep=settings.http_async_sleep_default)
         self._activity_doubles: dict[str, ActivityRunner] = {}

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime, timezone
 
 from aiohttp import web
@@ -54,9 +53,8 @@ class InstanceHandlers:
             input_json = text
         if instance_id:
             check_client_instance_id(instance_id)
-        new_id = await self._client.start_new(
-            function_name, instance_id or uuid.uuid4().hex, input_json
-        )
+        # Without an id, the engine makes one (as the extension's client: 32 hex digits).
+        new_id = await self._client.start_new(function_name, instance_id or None, input_json)
         return await self.wait_or_check_status(request, new_id)
 
     async def get_status(self, request: web.Request, instance_id: str) -> web.StreamResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -59,7 +60,7 @@ class FakeManagementApi:
                 "orchestrator function. Additional info: The following are the known "
                 f"orchestrator functions: '{', '.join(self.orchestrators)}'."
             )
-        new_id = instance_id or "generated"
+        new_id = instance_id or uuid.uuid4().hex  # as the engine makes one
         existing = self.instances.get(new_id)
         if existing is not None and not existing.runtime_status.is_terminal:
             raise InstanceAlreadyExistsError(new_id, existing.runtime_status.name)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 def _keeps_none(instance_id: str) -> None:
-    """A client without dispatchers (`durable-host durable`) keeps no sessions to drop."""
+    """A client without dispatchers (`durable-host durable`) keeps no sessions."""
 
 
 @dataclass(kw_only=True, eq=False, repr=False)
@@ -50,6 +50,9 @@ class ClientBase:
     # over the purged history's ETag (a failed first write whose messages were already sent:
     # its activities ran twice).
     forget_session: Callable[[str], None] = _keeps_none
+    # A start under an id made here has no history: the dispatcher's first episode of it
+    # reads none (SessionCache.expect_new).
+    expect_new: Callable[[str], None] = _keeps_none
 
     async def _existing(self, instance_id: str) -> InstanceRecord:
         record = await self.storage.get_instance(instance_id)

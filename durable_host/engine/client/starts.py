@@ -24,9 +24,13 @@ class Starts(ClientBase):
         tags: dict[str, str] | None = None,
     ) -> str:
         name = self.resolve_orchestrator(orchestrator_name)
+        # An id made here (uuid4, as the extension's client makes them) names no instance
+        # yet: no read of its row first, nor of its history before its first episode
+        # (docs/compatibility.md, "Storage requests").
+        fresh = not instance_id
         instance_id = instance_id or uuid.uuid4().hex
         check_instance_id(instance_id)
-        existing = await self.storage.get_instance_with_etag(instance_id)
+        existing = None if fresh else await self.storage.get_instance_with_etag(instance_id)
         etag: str | None = None
         generation = 0
         if existing is not None:
@@ -56,7 +60,9 @@ class Starts(ClientBase):
                 defer_local=True,
             )
         try:
-            await self.rows.write_pending(started, read_etag=etag)
+            written = await self.rows.write_pending(started, read_etag=etag)
+            if fresh and written and scheduled_start_time is None:
+                self.expect_new(instance_id)
         finally:
             # The local dispatcher checks a restart against this row, so it gets the message
             # only after the row is written.

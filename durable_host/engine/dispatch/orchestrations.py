@@ -181,6 +181,12 @@ class OrchestrationDispatcher(QueueConsumer):
     def _on_idle(self) -> None:
         self._sessions.evict_idle(self._session_idle, busy=self._workers.running)
 
+    def expect_new(self, instance_id: str) -> None:
+        """The instance's start, under an id made here, is about to be handed to this host:
+        its first episode reads no history (there is none), if this host runs it."""
+        if self._router.partition_of(instance_id) in self._loops_by_partition:
+            self._sessions.expect_new(instance_id)
+
     def forget_session(self, instance_id: str) -> None:
         """Drop the instance's cached session (it was purged): the next batch reads storage."""
         self._sessions.pop(instance_id, None)

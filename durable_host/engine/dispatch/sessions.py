@@ -41,6 +41,10 @@ ResultIndex = tuple[Counter[tuple[str, int]], Counter[tuple[str, int]]]
 
 M = TypeVar("M")
 
+# Instances SessionCache remembers as new (no history) at most: a start whose message went
+# to another host's partition is never loaded here.
+_NEW_KEPT = 10_000
+
 RESULT_EVENTS = (
     TaskCompleted,
     TaskFailed,
@@ -298,12 +302,30 @@ class Session:
 class SessionCache(dict[str, Session]):
     """The sessions of the instances this host works on, by instance id (extended sessions)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # Instances known to have no history yet (started here under an id made here), the
+        # oldest forgotten first past _NEW_KEPT: their first episode needs no read.
+        self._new: dict[str, None] = {}
+
+    def expect_new(self, instance_id: str) -> None:
+        """The instance has no history: its id was made here a moment ago, from 122 random
+        bits, and its start is about to be handed to this host's dispatcher."""
+        if len(self._new) >= _NEW_KEPT:
+            del self._new[next(iter(self._new))]
+        self._new[instance_id] = None
+
     async def load(self, storage: TaskHubStorage, instance_id: str) -> Session:
-        """The instance's session: the cached one, or its history as stored."""
+        """The instance's session: the cached one, an empty one for an instance known to be
+        new, or its history as stored."""
         session = self.get(instance_id)
         if session is None:
-            loaded = await storage.load_history(instance_id)
-            session = Session(instance_id, loaded.execution_id, loaded.events, loaded.etag)
+            if instance_id in self._new:
+                del self._new[instance_id]
+                session = Session(instance_id, None, [], None)
+            else:
+                loaded = await storage.load_history(instance_id)
+                session = Session(instance_id, loaded.execution_id, loaded.events, loaded.etag)
             self[instance_id] = session
         session.touch()
         return session
@@ -316,9 +338,11 @@ class SessionCache(dict[str, Session]):
                 del self[instance_id]
 
     def forget(self, which: Callable[[str], bool]) -> None:
-        """Forget the sessions of the instances `which` selects."""
+        """Forget the sessions of the instances `which` selects (and that they are new)."""
         for instance_id in [i for i in self if which(i)]:
             del self[instance_id]
+        for instance_id in [i for i in self._new if which(i)]:
+            del self._new[instance_id]
 
 
 def find_started(history: list[HistoryEvent]) -> ExecutionStarted | None:

@@ -102,6 +102,17 @@ class _AnswerReader:
     chunked answer arrives in many reads, and parsing it again from the start on each read
     made reading it quadratic)."""
 
+    __slots__ = (
+        "_buffer",
+        "_chunk",
+        "_head",
+        "_head_request",
+        "_length",
+        "_parts",
+        "_scanned",
+        "_trailers",
+    )
+
     def __init__(self, head_request: bool) -> None:
         self._head_request = head_request
         self._buffer = bytearray()
@@ -111,7 +122,7 @@ class _AnswerReader:
         self._length: int | None = 0
         self._chunk: int | None = None  # the current chunk's size once its line is read
         self._parts: list[bytes] = []
-        self._trailers = False
+        self._trailers = False  # past the last chunk: reading to the empty line
 
     def feed(self, data: bytes, *, eof: bool) -> tuple[Http1Response, bool] | None:
         """The answer and whether its connection may be reused, once it is whole."""
@@ -135,7 +146,7 @@ class _AnswerReader:
         """Whether the head is in: parsed, the buffer then holding only the body's bytes."""
         buffer = self._buffer
         while True:
-            end = buffer.find(b"\r\n\r\n", max(self._scanned - 3, 0))
+            end = buffer.find(b"\r\n\r\n", self._scanned - 3 if self._scanned > 3 else 0)
             if end < 0:
                 self._scanned = len(buffer)
                 return False

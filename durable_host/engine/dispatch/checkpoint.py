@@ -8,9 +8,12 @@ an entity's batch (entities.py), which is a continue-as-new of the entity.
 3. the Instances row is merged;
 4. the messages the work item consumed are deleted.
 
-An orchestration's steps 3 and 4 run in the background, in order per instance, so the
-instance's next episode can start as soon as its history is written; an entity's run before
-its batch ends (clients read an entity's state from its row). A crash anywhere before 4
+Messages for this host's own dispatchers (a chain's next activity) are handed over once
+step 2's request is on its way, not before it: step 2 is what the instance's next episode
+waits for. An orchestration's steps 3 and 4 run in the background, in order per instance
+(started before the instance's next episode runs), so that episode can start as soon as its
+history is written; an entity's run before its batch ends (clients read an entity's state
+from its row). A crash anywhere before 4
 leaves the consumed messages in their queue; they come back and are dropped as duplicates of
 the stored history (and their redelivery brings a lagging Instances row up to date).
 
@@ -92,6 +95,19 @@ class Checkpoint:
     ) -> None:
         """Step 1 on its own: an older generation's messages in a continue-as-new (an entity
         batch's too: it continues as new each time)."""
+        for hand_over in await self._send(outbound, sender, episode, defer_local=False):
+            hand_over()
+
+    async def _send(
+        self,
+        outbound: list[Outbound],
+        sender: OrchestrationInstance,
+        episode: int | None,
+        *,
+        defer_local: bool,
+    ) -> list[Callable[[], None]]:
+        """Step 1; returns the hand-overs of the messages for this host's own dispatchers
+        (no-ops unless `defer_local`), each to be called once."""
         may_write = self._to.may_write
         if may_write is not None and not may_write(sender.instance_id):
             # The partition's next owner may have run this episode already, and the instance
@@ -100,12 +116,18 @@ class Checkpoint:
                 "is not checkpointed here: this host's lease on its partition lapsed while "
                 "the episode ran"
             )
-        sends: list[Awaitable[object]] = []
         router = self._to.router
+        sends: list[Awaitable[Callable[[], None]]] = []
         for item in outbound:
             if item.to_work_items:
                 sends.append(
-                    router.send_work_item(item.target, item.event, sender=sender, episode=episode)
+                    router.send_work_item(
+                        item.target,
+                        item.event,
+                        sender=sender,
+                        episode=episode,
+                        defer_local=defer_local,
+                    )
                 )
             else:
                 sends.append(
@@ -115,10 +137,19 @@ class Checkpoint:
                         visible_at=item.visible_at,
                         sender=sender,
                         episode=episode,
+                        defer_local=defer_local,
                     )
                 )
-        if sends:
-            await asyncio.gather(*sends)
+        if len(sends) == 1:
+            return [await sends[0]]  # no gather (a task and a loop turn) for the usual one
+        outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        hand_overs = [o for o in outcomes if not isinstance(o, BaseException)]
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if failed:
+            for hand_over in hand_overs:  # sent: theirs to process, as if not deferred
+                hand_over()
+            raise failed[0]
+        return hand_overs
 
     async def commit(self, session: Session, effects: EpisodeEffects) -> None:
         """Steps 1 and 2 now; an orchestration's 3 and 4 in the background (see
@@ -126,8 +157,14 @@ class Checkpoint:
         entity's state from its row, which so keeps up with the batches."""
         assert session.execution_id is not None
         sender = OrchestrationInstance(session.instance_id, session.execution_id)
-        await self.send(effects.outbound, sender, effects.episode)
-        session.apply(effects, await self._store(session, effects))
+        hand_overs = await self._send(effects.outbound, sender, effects.episode, defer_local=True)
+        # The sent messages reach this host's dispatchers once the history write is on its
+        # way (its task runs first, up to its request): that write is the next episode's
+        # wait, while an activity starting first would only put its own CPU ahead of it.
+        store = asyncio.ensure_future(self._store(session, effects))
+        if hand_overs:
+            asyncio.get_running_loop().call_soon(_call_all, hand_overs)
+        session.apply(effects, await store)
         consumed, self._consumed = self._consumed, []
         if effects.kind is WorkItemKind.ENTITY:
             await self._to.rows.write_entity(session.instance_id, effects.row_fields)
@@ -139,6 +176,9 @@ class Checkpoint:
                 lambda previous: self._finish(previous, session, effects, consumed)
             )
         )
+        # One turn of the loop, so the row write just started goes out now, while this host
+        # runs the instance's next episode, rather than beside that episode's sends.
+        await asyncio.sleep(0)
 
     async def _store(self, session: Session, effects: EpisodeEffects) -> str:
         """Step 2; returns the sentinel's new ETag.
@@ -210,6 +250,11 @@ class Checkpoint:
         # handed the row as written, when known: no read of it.
         if effects.terminal or "name" in effects.row_fields:
             self._to.notifier.notify(instance_id, terminal=effects.terminal, row=row)
+
+
+def _call_all(hand_overs: list[Callable[[], None]]) -> None:
+    for hand_over in hand_overs:
+        hand_over()
 
 
 def _log_unfinished(instance_id: str) -> None:

@@ -219,20 +219,29 @@ class MessageRouter:
         *,
         sender: OrchestrationInstance | None = None,
         episode: int | None = None,
-    ) -> None:
+        defer_local: bool = False,
+    ) -> Callable[[], None]:
+        """Send; returns a function that hands the work item to the local activity dispatcher
+        when `defer_local` (as `send_to_instance`), else a no-op."""
         msg = self.envelope(target, event, sender=sender, episode=episode)
         local = self._local_work_items
         self.in_flight += 1
+        deferred = False
         try:
             if local is not None:
                 deliver, hidden_for = local
                 sent = await self._storage.send_work_item(msg, delay=hidden_for)
+                if defer_local:
+                    deferred = True
+                    return self._hand_over(deliver, _as_received(sent))
                 deliver(_as_received(sent))
-                return
+                return _nothing
             await self._storage.send_work_item(msg)
             self.work_item_wakeup.set()
+            return _nothing
         finally:
-            self.in_flight -= 1
+            if not deferred:
+                self.in_flight -= 1
 
     def _delay(self, visible_at: datetime | None) -> float:
         if visible_at is None:

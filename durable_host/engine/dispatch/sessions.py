@@ -8,50 +8,33 @@ import time
 from collections import Counter
 from collections.abc import Callable, Container, Coroutine, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, TypeVar
 
 from durable_host.engine.dispatch.effects import EpisodeEffects, HistoryWrite
+from durable_host.engine.dispatch.history_summary import (
+    HistorySummary,
+    ResultIndex,
+)
 from durable_host.engine.replay.blocked_episodes import BlockedWalk
 from durable_host.engine.replay.context import event_json_text
 from durable_host.taskhub.event_json import event_to_json
 from durable_host.taskhub.events import (
     EventRaised,
     EventSent,
-    ExecutionCompleted,
     ExecutionResumed,
     ExecutionStarted,
     ExecutionSuspended,
     HistoryEvent,
     OrchestrationStatus,
     OrchestratorStarted,
-    SubOrchestrationInstanceCompleted,
-    SubOrchestrationInstanceCreated,
-    SubOrchestrationInstanceFailed,
-    TaskCompleted,
-    TaskFailed,
-    TaskScheduled,
-    TimerCreated,
-    TimerFired,
 )
 from durable_host.taskhub.storage import TaskHubStorage
-
-# (schedulings, applied results) per key like ("task", 3): Session.result_index
-ResultIndex = tuple[Counter[tuple[str, int]], Counter[tuple[str, int]]]
 
 M = TypeVar("M")
 
 # Instances SessionCache remembers as new (no history) at most: a start whose message went
 # to another host's partition is never loaded here.
 _NEW_KEPT = 10_000
-
-RESULT_EVENTS = (
-    TaskCompleted,
-    TaskFailed,
-    SubOrchestrationInstanceCompleted,
-    SubOrchestrationInstanceFailed,
-    TimerFired,
-)
 
 
 @dataclass
@@ -116,6 +99,7 @@ class Session:
         # The SDK-form JSON text of `history`, encoded once per event rather than once per
         # episode; emptied whenever the history is replaced rather than extended.
         self._json: list[str] = []
+        self._summary = HistorySummary()
 
     def __repr__(self) -> str:
         return (
@@ -233,6 +217,7 @@ class Session:
     def _replace_history(self, history: list[HistoryEvent]) -> None:
         self._history = history
         self._json = []
+        self._summary = HistorySummary()
 
     # -- derived ------------------------------------------------------------------------------
 
@@ -247,19 +232,10 @@ class Session:
         return list(self._json)
 
     def result_index(self) -> ResultIndex:
-        """(schedulings, applied results) counted by keys like ("task", 3)."""
-        scheduled: Counter[tuple[str, int]] = Counter()
-        applied: Counter[tuple[str, int]] = Counter()
-        for event in self.history:
-            if isinstance(event, TaskScheduled):
-                scheduled["task", event.event_id] += 1
-            elif isinstance(event, TimerCreated):
-                scheduled["timer", event.event_id] += 1
-            elif isinstance(event, SubOrchestrationInstanceCreated):
-                scheduled["sub", event.event_id] += 1
-            elif isinstance(event, RESULT_EVENTS):
-                applied[result_key(event)] += 1
-        return scheduled, applied
+        """(schedulings, applied results) counted by keys like ("task", 3): copies, the
+        caller's to count on."""
+        summary = self._summary.catch_up(self._history)
+        return Counter(summary.scheduled), Counter(summary.applied)
 
     def entity_replies(self) -> EntityReplies:
         """Which entity calls this execution made, and which of them were answered."""
@@ -283,20 +259,12 @@ class Session:
 
     @property
     def status(self) -> OrchestrationStatus | None:
-        if not self.history:
+        if not self._history:
             return None
-        status = OrchestrationStatus.Running
-        for event in self.history:
-            if isinstance(event, ExecutionCompleted):
-                return event.orchestration_status
-            if isinstance(event, ExecutionSuspended):
-                status = OrchestrationStatus.Suspended
-            elif isinstance(event, ExecutionResumed):
-                status = OrchestrationStatus.Running
-        return status
+        return self._summary.catch_up(self._history).status
 
     def episode_count(self) -> int:
-        return sum(1 for e in self.history if isinstance(e, OrchestratorStarted))
+        return self._summary.catch_up(self._history).episodes
 
 
 class SessionCache(dict[str, Session]):
@@ -360,36 +328,3 @@ def suspended_after(history: list[HistoryEvent]) -> bool:
         elif isinstance(event, ExecutionResumed):
             suspended = False
     return suspended
-
-
-class ResultVerdict(Enum):
-    NEW = "new"
-    DUPLICATE = "duplicate"  # already applied
-    UNKNOWN = "unknown"  # its scheduling event is not in the history
-
-
-def result_verdict(index: ResultIndex, event: HistoryEvent) -> ResultVerdict:
-    """Whether a result is new, a duplicate, or of something the history never scheduled.
-
-    Keys are counted, not just seen: a protobuf worker retries a task under the action id of
-    its first attempt (durabletask's RetryableTask), so one id may be scheduled, and answered,
-    more than once. An accepted result is counted, so a copy later in the same batch is a
-    duplicate.
-    """
-    scheduled, applied = index
-    key = result_key(event)
-    if not scheduled[key]:
-        return ResultVerdict.UNKNOWN
-    if applied[key] >= scheduled[key]:
-        return ResultVerdict.DUPLICATE
-    applied[key] += 1
-    return ResultVerdict.NEW
-
-
-def result_key(event: HistoryEvent) -> tuple[str, int]:
-    if isinstance(event, TimerFired):
-        return ("timer", event.timer_id)
-    if isinstance(event, (TaskCompleted, TaskFailed)):
-        return ("task", event.task_scheduled_id)
-    assert isinstance(event, (SubOrchestrationInstanceCompleted, SubOrchestrationInstanceFailed))
-    return ("sub", event.task_scheduled_id)

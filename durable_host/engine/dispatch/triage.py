@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
-from durable_host.engine.dispatch.sessions import (
+from durable_host.engine.dispatch.history_summary import (
     RESULT_EVENTS,
-    EntityReplies,
     ResultIndex,
     ResultVerdict,
-    Session,
     result_verdict,
 )
+from durable_host.engine.dispatch.sessions import EntityReplies, Session
 from durable_host.taskhub.events import (
     EventRaised,
     ExecutionResumed,

@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -84,7 +85,9 @@ class AzuriteProcess:
     Use as a (sync or async) context manager, or call `start()`/`stop()`.
     Ports of 0 (the default) let the OS choose free ports; `location=None`
     keeps all data in memory, otherwise data persists in that directory.
-    `keep_alive` is the seconds an idle client connection stays open.
+    `keep_alive` is the seconds an idle client connection stays open. `node_flags` go to Node
+    itself, before Azurite's script (e.g. `--cpu-prof`: bench/azurite_profile.py); they need
+    an Azurite that runs as `node <script>` (node_modules or the cache, not a PATH shim).
     """
 
     def __init__(
@@ -99,7 +102,9 @@ class AzuriteProcess:
         startup_timeout: float = 30.0,
         stop_timeout: float = 10.0,
         keep_alive: int = SERVER_KEEP_ALIVE_SECONDS,
+        node_flags: Sequence[str] = (),
     ) -> None:
+        self.node_flags = tuple(node_flags)
         self.project_dir = Path(project_dir)
         self.keep_alive = keep_alive
         self.host = host
@@ -169,10 +174,19 @@ class AzuriteProcess:
                 "https://nodejs.org or your package manager, then try again."
             )
         self.launcher = locate_azurite(self.project_dir, node=node)
+        command = list(self.launcher.command)
+        if self.node_flags:
+            if command[0] != node:
+                raise ConfigurationError(
+                    f"Node options {' '.join(self.node_flags)} need Azurite run by node, but "
+                    f"{self.launcher.describe()} is a program of its own: install it in the "
+                    "app's node_modules (npm ci)."
+                )
+            command[1:1] = self.node_flags
         if self.location is not None:
             self.location.mkdir(parents=True, exist_ok=True)
         self._process = subprocess.Popen(
-            [*self.launcher.command, *self._arguments()],
+            [*command, *self._arguments()],
             cwd=str(self.location or self.project_dir),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

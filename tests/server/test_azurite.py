@@ -40,6 +40,17 @@ async def test_start_serves_all_three_services_then_stop_closes_them(tmp_path: P
     assert not any(is_listening("127.0.0.1", port) for port in ports)
 
 
+async def test_node_flags_go_to_node_before_azurites_script(tmp_path: Path) -> None:
+    flags = ["--cpu-prof", f"--cpu-prof-dir={tmp_path}"]
+    async with AzuriteProcess(PROJECT_DIR, node_flags=flags) as process:
+        # An answered request means Azurite's startup has run on to its SIGTERM handler
+        # (registered after the listening lines), so stop() ends it gracefully.
+        client = QueueServiceClient.from_connection_string(process.connection_string)
+        await asyncio.to_thread(client.create_queue, "profiled")
+    # Node writes the profile when Azurite exits after stop()'s SIGTERM.
+    assert [p.suffix for p in tmp_path.iterdir()] == [".cpuprofile"]
+
+
 def test_missing_node_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ConfigurationError, match=r"Node\.js"):

@@ -255,3 +255,41 @@ def test_the_patched_azurite_knows_which_filters_pin_one_partition() -> None:
         "PartitionKey eq": None,
     }
     assert dict(zip(cases, _pinned(list(cases)), strict=True)) == cases
+
+
+async def test_point_operations_in_a_long_partition_find_the_row_by_its_row_key(
+    azurite: str, hub_name: str
+) -> None:
+    # One partition longer than any RowKey is repeated (History of a fan-out): the lookup
+    # starts from the RowKey index and must still check the partition; "1" and "01" compare
+    # equal as numbers in LokiJS's index but are different keys.
+    async with TableServiceClient.from_connection_string(azurite) as service:
+        table = await service.create_table(hub_name + "Long")
+        try:
+            long_keys = [f"r{i:02d}" for i in range(40)] + ["1", "01"]
+            await table.submit_transaction(
+                [("create", {"PartitionKey": "long", "RowKey": k, "V": k}) for k in long_keys]
+            )
+            for pk in ("a", "b"):
+                await table.submit_transaction(
+                    [("create", {"PartitionKey": pk, "RowKey": k, "V": pk}) for k in ("x1", "r03")]
+                )
+            for key in long_keys:
+                assert (await table.get_entity("long", key))["V"] == key
+            with pytest.raises(ResourceNotFoundError):
+                await table.get_entity("long", "x1")
+            assert (await table.get_entity("b", "r03"))["V"] == "b"
+            await table.update_entity(
+                {"PartitionKey": "long", "RowKey": "01", "V": "m"}, mode=UpdateMode.MERGE
+            )
+            assert (await table.get_entity("long", "1"))["V"] == "1"
+            assert (await table.get_entity("long", "01"))["V"] == "m"
+            with pytest.raises(ResourceExistsError):
+                await table.create_entity({"PartitionKey": "long", "RowKey": "r03"})
+            await table.create_entity({"PartitionKey": "c", "RowKey": "r03", "V": "c"})
+            await table.delete_entity("long", "r03")
+            with pytest.raises(ResourceNotFoundError):
+                await table.get_entity("long", "r03")
+            assert [(await table.get_entity(pk, "r03"))["V"] for pk in "abc"] == ["a", "b", "c"]
+        finally:
+            await service.delete_table(table.table_name)

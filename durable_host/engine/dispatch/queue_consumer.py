@@ -192,19 +192,21 @@ class QueueConsumer:
         self, messages: list[ReceivedMessage], error: Exception, what: str
     ) -> None:
         """After `what` (processing `messages`) failed. A checkpoint that lost to another
-        writer's is retried at once (the next try reads what that writer stored); any other
-        failure backs off, and parks messages that keep failing."""
+        writer's is retried at once (the next try reads what that writer stored), and so is
+        one storage did not answer; any other failure backs off, and parks messages that keep
+        failing."""
         for msg in messages:
-            if isinstance(error, CheckpointConflictError):
+            if isinstance(error, CheckpointConflictError) or storage_unavailable(error):
+                # An outage is not the message's fault: no back-off once storage is back, and
+                # no parking either, since its dequeue count may have grown while it waited
+                # (held for a suspended instance, a long timer hidden again).
                 await self._abandon(msg, 0)
             else:
-                # An outage is not the message's fault: no back-off once storage is back.
-                delay = 0.0 if storage_unavailable(error) else abandon_delay(msg)
                 why = (
                     f"{what} failed {msg.dequeue_count} times; "
                     f"last error: {type(error).__name__}: {error}"
                 )
-                await self._abandon_or_poison(msg, delay, why)
+                await self._abandon_or_poison(msg, abandon_delay(msg), why)
 
     async def _abandon_later(self, msg: ReceivedMessage, reason: str) -> None:
         """Not yet: abandon it with the back-off of `abandon_delay` (`reason` says why)."""

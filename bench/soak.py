@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.soak_check import CheckResult, check  # noqa: E402
 from bench.soak_cluster import KINDS, Cluster, plan_faults, run_faults  # noqa: E402
-from bench.soak_driver import Driver  # noqa: E402
+from bench.soak_driver import RESUMED_AGAIN, Driver  # noqa: E402
 from bench.soak_workload import Plan, draw, stall  # noqa: E402
 from tests.reliability._crash_harness import LEDGER_SETTING, HubClient  # noqa: E402
 
@@ -227,6 +227,9 @@ def _write(
             "queues": result.queues,
             "findings": [asdict(f) for f in result.findings],
         },
+        "resumed_again": sum(
+            1 for plan in driver.plans if any(n.startswith(RESUMED_AGAIN) for n in plan.notes)
+        ),
         "client_signals": len(driver.signals),
         "client_signals_unacknowledged": sum(1 for _, ok in driver.signals if not ok),
     }

@@ -37,6 +37,11 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 # timeout (10 s in tests/apps/reliability) after a kill, a lease move (4 s), and slack.
 START_SETTLE_SECONDS = 30.0
 UNEXPECTED = "unexpected answer: "  # a note the checker counts as wrong
+RESUMED_AGAIN = "resumed again: still suspended after the resume"
+# A resume sent while the suspend is still queued leaves the row Suspended until the resume
+# is processed (seconds, longer through a fault): only a longer stretch means the suspend
+# came after it.
+SUSPENDED_SETTLE_SECONDS = 20.0
 
 
 class Driver:
@@ -250,8 +255,10 @@ async def _terminate(driver: Driver, plan: Plan) -> None:
 
 
 async def _suspend(driver: Driver, plan: Plan) -> None:
-    """Suspend, wait a little, resume; the resume is repeated until it lands, since a suspend
-    whose answer was lost may still have happened."""
+    """Suspend, wait a little, resume; then resume again while the instance stays suspended,
+    as an operator would: the suspend may reach the instance after the resume (docs/
+    compatibility.md, "Suspend and resume are messages"), and then it stays suspended, in
+    DTFx as here."""
     if not await driver.wait_for(plan.instance_id, _running):
         return
     client = driver.hub.client
@@ -264,10 +271,30 @@ async def _suspend(driver: Driver, plan: Plan) -> None:
     while time.monotonic() < driver.deadline:
         try:
             await driver.storage(lambda: client.resume(plan.instance_id, "soak"))
-            return
         except DurableHostError as exc:
             plan.notes.append(f"resume refused: {exc}")
             return
+        if not await _stays_suspended(driver, plan.instance_id):
+            return
+        plan.notes.append(f"{RESUMED_AGAIN} at {driver.cluster.now():.1f} s")
+
+
+async def _stays_suspended(driver: Driver, instance_id: str) -> bool:
+    """Whether the instance is still (or again) suspended SUSPENDED_SETTLE_SECONDS after a
+    resume was sent; False as soon as it is seen ended, or at the deadline."""
+    suspended_since: float | None = None
+    while time.monotonic() < driver.deadline:
+        record = await driver.record(instance_id)
+        if record is not None and _terminal(record):
+            return False
+        if record is not None and record.runtime_status == OrchestrationStatus.Suspended:
+            suspended_since = suspended_since or time.monotonic()
+            if time.monotonic() - suspended_since >= SUSPENDED_SETTLE_SECONDS:
+                return True
+        else:
+            suspended_since = None
+        await asyncio.sleep(POLL_SECONDS)
+    return False
 
 
 async def _rewind(driver: Driver, plan: Plan) -> None:

@@ -167,6 +167,10 @@ def table(data: dict[str, Any]) -> str:
         ("throughput, median per 10 s", f"{statistics.median(counts):g} instances"),
         ("latency p50 / p95", f"{p50:.1f} s / {p95:.1f} s"),
         (
+            "suspended instances resumed again (still suspended 20 s after a resume)",
+            str(data.get("resumed_again", 0)),
+        ),
+        (
             "HTTP / storage calls retried by the driver",
             f"{data['http_retries']} / {data['storage_retries']}",
         ),

@@ -7,233 +7,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from goal_bounds import bounds_section
+from goals import GOALS, UNITS, R, cpu_ms, cpu_per_unit, fmt, goal_text, peer_figure, plural
 from profile_report import profiles_section
-from ratio_goals import ratio_goals_section
+from ratio_goals import AB_STEPS, ratio_goals_section
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "bench" / "results" / "profiles.json"
 DOCS = ROOT / "docs"
-
-R = dict[str, Any]
-
-# An idle host of the layout: 5 pollers (4 control queues, the work-item queue) at the 30 s
-# maximum interval, and the partition leases renewed every 10 s (1 query + 4 writes).
-IDLE_FLOOR = 5 / 30 + 5 / 10
-
-
-@dataclass(frozen=True)
-class Goal:
-    key: str
-    label: str
-    unit: str
-    goal: float
-    lower_is_better: bool
-    ours: Callable[[R], float]
-    floor: Callable[[R], float | None]
-    peer: Callable[[R], float | None]
-    azure: str  # the documented maximum of Durable Functions on Azure Storage
-
-    def met(self, value: float) -> bool:
-        return value <= self.goal if self.lower_is_better else value >= self.goal
-
-
-def _peer(*path: str) -> Callable[[R], float | None]:
-    def get(r: R) -> float | None:
-        node: Any = r.get("peer")
-        for p in path:
-            if node is None:
-                return None
-            node = node.get(p)
-        return None if node is None else float(node)
-
-    return get
-
-
-def _floor(name: str) -> Callable[[R], float | None]:
-    return lambda r: float(r["host"]["floors"][name]["value"])
-
-
-GOALS = [
-    Goal(
-        "sequential",
-        "1. Sequential hop, median",
-        "ms",
-        10,
-        True,
-        lambda r: r["host"]["sequential"]["median_ms"],
-        _floor("sequential_ms_per_hop"),
-        _peer("sequential", "median_ms"),
-        "5 activities/s (200 ms)",
-    ),
-    Goal(
-        "sequential_p95",
-        "1. Sequential hop, p95",
-        "ms",
-        float("inf"),
-        True,
-        lambda r: r["host"]["sequential"]["p95_ms"],
-        _floor("sequential_ms_per_hop"),
-        _peer("sequential", "p95_ms"),
-        "",
-    ),
-    Goal(
-        "fan_out",
-        "2. Fan-out/fan-in, end to end",
-        "s",
-        5,
-        True,
-        lambda r: r["host"]["fan_out"]["seconds"],
-        _floor("fan_out_seconds"),
-        _peer("fan_out", "seconds"),
-        "100 activities/s, 150 responses/s (10 s for 1,000)",
-    ),
-    Goal(
-        "concurrent",
-        "3. Orchestrations of 5 activities",
-        "/s",
-        40,
-        False,
-        lambda r: r["host"]["concurrent"]["per_s"],
-        _floor("orchestrations_per_s"),
-        _peer("concurrent", "per_s"),
-        "",
-    ),
-    Goal(
-        "events",
-        "4. External events",
-        "/s",
-        300,
-        False,
-        lambda r: r["host"]["events"]["per_s"],
-        _floor("events_per_s"),
-        lambda r: None,
-        "50 events/s",
-    ),
-    Goal(
-        "entities_1",
-        "5. Entity operations, 1 entity",
-        "/s",
-        600,
-        False,
-        lambda r: r["host"]["entities_1"]["per_s"],
-        _floor("entity_ops_per_s"),
-        lambda r: None,
-        "64 operations/s per entity",
-    ),
-    Goal(
-        "entities_100",
-        "5. Entity operations, 100 entities",
-        "/s",
-        400,
-        False,
-        lambda r: r["host"]["entities_100"]["per_s"],
-        _floor("entity_ops_per_s"),
-        lambda r: None,
-        "",
-    ),
-    Goal(
-        "http_starts",
-        "9. HTTP starts, to completion",
-        "/s",
-        150,
-        False,
-        lambda r: r["host"]["http_starts"]["per_s"],
-        _floor("http_starts_per_s"),
-        lambda r: None,
-        "",
-    ),
-    Goal(
-        "http_starts_p95",
-        "9. HTTP start, p95 from POST to completion",
-        "ms",
-        100,
-        True,
-        lambda r: r["host"]["http_starts"]["p95_ms"],
-        lambda r: None,
-        lambda r: None,
-        "",
-    ),
-    Goal(
-        "idle",
-        "6. Idle host to first activity",
-        "ms",
-        50,
-        True,
-        lambda r: r["host"]["idle"]["first_activity_ms"],
-        _floor("idle_to_first_activity_ms"),
-        lambda r: None,
-        "polling backs off to 30 s",
-    ),
-    Goal(
-        "tx_seq",
-        "7. Storage requests per sequential activity",
-        "",
-        8,
-        True,
-        lambda r: r["host"]["transactions"]["sequential"]["total"],
-        _floor("transactions_per_sequential_activity"),
-        lambda r: None,
-        "",
-    ),
-    Goal(
-        "tx_fan",
-        "7. Storage requests per fan-out activity",
-        "",
-        float("inf"),
-        True,
-        lambda r: r["host"]["transactions"]["fan_out"]["total"],
-        _floor("transactions_per_fan_out_activity"),
-        lambda r: None,
-        "",
-    ),
-    Goal(
-        "idle_rps",
-        "7. Storage requests/s, idle host",
-        "/s",
-        1,
-        True,
-        lambda r: r["host"]["idle"]["idle_requests_per_s"],
-        lambda r: IDLE_FLOOR,
-        lambda r: None,
-        "",
-    ),
-    Goal(
-        "rss",
-        "8. Peak RSS during workload 2",
-        "MiB",
-        200,
-        True,
-        lambda r: r["host"]["fan_out"]["rss_peak_mib"],
-        lambda r: None,
-        lambda r: None,
-        "",
-    ),
-]
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
-def _goal_text(g: Goal) -> str:
-    if g.goal in (0, float("inf")):
-        return "-"
-    return f"{'≤' if g.lower_is_better else '≥'} {_fmt(g.goal)}"
 
 
 def table(r: R) -> list[str]:
@@ -247,9 +34,9 @@ def table(r: R) -> list[str]:
         floor, peer = g.floor(r), g.peer(r)
         met = "-" if g.goal in (0, float("inf")) else ("yes" if g.met(ours) else "**no**")
         lines.append(
-            f"| {g.label} | {_fmt(ours)} {g.unit} | {_goal_text(g)} | {met} "
-            f"| {_fmt(floor)} | {_fmt(ours / floor) if floor else '-'} "
-            f"| {_fmt(peer)} | {_fmt(ours / peer) if peer else '-'} | {g.azure} |"
+            f"| {g.label} | {fmt(ours)} {g.unit} | {goal_text(g)} | {met} "
+            f"| {fmt(floor)} | {fmt(ours / floor) if floor else '-'} "
+            f"| {fmt(peer)} | {fmt(ours / peer) if peer else '-'} | {g.azure} |"
         )
     return lines
 
@@ -266,12 +53,12 @@ def round_trip_table(r: R) -> list[str]:
     for op, f in h["round_trips"].items():
         s = sdk.get(op)
         theirs = (
-            f"{s['ms']:.2f} ms | {_cpu_ms(s):.2f} ms{_user(s)} | {s['per_s']:,.0f}/s"
+            f"{s['ms']:.2f} ms | {cpu_ms(s):.2f} ms{_user(s)} | {s['per_s']:,.0f}/s"
             if s
             else "- | - | -"
         )
         lines.append(
-            f"| {op} | {f['ms']:.2f} ms | {_cpu_ms(f):.2f} ms{_user(f)} | {f['per_s']:,.0f}/s "
+            f"| {op} | {f['ms']:.2f} ms | {cpu_ms(f):.2f} ms{_user(f)} | {f['per_s']:,.0f}/s "
             f"| {f.get('client_cpu', 0):.2f} | {theirs} |"
         )
     lines += [
@@ -293,48 +80,14 @@ def _user(f: dict[str, float]) -> str:
     return f" ({f['user_ms']:.2f})" if "user_ms" in f else ""
 
 
-def _cpu_ms(f: dict[str, float]) -> float:
-    """Client CPU ms per request: measured one at a time, else implied by the throughput."""
-    if "cpu_ms" in f:
-        return float(f["cpu_ms"])
-    return float(f.get("client_cpu", 0.0)) / float(f["per_s"]) * 1000
-
-
-# Workload key -> (what one unit is, how many units a run has).
-_UNITS: dict[str, tuple[str, Callable[[R], float]]] = {
-    "sequential": ("hop", lambda w: w["hops"] * w["runs"]),
-    "fan_out": ("activity", lambda w: w["activities"] * w["runs"]),
-    "concurrent": ("orchestration", lambda w: w["orchestrations"] * w["runs"]),
-    "events": ("event", lambda w: w["events"] * w["runs"]),
-    "entities_1": ("operation", lambda w: w["signals"] * w["runs"]),
-    "entities_100": ("operation", lambda w: w["signals"] * w["runs"]),
-    "http_starts": ("start", lambda w: w["starts"] * w["runs"]),
-}
-
-
-def _cpu_per_unit(r: R, key: str) -> tuple[str, float, float, dict[str, float]] | None:
-    """(unit, host CPU ms per unit, Azurite CPU ms per unit, the raw figures)."""
-    workload = r["host"].get(key) or {}
-    cpu = workload.get("cpu")
-    if cpu is None or key not in _UNITS:
-        return None
-    unit, count = _UNITS[key]
-    n = float(count(workload))
-    return unit, cpu["host_s"] * 1000 / n, cpu["azurite_s"] * 1000 / n, cpu
-
-
-def _plural(unit: str) -> str:
-    return unit[:-1] + "ies" if unit.endswith("y") else unit + "s"
-
-
 def cpu_table(r: R) -> list[str]:
     lines = [
         "| Workload | Wall | Host CPU (share of a core) | Azurite CPU (share of a core) "
         "| Load average | Host CPU per unit | Azurite CPU per unit | Ceiling on 2 free cores |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for key in _UNITS:
-        found = _cpu_per_unit(r, key)
+    for key in UNITS:
+        found = cpu_per_unit(r, key)
         if found is None:
             continue
         unit, host, azurite, cpu = found
@@ -343,7 +96,7 @@ def cpu_table(r: R) -> list[str]:
             f"| {key} | {wall:.1f} s | {cpu['host_s']:.1f} s ({cpu['host_s'] / wall:.2f}) "
             f"| {cpu['azurite_s']:.1f} s ({cpu['azurite_s'] / wall:.2f}) | {cpu['load']} "
             f"| {host:.1f} ms/{unit} | {azurite:.1f} ms/{unit} "
-            f"| {1000 / max(host, azurite):,.0f} {_plural(unit)}/s |"
+            f"| {1000 / max(host, azurite):,.0f} {plural(unit)}/s |"
         )
     lines += [
         "",
@@ -356,21 +109,6 @@ def cpu_table(r: R) -> list[str]:
         "sequential hop never reach it).",
     ]
     return lines
-
-
-def _cpu_bound_text(r: R, key: str) -> str:
-    found = _cpu_per_unit(r, key.removesuffix("_p95"))
-    if found is None:
-        return ""
-    unit, host, azurite, cpu = found
-    wall = cpu["wall_s"]
-    busier = "Azurite" if azurite > host else "the host"
-    return (
-        f"CPU: the host used {cpu['host_s'] / wall:.2f} of a core and Azurite "
-        f"{cpu['azurite_s'] / wall:.2f} (load average {cpu['load']}), {host:.1f} and "
-        f"{azurite:.1f} ms of CPU per {unit}: with a free core each, {busier} would bound it "
-        f"at {1000 / max(host, azurite):,.0f} {_plural(unit)}/s. "
-    )
 
 
 def http_starts_section(r: R) -> list[str]:
@@ -416,92 +154,6 @@ def transactions_table(r: R) -> list[str]:
         f"Fixed cost of one orchestration (start, one checkpoint, completion): {overhead}.",
     ]
     return lines
-
-
-def _ops(ops: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:.2f}" for k, v in sorted(ops.items())) or "none"
-
-
-def bounds(r: R) -> list[str]:
-    """What bounds each missed goal, from the figures of this run."""
-    h = r["host"]
-    seq_ops = h["transactions"]["sequential"]["by_operation"]
-    beyond = {
-        k: v
-        for k, v in seq_ops.items()
-        if k not in ("queue.send", "queue.delete", "table.batch") and v >= 0.05
-    }
-    load = r["machine"]["load_before"][0], r["machine"]["load_after"][0]
-    cpu = (
-        "Two cores are shared by the engine, the SDK's replay, the storage SDKs' request "
-        f"handling and Azurite (and other work: load average {load[0]} before, {load[1]} after)."
-    )
-    out: list[str] = []
-    for g in GOALS:
-        ours = g.ours(r)
-        if g.goal in (0, float("inf")) or g.met(ours):
-            continue
-        floor = g.floor(r)
-        text = f"- **{g.label}** ({_fmt(ours)} {g.unit}, goal {_goal_text(g)}): "
-        if g.key == "idle_rps":
-            idle = h["idle"]
-            text += (
-                f"polling. Over the last {idle['idle_window_s']:.0f} s of "
-                f"{idle['idle_seconds']:.0f} s idle the host sent {_ops(idle['idle_by_operation'])}"
-                " requests in all. The floor is 5 pollers (4 control queues, the work-item "
-                "queue) each at the 30 s maximum interval plus the lease renewals every 10 s; "
-                "a short idle period (quick mode) measures the pollers while they are still "
-                "backing off."
-            )
-        elif floor is not None:
-            model = h["floors"].get(_floor_key(g.key), {}).get("model", "")
-            latency = g.key in ("sequential", "idle")
-            prices = "median latencies" if latency else "throughputs (32 requests in flight)"
-            if not g.met(floor):
-                text += (
-                    "storage first. The fewest round trips the Azure Storage task hub layout "
-                    f"needs ({model}) already come to {_fmt(floor)} {g.unit} at the {prices} "
-                    "Azurite showed in this run, beyond the goal: no host that keeps this "
-                    "layout on this Azurite and machine can meet it. "
-                )
-            else:
-                text += (
-                    f"the engine: the storage floor ({model}) is {_fmt(floor)} {g.unit} at the "
-                    f"{prices} Azurite showed in this run, within the goal. "
-                )
-            text += f"Ours is {_fmt(ours / floor)}x the floor. "
-            text += _cpu_budget(r, g.key)
-            if g.key in ("sequential", "idle", "tx_seq"):
-                text += (
-                    "Beyond the floor's send, delete and batch, each sequential activity makes "
-                    f"{_ops(beyond)} requests, each with its Python CPU (below). "
-                )
-            else:
-                text += "The gap is the engine's requests and its CPU (below). "
-        else:
-            text += "no storage floor applies. "
-        text += _cpu_bound_text(r, g.key)
-        out.append(text)
-    if not out:
-        return ["Every goal with a target was met in this run."]
-    out += [
-        "",
-        "Where the host's CPU goes during each workload: the py-spy profiles below; how to "
-        "read them, and earlier ones: docs/storage-client.md.",
-    ]
-    send = h["round_trips"]["queue.send"]
-    if "client_cpu" in send:
-        out += [
-            "",
-            "Common to all: the throughput prices are set mostly by the Python client, not by "
-            f"Azurite. During the send test the benchmark process used {send['client_cpu']:.2f} "
-            f"of a core, {_cpu_ms(send):.2f} ms of CPU per queue send through the minimal "
-            "client (see the round-trip table). The host runs on one event loop, "
-            "so all its requests and the SDK's replays share one core, and "
-            + cpu[0].lower()
-            + cpu[1:],
-        ]
-    return out
 
 
 def _warnings(r: R) -> list[str]:
@@ -556,54 +208,17 @@ def _warnings(r: R) -> list[str]:
     ]
 
 
-def _cpu_budget(r: R, key: str) -> str:
-    """The client CPU our own request count implies, at the measured CPU per request."""
-    h = r["host"]
-    trips = h["round_trips"]
-    if not all("client_cpu" in f for f in trips.values()):
-        return ""
-    each = sum(_cpu_ms(f) for f in trips.values()) / len(trips)
-    t = h["transactions"]
-    per_orch = sum(t["orchestration_overhead"].values()) + 5 * t["sequential"]["total"]
-    if key == "concurrent":
-        return (
-            f"We make {per_orch:.0f} requests per orchestration of 5 activities; at "
-            f"{each:.1f} ms of client CPU per request (mean of the round-trip table) that "
-            f"alone is {per_orch * each:.0f} ms of one core, at most "
-            f"{1000 / (per_orch * each):.0f} orchestrations/s. "
-        )
-    if key == "fan_out":
-        n = h["fan_out"]["activities"]
-        total = n * t["fan_out"]["total"]
-        return (
-            f"We make {total:,.0f} requests for the {n:,} activities; at {each:.1f} ms of "
-            f"client CPU per request that alone is {total * each / 1000:.1f} s of one core. "
-        )
-    if key == "sequential":
-        return (
-            f"Our {t['sequential']['total']:.1f} requests per hop cost "
-            f"{t['sequential']['total'] * each:.1f} ms of client CPU at {each:.1f} ms each. "
-        )
-    return ""
-
-
 def _looks_like_id(word: str) -> bool:
     bare = word.strip("'\";:,.")
     return len(bare) >= 16 and sum(c.isdigit() for c in bare) >= 4
 
 
-def _floor_key(key: str) -> str:
-    return {
-        "sequential": "sequential_ms_per_hop",
-        "fan_out": "fan_out_seconds",
-        "concurrent": "orchestrations_per_s",
-        "entities_1": "entity_ops_per_s",
-        "entities_100": "entity_ops_per_s",
-        "idle": "idle_to_first_activity_ms",
-        "events": "events_per_s",
-        "http_starts": "http_starts_per_s",
-        "tx_seq": "transactions_per_sequential_activity",
-    }.get(key, "")
+def _profiles() -> R | None:
+    return json.loads(PROFILES.read_text()) if PROFILES.exists() else None
+
+
+def _ab_steps() -> str:
+    return AB_STEPS.read_text(encoding="utf-8") if AB_STEPS.exists() else ""
 
 
 # -- plots ------------------------------------------------------------------------------------
@@ -617,7 +232,7 @@ def plot_hops(r: R, path: Path) -> None:
     floor = r["host"]["floors"]["sequential_ms_per_hop"]
     ax.axvline(floor["value"], color="grey", ls="--", label=f"floor: Azurite {floor['model']}")
     ax.axvline(15, color="green", ls=":", label="goal 15 ms")
-    peer = _peer("sequential", "median_ms")(r)
+    peer = peer_figure("sequential", "median_ms")(r)
     if peer is not None:
         ax.axvline(peer, color="tab:orange", ls="-.", label="DBOS (SQLite) median")
     ax.set_xlim(left=0)
@@ -669,7 +284,7 @@ def plot_peer(r: R, path: Path) -> None:
         ax.bar(["durable_host", "DBOS"], [ours, theirs], color=["tab:blue", "tab:orange"])
         ax.set_title(title, fontsize=9)
         for i, v in enumerate([ours, theirs]):
-            ax.text(i, v, _fmt(v), ha="center", va="bottom", fontsize=8)
+            ax.text(i, v, fmt(v), ha="center", va="bottom", fontsize=8)
     fig.suptitle("Workloads 1-3 side by side (same machine, same run)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -752,7 +367,7 @@ def write(r: R) -> None:
         *ratio_goals_section(r),
         "## What bounds each missed goal",
         "",
-        *bounds(r),
+        *bounds_section(r, _profiles(), _ab_steps()),
         "",
         "## Where the host's CPU goes (py-spy)",
         "",

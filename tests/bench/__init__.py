@@ -1,0 +1,1 @@
+"""The benchmark scripts of bench/ (run from the repository, not installed)."""

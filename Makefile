@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 NPMSTAMP := node_modules/.installed
 
-.PHONY: setup run test lint clean bench bench-quick bench-setup test-py soak soak-short
+.PHONY: setup run test lint clean bench bench-quick bench-report bench-setup test-py soak soak-short
 
 $(STAMP): pyproject.toml requirements.txt
 	$(PY) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench: bench-setup
 
 bench-quick: bench-setup
 	$(BIN)/python bench/run.py --quick
+
+# docs/performance.md and its plots again from bench/results/latest.json, without a new run.
+bench-report: bench-setup
+	$(BENCHVENV)/bin/python bench/report.py bench/results/latest.json
 
 # The chaos soak (bench/soak.py, docs/reliability.md): three hosts on one hub, faults of every
 # kind, every result checked; then its plot and table (bench/soak_report.py, in bench/.venv),

@@ -324,14 +324,15 @@ def _hop_cpu_text(
     )
     if max(host, azurite) > median:
         text += (
-            "Per hop, as there, counts the whole window (the warm-up, each chain's start and "
-            "end) and all of a process's threads, so it can exceed the median hop. "
+            "These figures, like the table's, divide the CPU of the whole window (its "
+            "warm-up, each chain's start and end, all of a process's threads) by the hops, so "
+            "they can exceed the median hop. "
         )
     busy = [name for name, (_, share) in shares.items() if share >= _SATURATED]
     for name in busy:
         ms = shares[name][0]
         text += (
-            f"{name[0].upper() + name[1:]} was busy all along: the hop's requests waited for "
+            f"**{name[0].upper() + name[1:]}** was busy all along: the hop's requests waited for "
             f"its CPU, so the hop falls toward the goal only as its {ms:.1f} ms per hop "
             f"falls ({'above' if ms > need else 'within'} the goal's {need:.2f} ms). "
         )

@@ -1,6 +1,8 @@
 """Write docs/performance.md and docs/perf-*.png from a results JSON of bench/run.py.
 
-Run (bench/.venv, which has matplotlib): bench/.venv/bin/python bench/report.py RESULTS.json
+Run (bench/.venv, which has matplotlib): bench/.venv/bin/python bench/report.py [RESULTS.json]
+(default bench/results/latest.json). bench/run.py runs it after a benchmark; on its own (or
+`make bench-report`) it re-renders the docs from stored results without running anything.
 """
 
 from __future__ import annotations
@@ -9,12 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 from goal_bounds import bounds_section
-from goals import GOALS, UNITS, R, cpu_ms, cpu_per_unit, fmt, goal_text, peer_figure, plural
+from goals import GOALS, UNITS, R, cpu_ms, cpu_per_unit, fmt, goal_text, plural
+from host_warnings import warnings_section
+from perf_plots import write_plots
 from profile_report import profiles_section
 from ratio_goals import AB_STEPS, ratio_goals_section
 
@@ -156,63 +156,6 @@ def transactions_table(r: R) -> list[str]:
     return lines
 
 
-def _warnings(r: R) -> list[str]:
-    records = r.get("host_warnings") or []
-    if not records:
-        return ["None: the host logged no warning."]
-    # Same message, many instances: show each distinct message once, with its count.
-    distinct: dict[str, tuple[str, int]] = {}
-    for line in records:
-        at, _, message = line.partition(" s ")
-        key = " ".join(w for w in message.split() if not _looks_like_id(w))
-        first, count = distinct.get(key, (at, 0))
-        distinct[key] = (first, count + 1)
-    shown = [f"    {count:4} x from {first} s: {key}" for key, (first, count) in distinct.items()]
-    more: list[str] = []
-    notes = []
-    if any("Reporting activity" in line for line in records):
-        notes += [
-            "",
-            "'Reporting activity ... failed; it will run again': in the runs examined, the "
-            "delete of the activity's work item met 404 MessageNotFound (a stale pop "
-            "receipt), so the activity's result is reported again: the host's at-least-once "
-            "path, seen here only under saturation, with the stall that follows.",
-        ]
-    if any("Finishing a checkpoint" in line for line in records):
-        notes += [
-            "",
-            "'Finishing a checkpoint ... failed': in the runs examined, after a stall the "
-            "delete of a control-queue message met 404 MessageNotFound (its pop receipt had "
-            "gone stale); the history was already written, so the next checkpoint repairs the "
-            "status and the message's copy is dropped as a duplicate.",
-        ]
-    if any("could not be renewed" in line for line in records):
-        notes += [
-            "",
-            "A lease that could not be renewed in time means a renewal (every 10 s, 30 s "
-            "leases) did not get an answer in time. Lease renewals have their own connection "
-            "pool, so they no longer queue behind the workload; what remains is in-memory "
-            "Azurite stalling every request at once for seconds to minutes when it holds the "
-            "data of the heavy workloads (timed outside this suite: a lease query and a queue "
-            "receive both waiting 12 s together, about 50 s after two 1,000-activity fan-outs). "
-            "The host then releases its control queues and claims them again at the next "
-            "pass. Medians keep such a run from setting a figure; the idle workload runs "
-            "first, before Azurite holds that data.",
-        ]
-    return [
-        f"{len(records)} warning(s), times from the start of the run:",
-        "",
-        *shown,
-        *more,
-        *notes,
-    ]
-
-
-def _looks_like_id(word: str) -> bool:
-    bare = word.strip("'\";:,.")
-    return len(bare) >= 16 and sum(c.isdigit() for c in bare) >= 4
-
-
 def _profiles() -> R | None:
     return json.loads(PROFILES.read_text()) if PROFILES.exists() else None
 
@@ -221,101 +164,9 @@ def _ab_steps() -> str:
     return AB_STEPS.read_text(encoding="utf-8") if AB_STEPS.exists() else ""
 
 
-# -- plots ------------------------------------------------------------------------------------
-
-
-def plot_hops(r: R, path: Path) -> None:
-    samples = sorted(r["host"]["sequential"]["samples_ms"])
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    ys = [(i + 1) / len(samples) for i in range(len(samples))]
-    ax.step(samples, ys, where="post", label="durable_host (Azurite)")
-    floor = r["host"]["floors"]["sequential_ms_per_hop"]
-    ax.axvline(floor["value"], color="grey", ls="--", label=f"floor: Azurite {floor['model']}")
-    ax.axvline(15, color="green", ls=":", label="goal 15 ms")
-    peer = peer_figure("sequential", "median_ms")(r)
-    if peer is not None:
-        ax.axvline(peer, color="tab:orange", ls="-.", label="DBOS (SQLite) median")
-    ax.set_xlim(left=0)
-    ax.set_xlabel("ms per sequential hop")
-    ax.set_ylabel("fraction of hops")
-    ax.set_title("Workload 1: latency of one activity hop (CDF)")
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_floor(r: R, path: Path) -> None:
-    """Each workload as a share of its physical limit (100% = at Azurite's floor)."""
-    rows = []
-    for g in GOALS:
-        floor = g.floor(r)
-        if floor is None or g.key in ("tx_fan", "idle_rps", "sequential_p95"):
-            continue
-        ours = g.ours(r)
-        share = floor / ours if g.lower_is_better else ours / floor
-        rows.append((g.label, share * 100))
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    labels = [label for label, _ in rows][::-1]
-    values = [v for _, v in rows][::-1]
-    ax.barh(labels, values, color=["tab:green" if v >= 50 else "tab:red" for v in values])
-    ax.axvline(100, color="grey", ls="--")
-    for i, v in enumerate(values):
-        ax.text(v, i, f" {v:.0f}%", va="center", fontsize=8)
-    ax.set_xlabel("% of the physical limit (Azurite round trips; 100% = at the floor)")
-    ax.set_title("How close to what storage allows")
-    ax.tick_params(axis="y", labelsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_peer(r: R, path: Path) -> None:
-    peer = r.get("peer")
-    keys = [
-        ("sequential", "median_ms", "hop, ms\n(lower is better)"),
-        ("fan_out", "seconds", "fan-out, s\n(lower is better)"),
-        ("concurrent", "per_s", "orchestrations/s\n(higher is better)"),
-    ]
-    fig, axes = plt.subplots(1, 3, figsize=(8, 3.2))
-    for ax, (work, field, title) in zip(axes, keys, strict=True):
-        ours = r["host"][work][field]
-        theirs = peer[work][field] if peer else 0
-        ax.bar(["durable_host", "DBOS"], [ours, theirs], color=["tab:blue", "tab:orange"])
-        ax.set_title(title, fontsize=9)
-        for i, v in enumerate([ours, theirs]):
-            ax.text(i, v, fmt(v), ha="center", va="bottom", fontsize=8)
-    fig.suptitle("Workloads 1-3 side by side (same machine, same run)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_transactions(r: R, path: Path) -> None:
-    t = r["host"]["transactions"]
-    ops = sorted(set(t["sequential"]["by_operation"]) | set(t["fan_out"]["by_operation"]))
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    bottoms = [0.0, 0.0]
-    for op in ops:
-        vals = [t["sequential"]["by_operation"].get(op, 0), t["fan_out"]["by_operation"].get(op, 0)]
-        ax.bar(["per sequential activity", "per fan-out activity"], vals, bottom=bottoms, label=op)
-        bottoms = [b + v for b, v in zip(bottoms, vals, strict=True)]
-    ax.axhline(8, color="green", ls=":", label="goal (sequential) 8")
-    ax.set_ylabel("storage requests")
-    ax.set_title("Workload 7: storage requests per activity, by operation")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def write(r: R) -> None:
-    plot_hops(r, DOCS / "perf-hops.png")
-    plot_floor(r, DOCS / "perf-floor.png")
-    plot_peer(r, DOCS / "perf-peer.png")
-    plot_transactions(r, DOCS / "perf-transactions.png")
+def _head(r: R) -> list[str]:
+    """The title, the run and the results table."""
     m = r["machine"]
-    h = r["host"]
     sizes = r["sizes"]
     peer = r.get("peer")
     peer_line = (
@@ -324,7 +175,7 @@ def write(r: R) -> None:
         if peer
         else "DBOS was not run (bench/.venv missing or --no-peer)"
     )
-    doc = [
+    return [
         "# Performance",
         "",
         "Generated by `python bench/run.py` (`make bench`) from `bench/results/latest.json`; "
@@ -364,6 +215,13 @@ def write(r: R) -> None:
         "",
         "![share of the physical limit](perf-floor.png)",
         "",
+    ]
+
+
+def _analysis(r: R) -> list[str]:
+    """Issue 24's goals, what bounds the missed ones, and where the CPU goes."""
+    h = r["host"]
+    return [
         *ratio_goals_section(r),
         "## What bounds each missed goal",
         "",
@@ -388,6 +246,13 @@ def write(r: R) -> None:
         "",
         *cpu_table(r),
         "",
+    ]
+
+
+def _storage(r: R) -> list[str]:
+    """Azurite's round trips, the storage requests, the peer, warnings and memory."""
+    h = r["host"]
+    return [
         "## The physical limit: Azurite's round trips",
         "",
         "Measured from the benchmark process with a minimal client and with the Azure SDK "
@@ -427,7 +292,7 @@ def write(r: R) -> None:
         "",
         "## Host warnings during the run",
         "",
-        *_warnings(r),
+        *warnings_section(r),
         "",
         "## Memory",
         "",
@@ -436,6 +301,11 @@ def write(r: R) -> None:
         "MiB before; sampled every 10 ms from /proc; the benchmark harness shares the process).",
         "",
     ]
+
+
+def write(r: R) -> None:
+    write_plots(r, DOCS)
+    doc = [*_head(r), *_analysis(r), *_storage(r)]
     (DOCS / "performance.md").write_text("\n".join(doc))
 
 

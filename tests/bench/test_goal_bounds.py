@@ -206,7 +206,7 @@ def test_a_missed_hop_ratio_is_latency_bound_and_names_the_busy_process(
 
     assert "a hop of at most 3.00 ms" in entry
     assert "latency-bound" in entry
-    assert "Azurite was busy all along" in entry
+    assert "**Azurite** was busy all along" in entry
     assert "The host was not busy all along (0.30 of a core)" in entry
     assert "6.20 against the floor model's 5" in entry
     assert "queue.receive 0.20, table.merge 1.00" in entry

@@ -150,6 +150,7 @@ async def test_call_to_an_unknown_activity_fails_the_orchestration(engine: Engin
     assert status.output is not None
     assert "no_such_activity" in status.output
     assert "doesn't exist" in status.output
+    assert f"the task hub '{engine.names.hub}'" in status.output
     # Nothing was scheduled for the missing function.
     events = await history(engine, instance_id)
     assert not any(isinstance(e, TaskScheduled) for e in events)

@@ -164,6 +164,8 @@ async def test_a_start_for_an_orchestrator_the_app_lacks_fails_the_instance(
     status = await eventually(finished, timeout=20, what="orphan-1 to finish")
     assert status.runtime_status is OrchestrationStatus.Failed
     assert "'removed_orchestrator' doesn't exist" in (status.output or "")
+    # A start from another app on the same hub looks exactly like this: the message says so.
+    assert f"no other app uses the task hub '{engine.names.hub}'" in (status.output or "")
     assert await engine.storage.peek_count(engine.names.poison_queue) == 0
 
 

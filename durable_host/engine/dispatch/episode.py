@@ -52,6 +52,18 @@ _DECIDED = (
 )
 
 
+def _shared_hub_hint(hub: str) -> str:
+    # Two apps on one task hub (the same hub name on one storage account, e.g. both left at
+    # the default 'TestHubName') take each other's messages, on Azure as here: the instance
+    # then fails in the app that lacks its function. Saying so saves a long hunt.
+    if not hub:
+        return ""
+    return (
+        f", and that no other app uses the task hub '{hub}' on this storage account (apps "
+        "sharing a task hub take each other's work: give each its own hubName in host.json)"
+    )
+
+
 class EpisodeRunner:
     """Decides episodes through the executor of each orchestrator (executors.py); counts
     those that ran the orchestrator and those decided without it."""
@@ -60,9 +72,11 @@ class EpisodeRunner:
         self,
         executor_for: Callable[[str], OrchestrationExecutor],
         known_activity: Callable[[str], bool] | None,
+        hub: str = "",
     ) -> None:
         self._executor_for = executor_for
         self._known_activity = known_activity
+        self._hub = hub
         self.episodes_run = 0
         self.episodes_skipped = 0
 
@@ -86,7 +100,8 @@ class EpisodeRunner:
                 ctx,
                 f"The function '{started.name}' doesn't exist, is disabled, or is not an "
                 "orchestrator function. Additional info: check the name passed to start_new or "
-                "call_sub_orchestrator against the app's @app.orchestration_trigger functions.",
+                "call_sub_orchestrator against the app's @app.orchestration_trigger functions"
+                f"{_shared_hub_hint(self._hub)}.",
                 "Exception",
             )
         if decision.skipped:
@@ -98,7 +113,7 @@ class EpisodeRunner:
             message = (
                 f"The function '{unknown}' doesn't exist, is disabled, or is not an activity "
                 "function. Additional info: check the name passed to context.call_activity "
-                "against the app's @app.activity_trigger functions."
+                f"against the app's @app.activity_trigger functions{_shared_hub_hint(self._hub)}."
             )
             failed = failed_decision(ctx, message, "Exception")
             failed.custom_status = decision.custom_status

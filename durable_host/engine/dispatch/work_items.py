@@ -57,7 +57,7 @@ class WorkItemRunner:
         tracer: DurableTracer | None = None,
     ) -> None:
         self._storage = storage
-        self._episodes = EpisodeRunner(executor_for, known_activity)
+        self._episodes = EpisodeRunner(executor_for, known_activity, storage.names.hub)
         self._clock = clock
         self.rows = rows
         # When host.json turns tracing on; None costs one test per episode.

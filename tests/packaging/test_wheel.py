@@ -149,14 +149,24 @@ def new_app(folder: Path, venv: Venv, env: dict[str, str]) -> Path:
 
 @pytest.fixture
 def hold_azurite_port() -> Iterator[None]:
-    """Keeps 127.0.0.1:10000 busy (when free), so the host starts its own Azurite on free ports
-    and never joins an emulator another test left on the well-known ones."""
+    """Keeps one of 127.0.0.1:10000-10002 busy, so the host starts its own Azurite on free
+    ports and never joins an emulator another test (or the developer) left on the
+    well-known ones: the host joins only when all three listen."""
     holder = socket.socket()
-    try:
-        holder.bind(("127.0.0.1", 10000))
+    for port in (10000, 10001, 10002):
+        try:
+            holder.bind(("127.0.0.1", port))
+        except OSError:
+            continue
         holder.listen(128)  # probes are never accepted; room for all of them
-    except OSError:
-        pass
+        break
+    else:
+        holder.close()
+        pytest.fail(
+            "A storage emulator listens on 127.0.0.1:10000-10002, so the host would join it "
+            "instead of starting its own Azurite, which is what this test checks: stop that "
+            "emulator and run the test again."
+        )
     try:
         yield
     finally:

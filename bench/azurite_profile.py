@@ -28,6 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 from durable_host.server.azurite import AzuriteProcess  # noqa: E402
 
+INTERVAL_US = 200  # Node's sampling interval
+
+
+def node_flags(folder: Path) -> list[str]:
+    """Node's options for a CPU profile of Azurite, written into `folder` when it exits."""
+    return ["--cpu-prof", f"--cpu-prof-dir={folder}", f"--cpu-prof-interval={INTERVAL_US}"]
+
 
 def _run(azurite: AzuriteProcess, workload: str) -> tuple[float, float]:
     """One engine_ab child run; its CLOCK_MONOTONIC window in microseconds (V8's clock)."""
@@ -52,10 +59,37 @@ def _frame(node: dict[str, Any]) -> tuple[str, str]:
     return (url or name), name
 
 
-def summarize(profile: dict[str, Any], windows: list[tuple[float, float]], top: int) -> None:
+def category(node: dict[str, Any]) -> str:
+    """What a profile node's code is, in the few kinds the report compares across workloads."""
+    url = node["callFrame"]["url"]
+    if "node_modules/" in url:
+        package = url.split("node_modules/")[-1]
+        if package.startswith("lokijs/"):
+            return "LokiJS (the in-memory store)"
+        if package.startswith("azurite/"):
+            return (
+                "Azurite's generated dispatchers and serializers"
+                if "/generated/" in package
+                else "Azurite's handlers, middleware and persistence"
+            )
+        return "other packages (Express, router, ms-rest-js, ...)"
+    if url.startswith("node:"):
+        return "Node's built-in modules (HTTP, streams, sockets)"
+    if node["callFrame"]["functionName"] == "(garbage collector)":
+        return "garbage collection"
+    return "native code and the rest (socket writes, hashing, (program))"
+
+
+def busy_counts(
+    profile: dict[str, Any], windows: list[tuple[float, float]]
+) -> tuple[collections.Counter[str], collections.Counter[str], float]:
+    """Busy samples of the profile's main thread inside `windows` (V8's clock, microseconds),
+    by package or module, by function and by category, and the microseconds they cover."""
     nodes = {node["id"]: node for node in profile["nodes"]}
     groups: collections.Counter[str] = collections.Counter()
     functions: collections.Counter[str] = collections.Counter()
+    categories: collections.Counter[str] = collections.Counter()
+    busy_us = 0.0
     at = profile["startTime"]
     for sample, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
         at += delta
@@ -63,12 +97,40 @@ def summarize(profile: dict[str, Any], windows: list[tuple[float, float]], top: 
         if function != "(idle)" and any(a <= at <= b for a, b in windows):
             groups[group] += 1
             functions[function] += 1
+            categories[category(nodes[sample])] += 1
+            busy_us += delta
+    return groups, functions, categories, busy_us
+
+
+def summary(profile: dict[str, Any], window: tuple[float, float], top: int = 8) -> dict[str, Any]:
+    """What bench/run.py keeps of a profile: the busy samples in `window`, the share of the
+    window the main thread was busy, and the shares by category and the largest by package
+    and by function."""
+    groups, functions, categories, busy_us = busy_counts(profile, [window])
+    busy = sum(groups.values()) or 1
+    return {
+        "busy_samples": sum(groups.values()),
+        "busy_share": round(busy_us / max(window[1] - window[0], 1.0), 3),
+        "categories": {c: round(n / busy, 3) for c, n in categories.most_common()},
+        "groups": {g: round(n / busy, 3) for g, n in groups.most_common(top)},
+        "functions": {f: round(n / busy, 3) for f, n in functions.most_common(top)},
+    }
+
+
+def summarize(profile: dict[str, Any], windows: list[tuple[float, float]], top: int) -> None:
+    groups, functions, _, _ = busy_counts(profile, windows)
     busy = sum(groups.values()) or 1
     print(f"{busy} busy samples in the measured runs")
     for title, counter in (("package or module", groups), ("function (self time)", functions)):
         print(f"\n--- by {title}")
         for key, count in counter.most_common(top):
             print(f"{100 * count / busy:5.1f}%  {key}")
+
+
+def newest_profile(folder: Path) -> dict[str, Any] | None:
+    """The last profile Node wrote into `folder` (Node writes one when Azurite exits)."""
+    found = sorted(folder.glob("*.cpuprofile"), key=lambda p: p.stat().st_mtime)
+    return json.loads(found[-1].read_text()) if found else None
 
 
 def main() -> None:
@@ -80,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     out = (args.out or Path(tempfile.mkdtemp(prefix="azurite-profile-"))).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    flags = ["--cpu-prof", f"--cpu-prof-dir={out}", "--cpu-prof-interval=200"]
+    flags = node_flags(out)
     windows = []
     with AzuriteProcess(ROOT, node_flags=flags) as azurite:
         for _ in range(max(args.runs, 2)):

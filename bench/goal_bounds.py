@@ -2,17 +2,17 @@
 
 It covers every goal the run missed in both tables: the results table's (bench/goals.py) and
 issue 24's ratios (bench/ratio_goals.py). Every figure and every conclusion is read off the
-run's own results (and the stored py-spy profiles): a figure the results lack leaves its
-sentence out or says it is missing, so the text stays true for any run.
+run's own results (its profiles too; stored ones for results without them): a figure the
+results lack leaves its sentence out or says it is missing, so the text stays true for any run.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import ratio_goals
 from goals import GOALS, Goal, R, cpu_ms, cpu_per_unit, floor_key, fmt, goal_text, plural
+from profile_report import profile_line
 
 __all__ = ["MET", "bounds_section"]
 
@@ -24,8 +24,9 @@ _FLOOR_OPS = ("queue.send", "queue.delete", "table.batch")
 
 
 def bounds_section(r: R, profiles: R | None = None, ab_steps: str = "") -> list[str]:
-    """The section's lines. `profiles` is bench/results/profiles.json (bench/host_profile.py
-    --save), `ab_steps` the text of the A/B steps shown above it (bench/ab_steps.md)."""
+    """The section's lines. `profiles` are the run's ("profiles" in its results) or those
+    bench/host_profile.py --save stored; `ab_steps` is the text of the A/B steps shown above
+    it (bench/ab_steps.md)."""
     entries = _absolute_entries(r)
     for goal, value in ratio_goals.missed(r):
         entries += ["", *_ratio_entry(r, goal, value, profiles, ab_steps)]
@@ -197,7 +198,7 @@ def _ratio_entry(
         body = _throughput_text(r, goal)
     else:
         body = _cpu_bound_text(r, goal.workload) or "this run holds no CPU figures for it. "
-    return [head + body.rstrip(), _profile_line(goal.workload, profiles, ab_steps)]
+    return [head + body.rstrip(), profile_line(goal.workload, profiles, ab_steps)]
 
 
 def _a(unit: str) -> str:
@@ -260,7 +261,16 @@ def _requests_text(r: R, key: str, unit: str, floor: float, azurite: float, mode
     counted = _model_requests(model)
     ours = _requests_per_orchestration(r) if key == "concurrent" else None
     text = ""
-    if ours is not None:
+    starts = r["host"].get(key, {}) if key == "http_starts" else {}
+    if "requests_per_start" in starts:
+        ours = float(starts["requests_per_start"])
+        text += (
+            f"Storage requests: {ours:.2f} per {unit} by the host over the timed runs (this "
+            "run's count, its pollers and lease renewals of those seconds included; besides, "
+            f"the benchmark's client read the status {starts['wait_requests_per_start']:.2f} "
+            "times per start while it waited)"
+        )
+    elif ours is not None:
         t = r["host"]["transactions"]
         text += (
             f"Storage requests: about {ours:.1f} per {unit} (this run's counts: "
@@ -344,29 +354,3 @@ def _hop_cpu_text(
                 "for the other process or for a core. "
             )
     return text
-
-
-def _profile_line(workload: str, profiles: R | None, ab_steps: str) -> str:
-    w: dict[str, Any] | None = (profiles or {}).get("workloads", {}).get(workload)
-    if w is None or profiles is None:
-        text = (
-            f"  - Profiles: no py-spy profile of `{workload}` is stored "
-            f"(`bench/host_profile.py {workload} --save` writes one). "
-        )
-    else:
-        categories = sorted(w["categories"].items(), key=lambda kv: -kv[1])[:3]
-        frames = list(w["frames"].items())[:3]
-        text = (
-            f"  - Profiles: py-spy, column `{workload}` of the table below (its own run, "
-            f"{profiles['started']}, load average {w['load']}): the event loop busy "
-            f"{w['loop_busy_share']:.0%} of the wall time; the largest shares of the host's "
-            "busy samples: " + ", ".join(f"{c} {v:.0%}" for c, v in categories) + "; its top "
-            "frames of durable_host: " + ", ".join(f"`{f}` {v:.0%}" for f, v in frames) + ". "
-        )
-    text += (
-        "Azurite's CPU: `bench/azurite_profile.py` (Node's `--cpu-prof`) profiles it; this "
-        "run's results hold no Azurite profile"
-    )
-    if "azurite_profile.py" in ab_steps:
-        return text + "; the last one, taken by hand, is summarized in the steps above."
-    return text + "."

@@ -15,7 +15,7 @@ from goal_bounds import bounds_section
 from goals import GOALS, UNITS, R, cpu_ms, cpu_per_unit, fmt, goal_text, plural
 from host_warnings import warnings_section
 from perf_plots import write_plots
-from profile_report import profiles_section
+from profile_report import azurite_section, profiles_section
 from ratio_goals import AB_STEPS, ratio_goals_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,9 +127,21 @@ def http_starts_section(r: R) -> list[str]:
         f"orchestration has completed: p50 {hs['p50_ms']:.0f} ms, p95 {hs['p95_ms']:.0f} ms; "
         f"{hs['per_s']:.0f} starts/s (median of the runs: {_list(hs['per_s_all'])}). With a "
         "fixed number of clients, latency and rate are tied (clients = rate x latency): "
-        "10 clients at 150 starts/s leave each start 67 ms.",
+        "10 clients at 150 starts/s leave each start 67 ms." + _start_requests(hs),
         "",
     ]
+
+
+def _start_requests(hs: R) -> str:
+    if "requests_per_start" not in hs:
+        return ""
+    ops = ", ".join(f"{k} {v:.2f}" for k, v in hs["requests_by_operation"].items())
+    return (
+        f" Storage requests per start over the timed runs: {hs['requests_per_start']:.2f} by "
+        f"the host ({ops}; its pollers and lease renewals of those seconds included), besides "
+        f"{hs['wait_requests_per_start']:.2f} status reads by the benchmark's client while it "
+        "waited for each instance to complete."
+    )
 
 
 def _list(values: list[float]) -> str:
@@ -156,7 +168,11 @@ def transactions_table(r: R) -> list[str]:
     return lines
 
 
-def _profiles() -> R | None:
+def _profiles(r: R) -> R | None:
+    """This run's profiles, or for results without them (older runs, --no-profiles) the ones
+    bench/host_profile.py --save stored."""
+    if r.get("profiles"):
+        return dict(r["profiles"])
     return json.loads(PROFILES.read_text()) if PROFILES.exists() else None
 
 
@@ -221,15 +237,20 @@ def _head(r: R) -> list[str]:
 def _analysis(r: R) -> list[str]:
     """Issue 24's goals, what bounds the missed ones, and where the CPU goes."""
     h = r["host"]
+    profiles = _profiles(r)
     return [
         *ratio_goals_section(r),
         "## What bounds each missed goal",
         "",
-        *bounds_section(r, _profiles(), _ab_steps()),
+        *bounds_section(r, profiles, _ab_steps()),
         "",
         "## Where the host's CPU goes (py-spy)",
         "",
-        *profiles_section(PROFILES),
+        *profiles_section(profiles),
+        "",
+        "## Where Azurite's CPU goes (Node's --cpu-prof)",
+        "",
+        *azurite_section(profiles),
         "",
         "## Sequential hops",
         "",

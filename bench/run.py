@@ -5,7 +5,9 @@ Run: .venv/bin/python bench/run.py [--quick] [--no-peer]   (or `make bench`)
 Writes bench/results/latest.json, then docs/performance.md and docs/perf-*.png; --quick
 writes bench/results/quick.json and prints the figures (add --report for the docs too).
 The peer and the plots run in bench/.venv (bench/requirements.txt), never in the project's
-own environment. Prints progress; asserts no timing.
+own environment. After the timed runs, the workloads of issue 24's ratio goals run once more
+each, profiled (host and Azurite), and the results keep the profiles' summaries
+(--no-profiles skips them). Prints progress; asserts no timing.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 from cpu_meter import CpuMeter  # noqa: E402
+from host_profile import profile_all  # noqa: E402
 from physical import floors, measure_round_trips  # noqa: E402
 from storage_counter import StorageCounter  # noqa: E402
 from workloads import Suite  # noqa: E402
@@ -66,6 +69,12 @@ QUICK = {
     "runs": 1,
     "samples": 30,
 }
+
+# Profiled after all the timed runs, each in a run of its own so that profiling never perturbs
+# a figure: the workloads of issue 24's ratio goals (bench/host_profile.py: py-spy on the
+# host, Node's --cpu-prof on Azurite).
+PROFILED = ("sequential", "fan_out", "concurrent", "http_starts")
+PROFILE_RATE = 100  # py-spy's samples per second
 
 
 class Clock:
@@ -315,8 +324,15 @@ def summary(results: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run < 60 s")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes: a smoke run (about a minute, the profiles half of it)",
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip the DBOS side by side")
+    parser.add_argument(
+        "--no-profiles", action="store_true", help="skip the profiles taken after the timed runs"
+    )
     parser.add_argument(
         "--output", type=Path, help="results JSON (default: results/latest.json; quick.json)"
     )
@@ -351,6 +367,11 @@ def main() -> None:
     results["host_warnings"] = warnings.records
     results["peer"] = None if args.no_peer else run_peer(args.quick, clock)
     results["machine"]["load_after"] = _load()
+    if not args.no_profiles:
+        results["profiles"] = {
+            **profile_all(PROFILED, PROFILE_RATE, sizes, clock.say),
+            "in_run": True,
+        }
     results["seconds"] = round(time.perf_counter() - clock.started, 1)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=1) + "\n")

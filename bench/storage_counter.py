@@ -10,14 +10,19 @@ is unchanged:
     with counter.attached():
         ...  # run the engine
     counter.snapshot()  # {"queue.send": 412, "table.batch": 103, ...}
+
+Requests made inside `with counter.aside("client"):` (in that task and the tasks it starts)
+are also counted apart, in `counter.snapshot("client")`: e.g. the benchmark's own status reads
+while it waits for an instance, to tell them from the host's.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -28,6 +33,8 @@ from azure.core.pipeline.transport import AioHttpTransport
 from durable_host.taskhub.rest_client import RestClient, RestResponse
 
 __all__ = ["StorageCounter", "classify", "diff"]
+
+_ASIDE: ContextVar[str] = ContextVar("storage_counter_aside", default="")
 
 
 def classify(service: str, method: str, url: str) -> str:
@@ -78,6 +85,7 @@ class StorageCounter(SansIOHTTPPolicy[Any, Any]):
     def __init__(self, ports: Mapping[int, str]) -> None:
         self._ports = dict(ports)
         self._counts: Counter[str] = Counter()
+        self._aside: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._lock = threading.Lock()
 
     def on_request(self, request: PipelineRequest[Any]) -> None:
@@ -90,12 +98,26 @@ class StorageCounter(SansIOHTTPPolicy[Any, Any]):
         if service is None:
             return  # not the emulator under test (e.g. the peer's endpoints)
         name = classify(service, method, url)
+        label = _ASIDE.get()
         with self._lock:
             self._counts[name] += 1
+            if label:
+                self._aside[label][name] += 1
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self, aside: str = "") -> dict[str, int]:
+        """Every request so far by operation, or only those made inside `aside(label)`."""
         with self._lock:
-            return dict(self._counts)
+            return dict(self._aside[aside] if aside else self._counts)
+
+    @staticmethod
+    @contextmanager
+    def aside(label: str) -> Iterator[None]:
+        """Requests made inside the block count apart too, under `label` (see snapshot)."""
+        token = _ASIDE.set(label)
+        try:
+            yield
+        finally:
+            _ASIDE.reset(token)
 
     def total(self) -> int:
         with self._lock:

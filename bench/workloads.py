@@ -27,10 +27,13 @@ from durable_host.functions import FunctionIndex, FunctionInvoker, load_app
 from durable_host.server.host import DurableHost, HostOptions
 from durable_host.taskhub.storage import TaskHubStorage
 
-__all__ = ["Suite"]
+__all__ = ["Suite", "requests_per_start"]
 
 APP_DIR = Path(__file__).resolve().parent / "app"
+# The benchmark client's own requests while it waits for an instance (StorageCounter.aside).
+_WAITS = "bench client waits"
 Progress = Callable[[str], None]
+R = dict[str, Any]
 
 
 def _input(value: object) -> str:
@@ -296,12 +299,14 @@ class Suite:
                         if response.status != 202:
                             raise RuntimeError(f"the starter answered {response.status}")
                         instance = (await response.json())["id"]
-                    status = await engine.client.wait_for_completion(instance, timeout=600)
+                    with self.counter.aside(_WAITS):
+                        status = await engine.client.wait_for_completion(instance, timeout=600)
                     if status is None or status.runtime_status.name != "Completed":
                         raise RuntimeError(f"started instance did not complete: {status}")
                     return time.perf_counter() - started
 
                 await one()  # warm-up: imports, connections
+                before = self.counter.snapshot(), self.counter.snapshot(_WAITS)
                 for run in range(runs):
                     jobs = iter(range(total))
 
@@ -313,6 +318,12 @@ class Suite:
                     rates.append(total / (time.perf_counter() - started))
                     latencies += [s * 1000 for part in done for s in part]
                     self.progress(f"  run {run + 1}/{runs}: {rates[-1]:.0f} starts/s")
+                await self._settled(engine)
+                requests = requests_per_start(
+                    diff(self.counter.snapshot(), before[0]),
+                    diff(self.counter.snapshot(_WAITS), before[1]),
+                    total * runs,
+                )
         return {
             "starts": total,
             "clients": clients,
@@ -321,7 +332,16 @@ class Suite:
             "per_s_all": rates,
             "p50_ms": statistics.median(latencies),
             "p95_ms": _percentile(latencies, 0.95),
+            **requests,
         }
+
+    @staticmethod
+    async def _settled(engine: Engine) -> None:
+        """Until the last checkpoints' background writes and deletes are done (at most 5 s):
+        they belong to the starts just counted. Bounded, so a busy engine only counts less."""
+        deadline = time.monotonic() + 5
+        while not engine.is_idle() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     @asynccontextmanager
     async def http_host(self) -> AsyncIterator[DurableHost]:
@@ -401,6 +421,19 @@ class Suite:
             "fan_out": _per_activity(fan_ops, base, fan),
             "orchestration_overhead": base,
         }
+
+
+def requests_per_start(every: dict[str, int], waits: dict[str, int], starts: int) -> R:
+    """The requests of the timed runs per HTTP start: the host's (everything counted, the
+    pollers and leases of those seconds included, less the benchmark's waits) and the waits'
+    (the benchmark client's status reads until each instance completed)."""
+    host = {k: (n - waits.get(k, 0)) / starts for k, n in sorted(every.items())}
+    host = {k: v for k, v in host.items() if v}
+    return {
+        "requests_per_start": sum(host.values()),
+        "requests_by_operation": host,
+        "wait_requests_per_start": sum(waits.values()) / starts,
+    }
 
 
 def _ran(engine: Engine, operations: int) -> Callable[[], bool]:

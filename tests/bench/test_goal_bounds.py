@@ -196,6 +196,26 @@ def test_a_process_over_the_goal_rates_budget_is_told_what_it_needs(
     assert "This run's results hold no storage request count per start" in entry
 
 
+def test_the_http_start_entry_counts_this_runs_requests_per_start(
+    goal_bounds: ModuleType,
+) -> None:
+    results = _with(
+        http_starts__per_s=200.0,
+        http_starts__requests_per_start=11.26,
+        http_starts__wait_requests_per_start=1.5,
+    )
+
+    entry = _entry(goal_bounds.bounds_section(results), "HTTP starts / floor")
+
+    assert "Storage requests: 11.26 per start by the host over the timed runs" in entry
+    assert "read the status 1.50 times per start" in entry
+    assert "the floor model (3 send + 3 delete + 2 batch + 2 upsert per" in entry
+    assert "counts 10" in entry
+    # Azurite's 3 ms per start over the host's 11.26 requests.
+    assert "(0.27 ms per request)" in entry
+    assert "hold no storage request count" not in entry
+
+
 def test_a_missed_hop_ratio_is_latency_bound_and_names_the_busy_process(
     goal_bounds: ModuleType,
 ) -> None:

@@ -7,6 +7,7 @@ Ctrl-C never leaves work half-acknowledged: storage stays the source of truth.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -38,6 +39,7 @@ from durable_host.http.app import create_app
 from durable_host.http.binding import ClientEndpoints, client_binding_json
 from durable_host.http.durable_api import DurableApi
 from durable_host.http.function_keys import is_loopback
+from durable_host.http.local_calls import InProcessApi
 from durable_host.http.triggers import HttpTriggers, function_route
 from durable_host.server.azurite import AzuriteProcess
 from durable_host.server.host_storage import host_storage
@@ -64,6 +66,9 @@ if TYPE_CHECKING:
 __all__ = ["DurableHost", "HostOptions", "engine_settings"]
 
 log = logging.getLogger("durable_host")
+
+# How long a stop lets HTTP requests under way finish (aiohttp's runner, and in process).
+_SHUTDOWN_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,8 @@ class DurableHost:
         self._runner: web.AppRunner | None = None
         self._sock: socket.socket | None = None
         self._grpc: GrpcListener | None = None
+        self._in_process: InProcessApi | None = None
+        self._unserve: Callable[[], None] = lambda: None
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -209,12 +216,26 @@ class DurableHost:
         if self.engine.tracer is not None:
             app.middlewares.append(_continue_trace(self.engine.tracer))
         self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=10.0
+            app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT
         )
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
         self._sock = None  # the site owns it now
+        self._serve_sdk_in_process(app)
         self.echo(banner(index, settings, keys, self.base_url, self.grpc_address))
+
+    def _serve_sdk_in_process(self, app: web.Application) -> None:
+        """The 1.x SDK's client calls to the RPC base answered in process (http/local_calls.py)."""
+        assert self.endpoints is not None
+        if self.endpoints.rpc_base_url is None or not has_1x_sdk():
+            return
+        from durable_host.functions import sdk_client_calls
+
+        if sdk_client_calls.install():
+            self._in_process = api = InProcessApi(app, self.endpoints.rpc_origin)
+            self._unserve = sdk_client_calls.serve_locally(
+                api.origin, asyncio.get_running_loop(), api.call
+            )
 
     @property
     def grpc_address(self) -> str | None:
@@ -233,6 +254,10 @@ class DurableHost:
 
     async def stop(self) -> None:
         """Stop accepting HTTP, let the engine finish in-flight work, then stop Azurite."""
+        self._unserve()
+        if self._in_process is not None:
+            await self._in_process.close(timeout=_SHUTDOWN_TIMEOUT)
+            self._in_process = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -135,11 +135,12 @@ async def soak(args: argparse.Namespace, out: Path) -> int:
             )
             await hub.wait_drained(timeout=max(10.0, end_at + drain - time.monotonic()))
             sampler.cancel()
+            unfinished = await _never_finished(hub, driver)
             result = await check(hub, driver.plans, driver.signals, ledger)
             await _explain(hub, cluster, result)
             codes = await cluster.stop()
             summary = _summary(args, result)
-            _write(out, args, cluster, driver, result, codes, schedule, summary)
+            _write(out, args, cluster, driver, result, codes, schedule, summary, unfinished)
     finally:
         await hub.storage.close()
         await cluster.stop()
@@ -153,17 +154,54 @@ async def soak(args: argparse.Namespace, out: Path) -> int:
     return 1 if failed else 0
 
 
+STALE_SECONDS = 60.0  # an open count unchanged this long: the open plans are listed
+
+
 async def _sample(cluster: Cluster, driver: Driver, until: float) -> None:
+    last_open, changed_at, listed_at = -1, time.monotonic(), 0.0
     while time.monotonic() < until:
         cluster.sample_rss()
         done = len(driver.completions)
-        open_ = sum(1 for p in driver.plans if p.finished_at is None)
+        open_plans = [p for p in driver.plans if p.finished_at is None]
         active = [f.kind for f in cluster.faults if f.end is None]
         print(
-            f"[{cluster.now():7.1f}s] {done} finished, {open_} open, faults now: {active or '-'}",
+            f"[{cluster.now():7.1f}s] {done} finished, {len(open_plans)} open, "
+            f"faults now: {active or '-'}",
             flush=True,
         )
+        now = time.monotonic()
+        if len(open_plans) != last_open:
+            last_open, changed_at = len(open_plans), now
+        elif now - changed_at >= STALE_SECONDS and now - listed_at >= STALE_SECONDS:
+            listed_at = now
+            for plan in open_plans:
+                print(f"    open: {_describe(plan)}", flush=True)
         await asyncio.sleep(10)
+
+
+def _describe(plan: Plan) -> str:
+    return (
+        f"{plan.instance_id} {plan.kind} action={plan.action or '-'} "
+        f"waiting on: {plan.waiting_on or '-'}; notes: {plan.notes or '-'}"
+    )
+
+
+async def _never_finished(hub: HubClient, driver: Driver) -> list[str]:
+    """The plans the driver never saw end, with their row's status after the drain: a row
+    that ended while the driver still waited points at the driver, one still running at the
+    hosts (the checker then says stuck)."""
+    lines = []
+    for plan in driver.plans:
+        if plan.finished_at is None:
+            try:
+                record = await hub.storage.get_instance(plan.instance_id)
+                row = "no row" if record is None else record.runtime_status.name
+            except Exception as exc:  # the status is for the reader; its absence is news too
+                row = f"unread: {exc}"
+            lines.append(f"{_describe(plan)}; row after the drain: {row}")
+    for line in lines:
+        print(f"never seen finished: {line}", flush=True)
+    return lines
 
 
 async def _explain(hub: HubClient, cluster: Cluster, result: CheckResult) -> None:
@@ -200,6 +238,7 @@ def _write(
     codes: list[int],
     schedule: list[tuple[float, str]],
     summary: str,
+    unfinished: list[str],
 ) -> None:
     counts = {kind: sum(1 for f in cluster.faults if f.kind == kind) for kind in KINDS}
     data = {
@@ -230,6 +269,7 @@ def _write(
         "resumed_again": sum(
             1 for plan in driver.plans if any(n.startswith(RESUMED_AGAIN) for n in plan.notes)
         ),
+        "never_seen_finished": unfinished,
         "client_signals": len(driver.signals),
         "client_signals_unacknowledged": sum(1 for _, ok in driver.signals if not ok),
     }

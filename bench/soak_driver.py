@@ -25,7 +25,7 @@ import aiohttp
 
 from bench.soak_cluster import Cluster
 from bench.soak_workload import Plan, Signal, restarted
-from durable_host.errors import DurableHostError, InstanceAlreadyExistsError
+from durable_host.errors import DurableHostError, InstanceAlreadyExistsError, StorageError
 from durable_host.taskhub.events import OrchestrationStatus
 from durable_host.taskhub.instances import InstanceRecord
 from tests.reliability._crash_harness import HubClient
@@ -74,12 +74,17 @@ class Driver:
     # -- storage and HTTP with retries -------------------------------------------------------
 
     async def storage(self, call: Callable[[], Any]) -> Any:
-        """An idempotent storage call, repeated until it succeeds or the deadline passes."""
+        """An idempotent storage call, repeated while storage fails, until the deadline.
+
+        Only a failure is repeated: an answer such as "the instance is already Completed"
+        (InstanceFinishedError) is final, and raised at once. Repeating it held a suspend plan
+        whose instance finished before the resume until the deadline (its worker lost for the
+        rest of the run, the plan "open" in the progress line: soak seed 3, 60 min)."""
         while True:
             await self.cluster.storage_up.wait()
             try:
                 return await call()
-            except (DurableHostError, OSError, asyncio.TimeoutError):
+            except (StorageError, OSError, asyncio.TimeoutError):
                 self.storage_errors += 1
                 if time.monotonic() > self.deadline:
                     raise
@@ -111,7 +116,10 @@ class Driver:
             await asyncio.sleep(1.0)
 
     async def record(self, instance_id: str) -> InstanceRecord | None:
-        return await self.storage(lambda: self.hub.storage.get_instance(instance_id))
+        found: InstanceRecord | None = await self.storage(
+            lambda: self.hub.storage.get_instance(instance_id)
+        )
+        return found
 
     async def wait_for(
         self, instance_id: str, done: Callable[[InstanceRecord], bool]
@@ -128,6 +136,7 @@ class Driver:
 
     async def run(self, plan: Plan) -> None:
         self.plans.append(plan)
+        plan.waiting_on = f"its start ({plan.surface})"
         await self.start(plan)
         await self.follow(plan)
 
@@ -135,13 +144,16 @@ class Driver:
         """After the start was acknowledged: its management calls, then its end."""
         plan.acked_at = self.cluster.now()
         await ACTIONS.get(plan.action or "", _nothing)(self, plan)
+        plan.waiting_on = "an end status in its row"
         final = await self.wait_for(plan.instance_id, _terminal)
         if final is None:
             return
         plan.finished_at = self.cluster.now()
         self.completions.append((plan.finished_at, plan.finished_at - plan.acked_at, plan.kind))
         if final.runtime_status == OrchestrationStatus.Completed:
+            plan.waiting_on = f"its {plan.action} after the end"
             await AFTER.get(plan.action or "", _nothing)(self, plan)
+        plan.waiting_on = "nothing (done)"
 
     async def start(self, plan: Plan) -> None:
         text = json.dumps(plan.input)
@@ -161,6 +173,7 @@ class Driver:
         # after the message. A second start would then run the instance twice (a start of a
         # finished or purged instance is a new run: soak seed 1, 60 min, s-007395), so the
         # driver waits for a worker to run a start already sent before sending its own.
+        plan.waiting_on = "its row, after a failed HTTP start"
         if await self._row_appears(plan):
             return
         plan.notes.append(f"started again through the client at {self.cluster.now()}")
@@ -236,21 +249,32 @@ def _running(record: InstanceRecord) -> bool:
     return record.runtime_status == OrchestrationStatus.Running
 
 
+def _running_or_ended(record: InstanceRecord) -> bool:
+    """An instance can go from Pending to its end between two polls (a short timer after a
+    storage pause): waiting for Running alone would wait until the deadline."""
+    return _running(record) or _terminal(record)
+
+
 async def _nothing(driver: Driver, plan: Plan) -> None:
     return None
 
 
 async def _raise_event(driver: Driver, plan: Plan) -> None:
+    plan.waiting_on = "a status past Pending, before raising 'go'"
     if await driver.wait_for(
         plan.instance_id, lambda r: r.runtime_status != OrchestrationStatus.Pending
     ):
         path = f"{WEBHOOK}/instances/{plan.instance_id}/raiseEvent/go"
+        plan.waiting_on = "the answer to POST raiseEvent/go"
         await _expect(driver, plan, "POST", path, {202, 410}, plan.event_value)
 
 
 async def _terminate(driver: Driver, plan: Plan) -> None:
-    if await driver.wait_for(plan.instance_id, _running):
+    plan.waiting_on = "Running, before terminating"
+    found = await driver.wait_for(plan.instance_id, _running_or_ended)
+    if found is not None and _running(found):
         path = f"{WEBHOOK}/instances/{plan.instance_id}/terminate?reason=soak"
+        plan.waiting_on = "the answer to POST terminate"
         await _expect(driver, plan, "POST", path, {202, 410})
 
 
@@ -259,21 +283,28 @@ async def _suspend(driver: Driver, plan: Plan) -> None:
     as an operator would: the suspend may reach the instance after the resume (docs/
     compatibility.md, "Suspend and resume are messages"), and then it stays suspended, in
     DTFx as here."""
-    if not await driver.wait_for(plan.instance_id, _running):
+    plan.waiting_on = "Running, before suspending"
+    found = await driver.wait_for(plan.instance_id, _running_or_ended)
+    if found is None or _terminal(found):
+        plan.notes.append("ended before the suspend")
         return
     client = driver.hub.client
     try:
+        plan.waiting_on = "the suspend"
         await driver.storage(lambda: client.suspend(plan.instance_id, "soak"))
     except DurableHostError as exc:  # finished meanwhile
         plan.notes.append(f"suspend refused: {exc}")
         return
+    plan.waiting_on = "the pause before the resume"
     await asyncio.sleep(random.uniform(1.0, 4.0))
     while time.monotonic() < driver.deadline:
         try:
+            plan.waiting_on = "the resume"
             await driver.storage(lambda: client.resume(plan.instance_id, "soak"))
-        except DurableHostError as exc:
+        except DurableHostError as exc:  # it ended before the suspend reached it
             plan.notes.append(f"resume refused: {exc}")
             return
+        plan.waiting_on = "an end, or Suspended for good after the resume"
         if not await _stays_suspended(driver, plan.instance_id):
             return
         plan.notes.append(f"{RESUMED_AGAIN} at {driver.cluster.now():.1f} s")
@@ -298,6 +329,7 @@ async def _stays_suspended(driver: Driver, instance_id: str) -> bool:
 
 
 async def _rewind(driver: Driver, plan: Plan) -> None:
+    plan.waiting_on = "Failed, before rewinding"
     ended = await driver.wait_for(plan.instance_id, _terminal)
     if ended is None:
         return
@@ -306,8 +338,14 @@ async def _rewind(driver: Driver, plan: Plan) -> None:
         plan.notes.append(f"{UNEXPECTED}{ended.runtime_status.name} before the rewind")
         return
     (driver.markers / f"rewound-{plan.instance_id}").touch()
-    await driver.storage(lambda: driver.hub.client.rewind(plan.instance_id, "soak"))
+    plan.waiting_on = "the rewind"
+    try:
+        await driver.storage(lambda: driver.hub.client.rewind(plan.instance_id, "soak"))
+    except DurableHostError as exc:  # an attempt whose answer was lost did rewind it
+        plan.notes.append(f"rewind refused: {exc}")
+        return
     # The instance is Failed until the rewind is processed: wait for it to leave that state.
+    plan.waiting_on = "a status past Failed, after the rewind"
     await driver.wait_for(
         plan.instance_id, lambda r: r.runtime_status != OrchestrationStatus.Failed
     )

@@ -69,6 +69,7 @@ class Plan:
     finished_at: float | None = None
     purged: bool = False
     notes: list[str] = field(default_factory=list)
+    waiting_on: str = ""  # what the driver awaits for it now, for the progress line
 
 
 @dataclass

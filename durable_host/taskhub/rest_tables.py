@@ -1,7 +1,8 @@
 """Table entities over the thin REST client: point read, insert, upsert/update, transactions.
 
-Entities are written and read with the tables SDK's own (pure) converters, so EDM type
-annotations and the values a read returns are exactly the SDK path's; only the request and
+Entities are written as the tables SDK's serializer writes them (`entity_json.py`: the same
+text) and read with its own (pure) converters, so EDM type annotations and the values a read
+returns are exactly the SDK path's; only the request and
 its pipeline are this module's. Transactions use `table_batch.py`'s multipart format.
 """
 
@@ -17,8 +18,8 @@ from urllib.parse import quote
 
 from azure.data.tables import TableEntity
 from azure.data.tables._deserialize import _convert_to_entity
-from azure.data.tables._serialize import _add_entity_properties
 
+from durable_host.taskhub.entity_json import entity_json
 from durable_host.taskhub.rest_client import TABLE_VERSION, RestClient, Service
 from durable_host.taskhub.table_batch import (
     TableBatchError,
@@ -78,7 +79,7 @@ def _entity(raw: dict[str, Any]) -> TableEntity:
 
 
 def _body(entity: Mapping[str, Any]) -> bytes:
-    return json.dumps(_add_entity_properties(entity)).encode("utf-8")
+    return entity_json(entity).encode("utf-8")
 
 
 class RestTables:
@@ -203,5 +204,5 @@ class RestTables:
             url = f"{base.split('?')[0].rstrip('/')}/{path}"
         if operation.etag is not None:
             headers["If-Match"] = operation.etag
-        content = json.dumps(_add_entity_properties(entity))
+        content = entity_json(entity)
         return _Part(operation.verb.value, url, headers, content)

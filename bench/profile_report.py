@@ -25,6 +25,11 @@ _CATEGORIES = [
 
 
 R = dict[str, Any]
+# Azurite runs its JavaScript on one thread: busy this much of a workload, it was the bound.
+_SATURATED = 0.9
+_SATURATED_TEXT = (
+    " Its one JavaScript thread was busy nearly all along: there, Azurite bounded the workload."
+)
 
 
 def _share(value: float | None) -> str:
@@ -159,6 +164,7 @@ def profile_line(workload: str, profiles: R | None, ab_steps: str) -> str:
             + "; its top functions: "
             + ", ".join(f"`{f}` {v:.0%}" for f, v in functions)
             + "."
+            + (_SATURATED_TEXT if a["busy_share"] >= _SATURATED else "")
         )
     if w is not None and w.get("azurite_error"):
         return (

@@ -146,8 +146,10 @@ def test_a_ratio_goals_profile_line_cites_this_runs_host_and_azurite_profiles(
     assert "Azurite (Node's `--cpu-prof`, the same run of `concurrent`): its main" in concurrent
     assert "busy 93% of the wall time" in concurrent
     assert "Node's built-in modules (HTTP, streams, sockets) 30%, LokiJS" in concurrent
+    assert "busy nearly all along: there, Azurite bounded the workload" in concurrent
     assert "py-spy could not profile the host during `http_starts`: py-spy exited 1" in starts
     assert "main thread busy 51%" in starts
+    assert "Azurite bounded" not in starts
     assert "taken by hand" not in starts
     assert "Azurite's profile (Node's `--cpu-prof`) could not be taken: Azurite wrote" in sequential
     assert "apart from this run's figures" in stored

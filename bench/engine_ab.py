@@ -1,12 +1,15 @@
 """A/B of the engine on three workloads: another checkout of durable_host vs this one.
 
 Run: .venv/bin/python bench/engine_ab.py --base DIR [--rounds 7] [--workloads hop_ms,...]
-[--base-env NAME=VALUE] [--base-azurite APPDIR]
+[--base-env NAME=VALUE] [--base-azurite APPDIR] [--node-flags "..."] [--base-node-flags "..."]
 where DIR holds the durable_host package to compare against (e.g. `git archive main
-durable_host | tar -x -C DIR`; without it both variants run this checkout's), and APPDIR a
+durable_host | tar -x -C DIR`; without it both variants run this checkout's), APPDIR a
 folder whose node_modules holds the Azurite the base variant runs on (an A/B of a patch to
 the emulator: e.g. APPDIR holds package.json, package-lock.json and
-durable_host/server/patches as on main, then `npm ci`). Workloads, as in bench/workloads.py
+durable_host/server/patches as on main, then `npm ci`), and the node flags give the flags
+each side's Azurite starts with, before Azurite's script (an A/B of V8 options: e.g.
+`--node-flags=--max-semi-space-size=64 --base-node-flags=`; without them, an Azurite starts
+as durable_host starts it). Workloads, as in bench/workloads.py
 but smaller: the sequential hop (ms per activity of a 30-activity chain), fan-out/fan-in
 (seconds for 300 activities), many small orchestrations (50 five-activity chains at once,
 per second) and HTTP starts (100 POSTs to the app's starter from 10 clients, each to its
@@ -15,11 +18,11 @@ the process's CPU time while the workload ran divided by its activities (starts 
 starts); the process also runs the benchmark's client, alike for both variants. And the
 storage requests per orchestration (per start for HTTP starts, per activity otherwise)
 while it ran, counted as `bench/storage_counter.py` counts them (the waiting client's reads
-included), and Azurite's CPU per step (its process's CPU time from /proc, in 10 ms ticks).
-One Azurite serves every run (one per variant with --base-azurite); each measurement runs
-in a fresh process on a fresh task hub, and the variants take turns (the order flips each
-round), so load on the machine falls on both alike. Prints every figure and the medians.
-Asserts nothing.
+included), Azurite's CPU per step (its process's CPU time, all threads, read from its
+CPU-time clock) and its resident set after each run. One Azurite serves every run (one per
+variant with --base-azurite or node flags); each measurement runs in a fresh process on a
+fresh task hub, and the variants take turns (the order flips each round), so load on the
+machine falls on both alike. Prints every figure and the medians. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -72,12 +76,25 @@ class _Requests:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """A process's user + system CPU time, from /proc (clock ticks of 10 ms); 0 without."""
+    """A process's user + system CPU time, all its threads: its CPU-time clock (Linux's
+    clock id for another process, in ns), else /proc's 10 ms ticks; 0 without."""
+    with contextlib.suppress(OSError):
+        return time.clock_gettime_ns(((~pid) << 3) | 2) / 1e9
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mib(pid: int) -> float:
+    """A process's resident set in MiB, from /proc (0 without)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kib = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return int(kib) / 1024
 
 
 REQUESTS = _Requests()
@@ -230,6 +247,13 @@ def main() -> None:
     parser.add_argument(
         "--base-azurite", type=Path, help="folder whose node_modules has the base's Azurite"
     )
+    for side in ("", "base-"):
+        parser.add_argument(
+            f"--{side}node-flags",
+            type=shlex.split,
+            default=None,
+            help=f"node flags of the {side or 'this '}side's Azurite (one quoted string)",
+        )
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--workloads", default=",".join(SIZES), help="comma-separated subset")
     parser.add_argument(
@@ -256,10 +280,12 @@ def main() -> None:
     base_env = dict(item.split("=", 1) for item in args.base_env)
     results: dict[tuple[str, str], list[Figures]] = {}
     with contextlib.ExitStack() as stack:
-        azurite = stack.enter_context(AzuriteProcess(ROOT))
+        azurite = stack.enter_context(AzuriteProcess(ROOT, **_flags(args.node_flags)))
         base_azurite = azurite
-        if args.base_azurite is not None:
-            base_azurite = stack.enter_context(AzuriteProcess(args.base_azurite.resolve()))
+        if args.base_azurite is not None or args.base_node_flags is not None:
+            base_dir = (args.base_azurite or ROOT).resolve()
+            base_flags = _flags(args.base_node_flags)
+            base_azurite = stack.enter_context(AzuriteProcess(base_dir, **base_flags))
         base = args.base.resolve() if args.base is not None else ROOT
         variants = [("base", base, base_env, base_azurite), ("this", ROOT, {}, azurite)]
         for round_ in range(args.rounds):
@@ -271,10 +297,16 @@ def main() -> None:
                         print(
                             f"round {round_ + 1} {workload} {name}: {got[0]:.2f}, "
                             f"host CPU {got[1]:.2f} ms/step, {got[2]:.2f} requests/unit, "
-                            f"Azurite CPU {got[3]:.2f} ms/step",
+                            f"Azurite CPU {got[3]:.2f} ms/step, Azurite RSS "
+                            f"{_rss_mib(on.pid or 0):.0f} MiB",
                             flush=True,
                         )
     _print_medians(results)
+
+
+def _flags(given: list[str] | None) -> dict[str, Any]:
+    """AzuriteProcess's keyword for node flags given on the command line (none: its default)."""
+    return {} if given is None else {"node_flags": given}
 
 
 def _print_medians(results: dict[tuple[str, str], list[Figures]]) -> None:

@@ -25,10 +25,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import shutil
 import sys
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,11 +156,14 @@ async def soak(args: argparse.Namespace, out: Path) -> int:
     return 1 if failed else 0
 
 
-STALE_SECONDS = 60.0  # an open count unchanged this long: the open plans are listed
+# Plans open this long are listed (once a minute): a plan ends in seconds unless a fault
+# holds it, so these are the ones held by a fault, or waiting on the wrong thing.
+STALE_SECONDS = 60.0
+STALE_LISTED = 20
 
 
 async def _sample(cluster: Cluster, driver: Driver, until: float) -> None:
-    last_open, changed_at, listed_at = -1, time.monotonic(), 0.0
+    listed_at = time.monotonic()
     while time.monotonic() < until:
         cluster.sample_rss()
         done = len(driver.completions)
@@ -169,13 +174,14 @@ async def _sample(cluster: Cluster, driver: Driver, until: float) -> None:
             f"faults now: {active or '-'}",
             flush=True,
         )
-        now = time.monotonic()
-        if len(open_plans) != last_open:
-            last_open, changed_at = len(open_plans), now
-        elif now - changed_at >= STALE_SECONDS and now - listed_at >= STALE_SECONDS:
-            listed_at = now
-            for plan in open_plans:
-                print(f"    open: {_describe(plan)}", flush=True)
+        if time.monotonic() - listed_at >= STALE_SECONDS:
+            listed_at = time.monotonic()
+            since = cluster.now() - STALE_SECONDS
+            stale = [p for p in open_plans if p.began_at is not None and p.began_at < since]
+            for plan in stale[:STALE_LISTED]:
+                print(f"    open since {plan.began_at:.0f} s: {_describe(plan)}", flush=True)
+            if len(stale) > STALE_LISTED:
+                print(f"    and {len(stale) - STALE_LISTED} more open for over a minute")
         await asyncio.sleep(10)
 
 
@@ -270,6 +276,11 @@ def _write(
             1 for plan in driver.plans if any(n.startswith(RESUMED_AGAIN) for n in plan.notes)
         ),
         "never_seen_finished": unfinished,
+        # e.g. "resume refused" (the instance ended before the suspend reached it): how often
+        # each turn of a flow happened, numbers left out so that the same turns count together.
+        "plan_notes": Counter(
+            re.sub(r"\d[\d.]*", "N", note.split(":")[0]) for p in driver.plans for note in p.notes
+        ),
         "client_signals": len(driver.signals),
         "client_signals_unacknowledged": sum(1 for _, ok in driver.signals if not ok),
     }

@@ -136,6 +136,7 @@ class Driver:
 
     async def run(self, plan: Plan) -> None:
         self.plans.append(plan)
+        plan.began_at = self.cluster.now()
         plan.waiting_on = f"its start ({plan.surface})"
         await self.start(plan)
         await self.follow(plan)
@@ -354,6 +355,7 @@ async def _rewind(driver: Driver, plan: Plan) -> None:
 async def _restart(driver: Driver, plan: Plan) -> None:
     new_id = await driver.storage(lambda: driver.hub.client.restart(plan.instance_id))
     twin = restarted(plan, new_id)
+    twin.began_at = driver.cluster.now()
     driver.plans.append(twin)
     await driver.follow(twin)
 

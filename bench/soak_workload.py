@@ -65,6 +65,7 @@ class Plan:
     entity_adds: list[int] = field(default_factory=list)  # adds it applies to `entity_key`
     entity_key: str | None = None
     # What happened (filled in by the driver).
+    began_at: float | None = None
     acked_at: float | None = None
     finished_at: float | None = None
     purged: bool = False

@@ -218,6 +218,11 @@ def _read_head(head: bytes) -> tuple[int, CIMultiDict[str], bool]:
     return status, headers, keep_alive
 
 
+def _time_out(answer: asyncio.Future[tuple[Http1Response, bool]]) -> None:
+    if not answer.done():
+        answer.set_exception(asyncio.TimeoutError())
+
+
 def _closing(connection: _Connection) -> bool:
     return connection.transport is None or connection.transport.is_closing()
 
@@ -254,7 +259,12 @@ class Http1Pool:
             reusable = False
             try:
                 answer = connection.send(data, method == "HEAD")
-                response, reusable = await asyncio.wait_for(answer, self._read_timeout)
+                # One timer on the answer instead of asyncio.wait_for's waiter and callbacks.
+                timer = asyncio.get_running_loop().call_later(self._read_timeout, _time_out, answer)
+                try:
+                    response, reusable = await answer
+                finally:
+                    timer.cancel()
             finally:
                 if reusable and not connection.closed:
                     connection.idle_since = asyncio.get_running_loop().time()

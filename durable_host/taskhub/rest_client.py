@@ -257,14 +257,16 @@ class RestClient:
                     get("Range", ""),
                 )
             )
-            ms = sorted((k.lower(), v) for k, v in headers.items() if k.lower().startswith("x-ms-"))
-            text += "\n" + "".join(f"{k}:{v}\n" for k, v in ms) + resource
-            for name, value in sorted((query or {}).items()):
-                text += f"\n{name.lower()}:{unquote(value)}"
+            ms = sorted(
+                [(lower, v) for k, v in headers.items() if (lower := k.lower())[:5] == "x-ms-"]
+            )
+            text += "\n" + "".join([f"{k}:{v}\n" for k, v in ms]) + resource
+            if query:
+                for name, value in sorted(query.items()):
+                    text += f"\n{name.lower()}:{unquote(value)}"
         digest = hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
-        headers["Authorization"] = (
-            f"SharedKey {self.account.name}:{base64.b64encode(digest).decode('ascii')}"
-        )
+        signature = binascii.b2a_base64(digest, newline=False).decode("ascii")
+        headers["Authorization"] = f"SharedKey {self.account.name}:{signature}"
 
     async def request(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import uuid
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -97,12 +98,36 @@ async def test_two_sidecars_share_one_hub(azurite: str, hub_name: str, tmp_path:
         await eventually(split, timeout=60, what="both sidecars to own partitions")
         client = AsyncTaskHubGrpcClient(host_address=sidecars[0].address)
         stack.push_async_callback(client.close)
-        ids = [await client.schedule_new_orchestration(fan, input=3) for _ in range(12)]
+        ids = [
+            await client.schedule_new_orchestration(fan, input=3, instance_id=instance_id)
+            for instance_id in _ids_on_each_sidecar(sidecars, per_sidecar=6)
+        ]
         for instance_id in ids:
             state = await client.wait_for_orchestration_completion(instance_id, timeout=60)
             assert state is not None and state.get_output() == 3
         episodes = [s.engine.orchestrations.episodes_run for s in sidecars if s.engine]
         assert len(episodes) == 2 and all(count > 0 for count in episodes)
+
+
+def _ids_on_each_sidecar(sidecars: list[Sidecar], per_sidecar: int) -> list[str]:
+    """Instance ids, `per_sidecar` on the partitions each sidecar owns now: random ids all
+    landed on one sidecar's partitions about once in thirty runs when it held three of four."""
+    engines = [s.engine for s in sidecars]
+    assert all(engines)
+    wanted = {i: per_sidecar for i in range(len(engines))}
+    ids: list[str] = []
+    for _ in range(10_000):  # a partition of four takes one id in four
+        if not any(wanted.values()):
+            return ids
+        candidate = uuid.uuid4().hex
+        for i, engine in enumerate(engines):
+            assert engine is not None
+            partition = engine.router.partition_of(candidate)
+            if wanted[i] and partition in engine.orchestrations.owned_partitions:
+                wanted[i] -= 1
+                ids.append(candidate)
+                break
+    raise AssertionError(f"no ids found for every sidecar's partitions (still wanted: {wanted})")
 
 
 def only_here(ctx: task.ActivityContext, value: str) -> str:

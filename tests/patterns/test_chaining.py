@@ -101,5 +101,7 @@ async def test_each_order_of_a_batch_is_a_sub_orchestration(
     assert list(output["rejected"]) == ["B-2"]
     # 24.99 + 19% DE tax (4.75) + 6.95 shipping.
     assert output["revenueCents"] == 2499 + 475 + 695
-    child = await durable_env.client.get_status("batch-7:order:B-1")
+    # The child's completion reaches the parent before the child's Instances row says so (the
+    # provider sends messages, then writes history, then the row): wait for the child's end.
+    child = await durable_env.wait_for_completion("batch-7:order:B-1")
     assert child.output["status"] == "confirmed"

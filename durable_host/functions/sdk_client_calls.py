@@ -28,6 +28,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp.helpers import parse_mimetype
+
 __all__ = ["LocalAnswer", "LocalCall", "LocalRequest", "install", "serve_locally"]
 
 _CLIENT_MODULE = "azure.durable_functions.models.DurableOrchestrationClient"
@@ -116,13 +118,13 @@ def _json_of(answer: LocalAnswer) -> Any:
 
 
 def _charset(content_type: str) -> str:
-    for parameter in content_type.lower().split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip() == "charset" and value.strip():
-            try:
-                return codecs.lookup(value.strip().strip('"')).name
-            except LookupError:
-                break
+    # aiohttp's own reading of the header (ClientResponse.get_encoding), UTF-8 otherwise.
+    charset = parse_mimetype(content_type.lower()).parameters.get("charset")
+    if charset:
+        try:
+            return codecs.lookup(charset).name
+        except (LookupError, ValueError):
+            pass
     return "utf-8"
 
 
